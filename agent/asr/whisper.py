@@ -1,0 +1,121 @@
+"""faster-whisper on the CPU: n-best hypotheses for short commands, biased by a prompt.
+
+Utterances up to 30 s (every command) are decoded in one window straight
+through CTranslate2, which gives n-best hypotheses with scores; longer ones go
+through faster-whisper's own segmenting transcribe().  Heavy imports happen
+in load(), never when the package is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from agent.asr.base import Hint, ModelError, RecognitionError
+from agent.asr.models import resolve_model
+from agent.config import Config
+from agent.messages import SAMPLE_RATE, Hypothesis, Transcript
+
+log = logging.getLogger(__name__)
+
+_WINDOW_S = 30
+_MAX_NEW_TOKENS = 120
+_PROMPT_TOKENS = 200
+
+
+def build_prompt(phrases: tuple[str, ...]) -> str:
+    """The vocabulary prompt: the phrases as a comma-separated list."""
+    return ", ".join(phrases) + "." if phrases else ""
+
+
+class WhisperTranscriber:
+    """The faster-whisper backend (name "whisper")."""
+
+    name = "whisper"
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg.whisper
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._prompts: dict[tuple[str, ...], list[int]] = {}
+        self.model_path = ""
+
+    def load(self) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+
+        path = resolve_model(self._cfg.model, self._cfg.download_root)
+        self.model_path = str(path)
+        started = time.monotonic()
+        try:
+            self._model = WhisperModel(str(path), device=self._cfg.device,
+                                       compute_type=self._cfg.compute_type,
+                                       cpu_threads=self._cfg.cpu_threads)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelError(f"cannot load Whisper model {path}: {exc}") from None
+        model = self._model
+        self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                                    task="transcribe",
+                                    language=self._cfg.language if model.model.is_multilingual
+                                    else "en")
+        self.transcribe(bytes(SAMPLE_RATE), Hint(("warm up",), 2))  # first call is slow
+        log.info("whisper model %s loaded and warm in %.2f s", path.name,
+                 time.monotonic() - started)
+
+    def close(self) -> None:
+        self._model = None
+
+    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
+        if self._model is None:
+            raise RecognitionError("whisper model not loaded")
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        started = time.monotonic()
+        try:
+            if len(audio) <= _WINDOW_S * SAMPLE_RATE:
+                hyps = self._nbest(audio, hint)
+            else:
+                hyps = (Hypothesis(self._long(audio, hint), 0.0),)
+        except RuntimeError as exc:
+            raise RecognitionError(f"whisper failed: {exc}") from None
+        return Transcript(text=hyps[0].text if hyps else "", alternatives=hyps,
+                          backend=self.name, seconds=time.monotonic() - started)
+
+    def _prompt(self, phrases: tuple[str, ...]) -> list[int]:
+        if phrases not in self._prompts:
+            text = build_prompt(phrases) if self._cfg.bias_vocabulary else ""
+            tokens = self._tokenizer.encode(" " + text)[-_PROMPT_TOKENS:] if text else []
+            self._prompts[phrases] = self._model.get_prompt(self._tokenizer, tokens,
+                                                            without_timestamps=True)
+        return self._prompts[phrases]
+
+    def _nbest(self, audio: np.ndarray, hint: Hint) -> tuple[Hypothesis, ...]:
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model, tok = self._model, self._tokenizer
+        features = pad_or_trim(model.feature_extractor(audio))
+        prompt = self._prompt(hint.phrases)
+        n = max(1, min(hint.alternatives, self._cfg.beam_size))
+        result = model.model.generate(
+            model.encode(features), [prompt], beam_size=self._cfg.beam_size,
+            num_hypotheses=n, return_scores=True, max_length=len(prompt) + _MAX_NEW_TOKENS,
+            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
+        )[0]
+        seen: dict[str, Hypothesis] = {}
+        for ids, score in zip(result.sequences_ids, result.scores, strict=True):
+            text = tok.decode([t for t in ids if t < tok.eot]).strip()
+            if text not in seen:
+                seen[text] = Hypothesis(text, float(score))
+        return tuple(seen.values())
+
+    def _long(self, audio: np.ndarray, hint: Hint) -> str:
+        prompt = build_prompt(hint.phrases) if self._cfg.bias_vocabulary else None
+        segments, _ = self._model.transcribe(
+            audio, language=self._cfg.language, beam_size=self._cfg.beam_size,
+            initial_prompt=prompt or None, condition_on_previous_text=False,
+            without_timestamps=True, vad_filter=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()

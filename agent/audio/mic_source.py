@@ -1,0 +1,155 @@
+"""The microphone: a sounddevice InputStream whose callback only enqueues.
+
+The callback copies each block into a bounded queue and counts what it had to
+drop; everything else (resampling, VAD) happens on the consumer's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agent.messages import SAMPLE_RATE, AudioFrame
+
+log = logging.getLogger(__name__)
+
+
+class DeviceError(RuntimeError):
+    """No usable input device; the message is one line."""
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    index: int
+    name: str
+    channels: int
+    default_rate: float
+    is_default: bool
+
+
+def list_input_devices() -> list[InputDevice]:
+    """Every device with input channels, as PortAudio sees them."""
+    import sounddevice as sd
+
+    try:
+        default_in = sd.default.device[0]
+        devices = sd.query_devices()
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"audio system unavailable: {exc}") from None
+    return [
+        InputDevice(i, d["name"], d["max_input_channels"], d["default_samplerate"],
+                    i == default_in)
+        for i, d in enumerate(devices) if d["max_input_channels"] > 0
+    ]
+
+
+def resolve_device(spec: str) -> int | None:
+    """A device index from a config value: "" (default), an index, or part of a name."""
+    devices = list_input_devices()
+    if not devices:
+        raise DeviceError("no audio input device found (try --input FILE to run on a recording)")
+    if spec == "":
+        return None
+    if spec.isdigit():
+        if any(d.index == int(spec) for d in devices):
+            return int(spec)
+        raise DeviceError(f"no input device with index {spec}; see `voxagent devices`")
+    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    if not matches:
+        raise DeviceError(f"no input device named like '{spec}'; see `voxagent devices`")
+    return matches[0].index
+
+
+class MicSource:
+    """16 kHz mono int16 frames from an input device."""
+
+    def __init__(self, device: str = "", block_ms: int = 30, queue_blocks: int = 300) -> None:
+        self._device = device
+        self._block = SAMPLE_RATE * block_ms // 1000
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_blocks)
+        self._stop = threading.Event()
+        self.overruns = 0
+        """Blocks the callback could not enqueue (the consumer fell behind)."""
+        self.status_flags = 0
+        """PortAudio input overflow reports."""
+        self.started_at = 0.0
+
+    def _callback(self, indata: np.ndarray, frames: int, t: Any, status: Any) -> None:
+        if status:
+            self.status_flags += 1
+        try:
+            self._queue.put_nowait(indata[:, 0].copy())
+        except queue.Full:
+            self.overruns += 1
+
+    def _open(self) -> tuple[Any, int]:
+        import sounddevice as sd
+
+        index = resolve_device(self._device)
+        try:
+            stream = sd.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
+                                    blocksize=self._block, device=index,
+                                    callback=self._callback)
+            return stream, SAMPLE_RATE
+        except sd.PortAudioError:
+            rate = int(sd.query_devices(index, "input")["default_samplerate"])
+            log.info("device does not take %d Hz; recording at %d Hz and resampling",
+                     SAMPLE_RATE, rate)
+            block = rate * self._block // SAMPLE_RATE
+            try:
+                stream = sd.InputStream(samplerate=rate, channels=1, dtype="int16",
+                                        blocksize=block, device=index, callback=self._callback)
+            except sd.PortAudioError as exc:
+                raise DeviceError(f"cannot open input device: {exc}") from None
+            return stream, rate
+
+    def frames(self) -> Iterator[AudioFrame]:
+        """Blocks as they arrive; stream time counts samples delivered."""
+        stream, rate = self._open()
+        resampler = _Resampler(rate) if rate != SAMPLE_RATE else None
+        pending = np.zeros(0, dtype="<i2")
+        produced = 0
+        last_overruns = 0
+        with stream:
+            self.started_at = time.monotonic()
+            while not self._stop.is_set():
+                try:
+                    block = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if block is None:
+                    break
+                if self.overruns != last_overruns:
+                    log.warning("audio queue full: %d blocks dropped so far", self.overruns)
+                    produced += (self.overruns - last_overruns) * self._block  # keep stream time
+                    last_overruns = self.overruns
+                pending = np.concatenate([pending, resampler(block) if resampler else block])
+                while len(pending) >= self._block:
+                    chunk, pending = pending[: self._block], pending[self._block:]
+                    yield AudioFrame(pcm=chunk.astype("<i2").tobytes(),
+                                     start=produced / SAMPLE_RATE)
+                    produced += self._block
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            log.debug("queue full at stop; the reader sees the stop event within 0.5 s")
+
+
+class _Resampler:
+    def __init__(self, rate: int) -> None:
+        import soxr
+
+        self._stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="int16")
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        return self._stream.resample_chunk(block)

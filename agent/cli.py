@@ -1,0 +1,153 @@
+"""The `voxagent` command: run, transcribe, commands, devices, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agent import __version__
+from agent.config import Config, ConfigError, load_config
+from agent.paths import config_file
+
+log = logging.getLogger("agent")
+
+
+class CliError(Exception):
+    """A one-line error for the user; exit status 2 unless given."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voxagent", description="Talk to your computer; it acts.")
+    p.add_argument("--version", action="version", version=f"voxagent {__version__}")
+    p.add_argument("--config", type=Path, help="config file (default: %(default)s)",
+                   default=None)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="listen and act (microphone, or --input FILE)")
+    run.add_argument("--input", type=Path, help="audio file (WAV/FLAC) instead of the microphone")
+    run.add_argument("--dry-run", action="store_true", help="perform nothing; report actions")
+    run.add_argument("--json", action="store_true", help="one JSON object per utterance")
+    run.add_argument("--fast", action="store_true", help="feed the file as fast as possible")
+    run.add_argument("--model", help="Whisper model: embedded, base.en, small.en or a folder")
+    run.add_argument("--device", help="input device name or index (overrides the config)")
+    run.add_argument("--app", default="",
+                     help="window class to assume in --dry-run (per-application commands)")
+
+    tr = sub.add_parser("transcribe", help="print what is said in an audio file")
+    tr.add_argument("file", type=Path)
+    tr.add_argument("--model", help="Whisper model: embedded, base.en, small.en or a folder")
+
+    cmds = sub.add_parser("commands", help="list the active commands, or check a file")
+    cmds.add_argument("--check", type=Path, metavar="FILE", help="validate a command file")
+
+    sub.add_parser("devices", help="list audio input devices")
+    sub.add_parser("config", help="print the effective configuration")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="voxagent: %(levelname)s: %(name)s: %(message)s")
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    try:
+        cfg = load_config(args.config or config_file())
+        if args.config is not None and not args.config.exists():
+            raise ConfigError(f"{args.config}: no such config file")
+        return _COMMANDS[args.command](args, cfg)
+    except (CliError, ConfigError) as exc:
+        print(f"voxagent: error: {exc}", file=sys.stderr)
+        return getattr(exc, "status", 2)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _with_overrides(args: argparse.Namespace, cfg: Config) -> Config:
+    if getattr(args, "model", None):
+        cfg = replace(cfg, whisper=replace(cfg.whisper, model=args.model))
+    if getattr(args, "device", None):
+        cfg = replace(cfg, audio=replace(cfg.audio, device=args.device))
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.runner import run_agent
+
+    return run_agent(_with_overrides(args, cfg), input_file=args.input, dry_run=args.dry_run,
+                     as_json=args.json, fast=args.fast, app=args.app)
+
+
+def cmd_transcribe(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.runner import transcribe_file
+
+    print(transcribe_file(_with_overrides(args, cfg), args.file))
+    return 0
+
+
+def cmd_commands(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.runner import check_command_file, list_commands
+
+    if args.check:
+        errors = check_command_file(cfg, args.check)
+        for line in errors:
+            print(line, file=sys.stderr)
+        if not errors:
+            print(f"{args.check}: ok")
+        return 1 if errors else 0
+    for line in list_commands(cfg):
+        print(line)
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.audio.mic_source import DeviceError, list_input_devices
+
+    try:
+        devices = list_input_devices()
+    except DeviceError as exc:
+        raise CliError(str(exc), 1) from None
+    if not devices:
+        raise CliError("no audio input device found", 1)
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark} {d.index:3d}  {d.name}  ({d.channels} ch, {d.default_rate:.0f} Hz)")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.actions.launch import DEFAULT_APPS, resolve_app
+    from agent.config import describe
+
+    print(f"# effective configuration; file: {cfg.source or str(config_file()) + ' (absent)'}")
+    print("\n".join(describe(cfg)))
+    print("\n# apps used by launch actions (first installed default unless set above)")
+    for name in sorted(set(DEFAULT_APPS) | set(cfg.apps)):
+        argv = resolve_app(name, cfg.apps)
+        print(f"# {name} = {json.dumps(list(argv)) if argv else 'not found'}")
+    return 0
+
+
+_COMMANDS: dict[str, Any] = {
+    "run": cmd_run, "transcribe": cmd_transcribe, "commands": cmd_commands,
+    "devices": cmd_devices, "config": cmd_config,
+}
+
+
+def install_signal_handlers(stop: Any) -> None:
+    """SIGTERM and SIGINT stop the agent cleanly."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop())

@@ -1,0 +1,186 @@
+"""One configuration object: frozen dataclasses loaded from a TOML file.
+
+Every field documents its default and what is allowed.  Unknown keys and bad
+values are refused with one line naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A one-line message naming the file, key and what is allowed."""
+
+
+def _opt(default: Any, doc: str, *, choices: tuple[Any, ...] = (), lo: float | None = None,
+         hi: float | None = None) -> Any:
+    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi}
+    if isinstance(default, (dict, list)):
+        frozen = dict(default) if isinstance(default, dict) else tuple(default)
+        return field(default_factory=lambda: frozen, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    device: str = _opt("", 'Input device: a name (substring) or an index; "" = system default.')
+    block_ms: int = _opt(30, "Block length handed to the segmenter, in ms.", choices=(10, 20, 30))
+    queue_blocks: int = _opt(
+        300, "Bounded queue between the audio callback and the segmenter, in blocks.", lo=10
+    )
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    aggressiveness: int = _opt(2, "webrtcvad aggressiveness, 0 (lenient) to 3 (strict).",
+                               choices=(0, 1, 2, 3))
+    start_ms: int = _opt(90, "Voiced audio within the pre-roll window needed to start speech, ms.",
+                         lo=30, hi=1000)
+    pre_roll_ms: int = _opt(300, "Audio kept before speech starts, ms.", lo=0, hi=2000)
+    hangover_ms: int = _opt(450, "Silence that ends an utterance, ms.", lo=90, hi=5000)
+    tail_ms: int = _opt(150, "Silence kept after the last voiced frame, ms.", lo=0, hi=1000)
+    min_speech_ms: int = _opt(150, "Shorter bursts are treated as noise, ms.", lo=30, hi=5000)
+    max_utterance_s: float = _opt(25.0, "Longer speech is cut into utterances of this length, s.",
+                                  lo=1.0, hi=120.0)
+
+
+@dataclass(frozen=True)
+class WhisperConfig:
+    model: str = _opt(
+        "embedded",
+        '"embedded" (tiny.en shipped with the package), a local CTranslate2 model directory, '
+        'or a hub name such as "base.en", "small.en" or "Systran/faster-whisper-small.en".',
+    )
+    device: str = _opt("cpu", "CTranslate2 device.", choices=("cpu", "cuda", "auto"))
+    compute_type: str = _opt("int8", "CTranslate2 compute type.",
+                             choices=("int8", "int8_float32", "int8_float16", "float16",
+                                      "float32", "default"))
+    cpu_threads: int = _opt(0, "Threads for the CPU decoder; 0 = one per core.", lo=0, hi=256)
+    beam_size: int = _opt(5, "Beam width.", lo=1, hi=16)
+    alternatives: int = _opt(5, "N-best hypotheses offered to the command matcher.", lo=1, hi=16)
+    language: str = _opt("en", "Spoken language (English-only models ignore it).")
+    download_root: str = _opt("", 'Where hub models are stored; "" = the Hugging Face cache.')
+    bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
+
+
+@dataclass(frozen=True)
+class CommandsConfig:
+    user_dir: str = _opt("", 'Folder of your command files; "" = <config dir>/commands.')
+    fuzzy_threshold: float = _opt(0.8, "Minimum similarity (0..1) for a spoken form to match.",
+                                  lo=0.5, hi=1.0)
+    builtin: bool = _opt(True, "Load the built-in command sets.")
+
+
+@dataclass(frozen=True)
+class KeyboardConfig:
+    key_delay_ms: int = _opt(8, "Pause between synthetic key events, ms.", lo=0, hi=500)
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    whisper: WhisperConfig = field(default_factory=WhisperConfig)
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
+    keyboard: KeyboardConfig = field(default_factory=KeyboardConfig)
+    apps: dict[str, tuple[str, ...]] = _opt({}, "Logical apps for launch actions: name = [argv].")
+    source: str = field(default="", metadata={"doc": "File the config was loaded from."})
+
+
+def load_config(path: Path | None) -> Config:
+    """Load `path` (None or missing file = all defaults); raise ConfigError on bad input."""
+    if path is None or not path.exists():
+        return Config()
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror}") from None
+    data.pop("source", None)
+    return replace(_build(Config, data, where, ""), source=where)
+
+
+def _build(cls: type, data: dict[str, Any], where: str, prefix: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            allowed = ", ".join(sorted(known))
+            raise ConfigError(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")
+        hint = hints[key]
+        if is_dataclass(hint):
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{where}: '{dotted}' must be a table [{dotted}]")
+            values[key] = _build(hint, raw, where, f"{dotted}.")
+        else:
+            values[key] = _coerce(raw, hint, known[key].metadata, where, dotted)
+    return cls(**values)
+
+
+def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
+    def bad(allowed: str) -> ConfigError:
+        return ConfigError(f"{where}: bad value for '{key}': {raw!r}; expected {allowed}")
+
+    origin = get_origin(hint)
+    if origin is dict:
+        if not isinstance(raw, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in raw.values()
+        ):
+            raise bad("a table of name = [argv strings]")
+        return {str(k): tuple(v) for k, v in raw.items()}
+    if origin in (Union, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    if hint is bool and not isinstance(raw, bool):
+        raise bad("true or false")
+    if hint is int and (isinstance(raw, bool) or not isinstance(raw, int)):
+        raise bad("an integer")
+    if hint is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise bad("a number")
+        raw = float(raw)
+    if hint is str and not isinstance(raw, str):
+        raise bad("a string")
+    choices, lo, hi = meta.get("choices", ()), meta.get("lo"), meta.get("hi")
+    if choices and raw not in choices:
+        raise bad("one of " + ", ".join(repr(c) for c in choices))
+    if (lo is not None and raw < lo) or (hi is not None and raw > hi):
+        raise bad(f"a value from {lo} to {hi}" if hi is not None else f"at least {lo}")
+    return raw
+
+
+def describe(cfg: Any, prefix: str = "") -> list[str]:
+    """The effective configuration as TOML lines, each with its documentation."""
+    lines: list[str] = []
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "source":
+            continue
+        if is_dataclass(value):
+            lines += ["", f"[{prefix}{f.name}]", *describe(value, f"{prefix}{f.name}.")]
+        elif isinstance(value, dict):
+            lines += ["", f"# {f.metadata.get('doc', '')}", f"[{prefix}{f.name}]"]
+            lines += [f"{k} = {_toml_value(list(v))}" for k, v in value.items()]
+        else:
+            lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return lines
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+

@@ -1,0 +1,113 @@
+"""The dispatcher (pure): transcript in, decision out; modes, chains, confirmation.
+
+command mode:   the transcript (or an n-best alternative close to it) must match
+                a command, or commands chained with "then"; otherwise nothing.
+dictation mode: every utterance is typed as heard, except the dictation commands.
+sleep mode:     nothing acts but the sleep-mode commands ("wake up").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from agent.dispatch.grammar import Capture, Literal
+from agent.dispatch.loader import Command
+from agent.dispatch.matcher import Match, Matcher
+from agent.messages import Action, Decision, Hypothesis, Mode, ModeAction, Transcript, TypeAction
+
+log = logging.getLogger(__name__)
+
+YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
+"""Spoken confirmations of a risky command (normalised)."""
+
+
+class Dispatcher:
+    """Holds the mode and a pending confirmation; everything else is a pure function."""
+
+    def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
+                 alt_margin: float = 0.6, mode: Mode = Mode.COMMAND) -> None:
+        self.alt_margin = alt_margin
+        """How far below the best hypothesis an alternative may score and still match."""
+        self.mode = mode
+        self._matcher = Matcher(commands, threshold)
+        self._pending: tuple[str, tuple[Action, ...]] | None = None
+        self._dictated = False
+
+    def set_commands(self, commands: tuple[Command, ...]) -> None:
+        """Swap in a reloaded command set; the mode is kept."""
+        self._matcher = Matcher(commands, self._matcher.threshold)
+
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        return self._matcher.commands
+
+    def active(self, app: str = "") -> tuple[Command, ...]:
+        """Commands live in the current mode for the window class `app`, app-specific first."""
+        live = [c for c in self.commands if c.mode is self.mode
+                and (not c.app or re.search(c.app, app, re.IGNORECASE))]
+        return tuple(sorted(live, key=lambda c: not c.app))
+
+    def vocabulary(self, app: str = "") -> list[str]:
+        """Phrases of the active commands (captures left out), to bias the recogniser."""
+        phrases: dict[str, None] = {}
+        for cmd in self.active(app):
+            words = [" ".join(e.options[0]) for e in cmd.pattern
+                     if isinstance(e, Literal) and not e.optional]
+            if not any(isinstance(e, Capture) for e in cmd.pattern) or words:
+                phrases[" ".join(words)] = None
+        return list(phrases)
+
+    def dispatch(self, transcript: Transcript, app: str = "") -> Decision:
+        """Decide what one utterance does, and move to the mode it leaves us in."""
+        text = transcript.text.strip()
+        if self._pending is not None:
+            return self._confirm(text)
+        hyps = transcript.alternatives or (Hypothesis(text, 0.0),)
+        found = self._match(hyps, app)
+        if found is not None:
+            return self._perform(*found)
+        if self.mode is Mode.DICTATION and text:
+            typed = (" " if self._dictated else "") + text
+            self._dictated = True
+            return Decision(text, None, (TypeAction(typed),), self.mode)
+        note = "asleep" if self.mode is Mode.SLEEP else "not a command"
+        return Decision(text, None, (), self.mode, note=note if text else "nothing heard")
+
+    def _match(self, hyps: tuple[Hypothesis, ...], app: str) -> tuple[str, list[Match]] | None:
+        candidates = self.active(app)
+        top = hyps[0].score
+        for hyp in hyps:
+            if hyp.score < top - self.alt_margin:
+                break
+            chain = self._matcher.chain(hyp.text.strip(), candidates)
+            if chain:
+                return hyp.text.strip(), chain
+        return None
+
+    def _perform(self, text: str, chain: list[Match]) -> Decision:
+        name = " then ".join(m.command.name for m in chain)
+        actions: list[Action] = []
+        for m in chain:
+            actions += [t.build(m.captures) for t in m.command.actions]
+        if any(m.command.confirm for m in chain):
+            self._pending = (name, tuple(actions))
+            return Decision(text, name, (), self.mode, note=f"say yes to confirm: {name}")
+        return self._finish(text, name, tuple(actions))
+
+    def _finish(self, text: str, name: str, actions: tuple[Action, ...]) -> Decision:
+        for a in actions:
+            if isinstance(a, ModeAction):
+                self.mode = a.mode
+                self._dictated = False
+        return Decision(text, name, actions, self.mode)
+
+    def _confirm(self, text: str) -> Decision:
+        assert self._pending is not None
+        name, actions = self._pending
+        self._pending = None
+        said = re.sub(r"[^a-z ]", "", text.lower()).strip()
+        if said in YES:
+            return self._finish(text, name, actions)
+        log.info("not confirmed: %s", name)
+        return Decision(text, name, (), self.mode, note=f"cancelled: {name}")

@@ -1,0 +1,174 @@
+"""The command language: spoken forms and action templates, parsed into data.
+
+Spoken form:  words, <key> <chord> <n> <text> captures, (a|b) alternatives,
+[optional words].   Example: "press <chord> <n> times".
+Action:       "key ctrl+c", "key <chord> * <n>", "type <text:snake>",
+              "scroll down * <n>", "launch terminal", "mode sleep".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.dispatch.formatters import FORMATTERS
+from agent.dispatch.normalize import normalize
+from agent.dispatch.vocabulary import parse_chord
+from agent.messages import (
+    Action,
+    KeyAction,
+    LaunchAction,
+    Mode,
+    ModeAction,
+    ScrollAction,
+    TypeAction,
+)
+
+CAPTURES = ("key", "chord", "n", "text")
+"""Capture kinds: one key; modifiers then a key; a number; free text to the end."""
+SCROLL_DIRECTIONS = ("up", "down", "left", "right")
+
+
+class GrammarError(ValueError):
+    """What is wrong with a spoken form or an action, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    options: tuple[tuple[str, ...], ...]
+    """Alternative word sequences (normalised), any one of which matches."""
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    kind: str
+    """One of CAPTURES."""
+
+
+Element = Literal | Capture
+
+_PIECE = re.compile(r"<(\w+)>|\(([^()]*)\)|\[([^\[\]]*)\]|([^\s<>()\[\]]+)")
+
+
+def parse_spoken(form: str) -> tuple[Element, ...]:
+    """Compile a spoken form; raise GrammarError if it is malformed."""
+    if re.search(r"[<>()\[\]]", _PIECE.sub("", form)):
+        raise GrammarError(f"unbalanced brackets in spoken form '{form}'")
+    elements: list[Element] = []
+    seen: set[str] = set()
+    for m in _PIECE.finditer(form):
+        cap, alts, opt, word = m.groups()
+        if cap is not None:
+            if cap not in CAPTURES:
+                raise GrammarError(f"unknown capture <{cap}>; allowed: "
+                                   + ", ".join(f"<{c}>" for c in CAPTURES))
+            if cap in seen:
+                raise GrammarError(f"capture <{cap}> used twice in '{form}'")
+            seen.add(cap)
+            elements.append(Capture(cap))
+        elif alts is not None:
+            elements.append(Literal(_options(alts, form)))
+        elif opt is not None:
+            elements.append(Literal(_options(opt, form), optional=True))
+        else:
+            words = tuple(normalize(word).split())
+            if words:
+                elements.append(Literal((words,)))
+    if not any(isinstance(e, Literal) and not e.optional for e in elements):
+        raise GrammarError(f"spoken form '{form}' needs at least one word that is not optional")
+    if "text" in seen and "chord" in seen:
+        raise GrammarError(f"<text> and <chord> cannot share a spoken form: '{form}'")
+    return tuple(elements)
+
+
+def _options(body: str, form: str) -> tuple[tuple[str, ...], ...]:
+    options = tuple(tuple(normalize(o).split()) for o in body.split("|"))
+    if not all(options):
+        raise GrammarError(f"empty alternative in spoken form '{form}'")
+    return options
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTemplate:
+    """An action with holes filled from captures at match time."""
+
+    kind: str
+    """key, type, scroll, launch or mode."""
+    arg: str
+    """Chord, text, direction, app or mode; or a capture name like "<chord>"."""
+    count: str = "1"
+    """A literal count or "<n>"."""
+    formatter: str = "raw"
+
+    def captures(self) -> set[str]:
+        return {v[1:-1] for v in (self.arg, self.count) if v.startswith("<")}
+
+    def build(self, caps: dict[str, str | int]) -> Action:
+        arg = str(caps[self.arg[1:-1]]) if self.arg.startswith("<") else self.arg
+        count = int(caps["n"]) if self.count == "<n>" else int(self.count)
+        if self.kind == "key":
+            return KeyAction(keys=arg, count=count)
+        if self.kind == "type":
+            return TypeAction(text=FORMATTERS[self.formatter](arg))
+        if self.kind == "scroll":
+            return ScrollAction(direction=arg, count=count)
+        if self.kind == "launch":
+            return LaunchAction(app=arg)
+        return ModeAction(mode=Mode(arg))
+
+
+_ACTION = re.compile(r"^(\w+)\s+(.+?)(?:\s*\*\s*(<n>|\d+))?$")
+
+
+def parse_action(text: str, apps: frozenset[str] | None = None) -> ActionTemplate:
+    """Compile one action line; raise GrammarError naming what is allowed."""
+    m = _ACTION.match(text.strip())
+    if not m:
+        raise GrammarError(f"cannot read action '{text}'; expected e.g. 'key ctrl+c'")
+    kind, arg, count = m.group(1), m.group(2).strip(), m.group(3) or "1"
+    if count != "<n>" and not 1 <= int(count) <= 100:
+        raise GrammarError(f"count {count} out of range 1..100 in '{text}'")
+    if kind == "key":
+        if arg in ("<key>", "<chord>"):
+            return ActionTemplate("key", arg, count)
+        chord = parse_chord(arg)
+        if chord is None:
+            raise GrammarError(f"unknown key or chord '{arg}' in '{text}' "
+                               "(keys like ctrl+shift+t, page_down, f5, volume_up)")
+        return ActionTemplate("key", chord, count)
+    if count != "1" and kind != "scroll":
+        raise GrammarError(f"only key and scroll actions take a count: '{text}'")
+    if kind == "type":
+        cap = re.fullmatch(r"<text(?::(\w+))?>", arg)
+        if cap:
+            fmt = cap.group(1) or "raw"
+            if fmt not in FORMATTERS:
+                raise GrammarError(f"unknown formatter '{fmt}'; allowed: " + ", ".join(FORMATTERS))
+            return ActionTemplate("type", "<text>", formatter=fmt)
+        return ActionTemplate("type", arg)
+    if kind == "scroll":
+        if arg not in SCROLL_DIRECTIONS:
+            raise GrammarError(f"scroll direction '{arg}' not one of "
+                               + ", ".join(SCROLL_DIRECTIONS))
+        return ActionTemplate("scroll", arg, count)
+    if kind == "launch":
+        if apps is not None and arg not in apps:
+            raise GrammarError(f"unknown app '{arg}'; known: " + ", ".join(sorted(apps)))
+        return ActionTemplate("launch", arg)
+    if kind == "mode":
+        if arg not in {m.value for m in Mode}:
+            raise GrammarError(f"mode '{arg}' not one of " + ", ".join(m.value for m in Mode))
+        return ActionTemplate("mode", arg)
+    raise GrammarError(f"unknown action '{kind}'; allowed: key, type, scroll, launch, mode")
+
+
+def check_captures(pattern: tuple[Element, ...], actions: tuple[ActionTemplate, ...],
+                   form: str) -> None:
+    """Every capture an action uses must be in the spoken form."""
+    have = {e.kind for e in pattern if isinstance(e, Capture)}
+    for a in actions:
+        missing = a.captures() - have
+        if missing:
+            raise GrammarError(f"action uses <{missing.pop()}> but '{form}' does not capture it")
+

@@ -1,0 +1,182 @@
+"""The typed messages that flow between pipeline stages.
+
+AudioSource --AudioFrame--> Segmenter --Utterance--> Recogniser --Transcript-->
+Dispatcher --Decision(actions)--> Executor.  Every message is frozen; units are
+in the field docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SAMPLE_RATE = 16_000
+"""Pipeline sample rate in Hz; every AudioFrame and Utterance uses it."""
+SAMPLE_WIDTH = 2
+"""Bytes per sample: signed 16-bit little-endian PCM."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """A block of mono 16 kHz s16le audio."""
+
+    pcm: bytes
+    """Raw samples, signed 16-bit little-endian, mono, SAMPLE_RATE."""
+    start: float
+    """Stream time of the first sample, in seconds from the start of the source."""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.pcm) / (SAMPLE_WIDTH * SAMPLE_RATE)
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """A stretch of speech closed by the segmenter, with pre-roll and a short tail."""
+
+    pcm: bytes
+    """Audio to recognise: s16le mono SAMPLE_RATE, pre-roll included."""
+    start: float
+    """Stream time where speech starts, in seconds (pre-roll excluded)."""
+    end: float
+    """Stream time where speech ends, in seconds (hangover excluded)."""
+    index: int = 0
+    """Sequence number in the stream, from 0."""
+    closed_at: float = 0.0
+    """time.monotonic() when the segmenter closed it, in seconds (0 if unknown)."""
+
+    @property
+    def duration(self) -> float:
+        """Length of the audio payload in seconds."""
+        return len(self.pcm) / (SAMPLE_WIDTH * SAMPLE_RATE)
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """One recognition hypothesis."""
+
+    text: str
+    """The transcript as the recogniser wrote it."""
+    score: float
+    """Length-normalised log probability (higher is better; 0 is certain)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What the recogniser heard in one utterance."""
+
+    text: str
+    """Best hypothesis, as written by the recogniser."""
+    alternatives: tuple[Hypothesis, ...] = ()
+    """N-best hypotheses, best first (the first is `text`); may be empty."""
+    backend: str = ""
+    """Name of the backend that produced it (for example "whisper")."""
+    seconds: float = 0.0
+    """Wall time spent recognising, in seconds."""
+
+
+class Mode(StrEnum):
+    """Dispatcher modes."""
+
+    COMMAND = "command"
+    DICTATION = "dictation"
+    SLEEP = "sleep"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAction:
+    """Press a chord `count` times."""
+
+    keys: str
+    """Chord, modifiers first in the order ctrl, alt, shift, super, joined by '+'."""
+    count: int = 1
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "key", "keys": self.keys, "count": self.count}
+
+
+@dataclass(frozen=True, slots=True)
+class TypeAction:
+    """Type exactly these characters."""
+
+    text: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "type", "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ScrollAction:
+    """Scroll the wheel `count` notches."""
+
+    direction: str
+    """One of up, down, left, right."""
+    count: int = 1
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "scroll", "direction": self.direction, "count": self.count}
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchAction:
+    """Start the application behind a logical name (terminal, browser, ...)."""
+
+    app: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "launch", "app": self.app}
+
+
+@dataclass(frozen=True, slots=True)
+class ModeAction:
+    """The dispatcher entered a mode (reported; performed by the dispatcher itself)."""
+
+    mode: Mode
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "mode", "mode": self.mode.value}
+
+
+Action = KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the dispatcher decided for one transcript."""
+
+    text: str
+    """The transcript text the decision was taken on."""
+    command: str | None
+    """Name of the matched command (spoken form; chains joined by ' then '), or None."""
+    actions: tuple[Action, ...]
+    """What to perform, in order; empty when nothing happens."""
+    mode: Mode
+    """The mode after this utterance."""
+    note: str = ""
+    """Why nothing happened, or what awaits confirmation; for logs and feedback."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """An utterance carried through the whole pipeline: what the JSON line reports."""
+
+    utterance: Utterance
+    transcript: Transcript
+    decision: Decision
+    performed_at: float = 0.0
+    """time.monotonic() after the executor returned, in seconds."""
+    errors: tuple[str, ...] = field(default_factory=tuple)
+    """One line per action that failed to perform."""
+
+    def to_json(self) -> dict[str, object]:
+        """The contract's JSON object for this utterance."""
+        return {
+            "start": round(self.utterance.start, 2),
+            "end": round(self.utterance.end, 2),
+            "text": self.decision.text,
+            "command": self.decision.command,
+            "actions": [a.to_json() for a in self.decision.actions],
+            "mode": self.decision.mode.value,
+            "backend": self.transcript.backend,
+        }
