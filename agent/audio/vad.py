@@ -41,11 +41,10 @@ class Segmenter:
         self._frame_s = frame_ms / 1000
         self._classify = classify or webrtc_classifier(cfg.aggressiveness)
         self._clock = clock
-        n = max(1, round(max(cfg.pre_roll_ms, _START_WINDOW_MS) / frame_ms))
-        self._ring: deque[tuple[AudioFrame, bool]] = deque(maxlen=n)
         self._pre_roll = round(cfg.pre_roll_ms / frame_ms)
         self._start_frames = max(1, round(cfg.start_ms / frame_ms))
         self._window = max(self._start_frames, round(_START_WINDOW_MS / frame_ms))
+        self._ring: deque[tuple[AudioFrame, bool]] = deque(maxlen=self._pre_roll + self._window)
         self._hangover = max(1, round(cfg.hangover_ms / frame_ms))
         self._tail = round(cfg.tail_ms / frame_ms)
         self._frames: list[AudioFrame] = []
