@@ -14,6 +14,7 @@ import re
 from agent.dispatch.grammar import Capture, Literal
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
+from agent.dispatch.vocabulary import CAPTURE_HINTS
 from agent.messages import Action, Decision, Hypothesis, Mode, ModeAction, Transcript, TypeAction
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,18 @@ class Dispatcher:
         return tuple(sorted(live, key=lambda c: not c.app))
 
     def vocabulary(self, app: str = "") -> list[str]:
-        """Phrases of the active commands (captures left out), to bias the recogniser."""
+        """Phrases of the active commands and words for their captures, to bias the
+        recogniser: "new tab", "press", "control", "three times", ..."""
         phrases: dict[str, None] = {}
+        hints: dict[str, None] = {}
         for cmd in self.active(app):
             words = [" ".join(e.options[0]) for e in cmd.pattern
                      if isinstance(e, Literal) and not e.optional]
-            if not any(isinstance(e, Capture) for e in cmd.pattern) or words:
-                phrases[" ".join(words)] = None
-        return list(phrases)
+            phrases[" ".join(words)] = None
+            for e in cmd.pattern:
+                if isinstance(e, Capture):
+                    hints.update(dict.fromkeys(CAPTURE_HINTS.get(e.kind, ())))
+        return list(phrases) + [h for h in hints if h not in phrases]
 
     def dispatch(self, transcript: Transcript, app: str = "") -> Decision:
         """Decide what one utterance does, and move to the mode it leaves us in."""

@@ -8,9 +8,20 @@ from collections.abc import Callable
 _WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 
 
+COMPOUNDS: dict[str, tuple[str, str]] = {
+    w + "name": (w, "name")
+    for w in ("user", "file", "host", "path", "dir", "class", "type", "first", "last", "full")
+}
+"""Words a recogniser writes as one that a programmer says, and means, as two:
+"snake case user name" is heard "username" but means user_name."""
+
+
 def words(text: str) -> list[str]:
-    """The words of `text`, punctuation dropped."""
-    return _WORDS.findall(text)
+    """The words of `text`, punctuation dropped, known compounds split."""
+    out: list[str] = []
+    for w in _WORDS.findall(text):
+        out.extend(COMPOUNDS.get(w.lower(), (w,)))
+    return out
 
 
 def snake(text: str) -> str:

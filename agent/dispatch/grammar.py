@@ -82,6 +82,14 @@ def parse_spoken(form: str) -> tuple[Element, ...]:
     return tuple(elements)
 
 
+def display_name(form: str) -> str:
+    """A spoken form as a plain name: first alternatives, optional words kept.
+    "(maximize|maximise) window" -> "maximize window"; "save [file]" -> "save file"."""
+    name = re.sub(r"\(([^()|]*)(?:\|[^()]*)?\)", r"\1", form)
+    name = re.sub(r"\[([^\[\]]*)\]", r"\1", name)
+    return " ".join(name.split())
+
+
 def _options(body: str, form: str) -> tuple[tuple[str, ...], ...]:
     options = tuple(tuple(normalize(o).split()) for o in body.split("|"))
     if not all(options):
@@ -129,38 +137,53 @@ def parse_action(text: str, apps: frozenset[str] | None = None) -> ActionTemplat
     kind, arg, count = m.group(1), m.group(2).strip(), m.group(3) or "1"
     if count != "<n>" and not 1 <= int(count) <= 100:
         raise GrammarError(f"count {count} out of range 1..100 in '{text}'")
-    if kind == "key":
-        if arg in ("<key>", "<chord>"):
-            return ActionTemplate("key", arg, count)
-        chord = parse_chord(arg)
-        if chord is None:
-            raise GrammarError(f"unknown key or chord '{arg}' in '{text}' "
-                               "(keys like ctrl+shift+t, page_down, f5, volume_up)")
-        return ActionTemplate("key", chord, count)
-    if count != "1" and kind != "scroll":
+    if count != "1" and kind not in ("key", "scroll"):
         raise GrammarError(f"only key and scroll actions take a count: '{text}'")
-    if kind == "type":
-        cap = re.fullmatch(r"<text(?::(\w+))?>", arg)
-        if cap:
-            fmt = cap.group(1) or "raw"
-            if fmt not in FORMATTERS:
-                raise GrammarError(f"unknown formatter '{fmt}'; allowed: " + ", ".join(FORMATTERS))
-            return ActionTemplate("type", "<text>", formatter=fmt)
+    parse = _PARSERS.get(kind)
+    if parse is None:
+        raise GrammarError(f"unknown action '{kind}'; allowed: " + ", ".join(_PARSERS))
+    return parse(arg, count, text, apps)
+
+
+def _key(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if arg in ("<key>", "<chord>"):
+        return ActionTemplate("key", arg, count)
+    chord = parse_chord(arg)
+    if chord is None:
+        raise GrammarError(f"unknown key or chord '{arg}' in '{text}' "
+                           "(keys like ctrl+shift+t, page_down, f5, volume_up)")
+    return ActionTemplate("key", chord, count)
+
+
+def _type(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    cap = re.fullmatch(r"<text(?::(\w+))?>", arg)
+    if not cap:
         return ActionTemplate("type", arg)
-    if kind == "scroll":
-        if arg not in SCROLL_DIRECTIONS:
-            raise GrammarError(f"scroll direction '{arg}' not one of "
-                               + ", ".join(SCROLL_DIRECTIONS))
-        return ActionTemplate("scroll", arg, count)
-    if kind == "launch":
-        if apps is not None and arg not in apps:
-            raise GrammarError(f"unknown app '{arg}'; known: " + ", ".join(sorted(apps)))
-        return ActionTemplate("launch", arg)
-    if kind == "mode":
-        if arg not in {m.value for m in Mode}:
-            raise GrammarError(f"mode '{arg}' not one of " + ", ".join(m.value for m in Mode))
-        return ActionTemplate("mode", arg)
-    raise GrammarError(f"unknown action '{kind}'; allowed: key, type, scroll, launch, mode")
+    fmt = cap.group(1) or "raw"
+    if fmt not in FORMATTERS:
+        raise GrammarError(f"unknown formatter '{fmt}'; allowed: " + ", ".join(FORMATTERS))
+    return ActionTemplate("type", "<text>", formatter=fmt)
+
+
+def _scroll(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if arg not in SCROLL_DIRECTIONS:
+        raise GrammarError(f"scroll direction '{arg}' not one of " + ", ".join(SCROLL_DIRECTIONS))
+    return ActionTemplate("scroll", arg, count)
+
+
+def _launch(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if apps is not None and arg not in apps:
+        raise GrammarError(f"unknown app '{arg}'; known: " + ", ".join(sorted(apps)))
+    return ActionTemplate("launch", arg)
+
+
+def _mode(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if arg not in {m.value for m in Mode}:
+        raise GrammarError(f"mode '{arg}' not one of " + ", ".join(m.value for m in Mode))
+    return ActionTemplate("mode", arg)
+
+
+_PARSERS = {"key": _key, "type": _type, "scroll": _scroll, "launch": _launch, "mode": _mode}
 
 
 def check_captures(pattern: tuple[Element, ...], actions: tuple[ActionTemplate, ...],

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from agent.dispatch.grammar import (
     Element,
     GrammarError,
     check_captures,
+    display_name,
     parse_action,
     parse_spoken,
 )
@@ -50,7 +51,7 @@ class CommandFileError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str
-    """The spoken form as written in the file."""
+    """Plain name of the spoken form ("maximize window"); what the JSON line reports."""
     pattern: tuple[Element, ...]
     actions: tuple[ActionTemplate, ...]
     mode: Mode = Mode.COMMAND
@@ -60,10 +61,12 @@ class Command:
     """Ask for a spoken yes before performing."""
     origin: str = ""
     """`path:line` where it was defined."""
+    spoken: str = ""
+    """The spoken form as written in the file."""
 
     @property
     def key(self) -> tuple[str, str, str]:
-        """Identity for overriding: normalised spoken form, mode, app."""
+        """Identity for overriding: normalised name, mode, app."""
         return normalize(self.name), self.mode.value, self.app
 
 
@@ -72,10 +75,53 @@ class Disable:
     key: tuple[str, str, str]
 
 
-def _line_of(text: str, spoken: str) -> int:
-    pattern = re.compile(r'^\s*(["\']?)' + re.escape(spoken) + r'\1\s*=', re.MULTILINE)
-    m = pattern.search(text)
-    return text.count("\n", 0, m.start()) + 1 if m else 1
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_LITERAL = re.compile(r"'[^'\n]*'")
+
+
+def _split_key(s: str) -> tuple[tuple[str, ...], str]:
+    """The (dotted) TOML key at the start of `s` and the text after it; () if none."""
+    parts: list[str] = []
+    while True:
+        s = s.lstrip()
+        m = _BARE.match(s) or _BASIC.match(s) or _LITERAL.match(s)
+        if not m:
+            return (), s
+        token = m.group()
+        if token.startswith('"'):
+            try:
+                token = tomllib.loads(f"k = {token}")["k"]
+            except tomllib.TOMLDecodeError:
+                return (), s
+        elif token.startswith("'"):
+            token = token[1:-1]
+        parts.append(token)
+        s = s[m.end():].lstrip()
+        if not s.startswith("."):
+            return tuple(parts), s
+        s = s[1:]
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Line (from 1) where each table and key is first written, by its full dotted path."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            parts, rest = _split_key(stripped[1:])
+            if parts and rest.startswith("]"):
+                table = parts
+                for i in range(1, len(parts) + 1):
+                    lines.setdefault(parts[:i], number)
+            continue
+        parts, rest = _split_key(stripped)
+        if parts and rest.startswith("="):
+            full = table + parts
+            for i in range(len(table) + 1, len(full) + 1):
+                lines.setdefault(full[:i], number)
+    return lines
 
 
 def parse_file(path: Path, apps: frozenset[str] | None = None) -> list[Command | Disable]:
@@ -89,18 +135,24 @@ def parse_file(path: Path, apps: frozenset[str] | None = None) -> list[Command |
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise CommandFileError(f"{path}:{m.group(1) if m else 1}: not valid TOML: {exc}") from None
+    lines = _key_lines(text)
+
+    def line_of(*key: str) -> int:
+        return lines.get(key, 1)
+
     unknown = set(data) - {"context", "commands"}
     if unknown:
-        key = sorted(unknown)[0]
-        raise CommandFileError(f"{path}:{_line_of(text, '[' + key)}: unknown table '{key}'; "
+        key = min(sorted(unknown), key=line_of)
+        raise CommandFileError(f"{path}:{line_of(key)}: unknown table '{key}'; "
                                "allowed: [context], [commands]")
-    mode, app = _context(data.get("context", {}), path, text)
+    mode, app = _context(data.get("context", {}), f"{path}", line_of)
     commands = data.get("commands", {})
     if not isinstance(commands, dict):
-        raise CommandFileError(f"{path}:1: 'commands' must be a table [commands]")
+        raise CommandFileError(f"{path}:{line_of('commands')}: 'commands' must be a table "
+                               "[commands]")
     out: list[Command | Disable] = []
     for spoken, value in commands.items():
-        line = _line_of(text, spoken)
+        line = line_of("commands", spoken)
         try:
             out.append(_command(spoken, value, mode, app, apps, f"{path}:{line}"))
         except GrammarError as exc:
@@ -108,22 +160,26 @@ def parse_file(path: Path, apps: frozenset[str] | None = None) -> list[Command |
     return out
 
 
-def _context(ctx: Any, path: Path, text: str) -> tuple[Mode, str]:
+def _context(ctx: Any, path: str, line_of: Callable[..., int]) -> tuple[Mode, str]:
     if not isinstance(ctx, dict):
-        raise CommandFileError(f"{path}:1: 'context' must be a table [context]")
+        raise CommandFileError(f"{path}:{line_of('context')}: 'context' must be a table "
+                               "[context]")
     for key in ctx:
         if key not in ("mode", "app"):
-            raise CommandFileError(f"{path}:{_line_of(text, key)}: unknown context key '{key}'; "
-                                   "allowed: mode, app")
+            raise CommandFileError(f"{path}:{line_of('context', key)}: unknown context key "
+                                   f"'{key}'; allowed: mode, app")
     mode = ctx.get("mode", "command")
-    if mode not in {m.value for m in Mode}:
-        raise CommandFileError(f"{path}:{_line_of(text, 'mode')}: mode '{mode}' not one of "
+    if not isinstance(mode, str) or mode not in {m.value for m in Mode}:
+        raise CommandFileError(f"{path}:{line_of('context', 'mode')}: mode {mode!r} not one of "
                                "command, dictation, sleep")
     app = ctx.get("app", "")
+    if not isinstance(app, str):
+        raise CommandFileError(f"{path}:{line_of('context', 'app')}: app must be a string "
+                               f"(a regular expression), got {app!r}")
     try:
         re.compile(app)
-    except (re.error, TypeError) as exc:
-        raise CommandFileError(f"{path}:{_line_of(text, 'app')}: app is not a valid "
+    except re.error as exc:
+        raise CommandFileError(f"{path}:{line_of('context', 'app')}: app is not a valid "
                                f"regular expression: {exc}") from None
     return Mode(mode), app
 
@@ -132,7 +188,7 @@ def _command(spoken: str, value: Any, mode: Mode, app: str, apps: frozenset[str]
              origin: str) -> Command | Disable:
     pattern = parse_spoken(spoken)
     if value is False:
-        return Disable((normalize(spoken), mode.value, app))
+        return Disable((normalize(display_name(spoken)), mode.value, app))
     confirm = False
     if isinstance(value, dict):
         extra = set(value) - {"do", "confirm"}
@@ -149,7 +205,7 @@ def _command(spoken: str, value: Any, mode: Mode, app: str, apps: frozenset[str]
                            "a table {do = ..., confirm = true}, or false")
     actions = tuple(parse_action(v, apps) for v in lines)
     check_captures(pattern, actions, spoken)
-    return Command(spoken, pattern, actions, mode, app, confirm, origin)
+    return Command(display_name(spoken), pattern, actions, mode, app, confirm, origin, spoken)
 
 
 def merge(parsed: Iterable[list[Command | Disable]]) -> tuple[Command, ...]:

@@ -9,7 +9,6 @@ Speech with words left over is not a command.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -32,10 +31,13 @@ from agent.dispatch.vocabulary import (
 
 _LITERAL_FLOOR = 0.6
 """A literal part scoring below this rules the command out, whatever the rest."""
+_RESPLIT_FLOOR = 0.85
+"""Heard as more or fewer words ("selectall", "un do"): the letters must agree this well."""
 _KEY_FLOOR = 0.8
 """Fuzzy key names must be at least this similar ("escaped" -> escape)."""
 _CHORD_FILLERS = frozenset({"and", "plus"})
-CHAIN_WORD = "then"
+CHAIN_WORDS = frozenset({"then", "than", "them", "and"})
+"""Words that join commands: "select all then copy", "copy and paste"."""
 
 Captured = tuple[tuple[str, str | int], ...]
 _Step = tuple[int, float, float, Captured]
@@ -91,26 +93,32 @@ class Matcher:
         return best
 
     def chain(self, text: str, candidates: tuple[Command, ...]) -> list[Match] | None:
-        """Match `text` as one command, or as commands joined by "then"; None if it is not."""
+        """Match `text` as one command or as commands joined by "then" / "and"; None if
+        it is neither.  Every part of a chain must be a command; more parts win."""
         tokens = tokenize(text)
-        if not tokens:
-            return None
-        cuts = [i for i, t in enumerate(tokens) if t.word == CHAIN_WORD and 0 < i < len(tokens) - 1]
-        if cuts:
-            bounds = [0, *cuts, len(tokens)]
-            parts: list[Match] = []
-            for a, b in itertools.pairwise(bounds):
-                lo = a + 1 if a else 0
-                hi = b - 1 if b < len(tokens) and tokens[b - 1].word == "and" else b
-                stop = tokens[hi].start if hi < len(tokens) else len(text)
-                m = self.best(text, tokens[lo:hi], stop, candidates) if hi > lo else None
-                if m is None:
-                    break
-                parts.append(m)
-            else:
-                return parts
-        whole = self.best(text, tokens, len(text), candidates)
-        return [whole] if whole else None
+        n = len(tokens)
+        seps = _separators(tokens)
+
+        @cache
+        def segment(i: int, j: int) -> Match | None:
+            stop = tokens[j].start if j < n else len(text)
+            return self.best(text, tokens[i:j], stop, candidates)
+
+        @cache
+        def parse(i: int) -> tuple[Match, ...] | None:
+            best: tuple[Match, ...] | None = None
+            for j in [*(j for j in seps if j > i), n]:
+                head = segment(i, j)
+                rest = () if j == n else parse(seps[j])
+                if head is None or rest is None:
+                    continue
+                found = (head, *rest)
+                if best is None or _rank(found) > _rank(best):
+                    best = found
+            return best
+
+        found = parse(0) if tokens else None
+        return list(found) if found else None
 
     def _match(self, cmd: Command, text: str, tokens: list[Token], stop: int) -> Match | None:
         elems = self._compiled[id(cmd)]
@@ -142,32 +150,48 @@ class Matcher:
         return Match(cmd, found[0] / found[1], caps, found[1])
 
     def _steps(self, e: Element, words: tuple[str, ...], ti: int, last: bool) -> Iterator[_Step]:
-        left = len(words) - ti
         if isinstance(e, Literal):
-            if e.optional:
-                yield 0, 0.0, 0.0, ()
-            for option in e.options:
-                target = "".join(option)
-                k = len(option)
-                for n in range(max(1, k - 1), min(k + 1, left) + 1):
-                    sim = similarity(target, "".join(words[ti:ti + n]))
-                    if sim >= _LITERAL_FLOOR:
-                        yield n, sim * len(target), float(len(target)), ()
-            return
-        kind = e.kind
-        if kind == "text":
-            ends = [len(words)] if last else range(ti + 1, len(words) + 1)
-            for end in ends:
+            yield from _literal_steps(e, words, ti)
+        elif e.kind == "text":
+            for end in [len(words)] if last else range(ti + 1, len(words) + 1):
                 if end > ti:
                     yield end - ti, 0.0, 0.0, (("text", ti), ("text_end", end))
-        elif kind == "n":
+        elif e.kind == "n":
             for n, value in _numbers(words, ti):
                 yield n, 0.0, 0.0, (("n", value),)
-        elif kind == "key":
+        elif e.kind == "key":
             for n, key, sim, weight in _keys(words, ti):
                 yield n, sim * weight, weight, (("key", key),)
         else:
             yield from _chords(words, ti)
+
+
+def _literal_steps(e: Literal, words: tuple[str, ...], ti: int) -> Iterator[_Step]:
+    """Each way the literal can cover the next 1..k+1 words, with its similarity."""
+    if e.optional:
+        yield 0, 0.0, 0.0, ()
+    left = len(words) - ti
+    for option in e.options:
+        target = "".join(option)
+        k = len(option)
+        for n in range(max(1, k - 1), min(k + 1, left) + 1):
+            sim = similarity(target, "".join(words[ti:ti + n]))
+            if sim >= (_LITERAL_FLOOR if n == k else _RESPLIT_FLOOR):
+                yield n, sim * len(target), float(len(target)), ()
+
+
+def _separators(tokens: list[Token]) -> dict[int, int]:
+    """Token index of each possible chain joint -> index where the next command starts."""
+    seps: dict[int, int] = {}
+    for i in range(1, len(tokens) - 1):
+        if tokens[i].word in CHAIN_WORDS:
+            double = tokens[i].word == "and" and tokens[i + 1].word in CHAIN_WORDS
+            seps[i] = i + 2 if double and i + 2 < len(tokens) else i + 1
+    return seps
+
+
+def _rank(parts: tuple[Match, ...]) -> tuple[int, float]:
+    return len(parts), sum(m.score for m in parts) / len(parts)
 
 
 def _ratio(t: tuple[float, float, Captured]) -> float:

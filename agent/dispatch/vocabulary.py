@@ -7,7 +7,8 @@ MODIFIER_ORDER = ("ctrl", "alt", "shift", "super")
 
 SPOKEN_MODIFIERS: dict[str, str] = {
     "control": "ctrl", "ctrl": "ctrl", "ctl": "ctrl", "controls": "ctrl", "con": "ctrl",
-    "alt": "alt", "alternate": "alt", "halt": "alt", "alts": "alt",
+    "alt": "alt", "alternate": "alt", "halt": "alt", "alts": "alt", "old": "alt", "olt": "alt",
+    "hold": "alt", "ult": "alt",
     "shift": "shift", "shifts": "shift",
     "super": "super", "windows": "super", "win": "super", "meta": "super", "command": "super",
 }
@@ -69,6 +70,15 @@ LETTER_SOUNDS: dict[str, str] = {
     "you": "u", "vee": "v", "double you": "w", "ex": "x", "why": "y", "zed": "z", "zee": "z",
 }
 """How a recogniser may write a letter said on its own."""
+
+
+CAPTURE_HINTS: dict[str, tuple[str, ...]] = {
+    "chord": ("control", "alt", "shift", "escape", "enter", "tab", "space", "backspace",
+              "delete", "page down", "F5", "letter B"),
+    "key": ("escape", "enter", "tab", "page down", "F5", "letter B"),
+    "n": ("three times", "twice"),
+}
+"""Words to put in the recogniser's prompt for each capture, so key names come out right."""
 
 
 def _key_forms() -> dict[str, str]:

@@ -1,0 +1,135 @@
+"""The dispatcher: modes, chaining, n-best alternatives, confirmation, per-app context."""
+
+from __future__ import annotations
+
+from agent.dispatch.dispatcher import Dispatcher
+from agent.messages import Hypothesis, KeyAction, Mode, ModeAction, Transcript, TypeAction
+
+
+def say(d: Dispatcher, text: str, app: str = ""):
+    return d.dispatch(Transcript(text), app)
+
+
+def test_command_gives_actions_and_keeps_command_mode(builtins) -> None:
+    dec = say(Dispatcher(builtins), "New tab.")
+    assert (dec.command, dec.actions, dec.mode) == ("new tab", (KeyAction("ctrl+t"),),
+                                                     Mode.COMMAND)
+
+
+def test_not_a_command_does_nothing(builtins) -> None:
+    dec = say(Dispatcher(builtins), "I think we should order pizza.")
+    assert (dec.command, dec.actions, dec.mode) == (None, (), Mode.COMMAND)
+    assert dec.note == "not a command"
+
+
+def test_sleep_gates_everything_but_wake_up(builtins) -> None:
+    d = Dispatcher(builtins)
+    dec = say(d, "Go to sleep.")
+    assert dec.actions == (ModeAction(Mode.SLEEP),) and dec.mode is Mode.SLEEP
+    for text in ("New tab.", "start dictation", "type hello", "go to sleep"):
+        dec = say(d, text)
+        assert (dec.actions, dec.mode) == ((), Mode.SLEEP), text
+    dec = say(d, "Wake up!")
+    assert dec.actions == (ModeAction(Mode.COMMAND),) and dec.mode is Mode.COMMAND
+    assert say(d, "new tab").actions == (KeyAction("ctrl+t"),)
+
+
+def test_dictation_types_every_utterance_until_stop(builtins) -> None:
+    d = Dispatcher(builtins)
+    assert say(d, "Start dictation.").mode is Mode.DICTATION
+    first = say(d, "Hello there.")
+    second = say(d, "New tab.")  # a command in command mode, text in dictation
+    assert first.actions == (TypeAction("Hello there."),)
+    assert second.actions == (TypeAction(" New tab."),)  # spaced from the previous text
+    assert (first.command, first.mode) == (None, Mode.DICTATION)
+    stop = say(d, "Stop dictation.")
+    assert stop.actions == (ModeAction(Mode.COMMAND),) and stop.mode is Mode.COMMAND
+    assert say(d, "new tab").actions == (KeyAction("ctrl+t"),)
+    say(d, "start dictation")
+    assert say(d, "Again.").actions == (TypeAction("Again."),)  # no space in a new session
+
+
+def test_empty_transcript_does_nothing_in_dictation(builtins) -> None:
+    d = Dispatcher(builtins, mode=Mode.DICTATION)
+    assert say(d, "  ").actions == ()
+
+
+def test_chain_runs_commands_in_order(builtins) -> None:
+    dec = say(Dispatcher(builtins), "select all then copy")
+    assert dec.command == "select all then copy"
+    assert dec.actions == (KeyAction("ctrl+a"), KeyAction("ctrl+c"))
+
+
+def test_chain_can_change_mode(builtins) -> None:
+    d = Dispatcher(builtins)
+    dec = say(d, "copy then go to sleep")
+    assert dec.actions == (KeyAction("ctrl+c"), ModeAction(Mode.SLEEP))
+    assert d.mode is Mode.SLEEP
+
+
+def test_a_close_alternative_can_carry_the_command(builtins) -> None:
+    heard = Transcript("select tall name copy", (
+        Hypothesis("select tall name copy", -0.8),
+        Hypothesis("select all then copy", -1.0),
+    ))
+    dec = Dispatcher(builtins, alt_margin=0.6).dispatch(heard)
+    assert dec.actions == (KeyAction("ctrl+a"), KeyAction("ctrl+c"))
+    assert dec.text == "select all then copy"
+
+
+def test_a_far_alternative_is_ignored(builtins) -> None:
+    heard = Transcript("the meeting is at noon", (
+        Hypothesis("the meeting is at noon", -0.3),
+        Hypothesis("new tab", -2.5),
+    ))
+    dec = Dispatcher(builtins, alt_margin=0.6).dispatch(heard)
+    assert (dec.command, dec.actions) == (None, ())
+    assert dec.text == "the meeting is at noon"
+
+
+def test_risky_command_waits_for_yes(command_file) -> None:
+    cmds = command_file('[commands]\n"shut it down" = { do = "key ctrl+alt+delete", '
+                        'confirm = true }\n')
+    d = Dispatcher(cmds)
+    ask = say(d, "Shut it down.")
+    assert ask.actions == () and "confirm" in ask.note and ask.command == "shut it down"
+    yes = say(d, "Yes.")
+    assert yes.actions == (KeyAction("ctrl+alt+delete"),)
+    say(d, "shut it down")
+    no = say(d, "no")
+    assert no.actions == () and "cancelled" in no.note
+    say(d, "shut it down")
+    assert say(d, "shut it down").actions == ()  # repeating is not confirming
+
+
+def test_per_app_commands_apply_only_in_their_app(builtins, command_file) -> None:
+    user = command_file('[context]\napp = "^firefox$"\n\n[commands]\n'
+                        '"new tab" = "key ctrl+alt+t"\n"reader view" = "key f9"\n')
+    d = Dispatcher(builtins + user)
+    assert say(d, "new tab", app="Firefox").actions == (KeyAction("ctrl+alt+t"),)
+    assert say(d, "new tab", app="xterm").actions == (KeyAction("ctrl+t"),)
+    assert say(d, "reader view", app="firefox").actions == (KeyAction("f9"),)
+    assert say(d, "reader view", app="").actions == ()
+
+
+def test_vocabulary_follows_the_mode(builtins) -> None:
+    d = Dispatcher(builtins)
+    words = d.vocabulary()
+    assert "new tab" in words and "press" in words and "wake up" not in words
+    say(d, "go to sleep")
+    assert d.vocabulary() == ["wake up"]
+
+
+def test_reloaded_commands_keep_the_mode(builtins, command_file) -> None:
+    d = Dispatcher(builtins)
+    say(d, "go to sleep")
+    d.set_commands(builtins + command_file('[commands]\n"launch rocket" = "key ctrl+r"\n'))
+    assert d.mode is Mode.SLEEP
+    say(d, "wake up")
+    assert say(d, "launch rocket").actions == (KeyAction("ctrl+r"),)
+
+
+def test_vocabulary_names_the_keys_captures_expect(builtins) -> None:
+    words = Dispatcher(builtins).vocabulary()
+    assert {"control", "shift", "escape", "three times"} <= set(words)
+    assert len(set(words)) == len(words)
