@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import replace
@@ -74,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(exc, "status", 2)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`voxagent commands | head`): stop quietly, as a
+        # SIGPIPE-killed program would, and keep the exit-time flush from failing again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def _with_overrides(args: argparse.Namespace, cfg: Config) -> Config:

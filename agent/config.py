@@ -6,6 +6,8 @@ values are refused with one line naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 import types
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -20,9 +22,10 @@ class ConfigError(ValueError):
 def _opt(default: Any, doc: str, *, choices: tuple[Any, ...] = (), lo: float | None = None,
          hi: float | None = None) -> Any:
     meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi}
-    if isinstance(default, (dict, list)):
-        frozen = dict(default) if isinstance(default, dict) else tuple(default)
-        return field(default_factory=lambda: frozen, metadata=meta)
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    if isinstance(default, list):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -73,6 +76,9 @@ class CommandsConfig:
     user_dir: str = _opt("", 'Folder of your command files; "" = <config dir>/commands.')
     fuzzy_threshold: float = _opt(0.8, "Minimum similarity (0..1) for a spoken form to match.",
                                   lo=0.5, hi=1.0)
+    alternative_margin: float = _opt(
+        0.6, "How far (log-probability per token) below the best hypothesis an n-best "
+        "alternative may score and still be taken as the command.", lo=0.0, hi=5.0)
     builtin: bool = _opt(True, "Load the built-in command sets.")
 
 
@@ -102,7 +108,9 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot read: {exc.strerror}") from None
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
     data.pop("source", None)
     return replace(_build(Config, data, where, ""), source=where)
 
@@ -147,13 +155,17 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise bad("a number")
         raw = float(raw)
+        if math.isnan(raw):
+            raise bad("a number, not nan")
     if hint is str and not isinstance(raw, str):
         raise bad("a string")
     choices, lo, hi = meta.get("choices", ()), meta.get("lo"), meta.get("hi")
     if choices and raw not in choices:
         raise bad("one of " + ", ".join(repr(c) for c in choices))
     if (lo is not None and raw < lo) or (hi is not None and raw > hi):
-        raise bad(f"a value from {lo} to {hi}" if hi is not None else f"at least {lo}")
+        if lo is not None and hi is not None:
+            raise bad(f"a value from {lo} to {hi}")
+        raise bad(f"at least {lo}" if lo is not None else f"at most {hi}")
     return raw
 
 
@@ -168,18 +180,40 @@ def describe(cfg: Any, prefix: str = "") -> list[str]:
             lines += ["", f"[{prefix}{f.name}]", *describe(value, f"{prefix}{f.name}.")]
         elif isinstance(value, dict):
             lines += ["", f"# {f.metadata.get('doc', '')}", f"[{prefix}{f.name}]"]
-            lines += [f"{k} = {_toml_value(list(v))}" for k, v in value.items()]
+            lines += [f"{_toml_key(k)} = {_toml_value(list(v))}" for k, v in value.items()]
         else:
             lines.append(f"# {f.metadata.get('doc', '')}")
             lines.append(f"{f.name} = {_toml_value(value)}")
     return lines
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+            "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_value(key)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)

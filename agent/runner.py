@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,11 +104,23 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
         source = MicSource(cfg.audio.device, cfg.audio.block_ms, cfg.audio.queue_blocks)
     executor = _executor(cfg, dry_run, app)
     library = command_library(cfg)
-    dispatcher = Dispatcher(library.commands, cfg.commands.fuzzy_threshold)
+    dispatcher = Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
+                            cfg.commands.alternative_margin)
     transcriber = load_transcriber(cfg)
     printer = _json_line if as_json else _human_line
+    closed: list[bool] = []
+
+    def report(o: Outcome) -> None:
+        try:
+            printer(o, None if fast else source.started_at)
+        except BrokenPipeError:
+            # whoever reads our output went away (`| head -1`): stop quietly, as SIGPIPE would
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            closed.append(True)
+            pipeline.stop()
+
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
-                        executor, lambda o: printer(o, source.started_at),
+                        executor, report,
                         alternatives=cfg.whisper.alternatives, live=input_file is None)
     install_signal_handlers(pipeline.stop)
     if input_file is None:
@@ -116,11 +129,14 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
         pipeline.run()
     except DeviceError as exc:
         raise CliError(str(exc), 1) from None
-    return 0
+    return 141 if closed else 0
 
 
-def _latency(o: Outcome, started_at: float) -> dict[str, float]:
-    """Seconds from end of speech to: utterance closed, transcript ready, action performed."""
+def _latency(o: Outcome, started_at: float | None) -> dict[str, float]:
+    """Seconds from end of speech to: utterance closed, transcript ready, action performed.
+    Only recognition time when the audio was not paced in real time (`started_at` None)."""
+    if started_at is None:
+        return {"recognised": round(o.transcript.seconds, 3)}
     speech_end = started_at + o.utterance.end
     return {
         "closed": round(o.utterance.closed_at - speech_end, 3),
@@ -129,17 +145,19 @@ def _latency(o: Outcome, started_at: float) -> dict[str, float]:
     }
 
 
-def _json_line(o: Outcome, started_at: float) -> None:
+def _json_line(o: Outcome, started_at: float | None) -> None:
     line = o.to_json() | {"latency": _latency(o, started_at)}
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
 
 
-def _human_line(o: Outcome, started_at: float) -> None:
+def _human_line(o: Outcome, started_at: float | None) -> None:
     d = o.decision
     acts = ", ".join(json.dumps(a.to_json()["action"]) + " " + " ".join(
         str(v) for k, v in a.to_json().items() if k != "action") for a in d.actions)
     what = f"{d.command} -> {acts}" if d.command else (d.note or "-")
     stamp = time.strftime("%H:%M:%S")
+    took = _latency(o, started_at)
+    delay = took.get("performed", took["recognised"])
     print(f"{stamp} [{o.utterance.start:7.2f}-{o.utterance.end:7.2f}] {d.text!r}: {what} "
-          f"({d.mode.value}, {_latency(o, started_at)['performed']:.2f} s)", flush=True)
+          f"({d.mode.value}, {delay:.2f} s)", flush=True)

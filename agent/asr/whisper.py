@@ -9,6 +9,7 @@ in load(), never when the package is imported.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -53,7 +54,7 @@ class WhisperTranscriber:
         try:
             self._model = WhisperModel(str(path), device=self._cfg.device,
                                        compute_type=self._cfg.compute_type,
-                                       cpu_threads=self._cfg.cpu_threads)
+                                       cpu_threads=self._cfg.cpu_threads or os.cpu_count() or 1)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"cannot load Whisper model {path}: {exc}") from None
         model = self._model

@@ -28,6 +28,8 @@ def read_audio(path: Path) -> np.ndarray:
     if path.is_dir():
         raise AudioFileError(f"{path}: is a directory, not an audio file")
     try:
+        with path.open("rb"):  # libsndfile says only "System error" for a file we may not open
+            pass
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except soundfile.LibsndfileError as exc:
         raise AudioFileError(f"{path}: not a readable audio file ({exc.error_string})") from None

@@ -1,0 +1,311 @@
+"""agent.config: defaults, overrides, one-line refusals of bad input, and describe()."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields, replace
+from pathlib import Path
+
+import pytest
+
+from agent.config import Config, ConfigError, describe, load_config
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refusal(path: Path) -> str:
+    """The message load_config raises for `path`; it must be one line naming the file."""
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert str(path) in message, message
+    return message
+
+
+# --- defaults and overrides -------------------------------------------------------------------
+
+def test_absent_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_config(tmp_path / "missing.toml") == Config()
+    assert load_config(None) == Config()
+
+
+def test_empty_file_gives_defaults_and_records_source(tmp_path: Path) -> None:
+    path = write(tmp_path, "# nothing set\n")
+    assert load_config(path) == replace(Config(), source=str(path))
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    cfg = Config()
+    assert cfg.audio.block_ms == 30
+    assert cfg.vad.aggressiveness == 2
+    assert cfg.whisper.model == "embedded"
+    assert cfg.commands.builtin is True
+    assert cfg.apps == {}
+
+
+def test_default_apps_tables_are_not_shared() -> None:
+    a, b = Config(), Config()
+    a.apps["x"] = ("y",)
+    assert b.apps == {}
+    assert Config().apps == {}
+
+
+def test_valid_file_overrides_only_what_it_sets(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+[audio]
+device = "USB Mic"
+block_ms = 20
+
+[vad]
+aggressiveness = 3
+hangover_ms = 600
+max_utterance_s = 10        # an integer is fine where a number is wanted
+
+[whisper]
+model = "base.en"
+bias_vocabulary = false
+
+[commands]
+fuzzy_threshold = 0.9
+user_dir = "~/my-commands"
+""")
+    cfg = load_config(path)
+    assert cfg.source == str(path)
+    assert cfg.audio.device == "USB Mic"
+    assert cfg.audio.block_ms == 20
+    assert cfg.audio.queue_blocks == Config().audio.queue_blocks
+    assert cfg.vad.aggressiveness == 3
+    assert cfg.vad.hangover_ms == 600
+    assert cfg.vad.max_utterance_s == 10.0
+    assert isinstance(cfg.vad.max_utterance_s, float)
+    assert cfg.vad.pre_roll_ms == Config().vad.pre_roll_ms
+    assert cfg.whisper.model == "base.en"
+    assert cfg.whisper.bias_vocabulary is False
+    assert cfg.whisper.beam_size == Config().whisper.beam_size
+    assert cfg.commands.fuzzy_threshold == 0.9
+    assert cfg.commands.user_dir == "~/my-commands"
+    assert cfg.keyboard == Config().keyboard
+
+
+def test_a_source_key_in_the_file_cannot_fake_the_source(tmp_path: Path) -> None:
+    path = write(tmp_path, 'source = "/elsewhere.toml"\n')
+    assert load_config(path).source == str(path)
+
+
+# --- unknown keys ----------------------------------------------------------------------------
+
+def test_unknown_top_level_key_is_refused_with_allowed_keys(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, "colour = 'blue'\n"))
+    assert "'colour'" in message
+    for allowed in ("apps", "audio", "commands", "keyboard", "vad", "whisper"):
+        assert allowed in message
+    assert "source" not in message.split("allowed", 1)[1]
+
+
+def test_unknown_key_in_a_section_is_refused_with_dotted_name(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, "[vad]\naggressiveness = 2\nagressiveness = 3\n"))
+    assert "'vad.agressiveness'" in message
+    for allowed in ("aggressiveness", "hangover_ms", "max_utterance_s", "pre_roll_ms"):
+        assert allowed in message
+    assert "block_ms" not in message  # only the keys allowed in [vad]
+
+
+def test_unknown_sub_table_is_refused(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, "[whisper.options]\nfoo = 1\n"))
+    assert "'whisper.options'" in message
+    assert "beam_size" in message
+
+
+def test_section_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, "vad = 3\n"))
+    assert "'vad'" in message
+    assert "table" in message
+
+
+# --- wrong types, ranges and choices --------------------------------------------------------
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("audio", "block_ms", '"30"', "an integer"),
+    ("audio", "block_ms", "true", "an integer"),
+    ("audio", "block_ms", "30.0", "an integer"),
+    ("audio", "queue_blocks", "[300]", "an integer"),
+    ("whisper", "bias_vocabulary", "1", "true or false"),
+    ("whisper", "bias_vocabulary", '"yes"', "true or false"),
+    ("whisper", "model", "3", "a string"),
+    ("audio", "device", "2", "a string"),
+    ("commands", "fuzzy_threshold", '"high"', "a number"),
+    ("commands", "fuzzy_threshold", "true", "a number"),
+    ("vad", "max_utterance_s", "{ s = 1 }", "a number"),
+])
+def test_wrong_type_is_refused(tmp_path: Path, section: str, key: str, value: str,
+                               expected: str) -> None:
+    message = refusal(write(tmp_path, f"[{section}]\n{key} = {value}\n"))
+    assert f"'{section}.{key}'" in message
+    assert expected in message
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("vad", "hangover_ms", "50", "from 90 to 5000"),
+    ("vad", "hangover_ms", "5001", "from 90 to 5000"),
+    ("vad", "pre_roll_ms", "-1", "from 0 to 2000"),
+    ("commands", "fuzzy_threshold", "1.5", "from 0.5 to 1.0"),
+    ("commands", "fuzzy_threshold", "0.1", "from 0.5 to 1.0"),
+    ("commands", "fuzzy_threshold", "inf", "from 0.5 to 1.0"),
+    ("commands", "fuzzy_threshold", "nan", "a number"),
+    ("vad", "max_utterance_s", "-inf", "from 1.0 to 120.0"),
+    ("audio", "queue_blocks", "5", "at least 10"),
+    ("whisper", "beam_size", "0", "from 1 to 16"),
+    ("keyboard", "key_delay_ms", "501", "from 0 to 500"),
+])
+def test_out_of_range_is_refused(tmp_path: Path, section: str, key: str, value: str,
+                                 expected: str) -> None:
+    message = refusal(write(tmp_path, f"[{section}]\n{key} = {value}\n"))
+    assert f"'{section}.{key}'" in message
+    assert expected in message
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("audio", "block_ms", "25", "one of 10, 20, 30"),
+    ("vad", "aggressiveness", "4", "one of 0, 1, 2, 3"),
+    ("whisper", "device", '"tpu"', "one of 'cpu', 'cuda', 'auto'"),
+    ("whisper", "compute_type", '"int4"', "'int8'"),
+])
+def test_value_not_among_the_choices_is_refused(tmp_path: Path, section: str, key: str,
+                                                value: str, expected: str) -> None:
+    message = refusal(write(tmp_path, f"[{section}]\n{key} = {value}\n"))
+    assert f"'{section}.{key}'" in message
+    assert expected in message
+
+
+def test_boundary_values_are_accepted(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, """
+[vad]
+hangover_ms = 90
+pre_roll_ms = 0
+max_utterance_s = 120
+[commands]
+fuzzy_threshold = 1
+[audio]
+block_ms = 10
+queue_blocks = 10
+"""))
+    assert (cfg.vad.hangover_ms, cfg.vad.pre_roll_ms, cfg.vad.max_utterance_s) == (90, 0, 120.0)
+    assert cfg.commands.fuzzy_threshold == 1.0
+    assert (cfg.audio.block_ms, cfg.audio.queue_blocks) == (10, 10)
+
+
+# --- unreadable input -----------------------------------------------------------------------
+
+def test_invalid_toml_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, "[vad]\naggressiveness = 2\nhangover_ms = = 3\n"))
+    assert "not valid TOML" in message
+    assert "line 3" in message
+
+
+def test_duplicate_key_is_invalid_toml(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, "[vad]\naggressiveness = 2\naggressiveness = 3\n"))
+    assert "not valid TOML" in message
+
+
+def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[audio]\ndevice = "\xff\xfe"\n')
+    message = refusal(path)
+    assert "UTF-8" in message
+
+
+def test_directory_instead_of_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.mkdir()
+    assert "cannot read" in refusal(path)
+
+
+# --- [apps] ---------------------------------------------------------------------------------
+
+def test_apps_table_of_argv_lists_is_accepted(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, """
+[apps]
+terminal = ["kitty", "--single-instance"]
+editor = ["code"]
+"music player" = ["rhythmbox"]
+"""))
+    assert cfg.apps == {
+        "terminal": ("kitty", "--single-instance"),
+        "editor": ("code",),
+        "music player": ("rhythmbox",),
+    }
+
+
+@pytest.mark.parametrize("body", [
+    '[apps]\nterminal = "kitty"\n',
+    "[apps]\nterminal = []\n",
+    '[apps]\nterminal = ["kitty", 3]\n',
+    '[apps]\nterminal = [["kitty"]]\n',
+    '[apps.terminal]\nargv = ["kitty"]\n',
+    'apps = ["kitty"]\n',
+    'apps = "kitty"\n',
+])
+def test_bad_apps_shapes_are_refused(tmp_path: Path, body: str) -> None:
+    message = refusal(write(tmp_path, body))
+    assert "'apps'" in message
+    assert "name = [argv strings]" in message
+
+
+# --- describe() -----------------------------------------------------------------------------
+
+def round_trip(tmp_path: Path, cfg: Config) -> Config:
+    text = "\n".join(describe(cfg)) + "\n"
+    tomllib.loads(text)  # valid TOML on its own, or this raises
+    return load_config(write(tmp_path, text, "described.toml"))
+
+
+def test_describe_of_defaults_round_trips(tmp_path: Path) -> None:
+    back = round_trip(tmp_path, Config())
+    assert back == replace(Config(), source=back.source)
+
+
+def test_describe_of_a_customised_config_round_trips(tmp_path: Path) -> None:
+    original = load_config(write(tmp_path, r'''
+[audio]
+device = 'Mic "Pro" \ USB'
+block_ms = 10
+[vad]
+aggressiveness = 0
+max_utterance_s = 7.25
+[whisper]
+model = "/models/my model/ctranslate2"
+compute_type = "float32"
+language = "en"
+bias_vocabulary = false
+[commands]
+fuzzy_threshold = 0.875
+user_dir = "C:\\Users\\me\\commands"
+builtin = false
+[keyboard]
+key_delay_ms = 0
+[apps]
+terminal = ["kitty", "-e", "htop"]
+"web browser" = ["firefox", "--new-window", "about:blank"]
+"ünïcödé" = ["tab\there", "new\nline", "quote\"", "del\u007f"]
+'''))
+    back = round_trip(tmp_path, original)
+    assert back == replace(original, source=back.source)
+    assert back.apps["ünïcödé"] == ("tab\there", "new\nline", 'quote"', "del\x7f")
+
+
+def test_describe_documents_every_setting() -> None:
+    lines = describe(Config())
+    keys = [i for i, line in enumerate(lines) if " = " in line and not line.startswith("#")]
+    settings = sum(len(fields(getattr(Config(), f.name))) for f in fields(Config())
+                   if f.name not in ("apps", "source"))
+    assert len(keys) == settings
+    for i in keys:
+        assert lines[i - 1].startswith("# "), lines[i]
+        assert len(lines[i - 1]) > 4, lines[i]  # a real sentence, not an empty comment
+    assert "[apps]" in lines
+    assert not any(line.startswith("source") for line in lines)
