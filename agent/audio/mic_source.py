@@ -73,7 +73,9 @@ class MicSource:
     def __init__(self, device: str = "", block_ms: int = 30, queue_blocks: int = 300) -> None:
         self._device = device
         self._block = SAMPLE_RATE * block_ms // 1000
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_blocks)
+        # each block with the overrun count when it was queued: a gap goes where it happened
+        self._queue: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(
+            maxsize=queue_blocks)
         self._stop = threading.Event()
         self.overruns = 0
         """Blocks the callback could not enqueue (the consumer fell behind)."""
@@ -85,7 +87,7 @@ class MicSource:
         if status:
             self.status_flags += 1
         try:
-            self._queue.put_nowait(indata[:, 0].copy())
+            self._queue.put_nowait((indata[:, 0].copy(), self.overruns))
         except queue.Full:
             self.overruns += 1
 
@@ -116,26 +118,33 @@ class MicSource:
         resampler = _Resampler(rate) if rate != SAMPLE_RATE else None
         pending = np.zeros(0, dtype="<i2")
         produced = 0
-        last_overruns = 0
+        last_overruns = last_flags = 0
         with stream:
             self.started_at = time.monotonic()
             while not self._stop.is_set():
                 try:
-                    block = self._queue.get(timeout=0.5)
+                    item = self._queue.get(timeout=0.5)
                 except queue.Empty:
                     continue
-                if block is None:
+                if item is None:
                     break
-                if self.overruns != last_overruns:
-                    log.warning("audio queue full: %d blocks dropped so far", self.overruns)
-                    produced += (self.overruns - last_overruns) * self._block  # keep stream time
-                    last_overruns = self.overruns
+                block, overruns = item
+                if overruns != last_overruns:  # blocks were dropped just before this one
+                    log.warning("audio queue full: %d blocks dropped so far", overruns)
+                    produced += (overruns - last_overruns) * self._block  # keep stream time
+                    last_overruns = overruns
+                if self.status_flags != last_flags:
+                    log.warning("audio device reported %d input overflows so far",
+                                self.status_flags)
+                    last_flags = self.status_flags
                 pending = np.concatenate([pending, resampler(block) if resampler else block])
                 while len(pending) >= self._block:
                     chunk, pending = pending[: self._block], pending[self._block:]
                     yield AudioFrame(pcm=chunk.astype("<i2").tobytes(),
                                      start=produced / SAMPLE_RATE)
                     produced += self._block
+        if self.overruns != last_overruns:  # dropped after the last block we read
+            log.warning("audio queue full: %d blocks dropped in all", self.overruns)
 
     def stop(self) -> None:
         self._stop.set()
