@@ -78,10 +78,10 @@ def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
         from agent.actions.dryrun import DryRunExecutor
 
         return DryRunExecutor(app)
-    from agent.actions.keyboard import PynputExecutor
+    from agent.actions.keyboard import DesktopExecutor
 
     try:
-        return PynputExecutor(cfg.apps, cfg.keyboard.key_delay_ms)
+        return DesktopExecutor(cfg.apps, cfg.keyboard.key_delay_ms)
     except ActionError as exc:
         raise CliError(f"{exc} (use --dry-run to only report actions)") from None
 

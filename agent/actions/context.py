@@ -25,7 +25,8 @@ def active_window_class() -> str:
         root = d.screen().root
         atom = d.intern_atom("_NET_ACTIVE_WINDOW")
         prop = root.get_full_property(atom, X.AnyPropertyType)
-        window = d.create_resource_object("window", prop.value[0]) if prop and prop.value[0] \
+        active = prop.value[0] if prop is not None and len(prop.value) else 0
+        window = d.create_resource_object("window", active) if active \
             else d.get_input_focus().focus
         while window and not isinstance(window, int):
             cls = window.get_wm_class()
