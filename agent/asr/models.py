@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
+from typing import Any
 
 from agent.asr.base import ModelError
 
@@ -61,20 +61,41 @@ def resolve_model(spec: str, download_root: str = "") -> Path:
 
 def hub_model(repo_id: str, download_root: str = "") -> Path:
     """The cached snapshot of `repo_id`; downloaded once, with a progress bar, if absent."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
     kwargs = {"allow_patterns": _FILES, "cache_dir": download_root or None}
     try:
-        return Path(snapshot_download(repo_id, local_files_only=True, **kwargs))
-    except LocalEntryNotFoundError:
+        path = Path(snapshot_download(repo_id, local_files_only=True, **kwargs))
+        if (path / "model.bin").is_file():
+            return path
+        log.debug("%s is cached without model.bin", repo_id)  # e.g. one file fetched by hand
+    except LocalEntryNotFoundError:  # also IncompleteSnapshotError: an interrupted download
         log.debug("%s is not in the local cache", repo_id)
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        raise ModelError(f"model {repo_id} is not downloaded and HF_HUB_OFFLINE is set; "
-                         "download it once online, or use model = \"embedded\"")
+    if constants.HF_HUB_OFFLINE:  # as huggingface_hub reads HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE
+        raise ModelError(f"model {repo_id} is not downloaded and offline mode is on "
+                         "(HF_HUB_OFFLINE); download it once online, or use model = \"embedded\"")
     log.info("downloading %s from the Hugging Face hub (once)", repo_id)
     try:
         return Path(snapshot_download(repo_id, **kwargs))
+    except RepositoryNotFoundError as exc:  # also GatedRepoError
+        raise ModelError(f"model {repo_id} is not on {constants.ENDPOINT} "
+                         f"({_reason(exc)}): check the name; a private or gated model needs "
+                         "HF_TOKEN") from None
     except Exception as exc:  # noqa: BLE001 - network, auth and hub errors all end here
-        raise ModelError(f"cannot download model {repo_id}: {type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise ModelError(f"cannot download model {repo_id} from {constants.ENDPOINT}: "
+                         f"{_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a download failed, in a few words: the HTTP status, else the (first) error."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    if isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # "not cached and the hub failed": the hub's failure is the news
+    response: Any = getattr(exc, "response", None)
+    if isinstance(exc, HfHubHTTPError) and response is not None:
+        reason = getattr(response, "reason_phrase", None) or getattr(response, "reason", "")
+        return f"HTTP {response.status_code} {reason}".strip()
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
