@@ -31,7 +31,7 @@ lint: install-test
 	$(BIN)/ruff check .
 
 fixtures:
-	bash tests/fixtures/make_fixtures.sh
+	$(BIN)/python tests/fixtures/make_fixtures.py --committed
 
 bench: install
 	$(BIN)/python bench/accuracy.py
