@@ -42,6 +42,9 @@ class AudioConfig:
 class VadConfig:
     aggressiveness: int = _opt(2, "webrtcvad aggressiveness, 0 (lenient) to 3 (strict).",
                                choices=(0, 1, 2, 3))
+    noise_gate_db: float = _opt(
+        6.0, "A voiced frame must also be this much louder than the tracked background "
+        "level, in dB (keeps steady noise from joining utterances); 0 = off.", lo=0.0, hi=40.0)
     start_ms: int = _opt(90, "Voiced audio within the pre-roll window needed to start speech, ms.",
                          lo=30, hi=1000)
     pre_roll_ms: int = _opt(300, "Audio kept before speech starts, ms.", lo=0, hi=2000)

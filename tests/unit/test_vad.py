@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from agent.audio.vad import Segmenter, webrtc_classifier
+from agent.audio.vad import Segmenter, level_db, webrtc_classifier
 from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 
@@ -136,3 +136,33 @@ def test_hangover_setting_changes_when_speech_ends() -> None:
 def test_webrtc_classifier_hears_silence_as_silence() -> None:
     classify = webrtc_classifier(3)
     assert classify(bytes(FRAME * 2)) is False
+
+
+def noisy(pattern: str) -> list[AudioFrame]:
+    """'#' = speech at amplitude 3000 over noise, '.' = noise alone (amplitude ~300)."""
+    rng = np.random.default_rng(7)
+    out = []
+    for i, ch in enumerate(pattern):
+        noise = rng.normal(0, 300, FRAME)
+        tone = 3000 * np.sin(np.arange(FRAME) * 0.3) if ch == "#" else 0
+        out.append(AudioFrame((noise + tone).astype("<i2").tobytes(), i * FRAME_MS / 1000))
+    return out
+
+
+@pytest.mark.parametrize(("gate_db", "expected"), [(0.0, 1), (6.0, 2)])
+def test_noise_gate_keeps_steady_noise_from_joining_utterances(gate_db, expected) -> None:
+    # a VAD that takes the noise for speech, as webrtcvad does with loud pink noise
+    seg = Segmenter(VadConfig(noise_gate_db=gate_db), FRAME_MS, classify=lambda pcm: True)
+    got = [u for f in noisy("." * 40 + "#" * 30 + "." * 40 + "#" * 30 + "." * 40)
+           if (u := seg.feed(f))]
+    got += [u] if (u := seg.flush()) else []
+    assert len(got) == expected
+    if expected == 2:
+        assert got[0].end == pytest.approx(70 * 0.03)
+        assert got[1].start == pytest.approx(110 * 0.03, abs=0.1)
+
+
+def test_level_db_of_full_scale_and_silence() -> None:
+    full = np.full(FRAME, 32767, dtype="<i2").tobytes()
+    assert level_db(full) == pytest.approx(0.0, abs=0.01)
+    assert level_db(bytes(FRAME * 2)) == pytest.approx(-120.0)
