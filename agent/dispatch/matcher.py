@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
-from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from agent.dispatch.grammar import Element, Literal
@@ -31,12 +30,12 @@ from agent.dispatch.vocabulary import (
 
 _LITERAL_FLOOR = 0.6
 """A literal part scoring below this rules the command out, whatever the rest."""
-_RESPLIT_FLOOR = 0.85
+_RESPLIT_FLOOR = 0.95
 """Heard as more or fewer words ("selectall", "un do"): the letters must agree this well."""
 _KEY_FLOOR = 0.8
 """Fuzzy key names must be at least this similar ("escaped" -> escape)."""
 _CHORD_FILLERS = frozenset({"and", "plus"})
-CHAIN_WORDS = frozenset({"then", "than", "them", "and"})
+CHAIN_WORDS = frozenset({"then", "than", "them", "den", "men", "and"})
 """Words that join commands: "select all then copy", "copy and paste"."""
 
 Captured = tuple[tuple[str, str | int], ...]
@@ -95,6 +94,7 @@ class Matcher:
     def chain(self, text: str, candidates: tuple[Command, ...]) -> list[Match] | None:
         """Match `text` as one command or as commands joined by "then" / "and"; None if
         it is neither.  Every part of a chain must be a command; more parts win."""
+        text = _drop_repeat(text)
         tokens = tokenize(text)
         n = len(tokens)
         seps = _separators(tokens)
@@ -180,6 +180,17 @@ def _literal_steps(e: Literal, words: tuple[str, ...], ti: int) -> Iterator[_Ste
                 yield n, sim * len(target), float(len(target)), ()
 
 
+def _drop_repeat(text: str) -> str:
+    """"select all, select all." -> "select all,": the recogniser's habit of writing a
+    short utterance twice (a spoken repeat of a whole command is far rarer)."""
+    tokens = tokenize(text)
+    half = len(tokens) // 2
+    if half and len(tokens) % 2 == 0 and \
+            [t.word for t in tokens[:half]] == [t.word for t in tokens[half:]]:
+        return text[: tokens[half].start]
+    return text
+
+
 def _separators(tokens: list[Token]) -> dict[int, int]:
     """Token index of each possible chain joint -> index where the next command starts."""
     seps: dict[int, int] = {}
@@ -213,23 +224,48 @@ def _numbers(words: tuple[str, ...], ti: int) -> Iterator[tuple[int, int]]:
                 yield 2, value + unit
 
 
-@lru_cache(maxsize=4096)
-def _fuzzy_key(phrase: str) -> tuple[str, float] | None:
-    if phrase in KEY_FORMS:
-        return KEY_FORMS[phrase], 1.0
-    if len(phrase) < 4:
-        return None
-    found = process.extractOne(phrase, KEY_FORMS.keys(), scorer=Indel.normalized_similarity,
-                               score_cutoff=_KEY_FLOOR)
-    return (KEY_FORMS[found[0]], found[1]) if found else None
+def _forms_by_length() -> dict[int, list[tuple[tuple[str, ...], str]]]:
+    table: dict[int, list[tuple[tuple[str, ...], str]]] = {}
+    for form, key in KEY_FORMS.items():
+        words = tuple(form.split())
+        table.setdefault(len(words), []).append((words, key))
+    return table
+
+
+_FORMS_BY_LENGTH = _forms_by_length()
+
+
+def _word_similarity(heard: str, form: str, key: str) -> float:
+    """Letters, digits and short words must be exact; longer words may slip a little."""
+    if heard == form:
+        return 1.0
+    if len(key) == 1 or len(form) < 4:
+        return 0.0
+    return similarity(heard, form)
+
+
+@cache
+def _fuzzy_key(phrase: tuple[str, ...]) -> tuple[str, float] | None:
+    """The key these words name, word by word (never absorbing an extra word)."""
+    joined = " ".join(phrase)
+    if joined in KEY_FORMS:
+        return KEY_FORMS[joined], 1.0
+    best: tuple[str, float] | None = None
+    for form, key in _FORMS_BY_LENGTH.get(len(phrase), ()):
+        sims = [_word_similarity(h, f, key) for h, f in zip(phrase, form, strict=True)]
+        if min(sims) < _KEY_FLOOR:
+            continue
+        sim = sum(s * len(f) for s, f in zip(sims, form, strict=True)) / sum(map(len, form))
+        if best is None or sim > best[1]:
+            best = (key, sim)
+    return best
 
 
 def _keys(words: tuple[str, ...], ti: int) -> Iterator[tuple[int, str, float, float]]:
     for n in range(1, min(MAX_KEY_WORDS, len(words) - ti) + 1):
-        phrase = " ".join(words[ti:ti + n])
-        hit = _fuzzy_key(phrase)
+        hit = _fuzzy_key(words[ti:ti + n])
         if hit:
-            yield n, hit[0], hit[1], float(len(phrase.replace(" ", "")))
+            yield n, hit[0], hit[1], float(sum(map(len, words[ti:ti + n])))
 
 
 def _chords(words: tuple[str, ...], ti: int) -> Iterator[_Step]:

@@ -73,10 +73,11 @@ LETTER_SOUNDS: dict[str, str] = {
 
 
 CAPTURE_HINTS: dict[str, tuple[str, ...]] = {
-    "chord": ("control", "alt", "shift", "escape", "enter", "tab", "space", "backspace",
-              "delete", "page down", "F5", "letter B"),
-    "key": ("escape", "enter", "tab", "page down", "F5", "letter B"),
-    "n": ("three times", "twice"),
+    "chord": ("control", "alt", "shift", "super", "escape", "enter", "tab", "space",
+              "backspace", "delete", "home", "end", "page up", "page down", "letter"),
+    "key": ("escape", "enter", "tab", "space", "backspace", "delete", "home", "end",
+            "page up", "page down", "letter"),
+    "n": ("times", "twice"),
 }
 """Words to put in the recogniser's prompt for each capture, so key names come out right."""
 
