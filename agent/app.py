@@ -14,14 +14,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from agent.actions.base import ActionError, Executor
 from agent.asr.base import Hint, RecognitionError, Transcriber
 from agent.audio.vad import Segmenter
 from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import AudioFrame, Decision, Outcome, Transcript, Utterance
+from agent.dispatch.normalize import normalize
+from agent.messages import AudioFrame, Decision, Hypothesis, Outcome, Transcript, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class Pipeline:
     def __init__(self, source: AudioSource, segmenter: Segmenter, transcriber: Transcriber,
                  dispatcher: Dispatcher, executor: Executor,
                  on_outcome: Callable[[Outcome], None], *, alternatives: int = 5,
-                 live: bool = False, queue_size: int = 16) -> None:
+                 verify_margin: float = 0.0, live: bool = False, queue_size: int = 16) -> None:
         self.source = source
         self.segmenter = segmenter
         self.transcriber = transcriber
@@ -58,6 +59,7 @@ class Pipeline:
         self.executor = executor
         self._on_outcome = on_outcome
         self._alternatives = alternatives
+        self._verify_margin = verify_margin
         self._live = live
         self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -144,6 +146,8 @@ class Pipeline:
             transcript = Transcript(text="", backend=getattr(self.transcriber, "name", ""))
             decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {exc}")
             return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
+        if self._verify_margin > 0:
+            transcript = self._verified(utt, hint, transcript, app)
         decision = self.dispatcher.dispatch(transcript, app)
         errors: list[str] = []
         for action in decision.actions:
@@ -153,3 +157,37 @@ class Pipeline:
                 errors.append(str(exc))
                 log.error("%s", exc)
         return Outcome(utt, transcript, decision, time.monotonic(), tuple(errors))
+
+    def _verified(self, utt: Utterance, hint: Hint, transcript: Transcript,
+                  app: str) -> Transcript:
+        """When nothing matched, let the recogniser score near-miss commands against the
+        audio; one that explains it almost as well as what was heard takes its place."""
+        score = getattr(self.transcriber, "score", None)
+        if score is None or self.dispatcher.matches(transcript, app):
+            return transcript
+        candidates = self.dispatcher.candidates(transcript, app)
+        if not candidates:
+            return transcript
+        try:
+            scores = score(utt.pcm, hint, [normalize(transcript.text), *candidates])
+        except RecognitionError as exc:
+            log.warning("could not verify candidates: %s", exc)
+            return transcript
+        best = pick_candidate(candidates, scores[1:], scores[0], self._verify_margin)
+        log.info("heard %r; candidates %s; picked %r", transcript.text,
+                 dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
+                          strict=True)), best)
+        if best is None:
+            return transcript
+        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
+        return replace(transcript, text=best,
+                       alternatives=(Hypothesis(best, top), *transcript.alternatives))
+
+
+def pick_candidate(candidates: list[str], scores: list[float], heard: float,
+                   margin: float) -> str | None:
+    """The best-scoring candidate, if it is at most `margin` below what was heard."""
+    if not candidates:
+        return None
+    best = max(range(len(candidates)), key=lambda i: scores[i])
+    return candidates[best] if scores[best] >= heard - margin else None

@@ -82,6 +82,10 @@ class CommandsConfig:
     alternative_margin: float = _opt(
         0.6, "How far (log-probability per token) below the best hypothesis an n-best "
         "alternative may score and still be taken as the command.", lo=0.0, hi=5.0)
+    verify_margin: float = _opt(
+        2.0, "When nothing matched, near-miss commands are scored against the audio; one is "
+        "taken if it explains the audio at most this much worse (log-probability) than what "
+        "was heard. 0 = off.", lo=0.0, hi=20.0)
     builtin: bool = _opt(True, "Load the built-in command sets.")
 
 

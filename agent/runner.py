@@ -121,7 +121,8 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
 
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
                         executor, report,
-                        alternatives=cfg.whisper.alternatives, live=input_file is None)
+                        alternatives=cfg.whisper.alternatives,
+                        verify_margin=cfg.commands.verify_margin, live=input_file is None)
     install_signal_handlers(pipeline.stop)
     if input_file is None:
         log.warning("listening on the microphone; Ctrl+C to stop")

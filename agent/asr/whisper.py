@@ -42,6 +42,8 @@ class WhisperTranscriber:
         self._model: Any = None
         self._tokenizer: Any = None
         self._prompts: dict[tuple[str, ...], list[int]] = {}
+        self._encoded: tuple[bytes, Any] | None = None
+        """The last utterance and its encoder output, reused by score()."""
         self.model_path = ""
 
     def load(self) -> None:
@@ -93,15 +95,13 @@ class WhisperTranscriber:
         return self._prompts[phrases]
 
     def _nbest(self, audio: np.ndarray, hint: Hint) -> tuple[Hypothesis, ...]:
-        from faster_whisper.audio import pad_or_trim
         from faster_whisper.transcribe import get_suppressed_tokens
 
         model, tok = self._model, self._tokenizer
-        features = pad_or_trim(model.feature_extractor(audio))
         prompt = self._prompt(hint.phrases)
         n = max(1, min(hint.alternatives, self._cfg.beam_size))
         result = model.model.generate(
-            model.encode(features), [prompt], beam_size=self._cfg.beam_size,
+            self._encode(audio), [prompt], beam_size=self._cfg.beam_size,
             num_hypotheses=n, return_scores=True, max_length=len(prompt) + _MAX_NEW_TOKENS,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
         )[0]
@@ -112,6 +112,41 @@ class WhisperTranscriber:
                 seen[text] = Hypothesis(text, float(score))
         return tuple(seen.values())
 
+    def _encode(self, audio: np.ndarray) -> Any:
+        from faster_whisper.audio import pad_or_trim
+
+        pcm = audio.tobytes()
+        if self._encoded is None or self._encoded[0] != pcm:
+            features = pad_or_trim(self._model.feature_extractor(audio))
+            self._encoded = (pcm, self._model.encode(features))
+        return self._encoded[1]
+
+    def score(self, pcm: bytes, hint: Hint, texts: list[str]) -> list[float]:
+        """log P(text, then end of transcript | audio, prompt) for each text, in one batch:
+        how well each candidate explains the utterance (higher is better)."""
+        import ctranslate2
+
+        if self._model is None or not texts:
+            return []
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        if len(audio) > _WINDOW_S * SAMPLE_RATE:
+            raise RecognitionError("utterance too long to score")
+        encoded = np.asarray(self._encode(audio))
+        prompt = self._prompt(hint.phrases)
+        tok = self._tokenizer
+        ids = [tok.encode(" " + t.strip()) for t in texts]
+        batch = ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
+        try:
+            results = self._model.model.generate(
+                batch, [prompt + i for i in ids], beam_size=1,
+                max_length=len(prompt) + max(map(len, ids)) + 4, return_logits_vocab=True,
+                suppress_blank=False, suppress_tokens=[])
+        except RuntimeError as exc:
+            raise RecognitionError(f"whisper scoring failed: {exc}") from None
+        return [_sequence_logprob(i, np.asarray(r.logits[0]), tok.eot)
+                for i, r in zip(ids, results, strict=True)]
+
     def _long(self, audio: np.ndarray, hint: Hint) -> str:
         prompt = build_prompt(hint.phrases) if self._cfg.bias_vocabulary else None
         segments, _ = self._model.transcribe(
@@ -120,3 +155,19 @@ class WhisperTranscriber:
             without_timestamps=True, vad_filter=False,
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+
+def _log_softmax(row: np.ndarray) -> np.ndarray:
+    row = row.astype(np.float64)
+    top = row.max()
+    return row - (top + np.log(np.exp(row - top).sum()))
+
+
+def _sequence_logprob(ids: list[int], logits: np.ndarray, eot: int) -> float:
+    """Sum of log-probabilities of the forced tokens, plus ending right after them.
+    Row i of the logits predicts token i; when the model ends the transcript at once
+    after the last token, no row follows and that end is taken as certain."""
+    total = sum(float(_log_softmax(logits[i])[t]) for i, t in enumerate(ids))
+    if logits.shape[0] > len(ids):
+        total += float(_log_softmax(logits[len(ids)])[eot])
+    return total

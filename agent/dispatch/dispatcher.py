@@ -11,13 +11,20 @@ from __future__ import annotations
 import logging
 import re
 
+from agent.dispatch.captures import LOOSE
 from agent.dispatch.grammar import Capture, Literal
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
+from agent.dispatch.normalize import normalize, tokenize
 from agent.dispatch.vocabulary import CAPTURE_HINTS
 from agent.messages import Action, Decision, Hypothesis, Mode, ModeAction, Transcript, TypeAction
 
 log = logging.getLogger(__name__)
+
+_CANDIDATE_WORDS = 8
+"""Longer utterances are ordinary speech, not a command the recogniser got wrong."""
+_LENGTH_RATIO = 0.75
+"""A candidate must be about as long as what was heard (letters, both ways)."""
 
 YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
 """Spoken confirmations of a risky command (normalised)."""
@@ -63,13 +70,37 @@ class Dispatcher:
                     hints.update(dict.fromkeys(CAPTURE_HINTS.get(e.kind, ())))
         return list(phrases) + [h for h in hints if h not in phrases]
 
+    def matches(self, transcript: Transcript, app: str = "") -> bool:
+        """Whether dispatch() would find a command (or an answer it awaits); no state change."""
+        return self._pending is not None or self._match(self._hyps(transcript), app) is not None
+
+    def candidates(self, transcript: Transcript, app: str = "", limit: int = 4) -> list[str]:
+        """Commands the speaker may have meant when nothing matched, said exactly, for the
+        recogniser to check against the audio ("new camp" -> "new tab")."""
+        live = self.active(app)
+        loose = Matcher(live, 0.5, LOOSE)
+        heard = len(normalize(transcript.text).replace(" ", ""))
+        found: dict[str, None] = {}
+        for hyp in self._hyps(transcript)[:3]:
+            text = hyp.text.strip()
+            tokens = tokenize(text)
+            if not tokens or len(tokens) > _CANDIDATE_WORDS:
+                continue
+            chain = loose.chain(text, live, joints=frozenset())
+            if chain and len(chain) > 1:
+                found[" then ".join(m.said for m in chain)] = None
+            for m in loose.ranked(text, tokens, len(text), live)[:limit]:
+                found[m.said] = None
+        fits = [c for c in found if heard and _LENGTH_RATIO <= len(c.replace(" ", "")) / heard
+                <= 1 / _LENGTH_RATIO]
+        return fits[:limit]
+
     def dispatch(self, transcript: Transcript, app: str = "") -> Decision:
         """Decide what one utterance does, and move to the mode it leaves us in."""
         text = transcript.text.strip()
         if self._pending is not None:
             return self._confirm(text)
-        hyps = transcript.alternatives or (Hypothesis(text, 0.0),)
-        found = self._match(hyps, app)
+        found = self._match(self._hyps(transcript), app)
         if found is not None:
             return self._perform(*found)
         if self.mode is Mode.DICTATION and text:
@@ -78,6 +109,10 @@ class Dispatcher:
             return Decision(text, None, (TypeAction(typed),), self.mode)
         note = "asleep" if self.mode is Mode.SLEEP else "not a command"
         return Decision(text, None, (), self.mode, note=note if text else "nothing heard")
+
+    @staticmethod
+    def _hyps(transcript: Transcript) -> tuple[Hypothesis, ...]:
+        return transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
 
     def _match(self, hyps: tuple[Hypothesis, ...], app: str) -> tuple[str, list[Match]] | None:
         candidates = self.active(app)

@@ -128,3 +128,11 @@ def test_a_whole_utterance_written_twice_counts_once(builtins) -> None:
         ("select all", {}), ("copy", {})]
     assert match(builtins, "Type hello. Type hello.") == [("type <text>", {"text": "hello"})]
     assert match(builtins, "copy copy copy") is None
+
+
+def test_a_match_says_its_command_in_canonical_words(builtins) -> None:
+    live = tuple(c for c in builtins if c.mode is Mode.COMMAND)
+    said = [m.said for m in Matcher(live).chain("Press Ctrl+Shift+T, then press F5 3 times.",
+                                                 live)]
+    assert said == ["press control shift t", "press f five three times"]
+    assert Matcher(live).chain("Close tag.", live)[0].said == "close tab"
