@@ -14,19 +14,11 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from agent.options import option as _opt
+
 
 class ConfigError(ValueError):
     """A one-line message naming the file, key and what is allowed."""
-
-
-def _opt(default: Any, doc: str, *, choices: tuple[Any, ...] = (), lo: float | None = None,
-         hi: float | None = None) -> Any:
-    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=meta)
-    if isinstance(default, list):
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -83,7 +75,7 @@ class CommandsConfig:
         0.6, "How far (log-probability per token) below the best hypothesis an n-best "
         "alternative may score and still be taken as the command.", lo=0.0, hi=5.0)
     verify_margin: float = _opt(
-        2.0, "When nothing matched, near-miss commands are scored against the audio; one is "
+        3.0, "When nothing matched, near-miss commands are scored against the audio; one is "
         "taken if it explains the audio at most this much worse (log-probability) than what "
         "was heard. 0 = off.", lo=0.0, hi=20.0)
     builtin: bool = _opt(True, "Load the built-in command sets.")
