@@ -47,6 +47,8 @@ class Tolerance:
 
     literal: float = 0.6
     """A literal part below this similarity rules the command out."""
+    short: float = 0.75
+    """The same for a literal of five letters or fewer ("twice" is not "time")."""
     resplit: float = 0.95
     """Heard as more or fewer words ("selectall", "un do"): letters must agree this well."""
     key: float = 0.8
@@ -55,7 +57,7 @@ class Tolerance:
 
 STRICT = Tolerance()
 """What acts: small slips only."""
-LOOSE = Tolerance(literal=0.4, resplit=0.8, key=0.5)
+LOOSE = Tolerance(literal=0.4, short=0.4, resplit=0.8, key=0.5)
 """What is worth asking the recogniser about: candidates, never acted on unverified."""
 
 _CHORD_FILLERS = frozenset({"and", "plus"})
@@ -77,7 +79,8 @@ def literal_steps(e: Literal, words: tuple[str, ...], ti: int, tol: Tolerance) -
         k = len(option)
         for n in range(max(1, k - 1), min(k + 1, left) + 1):
             sim = similarity(target, "".join(words[ti:ti + n]))
-            if sim >= (tol.literal if n == k else tol.resplit):
+            floor = tol.literal if len(target) > 5 else max(tol.literal, tol.short)
+            if sim >= (floor if n == k else tol.resplit):
                 yield Step(n, sim * len(target), float(len(target)), (), " ".join(option))
 
 
