@@ -48,6 +48,8 @@ class Transcriber(Protocol):
 
 BACKENDS: dict[str, str] = {
     "whisper": "agent.asr.whisper:WhisperTranscriber",
+    "voxtral": "agent.voxtral.backend:VoxtralTranscriber",
+    "auto": "agent.asr.router:RouterTranscriber",
 }
 """Backend name -> "module:class"; the class takes the Config."""
 

@@ -46,6 +46,12 @@ class Dispatcher:
         """Swap in a reloaded command set; the mode is kept."""
         self._matcher = Matcher(commands, self._matcher.threshold)
 
+    def set_mode(self, mode: Mode) -> None:
+        """Enter `mode` from outside (the tray menu); a pending confirmation is dropped."""
+        self.mode = mode
+        self._pending = None
+        self._dictated = False
+
     @property
     def commands(self) -> tuple[Command, ...]:
         return self._matcher.commands
@@ -125,12 +131,17 @@ class Dispatcher:
                 return hyp.text.strip(), chain
         return None
 
-    def _perform(self, text: str, chain: list[Match]) -> Decision:
+    def act(self, text: str, chain: list[Match], confirm: bool = False) -> Decision:
+        """Perform commands found otherwise than by their words (a model's tool call) as a
+        match would be, asking for a spoken yes first when `confirm` (or a command says so)."""
+        return self._perform(text, chain, confirm)
+
+    def _perform(self, text: str, chain: list[Match], confirm: bool = False) -> Decision:
         name = " then ".join(m.command.name for m in chain)
         actions: list[Action] = []
         for m in chain:
             actions += [t.build(m.captures) for t in m.command.actions]
-        if any(m.command.confirm for m in chain):
+        if confirm or any(m.command.confirm for m in chain):
             self._pending = (name, tuple(actions))
             return Decision(text, name, (), self.mode, note=f"say yes to confirm: {name}")
         return self._finish(text, name, tuple(actions))

@@ -1,0 +1,144 @@
+"""Commands as tools for a model's function calling, and its tool calls back to commands
+(pure).
+
+Each active command becomes one function: its name is the command's name in snake case
+("new_tab"), its parameters are the command's captures (key, chord, n, text).  A tool call
+(name + JSON arguments) is checked against the same commands and turned into the matches
+the dispatcher performs; anything that does not fit is refused with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from agent.dispatch.grammar import Capture
+from agent.dispatch.loader import Command
+from agent.dispatch.matcher import Match
+from agent.dispatch.normalize import normalize
+from agent.dispatch.vocabulary import KEY_NAMES, parse_chord
+from agent.messages import Action, KeyAction, LaunchAction
+
+RISKY_KEYS = frozenset({"alt+f4", "ctrl+w", "ctrl+q", "ctrl+shift+w", "ctrl+shift+q",
+                        "delete", "shift+delete", "ctrl+shift+delete"})
+"""Chords that close or delete something: a guessed intent asks before pressing them."""
+
+_PARAMETERS: dict[str, dict[str, Any]] = {
+    "key": {"type": "string", "description": "one key: enter, escape, tab, space, backspace, "
+            "delete, up, down, left, right, home, end, page_up, page_down, insert, f1..f24, "
+            "a..z, 0..9, volume_up, volume_down, volume_mute, media_play_pause, media_next, "
+            "media_previous"},
+    "chord": {"type": "string", "description": "modifiers then one key, joined by +, "
+              "modifiers from ctrl, alt, shift, super; e.g. ctrl+shift+t, alt+f4, escape"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 100,
+          "description": "how many times"},
+    "text": {"type": "string", "description": "the words, as the user said them"},
+}
+
+
+class ToolCallError(ValueError):
+    """A tool call that does not name an active command or fit its parameters (one line)."""
+
+
+def tool_name(command: Command) -> str:
+    """"new tab" -> "new_tab" (what function names allow: letters, digits, _ and -)."""
+    return re.sub(r"[^a-z0-9]+", "_", normalize(command.name)).strip("_")[:64] or "command"
+
+
+def captures_of(command: Command) -> list[str]:
+    return [e.kind for e in command.pattern if isinstance(e, Capture)]
+
+
+def command_tools(commands: tuple[Command, ...]) -> list[dict[str, Any]]:
+    """The commands as OpenAI-style function tools; the first command of a name wins (the
+    dispatcher's `active()` lists app-specific ones first)."""
+    tools: dict[str, dict[str, Any]] = {}
+    for cmd in commands:
+        name = tool_name(cmd)
+        if name in tools:
+            continue
+        caps = captures_of(cmd)
+        does = "; ".join(f"{a.kind} {a.arg}" + (f" * {a.count}" if a.count != "1" else "")
+                         for a in cmd.actions)
+        tools[name] = {"type": "function", "function": {
+            "name": name,
+            "description": f'The voice command "{cmd.spoken or cmd.name}" ({does}).',
+            "parameters": {"type": "object",
+                           "properties": {c: _PARAMETERS[c] for c in caps},
+                           "required": caps},
+        }}
+    return list(tools.values())
+
+
+def tool_call_match(commands: tuple[Command, ...], name: str, arguments: str) -> Match:
+    """The command a tool call names, with its captures filled from the arguments; raise
+    ToolCallError when the name is not an active command or the arguments do not fit."""
+    by_name: dict[str, Command] = {}
+    for cmd in commands:
+        by_name.setdefault(tool_name(cmd), cmd)
+    cmd = by_name.get(name)
+    if cmd is None:
+        raise ToolCallError(f"the model called '{name}', which is not an active command")
+    args = _arguments(name, arguments)
+    wanted = captures_of(cmd)
+    extra, missing = sorted(set(args) - set(wanted)), [c for c in wanted if c not in args]
+    if extra or missing:
+        raise ToolCallError(f"'{name}' takes {', '.join(wanted) or 'no arguments'}; got "
+                            f"{', '.join(sorted(args)) or 'none'}")
+    captures = {kind: _capture(name, kind, args[kind]) for kind in wanted}
+    return Match(cmd, 1.0, captures, 0.0, said=cmd.name)
+
+
+def _arguments(name: str, text: str) -> dict[str, Any]:
+    try:
+        args = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        raise ToolCallError(f"the arguments of '{name}' are not JSON: {text[:80]!r}") from None
+    if not isinstance(args, dict):
+        raise ToolCallError(f"the arguments of '{name}' are not a JSON object: {text[:80]!r}")
+    return args
+
+
+def _capture(name: str, kind: str, value: Any) -> str | int:
+    bad = ToolCallError(f"'{name}': bad {kind} {value!r}")
+    if kind == "n":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise bad
+        try:
+            count = int(value)
+        except ValueError:
+            raise bad from None
+        if not 1 <= count <= 100:
+            raise bad
+        return count
+    if not isinstance(value, str) or not value.strip():
+        raise bad
+    if kind == "key":
+        key = value.strip().lower()
+        if key not in KEY_NAMES:
+            raise bad
+        return key
+    if kind == "chord":
+        chord = parse_chord(value)
+        if chord is None:
+            raise bad
+        return chord
+    return value.strip()
+
+
+def actions_of(match: Match) -> list[Action]:
+    return [t.build(match.captures) for t in match.command.actions]
+
+
+def is_risky(chain: list[Match]) -> bool:
+    """Whether performing these needs a spoken yes when a model chose them: marked
+    `confirm`, launching an app, or a chord that closes or deletes."""
+    for m in chain:
+        if m.command.confirm:
+            return True
+        for action in actions_of(m):
+            if isinstance(action, LaunchAction) or (
+                    isinstance(action, KeyAction) and action.keys in RISKY_KEYS):
+                return True
+    return False

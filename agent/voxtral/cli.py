@@ -1,0 +1,111 @@
+"""The Voxtral subcommands: `server start|stop|status|logs`, `features`, `ask`, `summarize`.
+
+Registered from agent/cli.py; every handler takes (args, cfg) and returns the exit status,
+raising CliError for a one-line failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.cli import CliError
+
+if TYPE_CHECKING:
+    from agent.config import Config
+    from agent.voxtral.backend import VoxtralTranscriber
+
+
+def add_parsers(sub: Any) -> None:
+    server = sub.add_parser("server", help="the local vLLM server for Voxtral")
+    action = server.add_subparsers(dest="server_action", metavar="ACTION", required=True)
+    start = action.add_parser("start", help="start it in the background (downloads the "
+                              "model once) and wait until it is ready")
+    start.add_argument("--no-wait", action="store_true", help="return once it is launched")
+    action.add_parser("stop", help="stop the server `server start` (or an agent) started")
+    action.add_parser("status", help="is it running, ready, and what does it serve")
+    logs = action.add_parser("logs", help="print the end of the server's log")
+    logs.add_argument("-n", "--lines", type=int, default=40, help="how many lines")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+
+    sub.add_parser("features", help="list the Voxtral features and whether they are on")
+    ask = sub.add_parser("ask", help="ask Voxtral a question about a recording")
+    ask.add_argument("file", type=Path)
+    ask.add_argument("question")
+    summ = sub.add_parser("summarize", help="summarise a recording with Voxtral")
+    summ.add_argument("file", type=Path)
+
+
+def cmd_server(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.voxtral import serverctl
+
+    actions = {"start": serverctl.start, "stop": serverctl.stop, "status": serverctl.status,
+               "logs": serverctl.logs}
+    return int(actions[args.server_action](args, cfg.voxtral))
+
+
+def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.voxtral.client import VoxtralClient, health
+    from agent.voxtral.features import FEATURES
+
+    client = VoxtralClient(cfg.voxtral)
+    code = health(client.url, 2.0)
+    where = "ready" if code == 200 else "not answering" if code is None else f"HTTP {code}"
+    print(f"server: {client.url} ({where}); recognition backend: {cfg.recognition.backend}")
+    for feature in FEATURES.values():
+        why = feature.availability(cfg.voxtral)
+        state = why or "on"
+        print(f"{feature.name:15} {state:40} {feature.description}")
+    return 0
+
+
+def _connected(cfg: Config) -> VoxtralTranscriber:
+    from agent.asr.base import ModelError
+    from agent.voxtral.backend import VoxtralTranscriber
+    from agent.voxtral.client import require_openai
+
+    backend = VoxtralTranscriber(cfg)
+    try:
+        require_openai()
+        backend.load()
+    except ModelError as exc:
+        raise CliError(str(exc), 1) from None
+    return backend
+
+
+def _run_feature(cfg: Config, name: str, path: Path, text: str = "") -> int:
+    from agent.audio.file_source import AudioFileError, read_audio
+    from agent.voxtral.client import VoxtralError
+    from agent.voxtral.features import FeatureRequest, get
+
+    try:
+        pcm = read_audio(path).tobytes()
+        feature = get(name, cfg.voxtral)
+    except (AudioFileError, VoxtralError) as exc:
+        raise CliError(str(exc)) from None
+    backend = _connected(cfg)
+    try:
+        started = time.monotonic()
+        result = feature.execute(backend.client, FeatureRequest(pcm, text))
+    except VoxtralError as exc:
+        raise CliError(str(exc), 1) from None
+    finally:
+        backend.close()
+    print(result.text)
+    print(f"({name} by voxtral in {time.monotonic() - started:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, cfg: Config) -> int:
+    return _run_feature(cfg, "qa", args.file, args.question)
+
+
+def cmd_summarize(args: argparse.Namespace, cfg: Config) -> int:
+    return _run_feature(cfg, "summarization", args.file)
+
+
+COMMANDS = {"server": cmd_server, "features": cmd_features, "ask": cmd_ask,
+            "summarize": cmd_summarize}

@@ -1,0 +1,209 @@
+"""The HTTP side of Voxtral: one OpenAI client per process, short timeouts, few retries.
+
+Requests follow vLLM's OpenAI-compatible server: `/v1/audio/transcriptions` (multipart),
+`/v1/chat/completions` (with `input_audio` content parts and tools), `/v1/models`, and the
+bare `/health`.  Every failure becomes a `VoxtralError` with one line that says what
+happened (timeout, refused, or vLLM's own error message).  `openai` is imported on first
+use, never when the package is imported.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from agent.asr.base import RecognitionError
+from agent.voxtral.config import VoxtralConfig
+
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "VOXAGENT_VOXTRAL_API_KEY"
+_CLIENTS: dict[tuple[str, str], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+T = TypeVar("T")
+
+
+class VoxtralError(RecognitionError):
+    """A request to the Voxtral server failed (one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function the model chose to call."""
+
+    name: str
+    arguments: str
+    """The arguments as the model wrote them: a JSON object, as text."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+def base_url(cfg: VoxtralConfig) -> str:
+    """The OpenAI-compatible root ("http://127.0.0.1:8000/v1"), remote if configured."""
+    if cfg.base_url:
+        return cfg.base_url.rstrip("/")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(cfg.host, cfg.host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{cfg.port}/v1"
+
+
+def api_key(cfg: VoxtralConfig) -> str:
+    return cfg.api_key or os.environ.get(API_KEY_ENV, "") or "EMPTY"
+
+
+def shared_client(url: str, key: str) -> Any:
+    """The process's one OpenAI client for this server (its connection pool is shared by
+    every request; per-request timeouts come from `with_options`)."""
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get((url, key))
+        if client is None:
+            try:
+                from openai import OpenAI
+            except ImportError:
+                raise VoxtralError("the openai package is missing: pip install "
+                                   "'voxagent[voxtral]'") from None
+            client = OpenAI(base_url=url, api_key=key, timeout=30.0, max_retries=0)
+            _CLIENTS[url, key] = client
+        return client
+
+
+def health(url: str, timeout: float) -> int | None:
+    """GET /health of the server behind `url`: the HTTP status, or None when nothing
+    answers (refused, unreachable or no answer within `timeout`)."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    conn_cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    root = parts.path.rstrip("/").removesuffix("/v1")
+    try:
+        conn.request("GET", f"{root}/health")
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+class VoxtralClient:
+    """Requests to one Voxtral server, as configured."""
+
+    def __init__(self, cfg: VoxtralConfig) -> None:
+        self.cfg = cfg
+        self.url = base_url(cfg)
+        self._key = api_key(cfg)
+
+    def healthy(self, timeout: float = 1.0) -> bool:
+        return health(self.url, timeout) == 200
+
+    def _call(self, what: str, timeout: float, retries: int, fn: Callable[[Any], T]) -> T:
+        import openai
+
+        client = shared_client(self.url, self._key).with_options(timeout=timeout,
+                                                                  max_retries=retries)
+        try:
+            return fn(client)
+        except openai.APITimeoutError:
+            raise VoxtralError(f"voxtral {what}: no answer within {timeout:g} s") from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise VoxtralError(f"voxtral {what}: cannot reach {self.url} "
+                               f"({type(cause).__name__})") from None
+        except openai.APIStatusError as exc:
+            raise VoxtralError(f"voxtral {what}: HTTP {exc.status_code}: "
+                               f"{error_message(exc.body, exc.message)}") from None
+        except openai.OpenAIError as exc:  # a reply that is not what the API promises
+            raise VoxtralError(f"voxtral {what}: {type(exc).__name__}: {exc}") from None
+
+    def models(self, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The served models, as /v1/models lists them."""
+        page = self._call("models", timeout, 0, lambda c: c.models.list())
+        return [m.model_dump() for m in page.data]
+
+    def transcribe(self, wav: bytes, timeout: float, retries: int = 0,
+                   response_format: str = "json") -> str:
+        """Text of one WAV file (language as configured, temperature 0)."""
+        extra = {"language": self.cfg.language} if self.cfg.language else {}
+        result = self._call("transcription", timeout, retries, lambda c: (
+            c.audio.transcriptions.create(
+                model=self.cfg.model, file=("audio.wav", wav, "audio/wav"),
+                temperature=0.0, response_format=response_format, **extra)))
+        return transcription_text(result)
+
+    def chat(self, messages: list[dict[str, Any]], timeout: float, retries: int = 0, *,
+             tools: list[dict[str, Any]] | None = None, temperature: float = 0.2,
+             max_tokens: int = 1024) -> ChatReply:
+        extra: dict[str, Any] = {"tools": tools, "tool_choice": "auto"} if tools else {}
+        reply = self._call("chat", timeout, retries, lambda c: c.chat.completions.create(
+            model=self.cfg.model, messages=messages, temperature=temperature, top_p=0.95,
+            max_tokens=max_tokens, **extra))
+        if not reply.choices:
+            raise VoxtralError("voxtral chat: the reply has no choices")
+        message = reply.choices[0].message
+        calls = tuple(ToolCall(c.function.name, c.function.arguments or "{}")
+                      for c in message.tool_calls or () if getattr(c, "function", None))
+        return ChatReply((message.content or "").strip(), calls)
+
+
+def transcription_text(result: Any) -> str:
+    """The text of a transcription reply.  vLLM answers `response_format=text` with the
+    same JSON object as `json` (vllm-project/vllm#49095), which the client hands over as a
+    string: both that and real plain text are accepted."""
+    if isinstance(result, str):
+        body = result.strip()
+        if body.startswith("{"):
+            try:
+                data = json.loads(body)
+            except json.JSONDecodeError:
+                return body
+            if isinstance(data, dict) and isinstance(data.get("text"), str):
+                return data["text"].strip()
+        return body
+    return str(getattr(result, "text", "")).strip()
+
+
+def error_message(body: object, fallback: str) -> str:
+    """The message of a vLLM error body: `{"error": {"message": ...}}` (current vLLM),
+    `{"message": ...}` (vLLM before 0.10) or `{"error": "Unauthorized"}` (--api-key)."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return _one_line(inner["message"])
+        if isinstance(inner, str):
+            return _one_line(inner)
+        if isinstance(body.get("message"), str):
+            return _one_line(body["message"])
+    return _one_line(str(body) if isinstance(body, str) and body else fallback)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def audio_part(wav: bytes) -> dict[str, Any]:
+    """A chat content part carrying the audio itself (base64 WAV)."""
+    return {"type": "input_audio",
+            "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"}}
+
+
+def require_openai() -> None:
+    """Raise ModelError (one line) when the openai package is not installed."""
+    import importlib.util
+
+    from agent.asr.base import ModelError
+
+    if importlib.util.find_spec("openai") is None:
+        raise ModelError("the openai package is missing: pip install 'voxagent[voxtral]'")

@@ -1,0 +1,89 @@
+"""The `[voxtral]` and `[recognition]` sections of the configuration.
+
+`[recognition]` picks the backend (auto = Voxtral first, faster-whisper as the
+fallback) and tunes the router's circuit breaker; `[voxtral]` says where the
+vLLM server is, how to start it, and which features are on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.options import option as _opt
+
+DEFAULT_MODEL = "mistralai/Voxtral-Mini-3B-2507"
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    backend: str = _opt(
+        "auto", 'Recogniser: "auto" (Voxtral when its server answers, else faster-whisper, '
+        'per utterance), "voxtral" (Voxtral only) or "whisper" (faster-whisper only).',
+        choices=("auto", "voxtral", "whisper"))
+    failures_to_open: int = _opt(
+        2, "auto: after this many Voxtral failures in a row, stop trying it (whisper takes "
+        "every utterance) until a background probe finds the server healthy again.",
+        lo=1, hi=20)
+    probe_interval_s: float = _opt(
+        5.0, "auto: seconds between background health probes of a failing Voxtral server.",
+        lo=0.1, hi=600.0)
+
+
+@dataclass(frozen=True)
+class VoxtralConfig:
+    model: str = _opt(DEFAULT_MODEL, "Hugging Face model id, or a local folder in Mistral "
+                      "format (params.json, consolidated.safetensors, tekken.json).")
+    download_root: str = _opt("", 'Where the weights are downloaded; "" = the Hugging Face '
+                              "cache. The server is started on that same folder.")
+    host: str = _opt("127.0.0.1", "Address the local vLLM server listens on (and we reach it "
+                     "at); keep the loopback unless other machines must reach it.")
+    port: int = _opt(8000, "Port of the local vLLM server.", lo=1, hi=65535)
+    base_url: str = _opt("", 'OpenAI-compatible URL of a remote vLLM server, e.g. '
+                         '"http://gpu-box:8000/v1"; "" = the local one at host:port. '
+                         "A remote server is never started or stopped by us.")
+    api_key: str = _opt("", 'API key sent as a Bearer token (vLLM --api-key); "" = '
+                        "$VOXAGENT_VOXTRAL_API_KEY if set, else none.")
+    manage_server: bool = _opt(True, "Start a local vLLM server when none answers on the "
+                               "port (and stop it when we exit); false = only attach.")
+    server_command: str = _opt("vllm", "The vLLM program (split like a shell would, never "
+                               'run through one), e.g. "/opt/vllm/bin/vllm"; "serve MODEL '
+                               '..." is appended.')
+    extra_args: str = _opt("", 'More flags for vllm serve, split like a shell would, e.g. '
+                           '"--enforce-eager".')
+    max_model_len: int = _opt(4864, "vLLM --max-model-len: context length in tokens.",
+                              lo=512, hi=131072)
+    use_gpu: bool = _opt(True, "Serve on the GPU, the only supported way: false refuses to "
+                         "start a local server (vLLM on CPU is not supported for Voxtral).")
+    tensor_parallel_size: int = _opt(1, "vLLM --tensor-parallel-size: GPUs to split the "
+                                     "model over.", lo=1, hi=64)
+    gpu_memory_utilization: float = _opt(0.9, "vLLM --gpu-memory-utilization: share of GPU "
+                                         "memory vLLM may take.", lo=0.05, hi=1.0)
+    language: str = _opt("en", 'Spoken language sent with transcriptions; "" = detect.')
+    max_audio_s: float = _opt(900.0, "Longest audio accepted by transcribe/ask/summarize, s.",
+                              lo=1.0, hi=7200.0)
+    chunk_s: float = _opt(30.0, "Longer audio is split at quiet points into chunks of at "
+                          "most this many seconds.", lo=5.0, hi=600.0)
+    request_timeout_s: float = _opt(4.0, "Timeout of one utterance's request; past it the "
+                                    "utterance goes to faster-whisper (auto).", lo=0.1, hi=120.0)
+    feature_timeout_s: float = _opt(120.0, "Timeout of summaries, answers and long "
+                                    "transcriptions, s.", lo=1.0, hi=3600.0)
+    max_retries: int = _opt(1, "Retries of a failed feature request (utterances are never "
+                            "retried: the fallback is faster).", lo=0, hi=5)
+    startup_timeout_s: float = _opt(900.0, "How long a starting server may take to answer "
+                                    "/health before it is killed, s.", lo=1.0, hi=7200.0)
+    stop_grace_s: float = _opt(10.0, "After SIGTERM, seconds before SIGKILL.", lo=0.1, hi=600.0)
+    restart_backoff_s: float = _opt(2.0, "First wait before restarting a crashed server; "
+                                    "doubles per crash in a row, up to 60 s.", lo=0.0, hi=60.0)
+    max_restarts: int = _opt(5, "Crashes in a row after which the server is left down.",
+                             lo=0, hi=100)
+    log_file: str = _opt("", 'The server\'s output; "" = vllm.log in the state folder.')
+    summarization: bool = _opt(True, "Offer `voxagent summarize` (audio in, summary out).")
+    qa: bool = _opt(True, "Offer `voxagent ask` (the audio itself is sent with the question).")
+    command_intent: bool = _opt(
+        False, "When no command matches, send the request and the active commands (as "
+        "tools) to Voxtral and perform the command it calls; starts vLLM with "
+        "--tool-call-parser mistral --enable-auto-tool-choice.")
+    intent_confirm: str = _opt(
+        "risky", 'Which commands found by intent need a spoken "yes" first: "risky" '
+        "(confirm-marked, launches, closing or deleting keys) or \"always\".",
+        choices=("risky", "always"))

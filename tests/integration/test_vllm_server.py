@@ -1,0 +1,297 @@
+"""The vLLM server manager, run for real against the double through the same code path that
+starts `vllm serve` (the server command is configurable): a slow start (connection refused
+until it listens), start failures and a startup timeout with the log's tail in the error,
+crash and restart with backoff, SIGTERM then SIGKILL after the grace period, attaching to a
+server that already answers, the server dying with a killed agent, and the `voxagent
+server` commands.  A stand-in `nvidia-smi` lists one GPU, so the GPU check passes here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agent.asr.base import ModelError
+from agent.config import Config
+from agent.voxtral import launch
+from agent.voxtral.backend import VoxtralTranscriber
+from agent.voxtral.client import health
+from agent.voxtral.config import VoxtralConfig
+from agent.voxtral.launch import ServerError
+from agent.voxtral.server import ServerManager
+from tests.integration.vllm_support import (
+    Double,
+    config,
+    fake_gpu,
+    fake_model,
+    free_port,
+    process_alive,
+    toml_config,
+    wait_down,
+)
+
+TIMEOUT = 120
+
+
+@pytest.fixture
+def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A GPU (as far as nvidia-smi says) and a state folder of our own."""
+    monkeypatch.setenv("PATH", f"{fake_gpu(tmp_path / 'gpu')}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("VOXAGENT_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path
+
+
+def manager(cfg: VoxtralConfig, **env: str) -> ServerManager:
+    model = fake_model(Path(cfg.log_file).parent / "model")
+    argv = launch.server_argv(cfg, str(model))
+    url = f"http://127.0.0.1:{cfg.port}/v1"
+    return ServerManager(cfg, argv, url, Path(cfg.log_file),
+                         {**launch.server_env(cfg), "VLLM_DOUBLE_ASR": "echo", **env})
+
+
+@pytest.fixture
+def managers() -> Iterator[list[ServerManager]]:
+    made: list[ServerManager] = []
+    yield made
+    for m in made:
+        m.stop()
+
+
+def test_slow_start_is_waited_for_then_sigterm_stops_it(machine: Path,
+                                                         managers: list[ServerManager]) -> None:
+    cfg = config(free_port(), machine)
+    m = manager(cfg, VLLM_DOUBLE_STARTUP_S="1.5")
+    managers.append(m)
+    started = time.monotonic()
+    m.start()
+    time.sleep(0.5)
+    assert m.state == "starting"
+    assert health(m.url, 0.5) is None  # connection refused: still starting
+    m.wait_ready(30)
+    assert time.monotonic() - started >= 1.5
+    assert health(m.url, 1.0) == 200
+    pid = m.pid
+    assert pid is not None and launch.read_record(cfg.port) is not None
+    log_text = Path(cfg.log_file).read_text()
+    assert "serve " in log_text and "--tokenizer-mode='mistral'" not in log_text
+    assert "Application startup complete" in log_text
+    m.stop()
+    assert not process_alive(pid)
+    assert "Shutting down (SIGTERM)" in Path(cfg.log_file).read_text()
+    assert launch.read_record(cfg.port) is None
+    assert m.state == "stopped"
+
+
+@pytest.mark.parametrize(("env", "extra", "expected"), [
+    ({"VLLM_DOUBLE_FAIL_START": "CUDA out of memory. Tried to allocate 2.00 GiB"}, "",
+     "CUDA out of memory"),
+    ({}, "--no-such-flag", "unrecognized arguments: --no-such-flag"),
+])
+def test_a_failed_start_says_why_with_the_log_tail(machine: Path, managers: list[ServerManager],
+                                                   env: dict[str, str], extra: str,
+                                                   expected: str) -> None:
+    cfg = config(free_port(), machine, extra_args=extra, max_restarts=0)
+    m = manager(cfg, **env)
+    managers.append(m)
+    m.start()
+    with pytest.raises(ServerError) as info:
+        m.wait_ready(30)
+    message = str(info.value)
+    assert "while starting" in message and expected in message and cfg.log_file in message
+    assert "\n" not in message
+    deadline = time.monotonic() + 10
+    while m.state != "failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_startup_timeout_kills_it(machine: Path, managers: list[ServerManager]) -> None:
+    cfg = config(free_port(), machine, startup_timeout_s=1.0, max_restarts=0)
+    m = manager(cfg, VLLM_DOUBLE_STARTUP_S="60")
+    managers.append(m)
+    m.start()
+    deadline = time.monotonic() + 10
+    while m.pid is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    pid = m.pid
+    with pytest.raises(ServerError, match=r"did not answer /health within 1 s: .*vLLM API"):
+        m.wait_ready(30)
+    assert not process_alive(pid)
+
+
+def test_a_crash_is_restarted_with_backoff(machine: Path, managers: list[ServerManager]) -> None:
+    counter = machine / "starts"
+    cfg = config(free_port(), machine, restart_backoff_s=0.4)
+    m = manager(cfg, VLLM_DOUBLE_CRASH_AFTER_S="0.5", VLLM_DOUBLE_CRASHES="2",
+                VLLM_DOUBLE_COUNTER=str(counter))
+    managers.append(m)
+    m.start()
+    m.wait_ready(30)
+    first = m.pid
+    started = time.monotonic()
+    deadline = started + 30
+    while not (m.starts == 3 and m.state == "ready"):  # two crashes, restarted twice
+        assert time.monotonic() < deadline, (m.starts, m.state, m.error)
+        time.sleep(0.05)
+    took = time.monotonic() - started
+    assert took >= 0.5 + 0.4 + 0.5 + 0.8  # each life 0.5 s, then backoff 0.4 s, then 0.8 s
+    assert m.pid != first and counter.read_text() == "3"
+    assert "EngineCore died unexpectedly" in m.error  # why it last went down
+    time.sleep(1.0)
+    assert m.state == "ready" and health(m.url, 1.0) == 200  # the third life stays up
+
+
+def test_it_gives_up_after_max_restarts(machine: Path, managers: list[ServerManager]) -> None:
+    cfg = config(free_port(), machine, restart_backoff_s=0.1, max_restarts=1)
+    m = manager(cfg, VLLM_DOUBLE_CRASH_AFTER_S="0.2", VLLM_DOUBLE_CRASHES="99",
+                VLLM_DOUBLE_COUNTER=str(machine / "starts"))
+    managers.append(m)
+    m.start()
+    deadline = time.monotonic() + 30
+    while m.state != "failed":
+        assert time.monotonic() < deadline, m.state
+        time.sleep(0.05)
+    assert m.starts == 2 and "gave up after 2 failed starts in a row" in m.error
+
+
+def test_sigkill_after_the_grace_period(machine: Path, managers: list[ServerManager],
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(free_port(), machine, stop_grace_s=1.0)
+    m = manager(cfg, VLLM_DOUBLE_IGNORE_SIGTERM="1")
+    managers.append(m)
+    m.start()
+    m.wait_ready(30)
+    pid = m.pid
+    assert pid is not None
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        m.stop()
+    assert 1.0 <= time.monotonic() - started < 5.0
+    assert not process_alive(pid)
+    assert "SIGKILL" in caplog.text
+
+
+def test_attaches_to_a_server_that_already_answers(machine: Path) -> None:
+    port = free_port()
+    cfg = config(port, machine)
+    with Double(port, machine / "other.log", env={"VLLM_DOUBLE_ASR": "echo"}) as other:
+        backend = VoxtralTranscriber(replace(Config(), voxtral=cfg))
+        backend.load()
+        assert backend.attached and backend.server is None and backend.state() == "attached"
+        backend.close()
+        assert health(other.url, 1.0) == 200  # not ours: left running
+        wrong = VoxtralTranscriber(replace(Config(), voxtral=replace(cfg, model="acme/other")))
+        with pytest.raises(ModelError, match="serves mistralai/Voxtral-Mini-3B-2507, not "
+                                             "acme/other"):
+            wrong.load()
+    alone = VoxtralTranscriber(replace(Config(), voxtral=replace(cfg, manage_server=False)))
+    with pytest.raises(ModelError, match=r"no vLLM server answers .*manage_server = false"):
+        alone.load()
+
+
+def test_start_refuses_without_vllm_or_a_gpu(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither vllm nor nvidia-smi
+    cfg = replace(config(free_port(), tmp_path), server_command="vllm")
+    with pytest.raises(ModelError, match="vLLM is not installed"):
+        VoxtralTranscriber(replace(Config(), voxtral=cfg)).load()
+    cfg = config(free_port(), tmp_path)  # the double is "installed", but there is no GPU
+    with pytest.raises(ModelError, match=r"no GPU found .*vLLM on CPU is not a supported"):
+        VoxtralTranscriber(replace(Config(), voxtral=cfg)).load()
+
+
+AGENT = """
+import sys, time
+from dataclasses import replace
+from agent.config import Config
+from agent.voxtral.backend import VoxtralTranscriber
+from agent.voxtral.config import VoxtralConfig
+cfg = VoxtralConfig(**__import__("json").loads(sys.argv[1]))
+backend = VoxtralTranscriber(replace(Config(), voxtral=cfg))
+backend.load()
+print(backend.server.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_server_does_not_outlive_the_agent(machine: Path, how: signal.Signals) -> None:
+    cfg = config(free_port(), machine, model=str(fake_model(machine / "model")))
+    fields = {k: getattr(cfg, k) for k in ("model", "port", "server_command", "log_file",
+                                           "startup_timeout_s", "stop_grace_s")}
+    agent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(AGENT), json.dumps(fields)],
+                             env={**os.environ, "VLLM_DOUBLE_ASR": "echo"},
+                             stdout=subprocess.PIPE, text=True)
+    assert agent.stdout is not None
+    try:
+        server_pid = int(agent.stdout.readline())
+        url = f"http://127.0.0.1:{cfg.port}/v1"
+        assert health(url, 1.0) == 200
+        agent.send_signal(how)
+        agent.wait(TIMEOUT)
+    finally:
+        agent.kill()  # (if a check above failed; the server then goes with it)
+        agent.wait(TIMEOUT)
+    wait_down(url)
+    deadline = time.monotonic() + 10
+    while process_alive(server_pid):
+        assert time.monotonic() < deadline, "the server outlived the agent"
+        time.sleep(0.05)
+    assert "Shutting down (SIGTERM)" in Path(cfg.log_file).read_text()
+
+
+def voxagent(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VOXAGENT_CONFIG_DIR": str(home / "config"),
+           "VOXAGENT_STATE_DIR": str(home / "state"), "VLLM_DOUBLE_ASR": "echo"}
+    return subprocess.run([sys.executable, "-m", "agent", *args], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, check=False, cwd=home)
+
+
+def test_server_commands(machine: Path) -> None:
+    port = free_port()
+    (machine / "config").mkdir()
+    model = fake_model(machine / "model")
+    (machine / "config" / "config.toml").write_text(
+        toml_config(port, machine, f"model = {json.dumps(str(model))}\n"))
+    try:
+        started = voxagent(machine, "server", "start")
+        assert started.returncode == 0, started.stderr
+        assert f"vLLM ready at http://127.0.0.1:{port}/v1" in started.stdout
+        status = voxagent(machine, "server", "status")
+        assert status.returncode == 0, status.stderr
+        assert "health: ready" in status.stdout and "started by voxagent server start" in \
+            status.stdout and f"model: {model} (max_model_len 4864)" in status.stdout
+        again = voxagent(machine, "server", "start")
+        assert "already answers" in again.stdout
+        logs = voxagent(machine, "server", "logs", "-n", "50")
+        assert "Application startup complete" in logs.stdout
+        stopped = voxagent(machine, "server", "stop")
+        assert stopped.returncode == 0 and "terminated" in stopped.stdout, stopped.stderr
+        wait_down(f"http://127.0.0.1:{port}/v1")
+        down = voxagent(machine, "server", "status")
+        assert down.returncode == 1 and "health: not answering" in down.stdout
+        assert "no vLLM server is running" in voxagent(machine, "server", "stop").stdout
+    finally:  # a detached server must not outlive a failed test
+        voxagent(machine, "server", "stop")
+
+
+def test_server_start_without_vllm_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text('[voxtral]\nserver_command = '
+                                                     '"no-such-vllm"\n')
+    result = voxagent(tmp_path, "server", "start")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("voxagent: error: vLLM is not installed ('no-such-vllm'")

@@ -1,0 +1,146 @@
+"""Fault tests of the recognition router with the real faster-whisper model and the vLLM
+double: the server dies mid-session (the utterance in flight and the next go to whisper, and
+Voxtral takes over again once the restarted server is healthy); a slow server trips the
+timeout and the utterance is still transcribed; and `voxagent run --backend auto` reports
+"voxtral" while the double answers and "whisper" once it is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agent.asr.base import Hint
+from agent.asr.router import BreakerState, RouterTranscriber
+from agent.config import Config
+from agent.voxtral.config import RecognitionConfig
+from tests.integration.vllm_support import (
+    Control,
+    Double,
+    config,
+    fake_gpu,
+    fake_model,
+    free_port,
+    pcm_of,
+    speak,
+    toml_config,
+    wait_down,
+)
+
+TIMEOUT = 180
+TRANSCRIPTIONS = "/v1/audio/transcriptions"
+HINT = Hint(("scroll down", "go to sleep", "open terminal"), 3)
+
+
+@pytest.fixture(scope="module")
+def said(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("said")
+    return {"scroll": speak(folder, "scroll", "scroll down"),
+            "sleep": speak(folder, "sleep", "go to sleep"),
+            "terminal": speak(folder, "terminal", "open terminal")}
+
+
+@pytest.fixture
+def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterTranscriber]:
+    """auto, with a managed double (a stand-in nvidia-smi lists a GPU) that restarts 0.2 s
+    after a crash, a 2 s request timeout, a breaker that opens after 2 failures and probes
+    every 0.2 s."""
+    monkeypatch.setenv("PATH", f"{fake_gpu(tmp_path / 'gpu')}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("VOXAGENT_STATE_DIR", str(tmp_path / "state"))
+    vox = config(free_port(), tmp_path, model=str(fake_model(tmp_path / "model")),
+                 request_timeout_s=2.0)
+    cfg = replace(Config(), voxtral=vox,
+                  recognition=RecognitionConfig(failures_to_open=2, probe_interval_s=0.2))
+    r = RouterTranscriber(cfg)
+    r.load()
+    yield r
+    r.close()
+
+
+def until(check: object, timeout: float = 30.0) -> float:
+    started = time.monotonic()
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() - started < timeout
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_server_dies_mid_session_then_recovers(router: RouterTranscriber,
+                                               said: dict[str, Path]) -> None:
+    server = router.voxtral.server
+    assert server is not None
+    until(router.breaker.allow)  # started in the background; whisper would take utterances
+    control = Control(router.voxtral.client.url)
+    first = router.transcribe(pcm_of(said["scroll"]), HINT)
+    assert (first.backend, first.text) == ("voxtral", "Scroll down.")
+    control.fail(TRANSCRIPTIONS, "die")  # the engine dies while this utterance is in flight
+    in_flight = router.transcribe(pcm_of(said["sleep"]), HINT)
+    assert (in_flight.backend, in_flight.text) == ("whisper", "Go to sleep.")
+    next_one = router.transcribe(pcm_of(said["terminal"]), HINT)  # server still restarting
+    assert next_one.backend == "whisper" and "terminal" in next_one.text.lower()
+    assert router.breaker.state is BreakerState.OPEN
+    started = time.monotonic()
+    skipped = router.transcribe(pcm_of(said["scroll"]), HINT)  # open: straight to whisper
+    assert skipped.backend == "whisper" and time.monotonic() - started < 2.0
+    until(router.breaker.allow)  # restarted; the probe half-opens the breaker
+    assert server.starts == 2
+    back = router.transcribe(pcm_of(said["scroll"]), HINT)
+    assert (back.backend, back.text) == ("voxtral", "Scroll down.")
+    assert router.breaker.state is BreakerState.CLOSED
+    assert (router.stats.voxtral, router.stats.whisper, router.stats.fallbacks) == (2, 3, 2)
+
+
+def test_a_slow_server_trips_the_timeout_and_whisper_transcribes(
+        router: RouterTranscriber, said: dict[str, Path]) -> None:
+    until(router.breaker.allow)
+    assert router.transcribe(pcm_of(said["scroll"]), HINT).backend == "voxtral"
+    assert router.breaker.state is BreakerState.CLOSED
+    Control(router.voxtral.client.url).fail(TRANSCRIPTIONS, "delay", seconds=10.0)
+    started = time.monotonic()
+    late = router.transcribe(pcm_of(said["sleep"]), HINT)
+    took = time.monotonic() - started
+    assert (late.backend, late.text) == ("whisper", "Go to sleep.")
+    assert 2.0 <= took < 4.5, took  # the 2 s timeout, then whisper; not the 10 s answer
+    assert router.breaker.state is BreakerState.CLOSED  # one failure does not open it
+    assert router.transcribe(pcm_of(said["scroll"]), HINT).backend == "voxtral"
+
+
+def test_run_reports_which_backend_heard_each_utterance(tmp_path: Path,
+                                                        said: dict[str, Path]) -> None:
+    port = free_port()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text(toml_config(port, tmp_path))
+    recording = tmp_path / "session.wav"
+    subprocess.run(["sox", str(said["scroll"]), str(said["sleep"]), str(recording)], check=True,
+                   timeout=60)
+    env = {**os.environ, "VOXAGENT_CONFIG_DIR": str(tmp_path / "config"),
+           "VOXAGENT_STATE_DIR": str(tmp_path / "state")}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent", "run", "--input", str(recording),
+                               "--dry-run", "--json", "--fast", "--backend", "auto"],
+                              env=env, capture_output=True, text=True, timeout=TIMEOUT,
+                              check=False, cwd=tmp_path)
+
+    with Double(port, tmp_path / "double.log") as double:
+        heard = run()
+        assert heard.returncode == 0, heard.stderr
+        lines = [json.loads(line) for line in heard.stdout.splitlines()]
+        assert [(x["backend"], x["command"]) for x in lines] == [
+            ("voxtral", "scroll down"), ("voxtral", "go to sleep")]
+        assert len(Control(double.url).requests()) == 2
+    wait_down(f"http://127.0.0.1:{port}/v1")
+    after = run()  # nothing answers: no GPU or vLLM here, so none is started either
+    assert after.returncode == 0, after.stderr
+    lines = [json.loads(line) for line in after.stdout.splitlines()]
+    assert [(x["backend"], x["command"]) for x in lines] == [
+        ("whisper", "scroll down"), ("whisper", "go to sleep")]
+    notes = [line for line in after.stderr.splitlines() if "voxtral" in line]
+    assert len(notes) == 1 and "recognising with whisper" in notes[0], after.stderr
