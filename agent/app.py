@@ -5,6 +5,11 @@ bounded queue of utterances) and the worker (recognise, dispatch, perform, one
 utterance at a time, so each is recognised with the vocabulary of the mode
 the previous one left).  Shutdown sets an event, sends a stop marker, joins
 with a timeout.
+
+Live, an optional gate (agent/desktop/gate.py) decides per frame what reaches
+the segmenter (listening off, push-to-talk, muted while a cue plays); activity
+events (hearing, recognising) go to `on_event`; `call(fn)` runs fn on the worker
+thread between utterances (the tray changes the dispatcher's mode that way).
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from agent.asr.base import Hint, RecognitionError, Transcriber
 from agent.audio.vad import Segmenter
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.normalize import normalize
-from agent.messages import AudioFrame, Decision, Hypothesis, Outcome, Transcript, Utterance
+from agent.messages import (
+    Activity,
+    ActivityEvent,
+    AudioFrame,
+    Decision,
+    Hypothesis,
+    ListenStyle,
+    Outcome,
+    Transcript,
+    Utterance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +53,26 @@ class AudioSource(Protocol):
     def stop(self) -> None: ...
 
 
+class FrameVerdict(Protocol):
+    take: bool
+    style: ListenStyle
+    close: bool
+    muted: bool
+
+
+class Gate(Protocol):
+    """Decides, per arriving frame, what the segmenter gets (see agent/desktop/gate.py)."""
+
+    def verdict(self, now: float) -> FrameVerdict: ...
+
+
 @dataclass
 class PipelineStats:
     utterances: int = 0
     dropped_utterances: int = 0
     """Utterances the queue had no room for (live sources only); each is logged."""
+    dropped_controls: int = 0
+    """Control calls refused because too many were waiting; each is logged."""
 
 
 class Pipeline:
@@ -51,9 +81,20 @@ class Pipeline:
     def __init__(self, source: AudioSource, segmenter: Segmenter, transcriber: Transcriber,
                  dispatcher: Dispatcher, executor: Executor,
                  on_outcome: Callable[[Outcome], None], *, alternatives: int = 5,
-                 verify_margin: float = 0.0, live: bool = False, queue_size: int = 16) -> None:
+                 verify_margin: float = 0.0, live: bool = False, queue_size: int = 16,
+                 gate: Gate | None = None, held_segmenter: Segmenter | None = None,
+                 on_event: Callable[[ActivityEvent], None] | None = None) -> None:
         self.source = source
         self.segmenter = segmenter
+        self._segmenters = {ListenStyle.HANDS_FREE: segmenter,
+                            ListenStyle.PUSH_TO_TALK: held_segmenter or segmenter}
+        """Hands-free cuts on voice activity; push-to-talk uses one whose hangover is long,
+        so the release of the key, not a pause, closes the utterance."""
+        self._active = segmenter
+        self._gate = gate
+        self._on_event = on_event
+        self._hearing = False
+        self._controls: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=64)
         self.transcriber = transcriber
         self.dispatcher = dispatcher
         self.executor = executor
@@ -105,22 +146,69 @@ class Pipeline:
             except queue.Full:
                 continue
 
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the worker thread before the next utterance (within 0.2 s when idle);
+        for changes to the dispatcher from other threads. Never blocks."""
+        try:
+            self._controls.put_nowait(fn)
+        except queue.Full:
+            self.stats.dropped_controls += 1
+            log.warning("worker busy: control request dropped (%d so far)",
+                        self.stats.dropped_controls)
+
     def _capture(self) -> None:
         try:
             for frame in self.source.frames():
-                utt = self.segmenter.feed(frame)
+                utt = self._take(frame) if self._gate is not None else self._active.feed(frame)
+                self._note_hearing()
                 if utt is not None:
                     self._put(utt)
-            utt = self.segmenter.flush()
+            utt = self._active.flush()
             if utt is not None and not self._stop.is_set():
                 self._put(utt)
         except Exception as exc:  # noqa: BLE001 - handed to run(), which re-raises it
             self.source_error = exc
         finally:
+            self._note_hearing(force_off=True)
             self._put(_STOP)
+
+    def _take(self, frame: AudioFrame) -> Utterance | None:
+        """One live frame through the gate: dropped, silenced, fed, or closing push-to-talk."""
+        assert self._gate is not None
+        verdict = self._gate.verdict(time.monotonic())
+        segmenter = self._segmenters[verdict.style]
+        if segmenter is not self._active:  # the style changed: start afresh
+            self._active.reset()
+            self._active = segmenter
+        utt = segmenter.close_now() if verdict.close else None
+        if not verdict.take:
+            segmenter.reset()
+            return utt
+        if verdict.muted:  # our own cue: skipped, the open utterance (if any) kept
+            return utt
+        return segmenter.feed(frame)
+
+    def _note_hearing(self, force_off: bool = False) -> None:
+        hearing = self._active.in_speech and not force_off
+        if hearing != self._hearing:
+            self._hearing = hearing
+            self._emit(Activity.HEARING, hearing)
+
+    def _emit(self, activity: Activity, on: bool, detail: str = "") -> None:
+        if self._on_event is not None:
+            self._on_event(ActivityEvent(activity, on, detail, time.monotonic()))
+
+    def _run_controls(self) -> None:
+        while True:
+            try:
+                fn = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            fn()
 
     def _work(self) -> None:
         while True:
+            self._run_controls()
             try:
                 utt = self._queue.get(timeout=0.2)
             except queue.Empty:
@@ -132,8 +220,14 @@ class Pipeline:
             if self._stop.is_set():
                 log.warning("stopping: utterance %.2f-%.2f s left unprocessed", utt.start, utt.end)
                 continue
+            self._run_controls()
             self.stats.utterances += 1
-            self._on_outcome(self.process(utt))
+            self._emit(Activity.RECOGNISING, True)
+            try:
+                outcome = self.process(utt)
+            finally:
+                self._emit(Activity.RECOGNISING, False)
+            self._on_outcome(outcome)
 
     def process(self, utt: Utterance) -> Outcome:
         """Recognise, dispatch and perform one utterance; never drops it."""
@@ -148,7 +242,9 @@ class Pipeline:
             return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
         if self._verify_margin > 0:
             transcript = self._verified(utt, hint, transcript, app)
+        recognised_at = time.monotonic()
         decision = self.dispatcher.dispatch(transcript, app)
+        decision = self._intended(utt, transcript, decision, app)
         errors: list[str] = []
         for action in decision.actions:
             try:
@@ -156,7 +252,17 @@ class Pipeline:
             except ActionError as exc:
                 errors.append(str(exc))
                 log.error("%s", exc)
-        return Outcome(utt, transcript, decision, time.monotonic(), tuple(errors))
+        return Outcome(utt, transcript, decision, time.monotonic(), tuple(errors),
+                       recognised_at=recognised_at)
+
+    def _intended(self, utt: Utterance, transcript: Transcript, decision: Decision,
+                  app: str) -> Decision:
+        """When no command matched, a recogniser that understands intent (Voxtral with
+        command_intent on) may pick one as a tool call, which the dispatcher performs."""
+        intent = getattr(self.transcriber, "intent", None)
+        if intent is None or decision.command is not None or decision.actions:
+            return decision
+        return intent(utt.pcm, transcript, self.dispatcher, app) or decision
 
     def _verified(self, utt: Utterance, hint: Hint, transcript: Transcript,
                   app: str) -> Transcript:

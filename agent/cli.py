@@ -44,16 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="input device name or index (overrides the config)")
     run.add_argument("--app", default="",
                      help="window class to assume in --dry-run (per-application commands)")
+    run.add_argument("--push-to-talk", action="store_true",
+                     help="start in push-to-talk: speech is taken only while the hotkey is held")
+    run.add_argument("--hotkey", help="push-to-talk key (default F9; overrides the config)")
+    run.add_argument("--toggle", action="store_true",
+                     help="the hotkey toggles push-to-talk on and off instead of being held")
+    run.add_argument("--no-tray", action="store_true", help="no tray icon")
+    run.add_argument("--no-sounds", action="store_true", help="no sound cues")
 
     tr = sub.add_parser("transcribe", help="print what is said in an audio file")
     tr.add_argument("file", type=Path)
     tr.add_argument("--model", help="Whisper model: embedded, base.en, small.en or a folder")
+    for parser in (run, tr):
+        parser.add_argument("--backend", choices=("auto", "voxtral", "whisper"),
+                            help="recogniser (overrides [recognition] backend)")
 
     cmds = sub.add_parser("commands", help="list the active commands, or check a file")
     cmds.add_argument("--check", type=Path, metavar="FILE", help="validate a command file")
 
     sub.add_parser("devices", help="list audio input devices")
     sub.add_parser("config", help="print the effective configuration")
+    from agent.voxtral.cli import add_parsers
+
+    add_parsers(sub)  # server, features, ask, summarize
     return p
 
 
@@ -86,16 +99,35 @@ def main(argv: list[str] | None = None) -> int:
 def _with_overrides(args: argparse.Namespace, cfg: Config) -> Config:
     if getattr(args, "model", None):
         cfg = replace(cfg, whisper=replace(cfg.whisper, model=args.model))
+    if getattr(args, "backend", None):
+        cfg = replace(cfg, recognition=replace(cfg.recognition, backend=args.backend))
     if getattr(args, "device", None):
         cfg = replace(cfg, audio=replace(cfg.audio, device=args.device))
-    return cfg
+    return _desktop_overrides(args, cfg)
+
+
+def _desktop_overrides(args: argparse.Namespace, cfg: Config) -> Config:
+    d = cfg.desktop
+    if getattr(args, "push_to_talk", False):
+        d = replace(d, listen="push_to_talk")
+    if getattr(args, "hotkey", None):
+        d = replace(d, hotkey=args.hotkey)
+    if getattr(args, "toggle", False):
+        d = replace(d, hotkey_style="toggle")
+    if getattr(args, "no_sounds", False):
+        d = replace(d, sounds=False)
+    return replace(cfg, desktop=d) if d != cfg.desktop else cfg
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    if args.input is None:  # live: before any thread starts (see agent/desktop/signals.py)
+        from agent.desktop.signals import block_signals
+
+        block_signals()
     from agent.runner import run_agent
 
     return run_agent(_with_overrides(args, cfg), input_file=args.input, dry_run=args.dry_run,
-                     as_json=args.json, fast=args.fast, app=args.app)
+                     as_json=args.json, fast=args.fast, app=args.app, tray=not args.no_tray)
 
 
 def cmd_transcribe(args: argparse.Namespace, cfg: Config) -> int:
@@ -148,9 +180,16 @@ def cmd_config(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_voxtral(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.voxtral.cli import COMMANDS
+
+    return int(COMMANDS[args.command](args, cfg))
+
+
 _COMMANDS: dict[str, Any] = {
     "run": cmd_run, "transcribe": cmd_transcribe, "commands": cmd_commands,
     "devices": cmd_devices, "config": cmd_config,
+    **dict.fromkeys(("server", "features", "ask", "summarize"), cmd_voxtral),
 }
 
 

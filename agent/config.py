@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
+from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
 class ConfigError(ValueError):
@@ -93,6 +95,9 @@ class Config:
     whisper: WhisperConfig = field(default_factory=WhisperConfig)
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     keyboard: KeyboardConfig = field(default_factory=KeyboardConfig)
+    desktop: DesktopConfig = field(default_factory=DesktopConfig)
+    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    voxtral: VoxtralConfig = field(default_factory=VoxtralConfig)
     apps: dict[str, tuple[str, ...]] = _opt({}, "Logical apps for launch actions: name = [argv].")
     source: str = field(default="", metadata={"doc": "File the config was loaded from."})
 

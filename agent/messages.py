@@ -138,7 +138,24 @@ class ModeAction:
         return {"action": "mode", "mode": self.mode.value}
 
 
-Action = KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction
+class ListenStyle(StrEnum):
+    """How speech is taken: cut by voice activity, or only while the hotkey holds it open."""
+
+    HANDS_FREE = "hands_free"
+    PUSH_TO_TALK = "push_to_talk"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAction:
+    """Switch between hands-free and push-to-talk (performed by the desktop controller)."""
+
+    style: ListenStyle
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "listen", "style": self.style.value}
+
+
+Action = KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +185,8 @@ class Outcome:
     """time.monotonic() after the executor returned, in seconds."""
     errors: tuple[str, ...] = field(default_factory=tuple)
     """One line per action that failed to perform."""
+    recognised_at: float = 0.0
+    """time.monotonic() when the transcript was ready (before dispatch), in seconds."""
 
     def to_json(self) -> dict[str, object]:
         """The contract's JSON object for this utterance."""
@@ -180,3 +199,26 @@ class Outcome:
             "mode": self.decision.mode.value,
             "backend": self.transcript.backend,
         }
+
+
+class Activity(StrEnum):
+    """What the live pipeline is busy with (for the tray icon and sound cues)."""
+
+    HEARING = "hearing"
+    """An utterance is open: speech is being heard."""
+    RECOGNISING = "recognising"
+    """The recogniser is working on an utterance."""
+    DEVICE_FAULT = "device_fault"
+    """The input device failed or vanished; the source is retrying."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    """An activity began (`on`) or ended; sent by the pipeline's threads."""
+
+    activity: Activity
+    on: bool
+    detail: str = ""
+    """For DEVICE_FAULT: what went wrong (one line)."""
+    at: float = 0.0
+    """time.monotonic() when it happened, in seconds."""

@@ -7,16 +7,19 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
-from agent.asr.base import Hint, ModelError, Transcriber, create
+from agent.asr.base import Hint, ModelError, RecognitionError, Transcriber, create
 from agent.audio.file_source import AudioFileError, FileSource, read_audio
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
+from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
 from agent.cli import CliError, install_signal_handlers
 from agent.config import Config
+from agent.desktop.history import latency
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandFileError, CommandLibrary, parse_file
 from agent.messages import Outcome
@@ -56,7 +59,8 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
 
 
 def load_transcriber(cfg: Config) -> Transcriber:
-    transcriber = create("whisper", cfg)
+    """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded."""
+    transcriber = create(cfg.recognition.backend, cfg)
     try:
         transcriber.load()
     except ModelError as exc:
@@ -70,7 +74,12 @@ def transcribe_file(cfg: Config, path: Path) -> str:
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
     transcriber = load_transcriber(cfg)
-    return transcriber.transcribe(pcm.tobytes(), Hint()).text
+    try:
+        return transcriber.transcribe(pcm.tobytes(), Hint()).text
+    except RecognitionError as exc:
+        raise CliError(str(exc), 1) from None
+    finally:
+        transcriber.close()
 
 
 def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
@@ -86,64 +95,107 @@ def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
         raise CliError(f"{exc} (use --dry-run to only report actions)") from None
 
 
+def _dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
+    return Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
+                      cfg.commands.alternative_margin)
+
+
+class _Output:
+    """Prints each outcome; a reader that went away (`| head -1`) stops the agent quietly,
+    as SIGPIPE would."""
+
+    def __init__(self, as_json: bool, source: FileSource | RetryingSource | None) -> None:
+        self._print = _json_line if as_json else _human_line
+        self._source = source
+        """Where stream time starts (None: a file read as fast as possible)."""
+        self.closed = False
+        self.on_close: Callable[[], None] = lambda: None
+
+    def report(self, o: Outcome) -> None:
+        try:
+            self._print(o, self.started_at)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.closed = True
+            self.on_close()
+
+    @property
+    def started_at(self) -> float | None:
+        return None if self._source is None else self._source.started_at
+
+
 def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: bool,
-              fast: bool, app: str = "") -> int:
+              fast: bool, app: str = "", tray: bool = True) -> int:
+    if input_file is None:
+        return _run_live(cfg, dry_run=dry_run, as_json=as_json, app=app, tray=tray)
     from agent.app import Pipeline
 
-    if input_file is not None:
-        try:
-            source: FileSource | MicSource = FileSource(input_file, cfg.audio.block_ms, fast)
-        except AudioFileError as exc:
-            raise CliError(str(exc)) from None
-    else:
-        try:
-            resolve_device(cfg.audio.device)
-        except DeviceError as exc:
-            raise CliError(f"{exc}".rstrip() if "--input" in str(exc)
-                           else f"{exc} (or run on a recording with --input FILE)") from None
-        source = MicSource(cfg.audio.device, cfg.audio.block_ms, cfg.audio.queue_blocks)
+    try:
+        source = FileSource(input_file, cfg.audio.block_ms, fast)
+    except AudioFileError as exc:
+        raise CliError(str(exc)) from None
     executor = _executor(cfg, dry_run, app)
-    library = command_library(cfg)
-    dispatcher = Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
-                            cfg.commands.alternative_margin)
+    dispatcher = _dispatcher(cfg, command_library(cfg))
     transcriber = load_transcriber(cfg)
-    printer = _json_line if as_json else _human_line
-    closed: list[bool] = []
+    output = _Output(as_json, None if fast else source)
+    pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
+                        executor, output.report, alternatives=cfg.whisper.alternatives,
+                        verify_margin=cfg.commands.verify_margin)
+    output.on_close = pipeline.stop
+    install_signal_handlers(pipeline.stop)
+    pipeline.run()
+    return 141 if output.closed else 0
+
+
+def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool) -> int:
+    """The microphone, with the desktop around it (tray, hotkey, cues, history); a device
+    that fails later is retried, not fatal."""
+    from agent.app import Pipeline
+    from agent.desktop.session import LiveSession
+    from agent.desktop.signals import signals_blocked, stop_on_signals
+
+    try:
+        resolve_device(cfg.audio.device)
+    except DeviceError as exc:
+        raise CliError(f"{exc}".rstrip() if "--input" in str(exc)
+                       else f"{exc} (or run on a recording with --input FILE)") from None
+    inner = _executor(cfg, dry_run, app)
+    library = command_library(cfg)
+    dispatcher = _dispatcher(cfg, library)
+    transcriber = load_transcriber(cfg)
+    session = LiveSession(cfg, tray=tray)
+    source = session.source(lambda: MicSource(cfg.audio.device, cfg.audio.block_ms,
+                                              cfg.audio.queue_blocks))
+    output = _Output(as_json, source)
 
     def report(o: Outcome) -> None:
-        try:
-            printer(o, None if fast else source.started_at)
-        except BrokenPipeError:
-            # whoever reads our output went away (`| head -1`): stop quietly, as SIGPIPE would
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            closed.append(True)
-            pipeline.stop()
+        output.report(o)
+        session.controller.outcome(o, source.started_at)
+
+    def reload() -> list[str]:
+        errors = library.reload()
+        dispatcher.set_commands(library.commands)
+        return errors
 
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
-                        executor, report,
-                        alternatives=cfg.whisper.alternatives,
-                        verify_margin=cfg.commands.verify_margin, live=input_file is None)
-    install_signal_handlers(pipeline.stop)
-    if input_file is None:
-        log.warning("listening on the microphone; Ctrl+C to stop")
-    try:
-        pipeline.run()
-    except DeviceError as exc:
-        raise CliError(str(exc), 1) from None
-    return 141 if closed else 0
+                        session.executor(inner), report, alternatives=cfg.whisper.alternatives,
+                        verify_margin=cfg.commands.verify_margin, live=True, gate=session.gate,
+                        held_segmenter=session.held_segmenter(),
+                        on_event=session.controller.activity)
+    output.on_close = session.stop
+    if signals_blocked():  # by the CLI, before any thread started
+        stop_on_signals(session.stop)
+    else:
+        install_signal_handlers(session.stop)
+    log.warning("listening on the microphone; Ctrl+C to stop")
+    session.run(pipeline, reload)
+    return 141 if output.closed else 0
 
 
 def _latency(o: Outcome, started_at: float | None) -> dict[str, float]:
-    """Seconds from end of speech to: utterance closed, transcript ready, action performed.
-    Only recognition time when the audio was not paced in real time (`started_at` None)."""
-    if started_at is None:
-        return {"recognised": round(o.transcript.seconds, 3)}
-    speech_end = started_at + o.utterance.end
-    return {
-        "closed": round(o.utterance.closed_at - speech_end, 3),
-        "recognised": round(o.transcript.seconds, 3),
-        "performed": round(o.performed_at - speech_end, 3),
-    }
+    """Seconds from end of speech to: utterance closed, transcript ready, action performed
+    (and the recogniser's own time); see agent/desktop/history.py."""
+    return latency(o, started_at)
 
 
 def _json_line(o: Outcome, started_at: float | None) -> None:

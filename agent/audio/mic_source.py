@@ -6,6 +6,7 @@ drop; everything else (resampling, VAD) happens on the consumer's thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -23,6 +24,24 @@ log = logging.getLogger(__name__)
 
 class DeviceError(RuntimeError):
     """No usable input device; the message is one line."""
+
+
+PORTAUDIO_LOCK = threading.Lock()
+"""Held while PortAudio is re-initialised and while a sound cue plays, which must not
+overlap (re-initialising closes every open stream)."""
+
+
+def refresh_devices() -> None:
+    """Make PortAudio list the devices again (it lists them once, when it starts), so a
+    device plugged in after start can be found. Streams open elsewhere are closed."""
+    import sounddevice as sd
+
+    with PORTAUDIO_LOCK:
+        try:
+            sd._terminate()
+            sd._initialize()
+        except sd.PortAudioError as exc:
+            raise DeviceError(f"audio system unavailable: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -70,8 +89,11 @@ def resolve_device(spec: str) -> int | None:
 class MicSource:
     """16 kHz mono int16 frames from an input device."""
 
-    def __init__(self, device: str = "", block_ms: int = 30, queue_blocks: int = 300) -> None:
+    def __init__(self, device: str = "", block_ms: int = 30, queue_blocks: int = 300,
+                 stall_s: float = 2.0) -> None:
         self._device = device
+        self._stall_s = stall_s
+        """No block for this long from a running stream means the device is gone."""
         self._block = SAMPLE_RATE * block_ms // 1000
         # each block with the overrun count when it was queued: a gap goes where it happened
         self._queue: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(
@@ -119,13 +141,15 @@ class MicSource:
         pending = np.zeros(0, dtype="<i2")
         produced = 0
         last_overruns = last_flags = 0
-        with stream:
-            self.started_at = time.monotonic()
+        with _started(stream):
+            self.started_at = last_block = time.monotonic()
             while not self._stop.is_set():
                 try:
                     item = self._queue.get(timeout=0.5)
                 except queue.Empty:
+                    self._check_alive(stream, last_block)
                     continue
+                last_block = time.monotonic()
                 if item is None:
                     break
                 block, overruns = item
@@ -146,12 +170,41 @@ class MicSource:
         if self.overruns != last_overruns:  # dropped after the last block we read
             log.warning("audio queue full: %d blocks dropped in all", self.overruns)
 
+    def _check_alive(self, stream: Any, last_block: float) -> None:
+        """Raise DeviceError if the stream ended or went quiet (a device unplugged, a
+        sound server gone or suspended): a live input delivers blocks all the time."""
+        if self._stop.is_set():
+            return
+        if not stream.active:
+            raise DeviceError("the input device stopped")
+        if time.monotonic() - last_block > self._stall_s:
+            raise DeviceError(f"no audio from the input device for {self._stall_s:g} s")
+
     def stop(self) -> None:
         self._stop.set()
         try:
             self._queue.put_nowait(None)
         except queue.Full:
             log.debug("queue full at stop; the reader sees the stop event within 0.5 s")
+
+
+@contextlib.contextmanager
+def _started(stream: Any) -> Iterator[None]:
+    """The stream, started and finally closed; PortAudio failures become DeviceError."""
+    import sounddevice as sd
+
+    try:
+        stream.start()
+    except sd.PortAudioError as exc:
+        stream.close(ignore_errors=True)
+        raise DeviceError(f"cannot start the input device: {exc}") from None
+    try:
+        yield
+    finally:
+        try:
+            stream.abort(ignore_errors=True)
+        finally:
+            stream.close(ignore_errors=True)
 
 
 class _Resampler:

@@ -3,7 +3,7 @@
 Spoken form:  words, <key> <chord> <n> <text> captures, (a|b) alternatives,
 [optional words].   Example: "press <chord> <n> times".
 Action:       "key ctrl+c", "key <chord> * <n>", "type <text:snake>",
-              "scroll down * <n>", "launch terminal", "mode sleep".
+              "scroll down * <n>", "launch terminal", "mode sleep", "listen push_to_talk".
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from agent.messages import (
     Action,
     KeyAction,
     LaunchAction,
+    ListenAction,
+    ListenStyle,
     Mode,
     ModeAction,
     ScrollAction,
@@ -102,7 +104,7 @@ class ActionTemplate:
     """An action with holes filled from captures at match time."""
 
     kind: str
-    """key, type, scroll, launch or mode."""
+    """key, type, scroll, launch, mode or listen."""
     arg: str
     """Chord, text, direction, app or mode; or a capture name like "<chord>"."""
     count: str = "1"
@@ -123,6 +125,8 @@ class ActionTemplate:
             return ScrollAction(direction=arg, count=count)
         if self.kind == "launch":
             return LaunchAction(app=arg)
+        if self.kind == "listen":
+            return ListenAction(style=ListenStyle(arg))
         return ModeAction(mode=Mode(arg))
 
 
@@ -183,7 +187,15 @@ def _mode(arg: str, count: str, text: str, apps: frozenset[str] | None) -> Actio
     return ActionTemplate("mode", arg)
 
 
-_PARSERS = {"key": _key, "type": _type, "scroll": _scroll, "launch": _launch, "mode": _mode}
+def _listen(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    styles = [s.value for s in ListenStyle]
+    if arg not in styles:
+        raise GrammarError(f"listen style '{arg}' not one of " + ", ".join(styles))
+    return ActionTemplate("listen", arg)
+
+
+_PARSERS = {"key": _key, "type": _type, "scroll": _scroll, "launch": _launch, "mode": _mode,
+            "listen": _listen}
 
 
 def check_captures(pattern: tuple[Element, ...], actions: tuple[ActionTemplate, ...],

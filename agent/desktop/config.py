@@ -1,0 +1,38 @@
+"""The [desktop] section of the configuration: listening style, hotkey, tray and feedback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.options import option
+
+
+@dataclass(frozen=True)
+class DesktopConfig:
+    listen: str = option(
+        "hands_free", "How speech is taken at start: hands_free (voice activity cuts "
+        "utterances) or push_to_talk (only while the hotkey holds it open).",
+        choices=("hands_free", "push_to_talk"))
+    hotkey: str = option(
+        "f9", "Push-to-talk key: f1..f24, pause, scroll_lock, insert, menu, or a letter/digit "
+        "(it is taken from every other program while the agent runs).")
+    hotkey_style: str = option(
+        "hold", "hold: speak while the key is held; toggle: press to start, press to stop.",
+        choices=("hold", "toggle"))
+    hotkey_backend: str = option(
+        "auto", "auto: an X11 key grab on X11, evdev (/dev/input) on Wayland, pynput on "
+        "Windows and macOS; or one of them by name; none = no hotkey.",
+        choices=("auto", "x11", "evdev", "pynput", "none"))
+    click_guard_ms: int = option(
+        120, "Audio dropped just after the hotkey goes down (the key's own click), ms.",
+        lo=0, hi=1000)
+    release_tail_ms: int = option(
+        150, "Audio still taken after the hotkey comes up (the last word's end), ms.",
+        lo=0, hi=1000)
+    tray: bool = option(True, "Show a tray icon (needs a display with a system tray).")
+    sounds: bool = option(True, "Play short sound cues: listening, done, not understood, asleep.")
+    notifications: bool = option(
+        False, "A desktop notification for every recognised command (notify-send on Linux).")
+    history: bool = option(True, "Keep every utterance in <state dir>/history.jsonl.")
+    device_retry_s: float = option(
+        2.0, "Pause between attempts to reopen an input device that failed, s.", lo=0.2, hi=60.0)

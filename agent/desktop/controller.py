@@ -1,0 +1,186 @@
+"""The live agent's state, and the one place that changes it.
+
+Inputs arrive from several threads: the tray menu and the hotkey (the user), the
+pipeline (activity events and outcomes), the microphone (faults). Each updates the
+capture gate or asks the worker thread to change the dispatcher, then publishes a
+new immutable Status to the subscribers (the tray) and gives feedback: sound cues,
+notifications, the history file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from agent.desktop.gate import CaptureGate
+from agent.desktop.history import History, history_record
+from agent.desktop.notify import Notifier
+from agent.desktop.sounds import Cue, CuePlayer
+from agent.desktop.status import Status, style_label
+from agent.messages import Activity, ActivityEvent, ListenStyle, Mode, Outcome
+
+log = logging.getLogger(__name__)
+
+_ECHO_GUARD_S = 0.08
+"""Frames are skipped this much longer than a cue lasts (output latency)."""
+RECENT = 10
+
+
+class Worker(Protocol):
+    """The pipeline side the controller needs."""
+
+    def call(self, fn: Callable[[], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Controller:
+    def __init__(self, gate: CaptureGate, status: Status, *, cues: CuePlayer,
+                 notifier: Notifier, history: History | None = None) -> None:
+        self.gate = gate
+        self._status = status
+        self._cues = cues
+        self._notifier = notifier
+        self._history = history
+        self._lock = threading.Lock()
+        self._subscribers: list[Callable[[Status], None]] = []
+        self.recent: deque[str] = deque(maxlen=RECENT)
+        """Recent commands (or what was heard), newest last."""
+        self._worker: Worker | None = None
+        self._dispatcher: Any = None
+        self._reload: Callable[[], list[str]] = list
+        self._quit: Callable[[], None] = lambda: None
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def attach(self, worker: Worker, dispatcher: Any, reload: Callable[[], list[str]],
+               quit_: Callable[[], None]) -> None:
+        self._worker, self._dispatcher, self._reload, self._quit = (
+            worker, dispatcher, reload, quit_)
+
+    def subscribe(self, fn: Callable[[Status], None]) -> None:
+        self._subscribers.append(fn)
+        fn(self.status)
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    def _update(self, **changes: Any) -> Status:
+        with self._lock:
+            old = self._status
+            self._status = new = replace(old, **changes)
+        if new != old:
+            for fn in self._subscribers:
+                fn(new)
+        return new
+
+    def set_hotkey(self, label: str) -> None:
+        """The push-to-talk key as shown in the tooltip and menu ("F9, hold")."""
+        self._update(hotkey=label)
+
+    def _cue(self, cue: Cue) -> None:
+        seconds = self._cues.play(cue)
+        if seconds:
+            self.gate.mute(time.monotonic() + seconds + _ECHO_GUARD_S)
+
+    # --- the user: tray menu and voice -----------------------------------------------------
+
+    def set_listening(self, on: bool) -> None:
+        self.gate.set_enabled(on)
+        log.warning("listening %s", "on" if on else "off")
+        self._update(enabled=on, held=False)
+        if on and self.gate.style is ListenStyle.HANDS_FREE:
+            self._cue(Cue.LISTENING)
+
+    def toggle_listening(self) -> None:
+        self.set_listening(not self.status.enabled)
+
+    def set_style(self, style: ListenStyle) -> None:
+        if style is ListenStyle.PUSH_TO_TALK and not self.status.hotkey:
+            log.warning("push-to-talk needs a hotkey, and there is none; staying hands-free")
+            return
+        self.gate.set_style(style)
+        log.warning("now %s", style_label(style, self.status.hotkey))
+        self._update(style=style, held=False)
+
+    def set_dictation(self, on: bool) -> None:
+        self._set_mode(Mode.DICTATION if on else Mode.COMMAND)
+
+    def _set_mode(self, mode: Mode) -> None:
+        if self._worker is None or self._dispatcher is None:
+            return
+        dispatcher = self._dispatcher
+
+        def apply() -> None:
+            dispatcher.set_mode(mode)
+            self._update(mode=mode)
+            log.warning("mode %s", mode.value)
+
+        self._worker.call(apply)
+
+    def reload_commands(self) -> None:
+        if self._worker is None:
+            return
+
+        def apply() -> None:
+            errors = self._reload()
+            log.warning("commands reloaded%s", f" ({len(errors)} file errors)" if errors else "")
+
+        self._worker.call(apply)
+
+    def quit(self) -> None:
+        log.warning("quit from the tray")
+        self._quit()
+
+    # --- the hotkey -------------------------------------------------------------------------
+
+    def hotkey_down(self, at: float) -> None:
+        if self.gate.key_down(at):
+            self._cue(Cue.LISTENING)
+        self._update(held=self.gate.held)
+
+    def hotkey_up(self, at: float) -> None:
+        self.gate.key_up(at)
+        self._update(held=self.gate.held)
+
+    # --- the pipeline -----------------------------------------------------------------------
+
+    def activity(self, event: ActivityEvent) -> None:
+        if event.activity is Activity.HEARING:
+            self._update(hearing=event.on)
+        elif event.activity is Activity.RECOGNISING:
+            self._update(recognising=event.on, held=self.gate.held)
+
+    def device_fault(self, fault: str | None) -> None:
+        self._update(fault=fault or "", hearing=False)
+
+    def outcome(self, o: Outcome, started_at: float | None = None) -> None:
+        """An utterance was carried through; `started_at`: the source's stream start."""
+        d = o.decision
+        said = d.command or (f'"{d.text}"' if d.text else "")
+        if said:
+            self.recent.append(said)
+        before = self.status.mode
+        self._update(mode=d.mode, last_command=d.command or self.status.last_command)
+        self._feedback(o, before)
+        if self._history is not None:
+            self._history.append(history_record(o, started_at))
+
+    def _feedback(self, o: Outcome, before: Mode) -> None:
+        d = o.decision
+        if d.mode is Mode.SLEEP and before is not Mode.SLEEP:
+            self._cue(Cue.ASLEEP)
+        elif d.mode is not Mode.SLEEP and before is Mode.SLEEP:
+            self._cue(Cue.LISTENING)
+        elif d.actions and not o.errors:
+            self._cue(Cue.DONE)
+        elif d.text and d.mode is Mode.COMMAND and not d.command:
+            self._cue(Cue.NOT_UNDERSTOOD)
+        if d.command and d.actions:
+            self._notifier.notify("voxagent", f"{d.command}  ({d.text})")

@@ -1,0 +1,161 @@
+"""The push-to-talk hotkey: a global key that goes to the agent and to no other program.
+
+Backends (each a class with start() and stop(), calling on_down(t) / on_up(t) with
+time.monotonic()):
+- x11 (agent/desktop/hotkey_x11.py): a passive key grab on the root window; the X
+  server hands the key to the agent only, so it never reaches the focused window.
+  (pynput's X11 listener sees keys through XRecord but cannot keep one key from the
+  focused window short of grabbing the whole keyboard.)
+- evdev (agent/desktop/hotkey_evdev.py): Linux/Wayland, where X11 grabs see nothing;
+  reads /dev/input, which needs membership of the `input` group.
+- pynput: Windows and macOS, with the platform's event filter swallowing the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+KeyCallback = Callable[[float], None]
+
+NAMED_KEYS = {"pause": "Pause", "scroll_lock": "Scroll_Lock", "insert": "Insert",
+              "menu": "Menu", "print": "Print", "caps_lock": "Caps_Lock",
+              "home": "Home", "end": "End", "page_up": "Prior", "page_down": "Next"}
+"""Hotkey names -> X keysym names (f1..f24, letters and digits are derived)."""
+
+
+class HotkeyError(RuntimeError):
+    """The hotkey cannot be had here; one line saying why and what to do."""
+
+
+class Hotkey(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def check_key(name: str) -> str:
+    """The canonical hotkey name ("f9", "pause", "a"); HotkeyError if unknown."""
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in NAMED_KEYS or (len(key) == 1 and key.isalnum()):
+        return key
+    if key[:1] == "f" and key[1:].isdigit() and 1 <= int(key[1:]) <= 24:
+        return key
+    raise HotkeyError(f"unknown hotkey '{name}'; use f1..f24, a letter or digit, or one of "
+                      + ", ".join(NAMED_KEYS))
+
+
+def display_name(key: str, toggle: bool) -> str:
+    """"F9, hold" / "Pause, toggle"."""
+    shown = key.upper() if key[:1] == "f" and key[1:].isdigit() else key.replace("_", " ")
+    return f"{shown}, {'toggle' if toggle else 'hold'}"
+
+
+def x_keysym_name(key: str) -> str:
+    if key in NAMED_KEYS:
+        return NAMED_KEYS[key]
+    return key.upper() if key[:1] == "f" and key[1:].isdigit() else key
+
+
+def pick_backend(configured: str) -> str:
+    """The backend for this session: the configured one, or the platform's."""
+    if configured != "auto":
+        return configured
+    if sys.platform in ("win32", "darwin"):
+        return "pynput"
+    wayland = os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland"
+    if wayland:
+        return "evdev"
+    return "x11" if os.environ.get("DISPLAY") else "evdev"
+
+
+def make_hotkey(backend: str, key: str, on_down: KeyCallback, on_up: KeyCallback) -> Hotkey:
+    """A started hotkey; HotkeyError (one line) when it cannot be had."""
+    hotkey: Hotkey
+    if backend == "x11":
+        from agent.desktop.hotkey_x11 import X11Hotkey
+
+        hotkey = X11Hotkey(key, on_down, on_up)
+    elif backend == "evdev":
+        from agent.desktop.hotkey_evdev import EvdevHotkey
+
+        hotkey = EvdevHotkey(key, on_down, on_up)
+    elif backend == "pynput":
+        hotkey = PynputHotkey(key, on_down, on_up)
+    else:
+        raise HotkeyError(f"no hotkey backend '{backend}'")
+    hotkey.start()
+    return hotkey
+
+
+class PynputHotkey:
+    """pynput's listener; on Windows and macOS the key is swallowed by the event filter.
+    Elsewhere (X11 forced to pynput) the key also reaches the focused window."""
+
+    def __init__(self, key: str, on_down: KeyCallback, on_up: KeyCallback) -> None:
+        self._key = key
+        self._on_down, self._on_up = on_down, on_up
+        self._listener: Any = None
+        self._down = False
+        self._target: Any = None
+
+    def start(self) -> None:
+        try:
+            from pynput import keyboard
+        except ImportError as exc:
+            raise HotkeyError(f"no keyboard listener here: {exc}".splitlines()[0]) from None
+        self._target = _pynput_key(keyboard, self._key)
+        if sys.platform not in ("win32", "darwin"):
+            log.warning("the pynput hotkey cannot keep %s from the focused window here",
+                        self._key)
+        self._listener = keyboard.Listener(
+            on_press=self._press, on_release=self._release,
+            win32_event_filter=self._win32_filter, darwin_intercept=self._darwin_intercept)
+        self._listener.start()
+        self._listener.wait()
+
+    def _matches(self, key: Any) -> bool:
+        return key == self._target
+
+    def _press(self, key: Any) -> None:
+        if self._matches(key) and not self._down:  # auto-repeat sends presses only
+            self._down = True
+            self._on_down(time.monotonic())
+
+    def _release(self, key: Any) -> None:
+        if self._matches(key):
+            self._down = False
+            self._on_up(time.monotonic())
+
+    def _win32_filter(self, msg: int, data: Any) -> bool:
+        if getattr(data, "vkCode", None) == getattr(self._target, "vk", object()):
+            (self._release if msg in (0x0101, 0x0105) else self._press)(self._target)
+            self._listener.suppress_event()
+        return True
+
+    def _darwin_intercept(self, event_type: Any, event: Any) -> Any:
+        try:
+            import Quartz
+        except ImportError:
+            return event
+        code = Quartz.CGEventGetIntegerValueField(event, Quartz.kCGKeyboardEventKeycode)
+        return None if code == getattr(self._target, "vk", None) else event
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+
+
+def _pynput_key(keyboard: Any, key: str) -> Any:
+    if len(key) == 1:
+        return keyboard.KeyCode.from_char(key)
+    found = getattr(keyboard.Key, key, None)
+    if found is None:
+        raise HotkeyError(f"hotkey '{key}' is not available on this platform")
+    return found.value if hasattr(found, "value") else found

@@ -1,0 +1,204 @@
+"""The live agent's desktop side, assembled: gate, controller, feedback, hotkey and tray
+around a Pipeline. The tray runs on the main thread, the pipeline on its own.
+
+    session = LiveSession(cfg, tray=True)
+    source = session.source(lambda: MicSource(...))
+    pipeline = Pipeline(source, ..., executor=session.executor(inner), gate=session.gate,
+                        held_segmenter=session.held_segmenter(), on_event=...)
+    session.run(pipeline, reload)     # blocks until quit, SIGINT or SIGTERM
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agent.actions.base import Executor
+from agent.audio.mic_source import refresh_devices
+from agent.audio.retrying import LiveSource, RetryingSource
+from agent.audio.vad import Segmenter
+from agent.config import Config
+from agent.desktop.controller import Controller
+from agent.desktop.gate import CaptureGate
+from agent.desktop.history import History
+from agent.desktop.hotkey import (
+    Hotkey,
+    HotkeyError,
+    check_key,
+    display_name,
+    make_hotkey,
+    pick_backend,
+)
+from agent.desktop.menu import Entry, menu_entries
+from agent.desktop.notify import Notifier
+from agent.desktop.sounds import CuePlayer
+from agent.desktop.status import Status
+from agent.messages import Action, ListenAction, ListenStyle
+from agent.paths import data_dir, state_dir, user_commands_dir
+
+log = logging.getLogger(__name__)
+
+_JOIN_TIMEOUT_S = 10.0
+HELD_HANGOVER_MS = 5000
+"""Push-to-talk: a pause this long (the most the VAD config allows) does not end the
+utterance; releasing the key does."""
+
+
+class DesktopExecutor:
+    """Performs `listen` actions (hands-free / push-to-talk) itself, even in a dry run
+    (like mode changes, they change the agent, not the desktop); the rest goes on."""
+
+    def __init__(self, inner: Executor, controller: Controller) -> None:
+        self._inner = inner
+        self._controller = controller
+
+    def perform(self, action: Action) -> None:
+        if isinstance(action, ListenAction):
+            self._controller.set_style(action.style)
+        else:
+            self._inner.perform(action)
+
+    def active_app(self) -> str:
+        return self._inner.active_app()
+
+
+class LiveSession:
+    def __init__(self, cfg: Config, *, tray: bool) -> None:
+        d = cfg.desktop
+        self.cfg = cfg
+        self.gate = CaptureGate(ListenStyle.HANDS_FREE, toggle=d.hotkey_style == "toggle",
+                                click_guard_s=d.click_guard_ms / 1000,
+                                release_tail_s=d.release_tail_ms / 1000)
+        self.history = History(state_dir() / "history.jsonl") if d.history else None
+        self.cues = CuePlayer(data_dir("assets") / "sounds", d.sounds)
+        self.notifier = Notifier(d.notifications)
+        self.controller = Controller(self.gate, Status(), cues=self.cues,
+                                     notifier=self.notifier, history=self.history)
+        if self.history is not None:
+            self.controller.recent.extend(_said(r) for r in self.history.recent())
+        self._tray_wanted = tray and d.tray
+        self._tray: Any = None
+        self._hotkey: Hotkey | None = None
+        self._stopping = threading.Event()
+        self._pipeline: Any = None
+
+    # --- building ---------------------------------------------------------------------------
+
+    def source(self, make: Callable[[], LiveSource]) -> RetryingSource:
+        return RetryingSource(make, self.cfg.desktop.device_retry_s,
+                              on_fault=self.controller.device_fault, refresh=refresh_devices)
+
+    def executor(self, inner: Executor) -> DesktopExecutor:
+        return DesktopExecutor(inner, self.controller)
+
+    def held_segmenter(self) -> Segmenter:
+        vad = replace(self.cfg.vad, hangover_ms=max(self.cfg.vad.hangover_ms, HELD_HANGOVER_MS))
+        return Segmenter(vad, self.cfg.audio.block_ms)
+
+    # --- running ----------------------------------------------------------------------------
+
+    def run(self, pipeline: Any, reload: Callable[[], list[str]]) -> None:
+        """Run until quit or stop(); re-raise what stopped the pipeline, if anything."""
+        self._pipeline = pipeline
+        self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop)
+        self._start_hotkey()
+        failure: list[BaseException] = []
+        worker = threading.Thread(target=self._run_pipeline, args=(pipeline, failure),
+                                  name="pipeline", daemon=True)
+        worker.start()
+        try:
+            self._main_loop()
+        finally:
+            self.stop()
+            worker.join(timeout=_JOIN_TIMEOUT_S)
+            self._close()
+        if failure:
+            raise failure[0]
+
+    def _main_loop(self) -> None:
+        if not self._tray_wanted:
+            while not self._stopping.wait(0.5):
+                pass
+            return
+        from agent.desktop.tray import Tray
+
+        self._tray = Tray(data_dir("assets") / "icons", self._menu)
+        self.controller.subscribe(self._tray.update)
+        threading.Thread(target=self._stop_tray_on_stop, name="tray-stopper",
+                         daemon=True).start()
+        self._tray.run()
+
+    def _stop_tray_on_stop(self) -> None:
+        self._stopping.wait()
+        self._tray.stop()
+
+    def _run_pipeline(self, pipeline: Any, failure: list[BaseException]) -> None:
+        try:
+            pipeline.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by run() on the main thread
+            failure.append(exc)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop everything (any thread, signal handlers included; nothing here blocks)."""
+        self._stopping.set()
+        if self._pipeline is not None:
+            self._pipeline.stop()
+
+    def _close(self) -> None:
+        if self._hotkey is not None:
+            self._hotkey.stop()
+        self.cues.stop()
+        self.notifier.stop()
+
+    def _start_hotkey(self) -> None:
+        d = self.cfg.desktop
+        wanted = ListenStyle(d.listen)
+        if d.hotkey_backend != "none":
+            try:
+                key = check_key(d.hotkey)
+                self._hotkey = make_hotkey(pick_backend(d.hotkey_backend), key,
+                                           self.controller.hotkey_down, self.controller.hotkey_up)
+                self.controller.set_hotkey(display_name(key, d.hotkey_style == "toggle"))
+            except HotkeyError as exc:
+                log.warning("no push-to-talk hotkey: %s", exc)
+        if wanted is ListenStyle.PUSH_TO_TALK:
+            self.controller.set_style(wanted)  # says so if there is no hotkey
+        log.warning("%s", self.controller.status.tooltip())
+
+    def _menu(self) -> tuple[Entry, ...]:
+        return menu_entries(self.controller.status, list(self.controller.recent),
+                            self.controller, self._open_commands_folder)
+
+    def _open_commands_folder(self) -> None:
+        folder = user_commands_dir(self.cfg.commands.user_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        open_folder(folder)
+
+
+def open_folder(folder: Path) -> None:
+    """Show a folder in the desktop's file manager (without waiting for it)."""
+    if sys.platform == "win32":
+        os.startfile(folder)  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    try:
+        proc = subprocess.Popen([opener, str(folder)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError as exc:
+        log.warning("cannot open %s with %s: %s", folder, opener, exc)
+        return
+    threading.Thread(target=proc.wait, name="opener", daemon=True).start()  # no zombie
+
+
+def _said(record: dict[str, Any]) -> str:
+    return record.get("command") or (f'"{record.get("text")}"' if record.get("text") else "-")

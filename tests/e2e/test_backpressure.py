@@ -1,0 +1,114 @@
+"""The recogniser falling behind a live source: the queue between capture and recogniser
+is bounded, capture never waits for the recogniser, and every utterance that does not
+fit is counted and logged.
+
+The source is a real-time (paced) file source marked live, the recogniser the real
+Whisper model slowed down by a fixed pause per utterance, as an overloaded machine
+would slow it. (The microphone callback's own queue is tested in
+tests/integration/test_microphone.py::test_overruns_are_counted_and_reported.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.app import Pipeline
+from agent.asr.base import Hint
+from agent.audio.file_source import FileSource
+from agent.audio.vad import Segmenter
+from agent.config import Config
+from agent.dispatch.dispatcher import Dispatcher
+from agent.messages import AudioFrame, Outcome, Transcript
+from agent.runner import command_library, load_transcriber
+from tests.e2e.rig import spoken
+
+PHRASES = ("new tab", "close tab", "copy", "paste", "undo", "redo", "find")
+SLOW_S = 2.5
+
+
+class SlowRecogniser:
+    """The real recogniser, plus SLOW_S seconds per utterance."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.name = "whisper"
+
+    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
+        time.sleep(SLOW_S)
+        return self.inner.transcribe(pcm, hint)  # type: ignore[attr-defined]
+
+
+class Paced:
+    """The file source, recording how late each frame reaches the capture thread."""
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+        self.lateness: list[float] = []
+
+    @property
+    def started_at(self) -> float:
+        return self.source.started_at
+
+    def frames(self) -> Iterator[AudioFrame]:
+        for frame in self.source.frames():
+            due = self.source.started_at + frame.start + frame.duration
+            self.lateness.append(time.monotonic() - due)
+            yield frame
+
+    def stop(self) -> None:
+        self.source.stop()
+
+
+@pytest.fixture(scope="module")
+def rapid_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven commands, 0.7 s apart: far faster than the slowed recogniser."""
+    import numpy as np
+    import soundfile
+
+    from agent.audio.file_source import read_audio
+
+    out = tmp_path_factory.mktemp("rapid") / "rapid.wav"
+    gap = np.zeros(int(0.7 * 16000), dtype=np.int16)
+    pcm = np.concatenate([part for phrase in PHRASES
+                          for part in (read_audio(spoken(phrase).path), gap)])
+    soundfile.write(str(out), pcm, 16000, subtype="PCM_16")
+    return out
+
+
+def test_a_slow_recogniser_drops_counted_utterances_and_never_holds_capture(
+        rapid_speech: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = Config()
+    outcomes: list[Outcome] = []
+    source = Paced(FileSource(rapid_speech, cfg.audio.block_ms))
+    dispatcher = Dispatcher(command_library(cfg).commands)
+    pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms),
+                        SlowRecogniser(load_transcriber(cfg)), dispatcher,
+                        _NoActions(), outcomes.append, live=True, queue_size=1)
+    with caplog.at_level(logging.WARNING, logger="agent.app"):
+        pipeline.run()
+
+    dropped = pipeline.stats.dropped_utterances
+    closed = pipeline.stats.utterances + dropped
+    assert closed == len(PHRASES), (closed, [o.decision.text for o in outcomes])
+    assert dropped >= 2, pipeline.stats
+    warnings = [r.getMessage() for r in caplog.records if "recogniser behind" in r.getMessage()]
+    assert len(warnings) == dropped, warnings  # each drop logged, with the running count
+    assert warnings[-1].endswith(f"({dropped} so far)"), warnings
+    # the capture thread kept real time while the recogniser lagged seconds behind
+    assert max(source.lateness) < 0.25, max(source.lateness)
+    # what was recognised was recognised right, and in order
+    names = [o.decision.command for o in outcomes]
+    assert names == [p for p in PHRASES if p in names], names
+
+
+class _NoActions:
+    def perform(self, action: object) -> None:
+        pass
+
+    def active_app(self) -> str:
+        return ""

@@ -1,0 +1,131 @@
+"""The live agent end to end: speech played into the virtual microphone, `voxagent run`
+(not a dry run) on it, and real key events arriving in the focused Tk window on Xvfb.
+
+No tray host runs in these tests: the agent must say so once and carry on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.e2e.rig import LiveAgent, spoken, xdotool
+from tests.integration.x11 import CTRL, SHIFT, KeylogWindow
+
+CTRL_T = {"action": "key", "keys": "ctrl+t", "count": 1}
+
+
+def _chords(window: KeylogWindow) -> tuple[list[tuple[str, int]], str]:
+    got = window.sync()
+    return [(k["keysym"], k["state"] & (CTRL | SHIFT)) for k in got.keys], got.text
+
+
+def test_spoken_commands_arrive_as_keys_and_text(keylog: KeylogWindow,
+                                                  start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent()
+    first = agent.say("new tab")
+    tab = agent.next_json()
+    agent.say("type hello world")
+    typed = agent.next_json()
+    keys, text = _chords(keylog)
+    err = agent.stop()
+
+    assert tab["actions"] == [CTRL_T], tab
+    assert typed["actions"][0]["action"] == "type", typed
+    assert keys[0] == ("t", CTRL), keys
+    assert text.casefold().rstrip(".!") == "hello world", (text, typed)
+    # latency parts, from the end of speech, in order
+    lat = tab["latency"]
+    assert 0 < lat["closed"] <= lat["transcribed"] <= lat["performed"] < 10, lat
+    # stream time: the stream starts just after the "listening" line
+    voice_at = first.started_at + spoken("new tab").on - agent.listening_at
+    assert abs(voice_at - tab["start"]) < 0.5, (voice_at, tab)
+    # the history has both, with the same parts
+    history = agent.history()
+    assert [h["command"] for h in history] == [tab["command"], typed["command"]]
+    assert set(history[0]["latency"]) >= {"closed", "transcribed", "performed", "recognised"}
+    assert history[0]["backend"] == tab["backend"] and history[0]["time"]
+    # no tray host here: said once, and the agent ran on
+    assert err.count("running without a tray icon") == 1, err
+
+
+def test_sleep_and_wake_gate_what_follows(keylog: KeylogWindow,
+                                          start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent()
+    got = []
+    for phrase in ("go to sleep", "new tab", "wake up", "new tab"):
+        agent.say(phrase)
+        got.append(agent.next_json())
+    keys, _ = _chords(keylog)
+    agent.stop()
+
+    assert [g["actions"] for g in got] == [
+        [{"action": "mode", "mode": "sleep"}], [],
+        [{"action": "mode", "mode": "command"}], [CTRL_T]], got
+    assert [g["mode"] for g in got] == ["sleep", "sleep", "command", "command"]
+    assert keys == [("t", CTRL)], keys  # only the "new tab" said awake
+
+
+def test_push_to_talk_takes_speech_only_while_the_hotkey_is_held(
+        pointer_focus: KeylogWindow, start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent("--push-to-talk")
+    agent.say("new tab", pause=0.5)
+    agent.no_json(3.0)  # key up: not heard
+
+    xdotool(agent.server, "keydown", "F9")
+    agent.mic.silence(0.4).wait()
+    agent.say("new tab", pause=0.3)
+    xdotool(agent.server, "keyup", "F9")
+    held = agent.next_json()
+    agent.no_json(2.0)
+
+    # by voice, back to hands-free (said while holding the key), then no key needed
+    xdotool(agent.server, "keydown", "F9")
+    agent.mic.silence(0.4).wait()
+    agent.say("hands free", pause=0.3)
+    xdotool(agent.server, "keyup", "F9")
+    switched = agent.next_json()
+    agent.say("new tab")
+    free = agent.next_json()
+    keys, text = _chords(pointer_focus)
+    agent.stop()
+
+    assert held["actions"] == [CTRL_T], held
+    assert switched["actions"] == [{"action": "listen", "style": "hands_free"}], switched
+    assert free["actions"] == [CTRL_T], free
+    assert keys == [("t", CTRL), ("t", CTRL)], keys  # and F9 itself never arrived
+    assert text == ""
+
+
+def test_toggle_style_starts_and_stops_with_presses(
+        pointer_focus: KeylogWindow, start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent("--push-to-talk", "--toggle", "--hotkey", "f8")
+    xdotool(agent.server, "key", "F8")  # press and release: on
+    agent.mic.silence(0.3).wait()
+    agent.say("new tab", pause=0.3)
+    xdotool(agent.server, "key", "F8")  # off: closes the utterance
+    on = agent.next_json()
+    agent.say("new tab", pause=0.5)
+    agent.no_json(3.0)
+    keys, _ = _chords(pointer_focus)
+    agent.stop()
+
+    assert on["actions"] == [CTRL_T], on
+    assert keys == [("t", CTRL)], keys
+
+
+def test_without_a_display_it_says_so_once_and_runs_on(
+        start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent("--dry-run", display=False)
+    agent.say("new tab")
+    heard = agent.next_json()
+    agent.say("push to talk")  # no hotkey here: it says so and stays hands-free
+    refused = agent.next_json()
+    agent.say("new tab")
+    again = agent.next_json()
+    err = agent.stop()
+
+    assert heard["actions"] == [CTRL_T] and again["actions"] == [CTRL_T], (heard, again)
+    assert refused["actions"] == [{"action": "listen", "style": "push_to_talk"}], refused
+    assert err.count("running without a tray icon: no display") == 1, err
+    assert err.count("no push-to-talk hotkey") == 1, err
+    assert "push-to-talk needs a hotkey" in err, err

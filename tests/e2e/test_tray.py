@@ -1,0 +1,187 @@
+"""The tray icon under a real tray host (trayer) on Xvfb, checked by screen pixels, and
+its menu driven with the pointer (xdotool), as a person would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.e2e.conftest import park_pointer
+from tests.e2e.rig import (
+    ICON_COLOURS,
+    LiveAgent,
+    Trayer,
+    find_window,
+    grab,
+    share_near,
+    xdotool,
+)
+from tests.integration.x11 import CTRL, KeylogWindow, XServer
+
+ICON_CLASS = "voxagentSystemTrayIcon"
+
+
+@pytest.fixture(autouse=True)
+def _panel_on_top(trayer: Trayer, request: pytest.FixtureRequest) -> None:
+    """The tray above the keylog window (which other fixtures may map after trayer)."""
+    if "pointer_focus" in request.fixturenames:
+        request.getfixturevalue("pointer_focus")
+    trayer.raise_panel()
+CTRL_T = {"action": "key", "keys": "ctrl+t", "count": 1}
+
+
+def icon_shares(server: XServer) -> dict[str, float]:
+    """How much of the tray icon is in each state's colour."""
+    pixels = grab(server, find_window(server, ICON_CLASS))
+    return {state: round(share_near(pixels, rgb), 2) for state, rgb in ICON_COLOURS.items()}
+
+
+def icon_state(server: XServer) -> str | None:
+    """Which state's colour covers most of the tray icon (None if none does)."""
+    shares = icon_shares(server)
+    best = max(shares, key=lambda s: shares[s])
+    return best if shares[best] > 0.5 else None
+
+
+def wait_state(server: XServer, state: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = icon_state(server)
+        if seen == state:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"tray icon shows {seen}, not {state}, after {timeout} s: "
+                         f"{icon_shares(server)}; tooltip {tooltip(server)!r}")
+
+
+def tooltip(server: XServer) -> str:
+    """The icon window's name, which pystray sets to the tooltip."""
+    done = subprocess.run(["xdotool", "search", "--classname", ICON_CLASS, "getwindowname"],
+                          env=server.env(), capture_output=True, text=True, timeout=10,
+                          check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def wait_tooltip(server: XServer, needle: str, timeout: float = 5.0) -> str:
+    """The tooltip once it contains `needle` (it is set just after the icon changes)."""
+    deadline = time.monotonic() + timeout
+    while needle not in (tip := tooltip(server)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"tooltip {tip!r} has no {needle!r} after {timeout} s")
+        time.sleep(0.05)
+    return tip
+
+
+class StateRecorder(threading.Thread):
+    """Samples the icon's state every 30 ms until stopped; keeps the changes."""
+
+    def __init__(self, server: XServer) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.states: list[str] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.03):
+            state = icon_state(self.server)
+            if state and (not self.states or self.states[-1] != state):
+                self.states.append(state)
+
+    def stop(self) -> list[str]:
+        self.halt.set()
+        self.join(timeout=5)
+        return self.states
+
+
+def test_icon_shows_each_state_by_pixels(trayer: Trayer, x_server: XServer,
+                                         start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent("--dry-run")
+    agent.log_wait("tray icon shown")
+    wait_state(x_server, "listening")
+    wait_tooltip(x_server, "voxagent: listening (hands-free")
+
+    recorder = StateRecorder(x_server)
+    recorder.start()
+    agent.say("go to sleep")
+    slept = agent.next_json()
+    wait_state(x_server, "asleep")
+    time.sleep(0.2)  # the recorder's next samples see it too
+    states = recorder.stop()
+    assert slept["actions"] == [{"action": "mode", "mode": "sleep"}], slept
+    # listening -> hearing speech -> recognising -> asleep, each its own icon
+    assert states[:1] == ["listening"] and states[-1] == "asleep", states
+    assert states.index("hearing") < states.index("recognising"), states
+    wait_tooltip(x_server, "| last: go to sleep")
+
+    agent.say("wake up")
+    agent.next_json()
+    wait_state(x_server, "listening")
+    err = agent.stop()
+    assert "running without a tray icon" not in err
+
+
+def _click_menu_entry(server: XServer, entry: int = 0) -> None:
+    """Click the tray icon, then the `entry`th item of the menu it opens."""
+    x, y, w, h = find_window(server, ICON_CLASS)
+    xdotool(server, "mousemove", str(x + w // 2), str(y + h // 2), "click", "1")
+    mx, my, mw, mh = find_window(server, "Menu")
+    row = mh / 10.5  # ten rows of text and separators, about the same height
+    xdotool(server, "mousemove", str(mx + mw // 3), str(int(my + row * (entry + 0.5))),
+            "click", "1")
+    park_pointer(server)
+
+
+def test_listening_off_from_the_tray_menu_stops_actions(
+        trayer: Trayer, x_server: XServer, pointer_focus: KeylogWindow,
+        start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent()
+    agent.log_wait("tray icon shown")
+    wait_state(x_server, "listening")
+
+    _click_menu_entry(x_server, 0)  # "Listening": off
+    agent.log_wait("listening off")
+    wait_state(x_server, "idle")
+    agent.say("new tab", pause=0.5)
+    agent.no_json(3.0)
+    assert pointer_focus.sync().keys == []
+
+    _click_menu_entry(x_server, 0)  # on again
+    agent.log_wait("listening on")
+    wait_state(x_server, "listening")
+    agent.say("new tab")
+    back = agent.next_json()
+    keys = [(k["keysym"], k["state"] & CTRL) for k in pointer_focus.sync().keys]
+    agent.stop()
+    assert back["actions"] == [CTRL_T], back
+    assert keys == [("t", CTRL)], keys
+
+
+def test_device_failure_shows_error_and_resumes(trayer: Trayer, x_server: XServer,
+                                                start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent("--dry-run")
+    agent.log_wait("tray icon shown")
+    wait_state(x_server, "listening")
+
+    pactl = ["pactl", "suspend-source", agent.mic.source]
+    subprocess.run([*pactl, "1"], env=agent.mic.env, check=True, timeout=10)
+    try:
+        agent.log_wait("microphone failed", timeout=10)
+        wait_state(x_server, "error")
+        wait_tooltip(x_server, "voxagent: error: no audio from the input device")
+        time.sleep(3)  # it keeps retrying meanwhile
+    finally:
+        subprocess.run([*pactl, "0"], env=agent.mic.env, check=True, timeout=10)
+    agent.log_wait("microphone is back", timeout=15)
+    wait_state(x_server, "listening")
+    agent.mic.clear()
+    agent.say("new tab")
+    resumed = agent.next_json()
+    err = agent.stop()
+    assert resumed["actions"] == [CTRL_T], resumed
+    assert err.count("microphone failed") == 1, err  # said once, not at every retry

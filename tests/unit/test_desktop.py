@@ -1,0 +1,355 @@
+"""The pure parts of the desktop side: capture gate, status and tray state, menu model,
+history records, hotkey names and backends, and the controller's bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.desktop.controller import Controller
+from agent.desktop.gate import CaptureGate
+from agent.desktop.history import History, history_record, latency
+from agent.desktop.hotkey import HotkeyError, check_key, display_name, pick_backend
+from agent.desktop.hotkey_evdev import open_keyboards
+from agent.desktop.menu import menu_entries
+from agent.desktop.notify import Notifier
+from agent.desktop.sounds import Cue, CuePlayer
+from agent.desktop.status import Status, TrayState
+from agent.dispatch.dispatcher import Dispatcher
+from agent.dispatch.loader import Command
+from agent.messages import (
+    Activity,
+    ActivityEvent,
+    Decision,
+    KeyAction,
+    ListenStyle,
+    Mode,
+    ModeAction,
+    Outcome,
+    Transcript,
+    Utterance,
+)
+from agent.paths import data_dir
+
+PTT = ListenStyle.PUSH_TO_TALK
+
+
+# --- the capture gate ---------------------------------------------------------------------
+
+def test_hands_free_takes_everything_and_off_takes_nothing() -> None:
+    gate = CaptureGate()
+    assert gate.verdict(1.0).take
+    gate.set_enabled(False)
+    assert not gate.verdict(2.0).take
+    assert not gate.key_down(2.0)  # the hotkey does nothing while listening is off
+
+
+def test_hold_takes_from_after_the_click_to_the_tail_after_release() -> None:
+    gate = CaptureGate(PTT, click_guard_s=0.1, release_tail_s=0.2)
+    assert not gate.verdict(0.5).take  # key up: nothing
+    assert gate.key_down(1.0)
+    assert not gate.verdict(1.05).take  # the key's click
+    assert gate.verdict(1.1).take and gate.held
+    gate.key_up(3.0)
+    assert gate.verdict(3.19).take  # the end of the last word
+    closing = gate.verdict(3.2)
+    assert closing.close and not closing.take
+    assert not gate.verdict(3.25).close  # closes once
+    assert not gate.verdict(3.3).take
+
+
+def test_hold_pressed_again_within_the_tail_keeps_going() -> None:
+    gate = CaptureGate(PTT, click_guard_s=0.0, release_tail_s=0.3)
+    gate.key_down(1.0)
+    gate.key_up(2.0)
+    assert not gate.key_down(2.1)  # not a new utterance
+    assert gate.verdict(2.5).take and not gate.verdict(2.6).close
+
+
+def test_toggle_opens_and_closes_on_presses_and_ignores_releases() -> None:
+    gate = CaptureGate(PTT, toggle=True, click_guard_s=0.0, release_tail_s=0.1)
+    assert gate.key_down(1.0)
+    gate.key_up(1.1)
+    assert gate.verdict(2.0).take
+    assert not gate.key_down(3.0)
+    assert gate.verdict(3.05).take
+    assert gate.verdict(3.1).close
+
+
+def test_muted_frames_are_skipped_but_nothing_is_reset() -> None:
+    gate = CaptureGate()
+    gate.mute(until=2.0)
+    v = gate.verdict(1.5)
+    assert v.take and v.muted
+    assert not gate.verdict(2.0).muted
+
+
+def test_switching_style_forgets_a_held_key() -> None:
+    gate = CaptureGate(PTT, click_guard_s=0.0)
+    gate.key_down(1.0)
+    gate.set_style(ListenStyle.HANDS_FREE)
+    gate.set_style(PTT)
+    assert not gate.verdict(1.5).take
+
+
+# --- status and tray state ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("status", "state"), [
+    (Status(), TrayState.LISTENING),
+    (Status(enabled=False), TrayState.IDLE),
+    (Status(style=PTT), TrayState.IDLE),
+    (Status(style=PTT, held=True), TrayState.LISTENING),
+    (Status(hearing=True), TrayState.HEARING),
+    (Status(hearing=True, recognising=True), TrayState.RECOGNISING),
+    (Status(mode=Mode.SLEEP), TrayState.ASLEEP),
+    (Status(mode=Mode.SLEEP, hearing=True), TrayState.HEARING),
+    (Status(fault="gone", recognising=True), TrayState.ERROR),
+])
+def test_tray_state(status: Status, state: TrayState) -> None:
+    assert status.state is state
+
+
+def test_every_state_has_its_own_icon() -> None:
+    icons = data_dir("assets") / "icons"
+    files = {s: (icons / f"{s.value}.png").read_bytes() for s in TrayState}
+    assert len(set(files.values())) == len(TrayState)
+
+
+def test_tooltip_says_state_style_mode_and_last_command() -> None:
+    tip = Status(style=PTT, held=True, hotkey="F9, hold", last_command="new tab").tooltip()
+    assert tip == ("voxagent: listening (push-to-talk F9, hold, command mode)"
+                   " | last: new tab")
+    assert Status(fault="no audio").tooltip() == "voxagent: error: no audio"
+
+
+# --- the menu model -----------------------------------------------------------------------
+
+class _Actions:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def toggle_listening(self) -> None:
+        self.calls.append(("toggle", None))
+
+    def set_style(self, style: ListenStyle) -> None:
+        self.calls.append(("style", style))
+
+    def set_dictation(self, on: bool) -> None:
+        self.calls.append(("dictation", on))
+
+    def reload_commands(self) -> None:
+        self.calls.append(("reload", None))
+
+    def quit(self) -> None:
+        self.calls.append(("quit", None))
+
+
+def test_menu_items_reflect_the_status_and_call_the_controller() -> None:
+    actions = _Actions()
+    opened: list[bool] = []
+    entries = menu_entries(Status(hotkey="F9, hold", mode=Mode.DICTATION), ["copy", "paste"],
+                           actions, lambda: opened.append(True))
+    by_text = {e.text: e for e in entries if e.text != "-"}
+    assert list(by_text) == ["Listening", "Hands-free", "Push-to-talk (F9, hold)", "Dictation",
+                             "Recent commands", "Reload commands", "Open commands folder",
+                             "Quit"]
+    assert by_text["Listening"].checked is True
+    assert by_text["Dictation"].checked is True
+    assert [c.text for c in by_text["Recent commands"].children] == ["paste", "copy"]
+    for text in ("Listening", "Push-to-talk (F9, hold)", "Dictation", "Reload commands",
+                 "Open commands folder", "Quit"):
+        action = by_text[text].action
+        assert action is not None
+        action()
+    assert actions.calls == [("toggle", None), ("style", PTT), ("dictation", False),
+                             ("reload", None), ("quit", None)]
+    assert opened == [True]
+
+
+def test_push_to_talk_is_greyed_out_without_a_hotkey() -> None:
+    entries = menu_entries(Status(), [], _Actions(), lambda: None)
+    ptt = next(e for e in entries if e.text.startswith("Push-to-talk"))
+    assert not ptt.enabled
+
+
+# --- history ------------------------------------------------------------------------------
+
+def _outcome(text: str = "New tab.", command: str | None = "new tab") -> Outcome:
+    utt = Utterance(b"", start=1.0, end=2.0, closed_at=102.5)
+    actions = (KeyAction("ctrl+t"),) if command else ()
+    return Outcome(utt, Transcript(text, backend="whisper", seconds=0.4),
+                   Decision(text, command, actions, Mode.COMMAND), performed_at=103.2,
+                   recognised_at=103.0)
+
+
+def test_latency_parts_are_seconds_from_the_end_of_speech() -> None:
+    assert latency(_outcome(), started_at=100.0) == {
+        "closed": 0.5, "recognised": 0.4, "performed": 1.2, "transcribed": 1.0}
+    assert latency(_outcome(), started_at=None) == {"recognised": 0.4}
+
+
+def test_history_lines_and_recent(tmp_path: Path) -> None:
+    history = History(tmp_path / "state" / "history.jsonl")
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    history.append(history_record(_outcome(), 100.0, now=when))
+    history.append(history_record(_outcome("Hmm.", None), 100.0, now=when))
+    lines = [json.loads(x) for x in history.path.read_text().splitlines()]
+    assert lines[0] == {"time": "2026-01-02T03:04:05.000+00:00", "text": "New tab.",
+                        "command": "new tab",
+                        "actions": [{"action": "key", "keys": "ctrl+t", "count": 1}],
+                        "mode": "command", "backend": "whisper", "errors": [],
+                        "latency": {"closed": 0.5, "recognised": 0.4, "performed": 1.2,
+                                    "transcribed": 1.0}}
+    assert [r["text"] for r in history.recent(1)] == ["Hmm."]
+
+
+def test_history_that_cannot_be_written_is_said_once(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    history = History(blocker / "history.jsonl")  # a folder that is a file
+    for _ in range(3):
+        history.append({"text": "x"})
+    assert sum("cannot write the history" in r.getMessage() for r in caplog.records) == 1
+
+
+# --- hotkey -------------------------------------------------------------------------------
+
+def test_hotkey_names() -> None:
+    assert check_key("F9") == "f9"
+    assert check_key("Scroll Lock") == "scroll_lock"
+    assert display_name("f9", toggle=False) == "F9, hold"
+    assert display_name("pause", toggle=True) == "pause, toggle"
+    with pytest.raises(HotkeyError, match="unknown hotkey 'f25'"):
+        check_key("f25")
+
+
+@pytest.mark.parametrize(("env", "backend"), [
+    ({"DISPLAY": ":0"}, "x11"),
+    ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "evdev"),
+    ({"XDG_SESSION_TYPE": "wayland"}, "evdev"),
+    ({}, "evdev"),
+])
+def test_backend_for_the_session(env: dict[str, str], backend: str,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert pick_backend("auto") == backend
+    assert pick_backend("pynput") == "pynput"
+
+
+def test_evdev_without_readable_keyboards_says_what_to_do(tmp_path: Path) -> None:
+    for folder in (tmp_path / "missing", tmp_path):
+        with pytest.raises(HotkeyError) as info:
+            open_keyboards("f9", folder)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "input group" in message and "usermod -aG input" in message, message
+        assert "hands-free" in message
+
+
+# --- the controller -----------------------------------------------------------------------
+
+def _controller(tmp_path: Path) -> tuple[Controller, list[Status]]:
+    ctl = Controller(CaptureGate(), Status(hotkey="F9, hold"),
+                     cues=CuePlayer(tmp_path, enabled=False), notifier=Notifier(False),
+                     history=History(tmp_path / "history.jsonl"))
+    seen: list[Status] = []
+    ctl.subscribe(seen.append)
+    return ctl, seen
+
+
+def test_controller_follows_activity_outcomes_and_faults(tmp_path: Path) -> None:
+    ctl, seen = _controller(tmp_path)
+    ctl.activity(ActivityEvent(Activity.HEARING, True))
+    assert ctl.status.state is TrayState.HEARING
+    ctl.activity(ActivityEvent(Activity.HEARING, False))
+    ctl.activity(ActivityEvent(Activity.RECOGNISING, True))
+    assert ctl.status.state is TrayState.RECOGNISING
+    ctl.activity(ActivityEvent(Activity.RECOGNISING, False))
+    sleep = Outcome(Utterance(b"", 0, 1), Transcript("Go to sleep."),
+                    Decision("Go to sleep.", "go to sleep", (ModeAction(Mode.SLEEP),),
+                             Mode.SLEEP))
+    ctl.outcome(sleep, started_at=1.0)
+    assert ctl.status.state is TrayState.ASLEEP
+    assert ctl.status.last_command == "go to sleep"
+    ctl.device_fault("no audio from the input device for 2 s")
+    assert ctl.status.state is TrayState.ERROR
+    ctl.device_fault(None)
+    assert ctl.status.state is TrayState.ASLEEP
+    assert [s.state for s in seen][:4] == [TrayState.LISTENING, TrayState.HEARING,
+                                           TrayState.LISTENING, TrayState.RECOGNISING]
+    assert list(ctl.recent) == ["go to sleep"]
+    assert json.loads((tmp_path / "history.jsonl").read_text())["command"] == "go to sleep"
+
+
+def test_controller_hotkey_and_style(tmp_path: Path) -> None:
+    ctl, _ = _controller(tmp_path)
+    ctl.set_style(PTT)
+    assert ctl.status.state is TrayState.IDLE
+    ctl.hotkey_down(10.0)
+    assert ctl.status.held and ctl.status.state is TrayState.LISTENING
+    ctl.hotkey_up(11.0)
+    assert not ctl.status.held
+    ctl.set_listening(False)
+    assert ctl.status.state is TrayState.IDLE and not ctl.gate.enabled
+
+
+def test_cues_exist_for_every_cue() -> None:
+    player = CuePlayer(data_dir("assets") / "sounds", enabled=True)
+    for cue in Cue:
+        assert 0.05 < player.seconds(cue) < 0.5, cue
+
+
+class _Worker:
+    """Runs control calls at once (the pipeline runs them on its worker thread)."""
+
+    def call(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_dictation_and_reload_from_the_menu_reach_the_dispatcher(
+        tmp_path: Path, builtins: tuple[Command, ...]) -> None:
+    ctl, _ = _controller(tmp_path)
+    dispatcher = Dispatcher(builtins)
+    reloads: list[bool] = []
+    ctl.attach(_Worker(), dispatcher, lambda: reloads.append(True) or [], lambda: None)
+    ctl.set_dictation(True)
+    assert dispatcher.mode is Mode.DICTATION and ctl.status.mode is Mode.DICTATION
+    typed = dispatcher.dispatch(Transcript("hello there"))
+    assert [a.to_json() for a in typed.actions] == [{"action": "type", "text": "hello there"}]
+    ctl.set_dictation(False)
+    assert dispatcher.mode is Mode.COMMAND
+    ctl.reload_commands()
+    assert reloads == [True]
+
+
+def test_notifications_run_notify_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in notify-send on PATH records how it was called."""
+    record = tmp_path / "args.txt"
+    tool = tmp_path / "notify-send"
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    notifier = Notifier(True)
+    notifier.notify("voxagent", "new tab  (New tab.)")
+    notifier.stop()
+    assert record.read_text().splitlines()[-2:] == ["voxagent", "new tab  (New tab.)"]
+
+
+def test_notifications_without_notify_send_are_refused_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    notifier = Notifier(True)
+    notifier.notify("voxagent", "x")
+    assert not notifier.enabled
+    assert sum("notify-send not found" in r.getMessage() for r in caplog.records) == 1
