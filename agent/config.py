@@ -185,6 +185,9 @@ def describe(cfg: Any, prefix: str = "") -> list[str]:
         elif isinstance(value, dict):
             lines += ["", f"# {f.metadata.get('doc', '')}", f"[{prefix}{f.name}]"]
             lines += [f"{_toml_key(k)} = {_toml_value(list(v))}" for k, v in value.items()]
+        elif f.metadata.get("secret") and value:
+            lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"# {f.name} is set (not shown)")
         else:
             lines.append(f"# {f.metadata.get('doc', '')}")
             lines.append(f"{f.name} = {_toml_value(value)}")

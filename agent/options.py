@@ -12,9 +12,10 @@ from typing import Any
 
 
 def option(default: Any, doc: str, *, choices: tuple[Any, ...] = (), lo: float | None = None,
-           hi: float | None = None) -> Any:
-    """A field with a default, one line of documentation, and allowed choices or range."""
-    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi}
+           hi: float | None = None, secret: bool = False) -> Any:
+    """A field with a default, one line of documentation, and allowed choices or range.
+    A `secret` (an API key) is never printed by `voxagent config`."""
+    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi, "secret": secret}
     if isinstance(default, dict):  # a fresh dict for every instance
         return field(default_factory=lambda: dict(default), metadata=meta)
     if isinstance(default, list):

@@ -42,7 +42,7 @@ class VoxtralConfig:
                          '"http://gpu-box:8000/v1"; "" = the local one at host:port. '
                          "A remote server is never started or stopped by us.")
     api_key: str = _opt("", 'API key sent as a Bearer token (vLLM --api-key); "" = '
-                        "$VOXAGENT_VOXTRAL_API_KEY if set, else none.")
+                        "$VOXAGENT_VOXTRAL_API_KEY if set, else none.", secret=True)
     manage_server: bool = _opt(True, "Start a local vLLM server when none answers on the "
                                "port (and stop it when we exit); false = only attach.")
     server_command: str = _opt("vllm", "The vLLM program (split like a shell would, never "

@@ -309,3 +309,12 @@ def test_describe_documents_every_setting() -> None:
         assert len(lines[i - 1]) > 4, lines[i]  # a real sentence, not an empty comment
     assert "[apps]" in lines
     assert not any(line.startswith("source") for line in lines)
+
+
+def test_describe_never_prints_an_api_key(tmp_path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[voxtral]\napi_key = "sk-very-secret"\n')
+    text = "\n".join(describe(load_config(path)))
+    assert "sk-very-secret" not in text
+    assert "api_key is set (not shown)" in text
+    assert 'api_key = ""' in "\n".join(describe(Config()))
