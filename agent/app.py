@@ -81,7 +81,8 @@ class Pipeline:
     def __init__(self, source: AudioSource, segmenter: Segmenter, transcriber: Transcriber,
                  dispatcher: Dispatcher, executor: Executor,
                  on_outcome: Callable[[Outcome], None], *, alternatives: int = 5,
-                 verify_margin: float = 0.0, live: bool = False, queue_size: int = 16,
+                 verify_margin: float = 0.0, refocus: bool = False, live: bool = False,
+                 queue_size: int = 16,
                  gate: Gate | None = None, held_segmenter: Segmenter | None = None,
                  on_event: Callable[[ActivityEvent], None] | None = None) -> None:
         self.source = source
@@ -101,6 +102,7 @@ class Pipeline:
         self._on_outcome = on_outcome
         self._alternatives = alternatives
         self._verify_margin = verify_margin
+        self._refocus = refocus
         self._live = live
         self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -240,6 +242,8 @@ class Pipeline:
             transcript = Transcript(text="", backend=getattr(self.transcriber, "name", ""))
             decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {exc}")
             return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
+        if self._refocus:
+            transcript = self._refocused(utt, transcript, app)
         if self._verify_margin > 0:
             transcript = self._verified(utt, hint, transcript, app)
         recognised_at = time.monotonic()
@@ -263,6 +267,28 @@ class Pipeline:
         if intent is None or decision.command is not None or decision.actions:
             return decision
         return intent(utt.pcm, transcript, self.dispatcher, app) or decision
+
+    def _refocused(self, utt: Utterance, transcript: Transcript, app: str) -> Transcript:
+        """A key command begun but not understood ("press time") is decoded again, forced
+        to begin with the command's words and prompted with key names only; the new
+        transcript is taken only if it matches a command ("Press tab.")."""
+        if self.dispatcher.matches(transcript, app):
+            return transcript
+        focus = self.dispatcher.focus(transcript, app)
+        if focus is None:
+            return transcript
+        try:
+            again = self.transcriber.transcribe(
+                utt.pcm, Hint(focus.phrases, self._alternatives, prefix=focus.prefix))
+        except RecognitionError as exc:
+            log.warning("could not decode %r again: %s", transcript.text, exc)
+            return transcript
+        taken = self.dispatcher.matches(again, app)
+        log.info("heard %r; again, from %r: %r (%s)", transcript.text, focus.prefix,
+                 again.text, "taken" if taken else "no command either")
+        if not taken:
+            return transcript
+        return replace(again, seconds=transcript.seconds + again.seconds)
 
     def _verified(self, utt: Utterance, hint: Hint, transcript: Transcript,
                   app: str) -> Transcript:

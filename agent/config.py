@@ -80,6 +80,9 @@ class CommandsConfig:
         3.0, "When nothing matched, near-miss commands are scored against the audio; one is "
         "taken if it explains the audio at most this much worse (log-probability) than what "
         "was heard. 0 = off.", lo=0.0, hi=20.0)
+    refocus: bool = _opt(
+        True, 'When the first words begin a key command ("press ...") but nothing matched, '
+        "decode the utterance again from those words, prompted with key names only.")
     builtin: bool = _opt(True, "Load the built-in command sets.")
 
 

@@ -140,7 +140,8 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
     output = _Output(as_json, None if fast else source)
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
                         executor, output.report, alternatives=cfg.whisper.alternatives,
-                        verify_margin=cfg.commands.verify_margin)
+                        verify_margin=cfg.commands.verify_margin,
+                        refocus=cfg.commands.refocus)
     output.on_close = pipeline.stop
     install_signal_handlers(pipeline.stop)
     pipeline.run()
@@ -179,7 +180,8 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
 
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
                         session.executor(inner), report, alternatives=cfg.whisper.alternatives,
-                        verify_margin=cfg.commands.verify_margin, live=True, gate=session.gate,
+                        verify_margin=cfg.commands.verify_margin,
+                        refocus=cfg.commands.refocus, live=True, gate=session.gate,
                         held_segmenter=session.held_segmenter(),
                         on_event=session.controller.activity)
     output.on_close = session.stop

@@ -31,6 +31,9 @@ class Hint:
     """Active command phrases; empty = free speech (dictation)."""
     alternatives: int = 1
     """How many hypotheses are wanted, best first."""
+    prefix: str = ""
+    """Words the transcript must begin with ("Press"): decoding continues after them.
+    Only whisper honours it; the router sends such hints there."""
 
 
 class Transcriber(Protocol):

@@ -154,6 +154,8 @@ class RouterTranscriber:
             log.warning("voxtral: server healthy; trying it for the next utterance")
 
     def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
+        if hint.prefix:  # decoding on from forced words is whisper's (see Hint.prefix)
+            return self.whisper.transcribe(pcm, hint)
         if self.voxtral is not None and self.breaker.allow():
             started = time.monotonic()
             try:

@@ -41,7 +41,7 @@ class WhisperTranscriber:
         self._cfg = cfg.whisper
         self._model: Any = None
         self._tokenizer: Any = None
-        self._prompts: dict[tuple[str, ...], list[int]] = {}
+        self._prompts: dict[tuple[tuple[str, ...], str], list[int]] = {}
         self._encoded: tuple[bytes, Any] | None = None
         """The last utterance and its encoder output, reused by score()."""
         self.model_path = ""
@@ -86,19 +86,20 @@ class WhisperTranscriber:
         return Transcript(text=hyps[0].text if hyps else "", alternatives=hyps,
                           backend=self.name, seconds=time.monotonic() - started)
 
-    def _prompt(self, phrases: tuple[str, ...]) -> list[int]:
-        if phrases not in self._prompts:
+    def _prompt(self, phrases: tuple[str, ...], prefix: str = "") -> list[int]:
+        """Prompt tokens, then the start of transcript, then the forced prefix (if any)."""
+        if (phrases, prefix) not in self._prompts:
             text = build_prompt(phrases) if self._cfg.bias_vocabulary else ""
             tokens = self._tokenizer.encode(" " + text)[-_PROMPT_TOKENS:] if text else []
-            self._prompts[phrases] = self._model.get_prompt(self._tokenizer, tokens,
-                                                            without_timestamps=True)
-        return self._prompts[phrases]
+            self._prompts[phrases, prefix] = self._model.get_prompt(
+                self._tokenizer, tokens, without_timestamps=True, prefix=prefix or None)
+        return self._prompts[phrases, prefix]
 
     def _nbest(self, audio: np.ndarray, hint: Hint) -> tuple[Hypothesis, ...]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         model, tok = self._model, self._tokenizer
-        prompt = self._prompt(hint.phrases)
+        prompt = self._prompt(hint.phrases, hint.prefix)
         n = max(1, min(hint.alternatives, self._cfg.beam_size))
         result = model.model.generate(
             self._encode(audio), [prompt], beam_size=self._cfg.beam_size,

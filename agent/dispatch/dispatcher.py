@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
-from agent.dispatch.captures import LOOSE
+from agent.dispatch.captures import LOOSE, similarity
 from agent.dispatch.grammar import Capture, Literal
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
 from agent.dispatch.normalize import normalize, tokenize
-from agent.dispatch.vocabulary import CAPTURE_HINTS
+from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
 from agent.messages import Action, Decision, Hypothesis, Mode, ModeAction, Transcript, TypeAction
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,21 @@ _LENGTH_RATIO = 0.75
 
 YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
 """Spoken confirmations of a risky command (normalised)."""
+
+
+_FOCUS_KINDS = frozenset({"key", "chord"})
+_FOCUS_SIMILARITY = 0.75
+"""How closely the first words heard must match a key command's leading words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """A command begun but not understood, to decode again: "Press" then key names."""
+
+    prefix: str
+    """The command's leading words as the recogniser writes them ("Press")."""
+    phrases: tuple[str, ...]
+    """The prompt: what may follow."""
 
 
 class Dispatcher:
@@ -79,6 +95,26 @@ class Dispatcher:
     def matches(self, transcript: Transcript, app: str = "") -> bool:
         """Whether dispatch() would find a command (or an answer it awaits); no state change."""
         return self._pending is not None or self._match(self._hyps(transcript), app) is not None
+
+    def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
+        """When the first words heard begin a key command ("press time") that did not
+        match: that command's words and the key names, to decode the utterance again."""
+        tokens = [t.word for t in tokenize(transcript.text)]
+        for cmd in self.active(app):
+            lead: list[str] = []
+            for e in cmd.pattern:
+                if isinstance(e, Capture):
+                    break
+                if not e.optional:
+                    lead.extend(e.options[0])
+            else:
+                continue
+            if (not isinstance(e, Capture) or e.kind not in _FOCUS_KINDS or not lead
+                    or len(tokens) <= len(lead)):
+                continue
+            if similarity(" ".join(tokens[:len(lead)]), " ".join(lead)) >= _FOCUS_SIMILARITY:
+                return Focus(" ".join(lead).capitalize(), FOCUS_WORDS)
+        return None
 
     def candidates(self, transcript: Transcript, app: str = "", limit: int = 4) -> list[str]:
         """Commands the speaker may have meant when nothing matched, said exactly, for the

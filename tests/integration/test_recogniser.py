@@ -17,7 +17,7 @@ from agent.audio.vad import Segmenter
 from agent.config import Config
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
-from agent.messages import Transcript, Utterance
+from agent.messages import KeyAction, Transcript, Utterance
 from agent.paths import data_dir
 
 
@@ -84,3 +84,26 @@ def test_pipeline_verifies_a_near_miss_against_the_audio(whisper, commands, tmp_
     kept = pipeline._verified(Utterance(speech, 0.0, 2.0), Hint(),
                               Transcript("The weather is nice today."), "")
     assert kept.text == "The weather is nice today."
+
+
+def test_a_forced_prefix_begins_the_transcript(whisper, tmp_path) -> None:
+    heard = whisper.transcribe(speak("press escape", tmp_path),
+                               Hint(("escape", "enter"), 3, prefix="Press"))
+    assert all(h.text.startswith("Press") for h in heard.alternatives)
+    assert "escape" in heard.text.lower()
+
+
+def test_pipeline_decodes_a_key_command_again_focused_on_key_names(
+        whisper, commands, tmp_path) -> None:
+    pipeline = Pipeline(source=None, segmenter=Segmenter(Config().vad), transcriber=whisper,
+                        dispatcher=Dispatcher(commands), executor=DryRunExecutor(),
+                        on_outcome=print, refocus=True)
+    # what a first pass heard for "press tab" in a noisy dev session
+    utt = Utterance(speak("press tab", tmp_path), 0.0, 1.0)
+    fixed = pipeline._refocused(utt, Transcript("Press time."), "")
+    assert pipeline.dispatcher.dispatch(fixed).actions == (KeyAction("tab"),)
+    # a sentence that merely begins like the command is kept as heard: it matches nothing
+    speech = speak("press the button on the left side firmly", tmp_path)
+    kept = pipeline._refocused(Utterance(speech, 0.0, 2.0),
+                               Transcript("Press the button on the left side firmly."), "")
+    assert kept.text == "Press the button on the left side firmly."

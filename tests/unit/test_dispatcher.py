@@ -150,3 +150,20 @@ def test_candidates_follow_the_mode(builtins) -> None:
     d = Dispatcher(builtins, mode=Mode.SLEEP)
     assert d.candidates(Transcript("Wake out.")) == ["wake up"]
     assert d.candidates(Transcript("New camp.")) == []
+
+
+def test_focus_names_a_key_command_begun_but_not_understood(builtins) -> None:
+    d = Dispatcher(builtins)
+    focus = d.focus(Transcript("Press time."))
+    assert focus is not None and focus.prefix == "Press"
+    assert {"tab", "enter", "F5", "letter", "control"} <= set(focus.phrases)
+    assert d.focus(Transcript("press control, shift you.")) is not None
+
+
+def test_focus_leaves_other_speech_and_other_modes_alone(builtins) -> None:
+    d = Dispatcher(builtins)
+    assert d.focus(Transcript("Press.")) is None  # nothing after the command's words
+    assert d.focus(Transcript("Please leave the door open.")) is None
+    assert d.focus(Transcript("New time.")) is None  # "new tab" has no key to capture
+    assert d.focus(Transcript("snake case use our name")) is None  # free text: no focus
+    assert Dispatcher(builtins, mode=Mode.DICTATION).focus(Transcript("Press time.")) is None

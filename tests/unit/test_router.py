@@ -104,3 +104,10 @@ def test_the_router_and_voxtral_are_registered_backends() -> None:
     assert BACKENDS["auto"] == "agent.asr.router:RouterTranscriber"
     assert BACKENDS["voxtral"] == "agent.voxtral.backend:VoxtralTranscriber"
     assert Config().recognition.backend == "auto"
+
+
+def test_a_hint_with_a_forced_prefix_goes_to_whisper() -> None:
+    r, vox, whisper = router()
+    heard = r.transcribe(b"again", Hint(("tab",), 5, prefix="Press"))
+    assert heard.backend == "whisper" and vox.heard == [] and whisper.heard == [b"again"]
+    assert r.transcribe(b"next", Hint()).backend == "voxtral"
