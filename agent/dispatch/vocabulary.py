@@ -89,8 +89,9 @@ FOCUS_WORDS: tuple[str, ...] = (
     "three times",
 )
 """The whole prompt when a key command is decoded again (Dispatcher.focus): key names
-only, as the recogniser writes them (no single letters: they pull every short word to
-a letter).  bench/accuracy.py, held-out set, "press" rows: 76/126 without, 94/126 with
+only, as the recogniser writes them (listing "letter a" to "letter z" too did worse on
+the dev set: 131/160 "press" commands right against 138/160).
+bench/accuracy.py, held-out set, "press" rows: 76/126 without, 94/126 with
 (two of the new ones wrong keys: 32 wrong actions in all, was 30)."""
 
 
