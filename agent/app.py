@@ -242,10 +242,8 @@ class Pipeline:
             transcript = Transcript(text="", backend=getattr(self.transcriber, "name", ""))
             decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {exc}")
             return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
-        if self._refocus:
-            transcript = self._refocused(utt, transcript, app)
-        if self._verify_margin > 0:
-            transcript = self._verified(utt, hint, transcript, app)
+        if not self.dispatcher.matches(transcript, app):
+            transcript = self._recovered(utt, hint, transcript, app)
         recognised_at = time.monotonic()
         decision = self.dispatcher.dispatch(transcript, app)
         decision = self._intended(utt, transcript, decision, app)
@@ -268,12 +266,21 @@ class Pipeline:
             return decision
         return intent(utt.pcm, transcript, self.dispatcher, app) or decision
 
+    def _recovered(self, utt: Utterance, hint: Hint, transcript: Transcript,
+                   app: str) -> Transcript:
+        """Nothing matched: decode a key command again, then verify near misses."""
+        if self._refocus:
+            again = self._refocused(utt, transcript, app)
+            if again is not transcript:
+                return again
+        if self._verify_margin > 0:
+            return self._verified(utt, hint, transcript, app)
+        return transcript
+
     def _refocused(self, utt: Utterance, transcript: Transcript, app: str) -> Transcript:
         """A key command begun but not understood ("press time") is decoded again, forced
         to begin with the command's words and prompted with key names only; the new
         transcript is taken only if it matches a command ("Press tab.")."""
-        if self.dispatcher.matches(transcript, app):
-            return transcript
         focus = self.dispatcher.focus(transcript, app)
         if focus is None:
             return transcript
@@ -295,7 +302,7 @@ class Pipeline:
         """When nothing matched, let the recogniser score near-miss commands against the
         audio; one that explains it almost as well as what was heard takes its place."""
         score = getattr(self.transcriber, "score", None)
-        if score is None or self.dispatcher.matches(transcript, app):
+        if score is None:
             return transcript
         candidates = self.dispatcher.candidates(transcript, app)
         if not candidates:

@@ -101,16 +101,8 @@ class Dispatcher:
         match: that command's words and the key names, to decode the utterance again."""
         tokens = [t.word for t in tokenize(transcript.text)]
         for cmd in self.active(app):
-            lead: list[str] = []
-            for e in cmd.pattern:
-                if isinstance(e, Capture):
-                    break
-                if not e.optional:
-                    lead.extend(e.options[0])
-            else:
-                continue
-            if (not isinstance(e, Capture) or e.kind not in _FOCUS_KINDS or not lead
-                    or len(tokens) <= len(lead)):
+            lead, kind = _leading_words(cmd)
+            if kind not in _FOCUS_KINDS or not lead or len(tokens) <= len(lead):
                 continue
             if similarity(" ".join(tokens[:len(lead)]), " ".join(lead)) >= _FOCUS_SIMILARITY:
                 return Focus(" ".join(lead).capitalize(), FOCUS_WORDS)
@@ -198,3 +190,15 @@ class Dispatcher:
             return self._finish(text, name, actions)
         log.info("not confirmed: %s", name)
         return Decision(text, name, (), self.mode, note=f"cancelled: {name}")
+
+
+def _leading_words(cmd: Command) -> tuple[list[str], str]:
+    """The words a command begins with (first option of each required literal) and the
+    kind of the capture that follows them ("" when none does)."""
+    lead: list[str] = []
+    for e in cmd.pattern:
+        if isinstance(e, Capture):
+            return lead, e.kind
+        if not e.optional:
+            lead.extend(e.options[0])
+    return lead, ""
