@@ -64,13 +64,15 @@ class WhisperConfig:
     beam_size: int = _opt(5, "Beam width.", lo=1, hi=16)
     alternatives: int = _opt(5, "N-best hypotheses offered to the command matcher.", lo=1, hi=16)
     language: str = _opt("en", "Spoken language (English-only models ignore it).")
-    download_root: str = _opt("", 'Where hub models are stored; "" = the Hugging Face cache.')
+    download_root: str = _opt("", 'Where hub models are stored; "" = the Hugging Face cache. '
+                              "A relative path is taken from the config file's folder.")
     bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
 
 
 @dataclass(frozen=True)
 class CommandsConfig:
-    user_dir: str = _opt("", 'Folder of your command files; "" = <config dir>/commands.')
+    user_dir: str = _opt("", 'Folder of your command files; "" = <config dir>/commands. '
+                         "A relative path is taken from the config file's folder.")
     fuzzy_threshold: float = _opt(0.8, "Minimum similarity (0..1) for a spoken form to match.",
                                   lo=0.5, hi=1.0)
     alternative_margin: float = _opt(
@@ -119,7 +121,23 @@ def load_config(path: Path | None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
     data.pop("source", None)
-    return replace(_build(Config, data, where, ""), source=where)
+    return _anchored(replace(_build(Config, data, where, ""), source=where), path.parent)
+
+
+_FOLDERS = (("commands", "user_dir"), ("whisper", "download_root"), ("voxtral", "download_root"))
+"""Options naming a folder: relative ones are read from the config file's folder."""
+
+
+def _anchored(cfg: Config, base: Path) -> Config:
+    """The config with its relative folders made absolute against `base`, so that they
+    mean the same whatever the working directory the agent starts in."""
+    for section, key in _FOLDERS:
+        part = getattr(cfg, section)
+        value = getattr(part, key)
+        folder = Path(value).expanduser()
+        if value and not folder.is_absolute():
+            cfg = replace(cfg, **{section: replace(part, **{key: str(base.resolve() / folder)})})
+    return cfg
 
 
 def _build(cls: type, data: dict[str, Any], where: str, prefix: str) -> Any:

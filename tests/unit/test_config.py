@@ -97,6 +97,24 @@ def test_a_source_key_in_the_file_cannot_fake_the_source(tmp_path: Path) -> None
     assert load_config(path).source == str(path)
 
 
+def test_relative_folders_are_read_from_the_config_files_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, """
+[commands]
+user_dir = "my-commands"
+[whisper]
+download_root = "../models"
+[voxtral]
+download_root = "~/weights"
+""")
+    monkeypatch.chdir("/")
+    cfg = load_config(path)
+    assert cfg.commands.user_dir == str(tmp_path.resolve() / "my-commands")
+    assert cfg.whisper.download_root == str(tmp_path.resolve() / "../models")
+    assert cfg.voxtral.download_root == "~/weights"  # the user's home is not relative
+    assert load_config(write(tmp_path, "")).commands.user_dir == ""  # default: config dir
+
+
 # --- unknown keys ----------------------------------------------------------------------------
 
 def test_unknown_top_level_key_is_refused_with_allowed_keys(tmp_path: Path) -> None:
