@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ HUB_MODELS: dict[str, str] = {
     "turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
 }
 """Short names -> CTranslate2 repositories on the Hugging Face hub."""
+ENGLISH_VOCABULARY = 51864
+"""Tokens of every English-only Whisper model (tiny.en ... medium.en): one tokenizer."""
 _FILES = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json",
           "vocabulary.*"]
 
@@ -57,6 +63,51 @@ def resolve_model(spec: str, download_root: str = "") -> Path:
         raise ModelError(f"model '{spec}' is neither a folder nor a hub model; try "
                          + ", ".join([EMBEDDED, *HUB_MODELS][:6]) + " or a folder path")
     return hub_model(HUB_MODELS.get(spec, spec), download_root)
+
+
+@contextmanager
+def loadable(path: Path) -> Iterator[Path]:
+    """`path`, ready for faster-whisper to load with no network.  A folder without
+    tokenizer.json would make faster-whisper fetch tiny.en's from the hub; for an
+    English-only model that is the embedded model's file, so a scratch folder of links
+    (the model's files, plus that tokenizer) is loaded instead.  Other models need theirs."""
+    if (path / "tokenizer.json").is_file():
+        yield path
+        return
+    if vocabulary_size(path) != ENGLISH_VOCABULARY:
+        raise ModelError(f"{path}: no tokenizer.json; copy the one from the model's hub "
+                         "repository (e.g. openai/whisper-small) into this folder")
+    tokenizer = embedded_model() / "tokenizer.json"
+    with tempfile.TemporaryDirectory(prefix="voxagent-model-") as scratch:
+        folder = Path(scratch)
+        try:
+            for item in [*path.iterdir(), tokenizer]:
+                (folder / item.name).symlink_to(item.resolve())
+        except OSError as exc:
+            raise ModelError(f"{path}: no tokenizer.json, and linking the embedded model's "
+                             f"failed ({exc.strerror or exc}); copy it there") from None
+        log.info("%s has no tokenizer.json: using the embedded English one", path)
+        yield folder
+
+
+def vocabulary_size(path: Path) -> int:
+    """Tokens in a CTranslate2 model folder's vocabulary file (0 if it has none)."""
+    if (path / "vocabulary.txt").is_file():
+        return len((path / "vocabulary.txt").read_text(encoding="utf-8").splitlines())
+    if (path / "vocabulary.json").is_file():
+        return len(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
+    return 0
+
+
+def single_hub_log_handler() -> None:
+    """huggingface_hub prints its warnings through a handler of its own and passes them
+    on to ours as well: drop its handler, so each prints once, in our format."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    root = hub_logging.get_logger()
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
 
 
 def hub_model(repo_id: str, download_root: str = "") -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from agent.asr.base import Hint, ModelError, RecognitionError
-from agent.asr.models import resolve_model
+from agent.asr.models import loadable, resolve_model, single_hub_log_handler
 from agent.config import Config
 from agent.messages import SAMPLE_RATE, Hypothesis, Transcript
 
@@ -50,13 +50,15 @@ class WhisperTranscriber:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
+        single_hub_log_handler()
         path = resolve_model(self._cfg.model, self._cfg.download_root)
         self.model_path = str(path)
         started = time.monotonic()
         try:
-            self._model = WhisperModel(str(path), device=self._cfg.device,
-                                       compute_type=self._cfg.compute_type,
-                                       cpu_threads=self._cfg.cpu_threads or os.cpu_count() or 1)
+            with loadable(path) as folder:
+                self._model = WhisperModel(
+                    str(folder), device=self._cfg.device, compute_type=self._cfg.compute_type,
+                    cpu_threads=self._cfg.cpu_threads or os.cpu_count() or 1)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"cannot load Whisper model {path}: {exc}") from None
         model = self._model

@@ -34,8 +34,8 @@ class VoxtralConfig:
     model: str = _opt(DEFAULT_MODEL, "Hugging Face model id, or a local folder in Mistral "
                       "format (params.json, consolidated.safetensors, tekken.json).")
     download_root: str = _opt("", 'Where the weights are downloaded; "" = the Hugging Face '
-                              "cache. The server is started on that same folder. A relative path is taken from "
-                              "the config file's folder.")
+                              "cache. The server is started on that same folder. A relative path "
+                              "is taken from the config file's folder.")
     host: str = _opt("127.0.0.1", "Address the local vLLM server listens on (and we reach it "
                      "at); keep the loopback unless other machines must reach it.")
     port: int = _opt(8000, "Port of the local vLLM server.", lo=1, hi=65535)

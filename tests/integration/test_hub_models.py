@@ -490,3 +490,29 @@ def test_a_folder_without_model_bin_is_one_line(user: User, hub: HubDouble, embe
     line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", folder))
     assert str(folder) in line and "model.bin" in line, line
     assert hub.requests() == []
+
+
+def test_an_english_folder_without_tokenizer_uses_the_embedded_one_offline(
+        user: User, hub: HubDouble, embedded: Path, speech: Speech) -> None:
+    folder = user.root / "converted base.en"
+    shutil.copytree(embedded, folder)
+    (folder / "tokenizer.json").unlink()  # ct2-transformers-converter leaves it out unless asked
+    scratch = user.root / "tmp"
+    scratch.mkdir()
+    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", folder,
+                                     TMPDIR=str(scratch)))
+    assert hub.requests() == []  # faster-whisper would have fetched openai/whisper-tiny.en
+    assert list(scratch.iterdir()) == []  # the folder of links is gone once the model is loaded
+    assert sorted(p.name for p in folder.iterdir()) == sorted(MODEL_FILES - {"tokenizer.json"})
+
+
+def test_a_multilingual_folder_without_tokenizer_is_one_line(
+        user: User, hub: HubDouble, embedded: Path, speech: Speech) -> None:
+    folder = user.root / "converted small"
+    folder.mkdir()
+    for name in ("config.json", "model.bin"):
+        (folder / name).symlink_to(embedded / name)
+    (folder / "vocabulary.txt").write_text("".join(f"t{i}\n" for i in range(51865)))
+    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", folder))
+    assert str(folder) in line and "tokenizer.json" in line, line
+    assert hub.requests() == []
