@@ -50,9 +50,12 @@ def said(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterTranscriber]:
     """auto, with a managed double (a stand-in nvidia-smi lists a GPU) that restarts 0.2 s
-    after a crash, a 2 s request timeout, a breaker that opens after 2 failures and probes
-    every 0.2 s."""
+    after a crash and then takes 4 s to load again (so what happens while it is down can be
+    seen, however slow whisper is on a loaded machine), a 2 s request timeout, a breaker that
+    opens after 2 failures and probes every 0.2 s."""
     monkeypatch.setenv("PATH", f"{fake_gpu(tmp_path / 'gpu')}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("VLLM_DOUBLE_COUNTER", str(tmp_path / "starts"))
+    monkeypatch.setenv("VLLM_DOUBLE_RESTART_S", "4")
     monkeypatch.setenv("VOXAGENT_STATE_DIR", str(tmp_path / "state"))
     vox = config(free_port(), tmp_path, model=str(fake_model(tmp_path / "model")),
                  request_timeout_s=2.0)

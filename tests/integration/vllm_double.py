@@ -30,7 +30,9 @@ answers real speech with real words); `VLLM_DOUBLE_ASR=echo` answers "N.NN secon
 audio" instead.  Chat replies are canned: "heard: <transcript>; asked: <text>"; tool calls
 are scripted through the control endpoint.
 
-Faults: `VLLM_DOUBLE_STARTUP_S` (slow start), `VLLM_DOUBLE_FAIL_START` (exit 1 while
+Faults: `VLLM_DOUBLE_STARTUP_S` (slow start), `VLLM_DOUBLE_RESTART_S` (added to the
+start-up of every start after the first counted in `VLLM_DOUBLE_COUNTER`: a slow reload),
+`VLLM_DOUBLE_FAIL_START` (exit 1 while
 loading, with that message in the log), `VLLM_DOUBLE_CRASH_AFTER_S` (engine dies after
 being ready) for the first `VLLM_DOUBLE_CRASHES` starts counted in `VLLM_DOUBLE_COUNTER`,
 `VLLM_DOUBLE_IGNORE_SIGTERM=1`; and at run time `POST /_double/fail` {path, mode: 500 |
@@ -342,10 +344,11 @@ def _count_start() -> int:
     return n
 
 
-def _load(args: argparse.Namespace) -> Ears:
+def _load(args: argparse.Namespace, start: int) -> Ears:
     """What vLLM does before it listens: check the model, load it (slowly, if told)."""
     log(f"vLLM API server version 0.33.0 (double); args: {args}")
-    time.sleep(float(os.environ.get("VLLM_DOUBLE_STARTUP_S", "0")))
+    reload_s = float(os.environ.get("VLLM_DOUBLE_RESTART_S", "0")) if start > 1 else 0.0
+    time.sleep(float(os.environ.get("VLLM_DOUBLE_STARTUP_S", "0")) + reload_s)
     if os.environ.get("VLLM_DOUBLE_FAIL_START"):
         log(f"ERROR {os.environ['VLLM_DOUBLE_FAIL_START']}")
         sys.exit(1)
@@ -377,7 +380,7 @@ def main() -> None:
             log("Shutting down (SIGTERM)")
             os._exit(0)
         signal.signal(signal.SIGTERM, _term)
-    Handler.double = Double(args, _load(args))
+    Handler.double = Double(args, _load(args, start))
     server = ThreadingHTTPServer((args.host or "0.0.0.0", args.port), Handler)
     server.daemon_threads = True
     log(f"Starting vLLM API server 0 on http://{args.host}:{args.port} (start {start})")
