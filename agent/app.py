@@ -19,25 +19,24 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from agent.actions.base import ActionError, Executor
 from agent.asr.base import Hint, RecognitionError, Transcriber
 from agent.audio.vad import Segmenter
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.normalize import normalize
 from agent.messages import (
     Activity,
     ActivityEvent,
     AudioFrame,
     Decision,
-    Hypothesis,
     ListenStyle,
     Outcome,
     Transcript,
     Utterance,
 )
+from agent.recovery import Recovery
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class Pipeline:
     def __init__(self, source: AudioSource, segmenter: Segmenter, transcriber: Transcriber,
                  dispatcher: Dispatcher, executor: Executor,
                  on_outcome: Callable[[Outcome], None], *, alternatives: int = 5,
-                 verify_margin: float = 0.0, refocus: bool = False, live: bool = False,
+                 recovery: Recovery | None = None, live: bool = False,
                  queue_size: int = 16,
                  gate: Gate | None = None, held_segmenter: Segmenter | None = None,
                  on_event: Callable[[ActivityEvent], None] | None = None) -> None:
@@ -101,8 +100,8 @@ class Pipeline:
         self.executor = executor
         self._on_outcome = on_outcome
         self._alternatives = alternatives
-        self._verify_margin = verify_margin
-        self._refocus = refocus
+        self._recovery = recovery
+        """Second tries when nothing matched (agent/recovery.py); None = none."""
         self._live = live
         self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -242,8 +241,8 @@ class Pipeline:
             transcript = Transcript(text="", backend=getattr(self.transcriber, "name", ""))
             decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {exc}")
             return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
-        if not self.dispatcher.matches(transcript, app):
-            transcript = self._recovered(utt, hint, transcript, app)
+        if self._recovery is not None and not self.dispatcher.matches(transcript, app):
+            transcript = self._recovery.recover(utt, hint, transcript, app)
         recognised_at = time.monotonic()
         decision = self.dispatcher.dispatch(transcript, app)
         decision = self._intended(utt, transcript, decision, app)
@@ -265,68 +264,3 @@ class Pipeline:
         if intent is None or decision.command is not None or decision.actions:
             return decision
         return intent(utt.pcm, transcript, self.dispatcher, app) or decision
-
-    def _recovered(self, utt: Utterance, hint: Hint, transcript: Transcript,
-                   app: str) -> Transcript:
-        """Nothing matched: decode a key command again, then verify near misses."""
-        if self._refocus:
-            again = self._refocused(utt, transcript, app)
-            if again is not transcript:
-                return again
-        if self._verify_margin > 0:
-            return self._verified(utt, hint, transcript, app)
-        return transcript
-
-    def _refocused(self, utt: Utterance, transcript: Transcript, app: str) -> Transcript:
-        """A key command begun but not understood ("press time") is decoded again, forced
-        to begin with the command's words and prompted with key names only; the new
-        transcript is taken only if it matches a command ("Press tab.")."""
-        focus = self.dispatcher.focus(transcript, app)
-        if focus is None:
-            return transcript
-        try:
-            again = self.transcriber.transcribe(
-                utt.pcm, Hint(focus.phrases, self._alternatives, prefix=focus.prefix))
-        except RecognitionError as exc:
-            log.warning("could not decode %r again: %s", transcript.text, exc)
-            return transcript
-        taken = self.dispatcher.matches(again, app)
-        log.info("heard %r; again, from %r: %r (%s)", transcript.text, focus.prefix,
-                 again.text, "taken" if taken else "no command either")
-        if not taken:
-            return transcript
-        return replace(again, seconds=transcript.seconds + again.seconds)
-
-    def _verified(self, utt: Utterance, hint: Hint, transcript: Transcript,
-                  app: str) -> Transcript:
-        """When nothing matched, let the recogniser score near-miss commands against the
-        audio; one that explains it almost as well as what was heard takes its place."""
-        score = getattr(self.transcriber, "score", None)
-        if score is None:
-            return transcript
-        candidates = self.dispatcher.candidates(transcript, app)
-        if not candidates:
-            return transcript
-        try:
-            scores = score(utt.pcm, hint, [normalize(transcript.text), *candidates])
-        except RecognitionError as exc:
-            log.warning("could not verify candidates: %s", exc)
-            return transcript
-        best = pick_candidate(candidates, scores[1:], scores[0], self._verify_margin)
-        log.info("heard %r; candidates %s; picked %r", transcript.text,
-                 dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
-                          strict=True)), best)
-        if best is None:
-            return transcript
-        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
-        return replace(transcript, text=best,
-                       alternatives=(Hypothesis(best, top), *transcript.alternatives))
-
-
-def pick_candidate(candidates: list[str], scores: list[float], heard: float,
-                   margin: float) -> str | None:
-    """The best-scoring candidate, if it is at most `margin` below what was heard."""
-    if not candidates:
-        return None
-    best = max(range(len(candidates)), key=lambda i: scores[i])
-    return candidates[best] if scores[best] >= heard - margin else None

@@ -10,6 +10,7 @@ import math
 import re
 import tomllib
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -69,6 +70,10 @@ class WhisperConfig:
     bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
 
 
+REHEAR_VARIANTS = ("lower", "slower", "deeper")
+"""The audio variants of agent/audio/variants.py, by name (that module imports numpy)."""
+
+
 @dataclass(frozen=True)
 class CommandsConfig:
     user_dir: str = _opt("", 'Folder of your command files; "" = <config dir>/commands. '
@@ -85,6 +90,11 @@ class CommandsConfig:
     refocus: bool = _opt(
         True, 'When the first words begin a key command ("press ...") but nothing matched, '
         "decode the utterance again from those words, prompted with key names only.")
+    rehear: tuple[str, ...] = _opt(
+        ["lower", "deeper"], "When nothing matched in command mode, recognise the audio "
+        "again as these variants, in order, until one matches a command: lower (two "
+        "semitones), slower (85% speed, same pitch), deeper (90% speed, so also lower). "
+        "[] = off.", choices=REHEAR_VARIANTS)
     builtin: bool = _opt(True, "Load the built-in command sets.")
 
 
@@ -164,12 +174,10 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
         return ConfigError(f"{where}: bad value for '{key}': {raw!r}; expected {allowed}")
 
     origin = get_origin(hint)
+    if origin is tuple:
+        return _coerce_list(raw, meta, bad)
     if origin is dict:
-        if not isinstance(raw, dict) or not all(
-            isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in raw.values()
-        ):
-            raise bad("a table of name = [argv strings]")
-        return {str(k): tuple(v) for k, v in raw.items()}
+        return _coerce_table(raw, bad)
     if origin in (Union, types.UnionType):
         hint = next(a for a in get_args(hint) if a is not type(None))
     if hint is bool and not isinstance(raw, bool):
@@ -192,6 +200,25 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
             raise bad(f"a value from {lo} to {hi}")
         raise bad(f"at least {lo}" if lo is not None else f"at most {hi}")
     return raw
+
+
+def _coerce_table(raw: Any, bad: Callable[[str], ConfigError]) -> dict[str, tuple[str, ...]]:
+    """A table of name = [argv strings] ([apps])."""
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in raw.values()
+    ):
+        raise bad("a table of name = [argv strings]")
+    return {str(k): tuple(v) for k, v in raw.items()}
+
+
+def _coerce_list(raw: Any, meta: Any, bad: Callable[[str], ConfigError]) -> tuple[str, ...]:
+    """A list of strings, each among the option's choices (if it has any)."""
+    choices = meta.get("choices", ())
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise bad("a list of strings")
+    if choices and any(v not in choices for v in raw):
+        raise bad("a list of " + ", ".join(repr(c) for c in choices))
+    return tuple(raw)
 
 
 def describe(cfg: Any, prefix: str = "") -> list[str]:

@@ -24,6 +24,7 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandFileError, CommandLibrary, parse_file
 from agent.messages import Outcome
 from agent.paths import data_dir, user_commands_dir
+from agent.recovery import Recovery
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
         raise CliError(f"{exc} (use --dry-run to only report actions)") from None
 
 
+def _recovery(cfg: Config, transcriber: Transcriber, dispatcher: Dispatcher) -> Recovery:
+    return Recovery(transcriber, dispatcher, cfg.commands, cfg.whisper.alternatives)
+
+
 def _dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
     return Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
                       cfg.commands.alternative_margin)
@@ -140,8 +145,7 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
     output = _Output(as_json, None if fast else source)
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
                         executor, output.report, alternatives=cfg.whisper.alternatives,
-                        verify_margin=cfg.commands.verify_margin,
-                        refocus=cfg.commands.refocus)
+                        recovery=_recovery(cfg, transcriber, dispatcher))
     output.on_close = pipeline.stop
     install_signal_handlers(pipeline.stop)
     pipeline.run()
@@ -180,8 +184,8 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
 
     pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
                         session.executor(inner), report, alternatives=cfg.whisper.alternatives,
-                        verify_margin=cfg.commands.verify_margin,
-                        refocus=cfg.commands.refocus, live=True, gate=session.gate,
+                        recovery=_recovery(cfg, transcriber, dispatcher), live=True,
+                        gate=session.gate,
                         held_segmenter=session.held_segmenter(),
                         on_event=session.controller.activity)
     output.on_close = session.stop

@@ -1,5 +1,5 @@
 """The real embedded model: n-best recognition, scoring candidates against the audio,
-and the pipeline's verification of near-miss commands."""
+and the second tries of agent/recovery.py when nothing matched."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions.dryrun import DryRunExecutor
-from agent.app import Pipeline, pick_candidate
 from agent.asr.base import Hint
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import read_audio
-from agent.audio.vad import Segmenter
-from agent.config import Config
+from agent.config import CommandsConfig, Config
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import KeyAction, Transcript, Utterance
 from agent.paths import data_dir
+from agent.recovery import Recovery, pick_candidate
 
 
 def speak(text: str, folder: Path, voice: str = "en-us") -> bytes:
@@ -73,16 +71,14 @@ def test_pick_candidate_needs_the_margin() -> None:
 
 def test_pipeline_verifies_a_near_miss_against_the_audio(whisper, commands, tmp_path) -> None:
     pcm = speak("new tab", tmp_path)
-    pipeline = Pipeline(source=None, segmenter=Segmenter(Config().vad), transcriber=whisper,
-                        dispatcher=Dispatcher(commands), executor=DryRunExecutor(),
-                        on_outcome=print, verify_margin=3.0)
+    recovery = Recovery(whisper, Dispatcher(commands), CommandsConfig(verify_margin=3.0))
     utt = Utterance(pcm, 0.0, 1.0)
-    fixed = pipeline._verified(utt, Hint(), Transcript("New camp."), "")
+    fixed = recovery.verified(utt, Hint(), Transcript("New camp."))
     assert fixed.text == "new tab"
     # ordinary speech is left alone, whatever the candidates
     speech = speak("the weather is nice today", tmp_path)
-    kept = pipeline._verified(Utterance(speech, 0.0, 2.0), Hint(),
-                              Transcript("The weather is nice today."), "")
+    kept = recovery.verified(Utterance(speech, 0.0, 2.0), Hint(),
+                             Transcript("The weather is nice today."))
     assert kept.text == "The weather is nice today."
 
 
@@ -95,15 +91,38 @@ def test_a_forced_prefix_begins_the_transcript(whisper, tmp_path) -> None:
 
 def test_pipeline_decodes_a_key_command_again_focused_on_key_names(
         whisper, commands, tmp_path) -> None:
-    pipeline = Pipeline(source=None, segmenter=Segmenter(Config().vad), transcriber=whisper,
-                        dispatcher=Dispatcher(commands), executor=DryRunExecutor(),
-                        on_outcome=print, refocus=True)
+    recovery = Recovery(whisper, Dispatcher(commands), CommandsConfig(refocus=True))
     # what a first pass heard for "press tab" in a noisy dev session
     utt = Utterance(speak("press tab", tmp_path), 0.0, 1.0)
-    fixed = pipeline._refocused(utt, Transcript("Press time."), "")
-    assert pipeline.dispatcher.dispatch(fixed).actions == (KeyAction("tab"),)
+    fixed = recovery.refocused(utt, Transcript("Press time."))
+    assert recovery.dispatcher.dispatch(fixed).actions == (KeyAction("tab"),)
     # a sentence that merely begins like the command is kept as heard: it matches nothing
     speech = speak("press the button on the left side firmly", tmp_path)
-    kept = pipeline._refocused(Utterance(speech, 0.0, 2.0),
-                               Transcript("Press the button on the left side firmly."), "")
+    kept = recovery.refocused(Utterance(speech, 0.0, 2.0),
+                              Transcript("Press the button on the left side firmly."))
     assert kept.text == "Press the button on the left side firmly."
+
+
+def test_an_utterance_heard_lower_becomes_the_command_it_was(whisper, commands,
+                                                             tmp_path) -> None:
+    recovery = Recovery(whisper, Dispatcher(commands),
+                        CommandsConfig(refocus=False, verify_margin=0.0, rehear=("lower",)))
+    pcm = speak("press tab", tmp_path, voice="en-gb-x-rp+f3")
+    hint = Hint(tuple(recovery.dispatcher.vocabulary()), 5)
+    first = whisper.transcribe(pcm, hint)
+    assert not recovery.dispatcher.matches(first), first.text  # "Press term."
+    again = recovery.recover(Utterance(pcm, 0.0, 1.0), hint, first)
+    assert recovery.dispatcher.dispatch(again).actions == (KeyAction("tab"),)
+    assert again.seconds > first.seconds  # both passes are counted
+    # with rehearing off, nothing is tried
+    off = Recovery(whisper, Dispatcher(commands),
+                   CommandsConfig(refocus=False, verify_margin=0.0, rehear=()))
+    assert off.recover(Utterance(pcm, 0.0, 1.0), hint, first) is first
+
+
+def test_speech_heard_again_still_does_nothing(whisper, commands, tmp_path) -> None:
+    recovery = Recovery(whisper, Dispatcher(commands), CommandsConfig(verify_margin=0.0))
+    pcm = speak("my sister lives near the coast", tmp_path, voice="en-gb-x-rp+f3")
+    hint = Hint(tuple(recovery.dispatcher.vocabulary()), 5)
+    first = whisper.transcribe(pcm, hint)
+    assert recovery.recover(Utterance(pcm, 0.0, 2.0), hint, first) is first

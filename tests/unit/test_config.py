@@ -97,6 +97,13 @@ def test_a_source_key_in_the_file_cannot_fake_the_source(tmp_path: Path) -> None
     assert load_config(path).source == str(path)
 
 
+def test_rehear_takes_a_list_in_order_and_an_empty_list_turns_it_off(tmp_path: Path) -> None:
+    assert Config().commands.rehear == ("lower", "deeper")
+    cfg = load_config(write(tmp_path, '[commands]\nrehear = ["deeper", "lower"]\n'))
+    assert cfg.commands.rehear == ("deeper", "lower")
+    assert load_config(write(tmp_path, "[commands]\nrehear = []\n")).commands.rehear == ()
+
+
 def test_relative_folders_are_read_from_the_config_files_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, """
@@ -159,6 +166,8 @@ def test_section_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
     ("commands", "fuzzy_threshold", '"high"', "a number"),
     ("commands", "fuzzy_threshold", "true", "a number"),
     ("vad", "max_utterance_s", "{ s = 1 }", "a number"),
+    ("commands", "rehear", '"lower"', "a list of strings"),
+    ("commands", "rehear", "[1, 2]", "a list of strings"),
 ])
 def test_wrong_type_is_refused(tmp_path: Path, section: str, key: str, value: str,
                                expected: str) -> None:
@@ -192,6 +201,7 @@ def test_out_of_range_is_refused(tmp_path: Path, section: str, key: str, value: 
     ("vad", "aggressiveness", "4", "one of 0, 1, 2, 3"),
     ("whisper", "device", '"tpu"', "one of 'cpu', 'cuda', 'auto'"),
     ("whisper", "compute_type", '"int4"', "'int8'"),
+    ("commands", "rehear", '["lower", "faster"]', "a list of 'lower', 'slower', 'deeper'"),
 ])
 def test_value_not_among_the_choices_is_refused(tmp_path: Path, section: str, key: str,
                                                 value: str, expected: str) -> None:
