@@ -75,6 +75,15 @@ def peer_times(spans: list[tuple[Path, float, float]]) -> tuple[list[float], lis
     return secs, lengths
 
 
+def by_outcome(lines: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """End of speech to done, for utterances that acted and for those that did nothing
+    (ordinary speech and missed commands, which also pay for every second try)."""
+    out: dict[str, list[float]] = {"acted": [], "did nothing": []}
+    for ln in lines:
+        out["acted" if ln["actions"] else "did nothing"].append(ln["latency"]["performed"])
+    return out
+
+
 def _rounded(x: Any) -> Any:
     if isinstance(x, float):
         return round(x, 4)
@@ -131,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         "utterance_audio_median_s": statistics.median(lengths),
         "rtf_median": statistics.median(rtf),
         "hangover_ms": vad.hangover_ms,
+        "performed_by_outcome": {k: {"median": statistics.median(v), "p95": p95(v), "n": len(v)}
+                                 for k, v in by_outcome(lines).items() if v},
     }
     if not args.no_peer:
         secs, plens = peer_times(spans)
@@ -145,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== latency, real time, {len(lines)} utterances in {len(files)} files "
           f"({args.set}/{args.script}) ==")
     print(f"end of speech -> action performed: {fmt(performed)}")
+    for outcome, times in by_outcome(lines).items():
+        print(f"  utterances that {outcome + ':':<12}     {fmt(times)}")
     print(f"  segmenter closed (hangover {vad.hangover_ms} ms): {fmt(closed)}")
     print(f"  recognition:                       {fmt(recog)}")
     print(f"recogniser real-time factor: median {result['rtf_median']:.3f} "
