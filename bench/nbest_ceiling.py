@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent.asr.base import Hint  # noqa: E402
+from agent.audio.file_source import read_audio  # noqa: E402
 from agent.config import Config, load_config  # noqa: E402
 from agent.messages import SAMPLE_RATE, Transcript  # noqa: E402
 from agent.runner import _dispatcher, command_library, load_transcriber  # noqa: E402
@@ -54,9 +55,9 @@ class Tally:
 
 
 def cut(audio: np.ndarray, start: float, end: float) -> bytes:
-    """The phrase's audio with the segmenter's margins, as s16le."""
+    """The phrase's audio (int16 at SAMPLE_RATE) with the segmenter's margins, as s16le."""
     piece = audio[max(0, int((start - PRE_S) * SAMPLE_RATE)):int((end + POST_S) * SAMPLE_RATE)]
-    return (np.clip(piece, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    return piece.astype("<i2").tobytes()
 
 
 def hypotheses_right(cfg: Config, library: Any, transcript: Transcript,
@@ -82,17 +83,14 @@ def command_utterances(session: Any) -> list[Any]:
 
 
 def run(cfg: Config, folder: Path, n: int, limit: int) -> dict[str, Tally]:
-    import soundfile
-
     library = command_library(cfg)
     transcriber = load_transcriber(cfg)
     hint = Hint(tuple(_dispatcher(cfg, library).vocabulary()), n)
     rows: dict[str, Tally] = {"all": Tally()}
     for session in fl.load_manifest(folder)[:limit or None]:
-        audio, rate = soundfile.read(str(session.path(folder)), dtype="float32", always_2d=True)
-        assert rate == SAMPLE_RATE, f"{session.file}: {rate} Hz"
+        audio = read_audio(session.path(folder))
         for u in command_utterances(session):
-            transcript = transcriber.transcribe(cut(audio.mean(axis=1), u.start, u.end), hint)
+            transcript = transcriber.transcribe(cut(audio, u.start, u.end), hint)
             oks = hypotheses_right(cfg, library, transcript, u)
             rows["all"].add(oks)
             rows.setdefault(u.row, Tally()).add(oks)

@@ -115,6 +115,7 @@ def hub_model(repo_id: str, download_root: str = "") -> Path:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
+    single_hub_log_handler()
     kwargs = {"allow_patterns": _FILES, "cache_dir": download_root or None}
     try:
         path = Path(snapshot_download(repo_id, local_files_only=True, **kwargs))

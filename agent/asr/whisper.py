@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from agent.asr.base import Hint, ModelError, RecognitionError
-from agent.asr.models import loadable, resolve_model, single_hub_log_handler
+from agent.asr.models import loadable, resolve_model
 from agent.config import Config
 from agent.messages import SAMPLE_RATE, Hypothesis, Transcript
 
@@ -50,7 +50,6 @@ class WhisperTranscriber:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
-        single_hub_log_handler()
         path = resolve_model(self._cfg.model, self._cfg.download_root)
         self.model_path = str(path)
         started = time.monotonic()

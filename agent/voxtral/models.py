@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.asr.base import ModelError
-from agent.asr.models import _reason
+from agent.asr.models import _reason, single_hub_log_handler
 from agent.voxtral.config import VoxtralConfig
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ def ensure(cfg: VoxtralConfig) -> Path:
         return found.path
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import RepositoryNotFoundError
+
+    single_hub_log_handler()
 
     if constants.HF_HUB_OFFLINE:
         raise ModelError(f"Voxtral model {cfg.model} is not downloaded and offline mode is on "
