@@ -45,6 +45,8 @@ class Utterance:
     """Sequence number in the stream, from 0."""
     closed_at: float = 0.0
     """time.monotonic() when the segmenter closed it, in seconds (0 if unknown)."""
+    voiced: float = 0.0
+    """Seconds of audio the VAD called voiced between start and end (0 if unknown)."""
 
     @property
     def duration(self) -> float:
@@ -74,6 +76,10 @@ class Transcript:
     """Name of the backend that produced it (for example "whisper")."""
     seconds: float = 0.0
     """Wall time spent recognising, in seconds."""
+    doubt: str = ""
+    """Why the recogniser doubts the text was really said (signs of hallucination: low
+    average log-probability, speech unlikely, repetition, too few words for the speech);
+    "" = none. The decide stage never acts on a doubted transcript."""
 
 
 class Mode(StrEnum):

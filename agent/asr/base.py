@@ -7,8 +7,9 @@ pulls in CTranslate2, torch or HTTP clients.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -36,17 +37,73 @@ class Hint:
     Only whisper honours it; the router sends such hints there."""
 
 
-class Transcriber(Protocol):
+class Unsupported(RecognitionError):
+    """Asked for a capability the backend did not declare (a programming error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a recogniser offers beyond one best transcript; the decide stage reads these
+    and never probes a backend for methods."""
+
+    nbest: bool = False
+    """decode() returns several hypotheses when Hint.alternatives asks for them."""
+    prefix: bool = False
+    """decode() honours Hint.prefix (the transcript is forced to begin with those words)."""
+    score: bool = False
+    """Hearing.score() gives the log-probability of candidate texts against the audio."""
+    intent: bool = False
+    """Hearing.intent() picks commands from the audio as tool calls (Voxtral)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A command the model picked, as a function call (checked by the dispatch side)."""
+
     name: str
+    """The tool's name, as offered (agent.dispatch.tools.tool_name)."""
+    arguments: str
+    """The call's arguments as JSON text, exactly as the model wrote them."""
+
+
+class Hearing(Protocol):
+    """One utterance as heard by a backend. The audio is encoded once; every decode, score
+    and intent on it reuses that work. Calls raise RecognitionError; a capability the
+    recogniser did not declare raises Unsupported."""
+
+    def decode(self, hint: Hint) -> Transcript:
+        """The transcript (n-best when declared and asked for)."""
+
+    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
+        """log P(text, then the end | audio, prompt) for each text (higher is better)."""
+
+    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        """The commands the speaker meant, chosen among `tools`, given what was heard."""
+
+
+class Recogniser(Protocol):
+    """A speech recognition backend: load once, hear each utterance, close."""
+
+    name: str
+    capabilities: Capabilities
 
     def load(self) -> None:
         """Load the model and warm it up; raise ModelError."""
 
-    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        """Recognise s16le mono 16 kHz audio; raise RecognitionError."""
+    def hear(self, pcm: bytes) -> Hearing:
+        """Take one utterance of s16le mono 16 kHz audio (the work may be done lazily)."""
 
     def close(self) -> None:
         """Release the model."""
+
+
+Transcriber = Recogniser
+"""The older name of the protocol."""
+
+
+def transcribe(recogniser: Recogniser, pcm: bytes, hint: Hint) -> Transcript:
+    """Hear `pcm` and decode it once: the plain path, for callers with no second tries."""
+    return recogniser.hear(pcm).decode(hint)
 
 
 BACKENDS: dict[str, str] = {

@@ -175,6 +175,7 @@ class Segmenter:
 
     def _emit(self, frames: list[AudioFrame], start: float, end: float) -> Utterance:
         utt = Utterance(pcm=b"".join(f.pcm for f in frames), start=start, end=end,
-                        index=self._count, closed_at=self._clock())
+                        index=self._count, closed_at=self._clock(),
+                        voiced=round(self._heard * self._frame_s, 3))
         self._count += 1
         return utt
