@@ -54,6 +54,9 @@ class Capabilities:
     """Hearing.score() gives the log-probability of candidate texts against the audio."""
     intent: bool = False
     """Hearing.intent() picks commands from the audio as tool calls (Voxtral)."""
+    stream: bool = False
+    """Recogniser.stream() takes an utterance's audio while it is spoken (Voxtral
+    Realtime): partial text as it goes, the final text soon after the end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,25 @@ class Hearing(Protocol):
         """The commands the speaker meant, chosen among `tools`, given what was heard."""
 
 
+class Stream(Protocol):
+    """One utterance streamed to the backend while it is spoken (capability `stream`)."""
+
+    def feed(self, pcm: bytes) -> None:
+        """More audio of the utterance, in order (s16le mono 16 kHz). Called on the capture
+        thread: never blocks and never drops; a slow link queues it."""
+
+    def partial(self) -> str:
+        """The text heard so far ("" before the first words); never blocks."""
+
+    def finish(self, pcm: bytes) -> Hearing:
+        """The utterance is over; `pcm` is all of its audio, as the segmenter kept it, for
+        whatever must hear it again (a fallback when the stream failed). Blocks until
+        the final text, or raises RecognitionError."""
+
+    def cancel(self) -> None:
+        """Drop the utterance (it was not speech after all); never blocks."""
+
+
 class Recogniser(Protocol):
     """A speech recognition backend: load once, hear each utterance, close."""
 
@@ -92,6 +114,9 @@ class Recogniser(Protocol):
 
     def hear(self, pcm: bytes) -> Hearing:
         """Take one utterance of s16le mono 16 kHz audio (the work may be done lazily)."""
+
+    def stream(self) -> Stream:
+        """Begin streaming an utterance (only with capability `stream`; else Unsupported)."""
 
     def close(self) -> None:
         """Release the model."""
