@@ -28,8 +28,11 @@ The peer, after voxagent in the same run (never at the same time): RealtimeSTT 1
 post_speech_silence_duration 0.3 s and silero_deactivity_detection on, the same
 embedded tiny.en folder, fed the same clips in real time through feed_audio by
 bench/peer/driver.py in bench/.peer-venv; timed from the end of speech to its final
-text, "right" when the text's words are the command's. Its idle CPU and peak RSS are
-taken the same way. Ratio: the peer's p50 over voxagent's ("N x faster" / "slower").
+text; "right" when the words of all its final texts in the trial are the command's (a
+stray text on the noise counts against it; voxagent matches commands, the peer only
+transcribes, so the two counts are not like for like). Its idle CPU (its feeder thread
+included) and peak RSS (VmHWM summed over its processes) are taken the same way.
+Ratio: the peer's p50 over voxagent's ("N x faster" / "slower").
 
 Figures only; nothing is asserted. Other work on the machine shows in the figures: the
 load average at the start and end is recorded. Results go to bench/out/live_latency.json

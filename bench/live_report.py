@@ -228,6 +228,9 @@ def table(rep: dict[str, Any]) -> str:
     lines.append(f"peak RSS (VmHWM, MB): voxagent {va['peak_rss_mb']}"
                  + (f", peer {peer['peak_rss_mb']} (summed over its processes)" if peer
                     else ""))
+    if peer:
+        lines.append("peer: RealtimeSTT 1.1.2, post_speech_silence_duration 0.3 s, "
+                     f"silero_deactivity_detection, Silero backend {peer['silero_backend']}")
     m = rep["machine"]
     lines.append(f"load average at start / end: {m['loadavg_start'][0]:.2f} / "
                  f"{m['loadavg_end'][0]:.2f} on {m['cores']} cores")
