@@ -7,7 +7,9 @@ Spoken commands (espeak-ng and flite, tests/fixtures/make_fixtures.py) are put i
 clips of 1 s silence + speech + 2 s after, and mixed with noise:
   clean        no noise
   steadyNN     pink or white noise over the whole clip at NN dB SNR (a fan, a hum)
-  earlyNN      noise from 0.2-0.5 s before the speech to 1 s after it (music, a kettle)
+  earlyNN      noise from 0.2-0.5 s before the speech to 1 s after it (a kettle, a tap)
+  swellNN      the same, its level swelling +-8 dB four times a second (music, voices
+               afar): the noise gate cannot track it, so webrtcvad alone holds on
   pause        two halves of a command with a 250 ms pause between them, no noise
 The true end of speech is the last sample above -40 dB of the voice's peak.  Each clip
 goes through the real Segmenter (real webrtcvad, real Silero) frame by frame, once per
@@ -86,15 +88,23 @@ def to_pcm(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
 
 
+def swelling(noise: np.ndarray) -> np.ndarray:
+    """Unit-power noise whose level swells +-8 dB at 4 Hz."""
+    t = np.arange(len(noise)) / SAMPLE_RATE
+    x = noise * 10 ** (8 * np.sin(2 * np.pi * 4 * t) / 20)
+    return (x / np.sqrt(np.mean(x ** 2))).astype(np.float32)
+
+
 def with_noise(speech: np.ndarray, kind: str, snr_db: float, span: tuple[int, int],
-               seed: int, n: int, at: int) -> np.ndarray:
+               seed: int, n: int, at: int, swell: bool = False) -> np.ndarray:
     out = np.zeros(n, np.float32)
     out[at:at + len(speech)] = speech
     if kind == "none":
         return out
     power = float(np.mean(speech ** 2))
     a, b = span
-    noise = mf.make_noise(kind, b - a, seed) * np.sqrt(power / 10 ** (snr_db / 10))
+    noise = mf.make_noise(kind, b - a, seed)
+    noise = (swelling(noise) if swell else noise) * np.sqrt(power / 10 ** (snr_db / 10))
     out[a:b] += noise
     return out
 
@@ -120,6 +130,8 @@ def make_clips(voices: list[str], work: Path) -> dict[str, list[Clip]]:
                 noisy = (int(at - lead * rate), at + len(speech) + rate)
                 early = with_noise(speech, kind, snr, noisy, seed, n, at)
                 conds.setdefault(f"early{snr}", []).append(Clip(to_pcm(early), span))
+                swell = with_noise(speech, kind, snr, noisy, seed, n, at, swell=True)
+                conds.setdefault(f"swell{snr}", []).append(Clip(to_pcm(swell), span))
         for first, second in PAUSED:
             a, b = mf.synthesize(voice, first, work), mf.synthesize(voice, second, work)
             speech = np.concatenate([a, np.zeros(int(PAUSE_S * rate), np.float32), b])
