@@ -48,6 +48,19 @@ class VadConfig:
     min_speech_ms: int = _opt(150, "Shorter bursts are treated as noise, ms.", lo=30, hi=5000)
     max_utterance_s: float = _opt(25.0, "Longer speech is cut into utterances of this length, s.",
                                   lo=1.0, hi=120.0)
+    end_model: str = _opt(
+        "silero", 'Second opinion on where speech ends, run only while an utterance is open: '
+        '"silero" (Silero VAD, finds the end in noise that webrtcvad calls voiced) or "none".',
+        choices=("silero", "none"))
+    end_threshold: float = _opt(
+        0.5, "Silero speech probability that counts as speech (speech ends below this "
+        "minus 0.15).", lo=0.1, hi=0.95)
+    end_ms: int = _opt(
+        250, "With end_model: an utterance closes after this much audio Silero calls "
+        "non-speech, whatever webrtcvad says, ms.", lo=30, hi=5000)
+    peek_ms: int = _opt(
+        90, "A pause this long inside an open utterance offers a peek at the speech so far "
+        "(once per pause), ms; 0 = no peeks.", lo=0, hi=5000)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,15 @@
 `feed(frame) -> Utterance | None`; no threads, no devices.  Speech starts when
 enough voiced audio falls in a short window (clicks do not start it), keeps a
 pre-roll, and ends after a hangover of silence.  Times are stream time.
+
+While an utterance is open, a second opinion (`EndOpinion`, Silero VAD by default,
+agent/audio/endpoint.py) tells speech from noise: the utterance closes after
+`end_ms` of what it calls non-speech even when webrtcvad still calls steady noise
+voiced.  An utterance in which it heard no speech at all is dropped as noise.
+
+Pauses: after `peek_ms` of non-speech inside an open utterance, `take_peek()` hands
+out a `Peek` at the speech so far, once per pause; `close_if_paused(peek.id)` then
+closes the utterance exactly there, unless speech has resumed since.
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +33,38 @@ log = logging.getLogger(__name__)
 
 SpeechClassifier = Callable[[bytes], bool]
 """Tells whether one frame of s16le mono SAMPLE_RATE audio is voiced."""
+
+
+
+class EndOpinion(Protocol):
+    """Whether speech goes on, run only while an utterance is open."""
+
+    def reset(self) -> None:
+        """A new utterance opens: forget what came before."""
+        ...
+
+    def hear(self, pcm: bytes) -> bool:
+        """Take the next s16le mono SAMPLE_RATE frame; True while speech goes on."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Peek:
+    """A look at the open utterance at a short pause: the speech so far."""
+
+    pcm: bytes
+    """Audio so far: s16le mono SAMPLE_RATE, pre-roll and up to tail_ms of the pause."""
+    start: float
+    """Stream time where speech starts, in seconds (pre-roll excluded)."""
+    end: float
+    """Stream time where the speech before the pause ends, in seconds."""
+    id: int
+    """Sequence number of peeks in the stream, from 0; pass it to close_if_paused."""
+    utterance: int
+    """Index the utterance will have when it closes."""
+    voiced: float
+    """Seconds of audio the VAD called voiced between start and now."""
+
 
 _START_WINDOW_MS = 300
 _FLOOR_RISE_DB_PER_S = 3.0
@@ -58,15 +101,27 @@ def webrtc_classifier(aggressiveness: int) -> SpeechClassifier:
     return lambda pcm: vad.is_speech(pcm, SAMPLE_RATE)
 
 
+def _configured_opinion(cfg: VadConfig) -> EndOpinion | None:
+    if cfg.end_model == "none":
+        return None
+    from agent.audio.endpoint import silero_opinion
+
+    return silero_opinion(cfg.end_threshold)
+
+
 class Segmenter:
-    """Cuts a frame stream into utterances.  Feed frames of one fixed length."""
+    """Cuts a frame stream into utterances.  Feed frames of one fixed length.
+
+    `opinion` overrides the one the config names (end_model); `clock` stamps closed_at."""
 
     def __init__(self, cfg: VadConfig, frame_ms: int = 30,
                  classify: SpeechClassifier | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 opinion: EndOpinion | None = None) -> None:
         self._cfg = cfg
         self._frame_s = frame_ms / 1000
         self._classify = classify or webrtc_classifier(cfg.aggressiveness)
+        self._opinion = opinion if opinion is not None else _configured_opinion(cfg)
         self._gate = NoiseGate(cfg.noise_gate_db, self._frame_s) if cfg.noise_gate_db else None
         self._clock = clock
         self._pre_roll = round(cfg.pre_roll_ms / frame_ms)
@@ -76,23 +131,40 @@ class Segmenter:
             maxlen=self._pre_roll + self._window)
         """Recent frames while idle: (frame, voiced by the VAD, above the noise gate)."""
         self._hangover = max(1, round(cfg.hangover_ms / frame_ms))
+        self._end = max(1, round(cfg.end_ms / frame_ms))
+        self._peek_after = round(cfg.peek_ms / frame_ms)
         self._tail = round(cfg.tail_ms / frame_ms)
         self._frames: list[AudioFrame] = []
         self._speech_start: float | None = None
         self._last_voiced = -1
+        """Last frame of the open utterance voiced by the VAD and the noise gate."""
+        self._last_said = -1
+        """Last frame of the open utterance the opinion called speech (-1: none yet)."""
         self._heard = 0
         """Frames the VAD called voiced in the open utterance (noise gate aside)."""
+        self._said = 0
+        """Frames the opinion called speech in the open utterance."""
+        self._peek: tuple[Peek, int] | None = None
+        """The open utterance's last peek and the frame it ended at."""
+        self._offered: Peek | None = None
+        self._peeks = 0
         self._count = 0
         self.discarded = 0
-        """Bursts shorter than min_speech_ms that were not treated as speech."""
+        """Bursts shorter than min_speech_ms, or without speech for the opinion, dropped."""
 
     @property
     def in_speech(self) -> bool:
         """True while an utterance is open."""
         return self._speech_start is not None
 
+    @property
+    def has_opinion(self) -> bool:
+        """True when a second opinion (Silero) judges the end of speech."""
+        return self._opinion is not None
+
     def feed(self, frame: AudioFrame) -> Utterance | None:
         """Take one frame; return an utterance when this frame closes one."""
+        self._offered = None
         voiced = self._classify(frame.pcm)
         loud = self._gate is None or self._gate.passes(frame.pcm)
         if self._speech_start is None:
@@ -100,13 +172,41 @@ class Segmenter:
         self._heard += voiced
         voiced = voiced and loud  # steady noise the VAD calls speech does not hold it open
         self._frames.append(frame)
+        now = len(self._frames) - 1
         if voiced:
-            self._last_voiced = len(self._frames) - 1
-        if len(self._frames) - 1 - self._last_voiced >= self._hangover:
-            return self._close()
+            self._last_voiced = now
+        if self._opinion is not None and self._opinion.hear(frame.pcm):
+            self._last_said = now
+            self._said += 1
+        heard = max(self._last_voiced, self._last_said)  # either still hears speech
+        if now - heard >= self._hangover:
+            return self._close(heard)
+        if self._last_said >= 0 and now - self._last_said >= self._end:
+            return self._close(self._last_said)  # noise the VAD calls voiced ends nothing
         if frame.start + frame.duration - self._speech_start >= self._cfg.max_utterance_s:
             return self._cut()
+        self._offer_peek(now)
         return None
+
+    def take_peek(self) -> Peek | None:
+        """The peek the last feed() made at a pause, if any (each is handed out once)."""
+        peek, self._offered = self._offered, None
+        return peek
+
+    def close_if_paused(self, peek_id: int) -> Utterance | None:
+        """Close the open utterance where peek `peek_id` ended, if no speech came since;
+        the utterance has the peek's audio and times.  None when speech resumed (the
+        peek is overtaken) or that utterance is no longer open."""
+        if self._speech_start is None or self._peek is None or self._peek[0].id != peek_id:
+            return None
+        peek, at = self._peek
+        if self._speech_ref() != at:
+            return None
+        self._release(at)
+        utt = Utterance(pcm=peek.pcm, start=peek.start, end=peek.end, index=self._count,
+                        closed_at=self._clock(), voiced=peek.voiced)
+        self._count += 1
+        return utt
 
     def flush(self) -> Utterance | None:
         """End of stream: close the open utterance, if any."""
@@ -124,6 +224,28 @@ class Segmenter:
         self._ring.clear()
         self._frames = []
         self._speech_start = None
+        self._peek = self._offered = None
+
+    def _speech_ref(self) -> int:
+        """The last frame of speech that pauses are counted from (-1: none yet)."""
+        return self._last_said if self._opinion is not None else self._last_voiced
+
+    def _offer_peek(self, now: int) -> None:
+        """A peek when the pause since the last speech reaches peek_ms (once per pause)."""
+        ref = self._speech_ref()
+        if not self._peek_after or ref < 0 or now - ref < self._peek_after \
+                or (self._peek is not None and self._peek[1] == ref) \
+                or self._voiced_s() < self._cfg.min_speech_ms / 1000:
+            return
+        assert self._speech_start is not None
+        last = self._frames[ref]
+        keep = self._frames[: ref + 1 + self._tail]
+        peek = Peek(pcm=b"".join(f.pcm for f in keep), start=self._speech_start,
+                    end=last.start + last.duration, id=self._peeks, utterance=self._count,
+                    voiced=self._voiced_s())
+        self._peeks += 1
+        self._peek = (peek, ref)
+        self._offered = peek
 
     def _idle(self, frame: AudioFrame, voiced: bool, loud: bool) -> None:
         """Start when the VAD hears enough in the window and some of it clears the gate;
@@ -142,40 +264,61 @@ class Segmenter:
         self._last_voiced = max(i for i, (_, v, lo) in enumerate(ring[keep_from:]) if v and lo)
         self._heard = sum(v for _, v, _ in ring[offset:])
         self._ring.clear()
+        self._peek = None
+        self._last_said, self._said = -1, 0
+        if self._opinion is not None:  # it hears the pre-roll too, to settle
+            self._opinion.reset()
+            for i, f in enumerate(self._frames):
+                if self._opinion.hear(f.pcm):
+                    self._last_said, self._said = i, self._said + 1
         return None
 
-    def _close(self, min_check: bool = True) -> Utterance | None:
-        assert self._speech_start is not None
-        if self._last_voiced < 0:  # a cut at max length left only silence behind
-            self._speech_start, self._frames = None, []
-            return None
-        voiced_end = self._frames[self._last_voiced]
-        end = voiced_end.start + voiced_end.duration
-        keep = self._frames[: self._last_voiced + 1 + self._tail]
-        leftover = self._frames[self._last_voiced + 1:]
-        start, self._speech_start = self._speech_start, None
-        self._frames = []
+    def _voiced_s(self) -> float:
+        """Seconds of speech in the open utterance: what the opinion called speech when
+        there is one (webrtcvad calls loud noise voiced), else what the VAD called voiced."""
+        frames = self._said if self._opinion is not None else self._heard
+        return round(frames * self._frame_s, 3)
+
+    def _release(self, ref: int) -> None:
+        """Leave the open utterance: the frames after `ref` go back to the idle ring."""
+        leftover = self._frames[ref + 1:]
+        self._speech_start, self._frames, self._peek = None, [], None
         self._ring.extend((f, False, False) for f in leftover)
-        if min_check and self._heard * self._frame_s < self._cfg.min_speech_ms / 1000:
+
+    def _close(self, ref: int | None = None, min_check: bool = True) -> Utterance | None:
+        """Close at frame `ref` (default: the last voiced one), keeping tail_ms after it."""
+        assert self._speech_start is not None
+        ref = self._last_voiced if ref is None else ref
+        if ref < 0:  # a cut at max length left only silence behind
+            self._speech_start, self._frames, self._peek = None, [], None
+            return None
+        end = self._frames[ref].start + self._frames[ref].duration
+        keep = self._frames[: ref + 1 + self._tail]
+        start = self._speech_start
+        self._release(ref)
+        if min_check and self._voiced_s() < self._cfg.min_speech_ms / 1000:
             self.discarded += 1
-            log.debug("noise burst %.2f-%.2f s shorter than min_speech_ms", start, end)
+            log.debug("noise burst %.2f-%.2f s: less speech than min_speech_ms", start, end)
             return None
         return self._emit(keep, start, end)
 
-    def _cut(self) -> Utterance:
+    def _cut(self) -> Utterance | None:
+        """Max length reached: emit what is open and go on (noise alone is dropped)."""
         assert self._speech_start is not None
         last = self._frames[-1]
         end = last.start + last.duration
-        utt = self._emit(self._frames, self._speech_start, end)
+        noise = self._opinion is not None and self._last_said < 0
+        self.discarded += noise
+        utt = None if noise else self._emit(self._frames, self._speech_start, end)
         self._speech_start = end
         self._frames = []
-        self._last_voiced = -1
-        self._heard = 0
+        self._last_voiced = self._last_said = -1
+        self._heard = self._said = 0
+        self._peek = None
         return utt
 
     def _emit(self, frames: list[AudioFrame], start: float, end: float) -> Utterance:
         utt = Utterance(pcm=b"".join(f.pcm for f in frames), start=start, end=end,
-                        index=self._count, closed_at=self._clock(),
-                        voiced=round(self._heard * self._frame_s, 3))
+                        index=self._count, closed_at=self._clock(), voiced=self._voiced_s())
         self._count += 1
         return utt

@@ -99,7 +99,10 @@ class LiveSession:
         return DesktopExecutor(inner, self.controller)
 
     def held_segmenter(self) -> Segmenter:
-        vad = replace(self.cfg.vad, hangover_ms=max(self.cfg.vad.hangover_ms, HELD_HANGOVER_MS))
+        """Push-to-talk: the key's release ends speech, so neither a pause (long hangover)
+        nor Silero's end of speech (end_model none) closes the utterance while it is held."""
+        vad = replace(self.cfg.vad, hangover_ms=max(self.cfg.vad.hangover_ms, HELD_HANGOVER_MS),
+                      end_model="none")
         return Segmenter(vad, self.cfg.audio.block_ms)
 
     # --- running ----------------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""The segmenter on synthetic frames: no audio hardware, no webrtcvad."""
+"""The segmenter on synthetic frames: no audio hardware, no webrtcvad, no Silero
+(the speech classifier and the end-of-speech opinion are injected)."""
 
 from __future__ import annotations
 
 import itertools
+import logging
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agent.audio.vad import Segmenter, level_db, webrtc_classifier
-from agent.config import VadConfig
+from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
+from agent.audio.vad import Peek, Segmenter, level_db, webrtc_classifier
+from agent.config import ConfigError, VadConfig, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 
 FRAME_MS = 30
@@ -20,18 +25,24 @@ def loud(pcm: bytes) -> bool:
 
 
 def frames(pattern: str, frame_ms: int = FRAME_MS) -> list[AudioFrame]:
-    """'#' = a voiced frame, '.' = silence; frame i starts at i * frame_ms."""
+    """'#' = speech, 'n' = noise the VAD calls voiced but is not speech, '.' = silence;
+    frame i starts at i * frame_ms."""
     n = SAMPLE_RATE * frame_ms // 1000
     out = []
     for i, ch in enumerate(pattern):
-        value = 3000 if ch == "#" else 0
+        value = {"#": 3000, "n": 1000}.get(ch, 0)
         out.append(AudioFrame(np.full(n, value, dtype="<i2").tobytes(), i * frame_ms / 1000))
     return out
 
 
+def plain(cfg: VadConfig | None = None) -> VadConfig:
+    """webrtcvad's part alone (end_model none): the segmenter as it was before Silero."""
+    return replace(cfg or VadConfig(), end_model="none")
+
+
 def run(pattern: str, cfg: VadConfig | None = None, flush: bool = True
         ) -> tuple[list[tuple[int, Utterance]], Segmenter]:
-    seg = Segmenter(cfg or VadConfig(), FRAME_MS, classify=loud, clock=lambda: 0.0)
+    seg = Segmenter(plain(cfg), FRAME_MS, classify=loud, clock=lambda: 0.0)
     got = []
     for i, f in enumerate(frames(pattern)):
         utt = seg.feed(f)
@@ -117,7 +128,7 @@ def test_flush_closes_speech_open_at_end_of_stream() -> None:
 
 
 def test_close_now_ends_speech_immediately() -> None:
-    seg = Segmenter(VadConfig(), FRAME_MS, classify=loud)
+    seg = Segmenter(plain(), FRAME_MS, classify=loud)
     for f in frames("." * 5 + "#" * 10 + "..."):
         assert seg.feed(f) is None
     utt = seg.close_now()
@@ -152,7 +163,8 @@ def noisy(pattern: str) -> list[AudioFrame]:
 @pytest.mark.parametrize(("gate_db", "expected"), [(0.0, 1), (6.0, 2)])
 def test_noise_gate_keeps_steady_noise_from_joining_utterances(gate_db, expected) -> None:
     # a VAD that takes the noise for speech, as webrtcvad does with loud pink noise
-    seg = Segmenter(VadConfig(noise_gate_db=gate_db), FRAME_MS, classify=lambda pcm: True)
+    seg = Segmenter(plain(VadConfig(noise_gate_db=gate_db)), FRAME_MS,
+                    classify=lambda pcm: True)
     got = [u for f in noisy("." * 40 + "#" * 30 + "." * 40 + "#" * 30 + "." * 40)
            if (u := seg.feed(f))]
     got += [u] if (u := seg.flush()) else []
@@ -166,3 +178,224 @@ def test_level_db_of_full_scale_and_silence() -> None:
     full = np.full(FRAME, 32767, dtype="<i2").tobytes()
     assert level_db(full) == pytest.approx(0.0, abs=0.01)
     assert level_db(bytes(FRAME * 2)) == pytest.approx(-120.0)
+
+
+# ---------------------------------------------------------------- the end-of-speech opinion
+
+class Opinion:
+    """An end-of-speech opinion that tells speech (amplitude 3000) from noise (1000)."""
+
+    def __init__(self) -> None:
+        self.resets = 0
+        self.heard = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def hear(self, pcm: bytes) -> bool:
+        self.heard += 1
+        return int(np.abs(np.frombuffer(pcm, dtype="<i2")).max()) > 2000
+
+
+NOISY = VadConfig(noise_gate_db=0.0, end_model="silero", end_ms=240, peek_ms=90)
+"""The gate off: the VAD calls the noise voiced, as webrtcvad does in loud noise."""
+END = 8
+"""end_ms in frames."""
+
+
+def drive(pattern: str, cfg: VadConfig = NOISY, opinion: Opinion | None = None
+          ) -> tuple[list[tuple[int, Utterance]], list[tuple[int, Peek]], Segmenter]:
+    """Feed the pattern; the utterances and peeks with the frame that produced them."""
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 7.0,
+                    opinion=opinion or Opinion())
+    utts, peeks = [], []
+    for i, f in enumerate(frames(pattern)):
+        if (utt := seg.feed(f)) is not None:
+            utts.append((i, utt))
+        if (peek := seg.take_peek()) is not None:
+            peeks.append((i, peek))
+    return utts, peeks, seg
+
+
+def test_opinion_ends_the_utterance_while_the_vad_still_calls_the_noise_voiced() -> None:
+    pattern = "." * 10 + "#" * 30 + "n" * 60 + "." * 30
+    utts, _, _ = drive(pattern)
+    assert [i for i, _ in utts] == [10 + 30 + END - 1]
+    assert utts[0][1].end == pytest.approx(40 * 0.03)
+    assert utts[0][1].closed_at == 7.0
+    # webrtcvad alone waits until the noise stops, then the hangover
+    alone, _ = run(pattern, replace(NOISY, end_model="none"), flush=False)
+    assert [i for i, _ in alone] == [10 + 30 + 60 + 15 - 1]
+
+
+@pytest.mark.parametrize("dip", range(1, END))
+def test_never_ends_before_the_speech_does(dip: int) -> None:
+    pattern = "." * 10 + "#" * 12 + "n" * dip + "#" * 12 + "n" * 40
+    utts, _, _ = drive(pattern)
+    assert len(utts) == 1
+    closed_at, utt = utts[0]
+    last_speech = 10 + 12 + dip + 12 - 1
+    assert closed_at == last_speech + END
+    assert utt.end == pytest.approx((last_speech + 1) * 0.03)
+
+
+def test_noise_that_starts_before_the_speech_is_held_then_ended_by_the_opinion() -> None:
+    pattern = "." * 10 + "n" * 17 + "#" * 30 + "n" * 33 + "." * 30
+    utts, _, seg = drive(pattern)
+    assert [i for i, _ in utts] == [10 + 17 + 30 + END - 1]
+    assert utts[0][1].start == pytest.approx(10 * 0.03)  # it opened on the noise
+    # the noise after it reopens an utterance, which holds no speech: dropped
+    seg.flush()
+    assert seg.discarded == 1
+
+
+def test_noise_alone_is_dropped_even_at_max_length() -> None:
+    cfg = replace(NOISY, max_utterance_s=1.5)
+    utts, _, seg = drive("." * 10 + "n" * 120 + "." * 30, cfg)
+    assert utts == []
+    assert seg.discarded >= 2
+
+
+def test_the_opinion_runs_only_while_an_utterance_is_open() -> None:
+    opinion = Opinion()
+    drive("." * 300, opinion=opinion)
+    assert opinion.heard == 0
+    drive("." * 20 + "#" * 10 + "." * 20 + "#" * 10 + "." * 200, opinion=opinion)
+    assert opinion.resets == 2  # afresh for each utterance
+    assert opinion.heard < 2 * (20 + 10 + END)  # the pre-roll, the speech, the end run
+
+
+# ---------------------------------------------------------------- peeks at pauses
+
+PEEK = 3
+"""peek_ms (90) in frames."""
+
+
+@pytest.mark.parametrize("cfg", [NOISY, plain(VadConfig(peek_ms=90))], ids=["opinion", "vad"])
+def test_one_peek_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
+    gap = "." if cfg.end_model == "none" else "n"
+    pattern = "." * 10 + "#" * 20 + gap * 5 + "#" * 20 + "." * 30
+    utts, peeks, _ = drive(pattern, cfg)
+    assert [i for i, _ in peeks] == [30 + PEEK - 1, 55 + PEEK - 1]
+    first, second = peeks[0][1], peeks[1][1]
+    assert (first.id, second.id) == (0, 1)
+    assert first.utterance == second.utterance == 0
+    assert first.start == second.start == pytest.approx(0.30)
+    assert first.end == pytest.approx(30 * 0.03)
+    assert second.end == pytest.approx(55 * 0.03)
+    # pre-roll (10 frames) + speech + the pause so far (3 frames)
+    assert len(first.pcm) == (10 + 20 + PEEK) * FRAME * 2
+    assert first.voiced == pytest.approx(20 * 0.03)
+    assert len(utts) == 1
+    assert utts[0][1].end == second.end
+
+
+def test_close_if_paused_closes_at_the_peek() -> None:
+    seg = Segmenter(NOISY, FRAME_MS, classify=loud, clock=lambda: 3.0, opinion=Opinion())
+    peek = None
+    for f in frames("." * 10 + "#" * 20 + "n" * PEEK):
+        assert seg.feed(f) is None
+        peek = seg.take_peek() or peek
+    assert peek is not None
+    for f in frames("n" * 2):  # noise after the peek is no speech
+        assert seg.feed(f) is None
+    utt = seg.close_if_paused(peek.id)
+    assert utt is not None
+    assert (utt.pcm, utt.start, utt.end, utt.voiced) == (peek.pcm, peek.start, peek.end,
+                                                         peek.voiced)
+    assert (utt.index, utt.closed_at) == (0, 3.0)
+    assert not seg.in_speech
+    assert seg.close_if_paused(peek.id) is None  # once
+    assert seg.take_peek() is None
+
+
+def test_close_if_paused_refuses_once_speech_resumed() -> None:
+    seg = Segmenter(NOISY, FRAME_MS, classify=loud, opinion=Opinion())
+    peeks: list[Peek] = []
+    pattern = "." * 10 + "#" * 20 + "n" * PEEK + "#" * 10
+    for f in frames(pattern):
+        assert seg.feed(f) is None
+        peeks += [p] if (p := seg.take_peek()) else []
+    assert len(peeks) == 1
+    assert seg.close_if_paused(peeks[0].id) is None  # overtaken
+    assert seg.in_speech
+    utt = None
+    for f in frames("n" * END)[: END]:
+        utt = seg.feed(AudioFrame(f.pcm, f.start + len(pattern) * 0.03)) or utt
+    assert utt is not None
+    assert utt.end == pytest.approx(len(pattern) * 0.03)  # the whole speech, both parts
+
+
+def test_close_if_paused_with_a_stale_or_unknown_id_does_nothing() -> None:
+    seg = Segmenter(NOISY, FRAME_MS, classify=loud, opinion=Opinion())
+    assert seg.close_if_paused(0) is None  # nothing open
+    peeks: list[Peek] = []
+    for f in frames("." * 10 + "#" * 10 + "n" * PEEK + "#" * 10 + "n" * PEEK):
+        seg.feed(f)
+        peeks += [p] if (p := seg.take_peek()) else []
+    assert [p.id for p in peeks] == [0, 1]
+    assert seg.close_if_paused(0) is None  # the first peek was overtaken by the second
+    assert seg.close_if_paused(7) is None
+    assert seg.close_if_paused(1) is not None
+
+
+def test_no_peek_for_a_burst_too_short_to_be_speech() -> None:
+    _, peeks, _ = drive("." * 10 + "####" + "n" * 20 + "." * 20)
+    assert peeks == []
+
+
+def test_peeks_off() -> None:
+    _, peeks, _ = drive("." * 10 + "#" * 20 + "n" * 5 + "#" * 20 + "." * 30,
+                        replace(NOISY, peek_ms=0))
+    assert peeks == []
+
+
+# ---------------------------------------------------------------- the model opinion
+
+class Script:
+    """A chunk model that answers a scripted probability per chunk."""
+
+    def __init__(self, probs: list[float]) -> None:
+        self.probs = list(probs)
+        self.seen: list[int] = []
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def __call__(self, chunk: np.ndarray) -> float:
+        self.seen.append(len(chunk))
+        return self.probs.pop(0)
+
+
+def test_model_opinion_cuts_frames_into_chunks_and_keeps_hysteresis() -> None:
+    model = Script([0.2, 0.6, 0.4, 0.3, 0.45])
+    opinion = ModelOpinion(model, threshold=0.5)
+    frame = bytes(FRAME * 2)  # 480 samples: a chunk is 512
+    verdicts = [opinion.hear(frame) for _ in range(5)]
+    # chunks end inside frames 2, 3, 4 and 5 (480 * k // 512 chunks after k frames)
+    assert model.seen == [CHUNK] * 4
+    assert verdicts == [False, False, True, True, False]  # on at 0.6, held at 0.4, off at 0.3
+    opinion.reset()
+    assert model.resets == 1
+    assert opinion.hear(frame) is False  # the half chunk was forgotten
+    assert len(model.seen) == 4
+
+
+def test_a_missing_model_is_one_warning_and_no_opinion(tmp_path: Path, caplog) -> None:
+    missing = tmp_path / "nowhere.onnx"
+    with caplog.at_level(logging.WARNING):
+        assert silero_opinion(0.5, missing) is None
+    assert len(caplog.records) == 1
+    assert str(missing) in caplog.records[0].getMessage()
+    assert "webrtcvad alone" in caplog.records[0].getMessage()
+
+
+def test_end_model_config_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[vad]\nend_model = "rnnoise"\n')
+    with pytest.raises(ConfigError, match=r"'vad.end_model'.*'silero', 'none'"):
+        load_config(path)
+    path.write_text("[vad]\npeek_ms = -5\n")
+    with pytest.raises(ConfigError, match=r"'vad\.peek_ms'"):
+        load_config(path)
