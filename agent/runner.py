@@ -20,8 +20,16 @@ from agent.audio.vad import Segmenter
 from agent.cli import CliError, install_signal_handlers
 from agent.config import Config
 from agent.desktop.history import latency
+from agent.dispatch.collisions import Collision
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.loader import CommandFileError, CommandLibrary, parse_file
+from agent.dispatch.loader import (
+    Command,
+    CommandLibrary,
+    Disable,
+    command_files,
+    merge,
+    read_file,
+)
 from agent.messages import Outcome
 from agent.paths import data_dir, user_commands_dir
 from agent.recovery import Recovery
@@ -31,9 +39,13 @@ log = logging.getLogger(__name__)
 
 def command_library(cfg: Config) -> CommandLibrary:
     """Built-in sets (unless disabled), then the user's; errors are logged, never fatal."""
+    return CommandLibrary(_command_folders(cfg), app_names(cfg.apps))
+
+
+def _command_folders(cfg: Config) -> list[Path]:
     folders = [data_dir("commands")] if cfg.commands.builtin else []
     folders.append(user_commands_dir(cfg.commands.user_dir))
-    return CommandLibrary(folders, app_names(cfg.apps))
+    return folders
 
 
 def list_commands(cfg: Config) -> list[str]:
@@ -52,11 +64,28 @@ def _describe_action(kind: str, arg: str, count: str, fmt: str) -> str:
 
 
 def check_command_file(cfg: Config, path: Path) -> list[str]:
-    try:
-        parse_file(path, app_names(cfg.apps))
-    except CommandFileError as exc:
-        return [str(exc)]
-    return []
+    """Every problem in `path`, one line each: its errors, and each collision of its
+    commands with each other or with the active command files, loaded where the file
+    would load (in place of a user file of that name, else after the others)."""
+    apps = app_names(cfg.apps)
+    entries, problems = read_file(path, apps)
+    order = [p for folder in _command_folders(cfg) for p in command_files(folder)]
+    mine = path.resolve()
+    if not any(p.resolve() == mine for p in order):
+        order.append(mine)
+    parsed: list[list[Command | Disable]] = []
+    for p in order:
+        if p.resolve() == mine:
+            parsed.append(entries)
+            continue
+        others, errors = read_file(p, apps)
+        if not errors:  # a broken file is skipped at load too
+            parsed.append(others)
+    found: list[Collision] = []
+    merge(parsed, found)
+    ours = {id(e) for e in entries}
+    return problems + [c.message() for c in found
+                       if id(c.dropped) in ours or id(c.kept) in ours]
 
 
 def load_transcriber(cfg: Config) -> Transcriber:

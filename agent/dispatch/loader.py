@@ -15,8 +15,11 @@ A file:
 
 Built-in files load first, then the user's, in name order; a later file with
 the same spoken form (and context) replaces or disables the earlier command.
-A file with errors is skipped as a whole, and on reload its last good version
-stays active.
+Within one file, two forms that normalise alike ("copy it", "Copy  It!") collide,
+and so does a form that another command's pattern takes at least as well ("copy
+[it]" and "copy it"; agent/dispatch/collisions.py): the first definition stays and
+a warning names both places. A file with errors is skipped as a whole, and on
+reload its last good version stays active.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.dispatch.grammar import (
     ActionTemplate,
@@ -41,11 +44,18 @@ from agent.dispatch.grammar import (
 from agent.dispatch.normalize import normalize
 from agent.messages import Mode
 
+if TYPE_CHECKING:
+    from agent.dispatch.collisions import Collision
+
 log = logging.getLogger(__name__)
 
 
 class CommandFileError(ValueError):
-    """`path:line: what is wrong`."""
+    """`path:line: what is wrong` (the first problem); `problems` has every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0])
+        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,62 +135,73 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
 
 
 def parse_file(path: Path, apps: frozenset[str] | None = None) -> list[Command | Disable]:
-    """Commands and disables in `path`; raise CommandFileError at the first problem."""
+    """Commands and disables in `path`; CommandFileError if it has any problem."""
+    entries, problems = read_file(path, apps)
+    if problems:
+        raise CommandFileError(problems)
+    return entries
+
+
+def read_file(path: Path, apps: frozenset[str] | None = None
+              ) -> tuple[list[Command | Disable], list[str]]:
+    """What `path` defines that is valid, and every problem in it (one line each, in the
+    order of the file), rather than stopping at the first."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CommandFileError(f"{path}:1: cannot read: {exc}") from None
+        return [], [f"{path}:1: cannot read: {exc}"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise CommandFileError(f"{path}:{m.group(1) if m else 1}: not valid TOML: {exc}") from None
+        return [], [f"{path}:{m.group(1) if m else 1}: not valid TOML: {exc}"]
     lines = _key_lines(text)
 
     def line_of(*key: str) -> int:
         return lines.get(key, 1)
 
-    unknown = set(data) - {"context", "commands"}
-    if unknown:
-        key = min(sorted(unknown), key=line_of)
-        raise CommandFileError(f"{path}:{line_of(key)}: unknown table '{key}'; "
-                               "allowed: [context], [commands]")
-    mode, app = _context(data.get("context", {}), f"{path}", line_of)
+    problems: list[tuple[int, str]] = [
+        (line_of(key), f"unknown table '{key}'; allowed: [context], [commands]")
+        for key in sorted(set(data) - {"context", "commands"})]
+    mode, app = _context(data.get("context", {}), line_of, problems)
     commands = data.get("commands", {})
     if not isinstance(commands, dict):
-        raise CommandFileError(f"{path}:{line_of('commands')}: 'commands' must be a table "
-                               "[commands]")
+        problems.append((line_of("commands"), "'commands' must be a table [commands]"))
+        commands = {}
     out: list[Command | Disable] = []
     for spoken, value in commands.items():
         line = line_of("commands", spoken)
         try:
             out.append(_command(spoken, value, mode, app, apps, f"{path}:{line}"))
         except GrammarError as exc:
-            raise CommandFileError(f"{path}:{line}: {exc}") from None
-    return out
+            problems.append((line, str(exc)))
+    return out, [f"{path}:{line}: {what}" for line, what in sorted(problems, key=lambda p: p[0])]
 
 
-def _context(ctx: Any, path: str, line_of: Callable[..., int]) -> tuple[Mode, str]:
+def _context(ctx: Any, line_of: Callable[..., int], problems: list[tuple[int, str]]
+             ) -> tuple[Mode, str]:
+    """The file's mode and app; each problem is added to `problems` (line, message)."""
     if not isinstance(ctx, dict):
-        raise CommandFileError(f"{path}:{line_of('context')}: 'context' must be a table "
-                               "[context]")
-    for key in ctx:
-        if key not in ("mode", "app"):
-            raise CommandFileError(f"{path}:{line_of('context', key)}: unknown context key "
-                                   f"'{key}'; allowed: mode, app")
+        problems.append((line_of("context"), "'context' must be a table [context]"))
+        return Mode.COMMAND, ""
+    problems += [(line_of("context", key), f"unknown context key '{key}'; allowed: mode, app")
+                 for key in ctx if key not in ("mode", "app")]
     mode = ctx.get("mode", "command")
     if not isinstance(mode, str) or mode not in {m.value for m in Mode}:
-        raise CommandFileError(f"{path}:{line_of('context', 'mode')}: mode {mode!r} not one of "
-                               "command, dictation, sleep")
+        problems.append((line_of("context", "mode"),
+                         f"mode {mode!r} not one of command, dictation, sleep"))
+        mode = "command"
     app = ctx.get("app", "")
     if not isinstance(app, str):
-        raise CommandFileError(f"{path}:{line_of('context', 'app')}: app must be a string "
-                               f"(a regular expression), got {app!r}")
+        problems.append((line_of("context", "app"),
+                         f"app must be a string (a regular expression), got {app!r}"))
+        return Mode(mode), ""
     try:
         re.compile(app)
     except re.error as exc:
-        raise CommandFileError(f"{path}:{line_of('context', 'app')}: app is not a valid "
-                               f"regular expression: {exc}") from None
+        problems.append((line_of("context", "app"),
+                         f"app is not a valid regular expression: {exc}"))
+        app = ""
     return Mode(mode), app
 
 
@@ -208,16 +229,32 @@ def _command(spoken: str, value: Any, mode: Mode, app: str, apps: frozenset[str]
     return Command(display_name(spoken), pattern, actions, mode, app, confirm, origin, spoken)
 
 
-def merge(parsed: Iterable[list[Command | Disable]]) -> tuple[Command, ...]:
-    """Apply files in order: later definitions replace or disable earlier ones."""
+def merge(parsed: Iterable[list[Command | Disable]],
+          collisions: list[Collision] | None = None) -> tuple[Command, ...]:
+    """Apply files in order: a later file's definition replaces or disables an earlier one
+    with the same spoken form.  A definition that collides with one already there (the
+    same form twice in one file, or a form both patterns take; see collisions.py) is
+    dropped: the first stays, and a warning names both places (or, when `collisions` is
+    given, it is added there for the caller to report)."""
+    from agent.dispatch.collisions import Overlaps  # it matches with matcher.py, which imports us
+
+    files = [list(entries) for entries in parsed]
+    overlaps = Overlaps(tuple(e for entries in files for e in entries if isinstance(e, Command)))
     table: dict[tuple[str, str, str], Command] = {}
-    for entries in parsed:
+    for entries in files:
         for entry in entries:
             if isinstance(entry, Disable):
                 table.pop(entry.key, None)
-            else:
-                table.pop(entry.key, None)
-                table[entry.key] = entry
+                continue
+            clash = overlaps.clash(entry, table)
+            if clash is not None:
+                if collisions is None:
+                    log.warning("%s", clash.message())
+                else:
+                    collisions.append(clash)
+                continue
+            table.pop(entry.key, None)
+            table[entry.key] = entry
     return tuple(table.values())
 
 
@@ -244,11 +281,13 @@ class CommandLibrary:
         for folder in self._folders:
             for path in command_files(folder):
                 order.append(path)
-                try:
-                    self._good[path] = parse_file(path, self._apps)
-                except CommandFileError as exc:
-                    errors.append(str(exc))
-                    log.error("%s%s", exc, " (keeping its last good version)"
+                entries, problems = read_file(path, self._apps)
+                if not problems:
+                    self._good[path] = entries
+                    continue
+                errors += problems
+                for problem in problems:
+                    log.error("%s%s", problem, " (keeping its last good version)"
                               if path in self._good else " (file skipped)")
         self.commands = merge(self._good[p] for p in order if p in self._good)
         self.errors = errors

@@ -349,6 +349,63 @@ def test_commands_check(home: Home) -> None:
     assert str(missing) in result.stderr
 
 
+CLASHING_FILE = """# mine
+[commands]
+"copy it" = "key ctrl+c"
+"oops" = "key ctrl+nothing"
+"Copy  It!" = "key ctrl+x"
+"copy [that]" = "key ctrl+shift+c"
+"warp" = "jump ctrl+w"
+"press escape" = "key ctrl+q"
+"launch rocket" = "key ctrl+alt+r"
+"""
+
+
+def test_commands_check_reports_every_problem_and_collision_with_both_places(
+        home: Home) -> None:
+    builtin = voxagent(home, "commands")
+    assert builtin.returncode == 0, builtin.stderr
+    copy_at = listed(builtin.stdout)["command", "copy"].split()[-1]  # editing.toml:N
+    press_at = listed(builtin.stdout)["command", "press <chord>"].split()[-1]
+    mine = home.root / "mine.toml"
+    mine.write_text(CLASHING_FILE)
+    result = voxagent(home, "commands", "--check", mine)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 5, result.stderr
+    assert lines[0].startswith(f"{mine}:4: ") and "ctrl+nothing" in lines[0]
+    assert lines[1].startswith(f"{mine}:7: ") and "unknown action 'jump'" in lines[1]
+    clashes = lines[2:]
+    assert clashes[0] == (f"{mine}:5: 'Copy  It!' collides with 'copy it' at {mine}:3 "
+                          '(both take "copy it"); the first is kept')
+    assert clashes[1].startswith(f"{mine}:6: 'copy [that]' collides with 'copy' at ")
+    assert f"{copy_at} " in clashes[1] and '(both take "copy")' in clashes[1]
+    assert clashes[2].startswith(f"{mine}:8: 'press escape' collides with 'press <chord>' at ")
+    assert f"{press_at} " in clashes[2]
+
+
+def test_collisions_at_load_keep_the_first_and_warn(home: Home, audio: Audio) -> None:
+    home.command_file("mine.toml", CLASHING_FILE.replace('"oops" = "key ctrl+nothing"\n', "")
+                      .replace('"warp" = "jump ctrl+w"\n', ""))
+    mine = home.commands_dir / "mine.toml"
+    result = voxagent(home, "commands")
+    assert result.returncode == 0, result.stderr
+    rows = listed(result.stdout)
+    assert "key ctrl+c" in rows["command", "copy it"]
+    assert "key ctrl+c" in rows["command", "copy"]  # the built-in stays
+    assert ("command", "copy that") not in rows and ("command", "press escape") not in rows
+    warnings = [line for line in result.stderr.splitlines() if "collides" in line]
+    assert len(warnings) == 3, result.stderr
+    assert f"{mine}:4: 'Copy  It!' collides with 'copy it' at {mine}:3" in warnings[0]
+    assert all(line.startswith("voxagent: WARNING: ") for line in warnings)
+    # said, "copy it" does what its first definition says (it used to cut)
+    copy_it = speak(home.root, "copy-it.wav", "copy it")
+    (heard,) = json_lines(dry_run(home, copy_it))
+    assert (heard["command"], heard["actions"]) == (
+        "copy it", [{"action": "key", "keys": "ctrl+c", "count": 1}]), heard
+
+
 BROKEN_USER_FILE = '# my commands\n[commands]\n"launch rocket" = "key ctrl+alt+r"\n' \
                    '"warp" = "key ctrl+warp"\n'
 

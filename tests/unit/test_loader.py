@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.actions.launch import app_names
+from agent.dispatch.collisions import Collision
 from agent.dispatch.loader import (
     Command,
     CommandFileError,
@@ -18,6 +19,7 @@ from agent.dispatch.loader import (
     command_files,
     merge,
     parse_file,
+    read_file,
 )
 from agent.messages import Action, KeyAction, LaunchAction, Mode, ModeAction, ScrollAction
 from agent.paths import data_dir
@@ -445,3 +447,103 @@ def test_broken_file_at_first_load_is_skipped_while_the_others_load(
     assert lib.reload() == []
     assert find(lib.commands, "paste") is None
     assert performed(find(lib.commands, "beam me up")) == [KeyAction("ctrl+b")]
+
+
+# --- collisions: the first definition stays -------------------------------------------------
+
+def test_every_problem_in_a_file_is_reported_in_file_order(tmp_path: Path) -> None:
+    path = write(tmp_path, "user.toml", """
+[bogus]
+x = 1
+[context]
+mode = "awake"
+[commands]
+"copy all" = ["key ctrl+a", "key ctrl+c"]
+"oops" = "key ctrl+nothing"
+"fine" = "key ctrl+f"
+"warp <foo>" = "key ctrl+w"
+""")
+    entries, problems = read_file(path, APPS)
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:{n}" for n in (1, 4, 7, 9)]
+    assert "unknown table 'bogus'" in problems[0] and "mode 'awake'" in problems[1]
+    assert "ctrl+nothing" in problems[2] and "unknown capture <foo>" in problems[3]
+    assert [e.name for e in entries if isinstance(e, Command)] == ["copy all", "fine"]
+    with pytest.raises(CommandFileError) as info:
+        parse_file(path, APPS)
+    assert str(info.value) == problems[0] and info.value.problems == tuple(problems)
+
+
+def test_forms_that_normalise_alike_in_one_file_keep_the_first(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, "user.toml", """
+[commands]
+"copy it" = "key ctrl+c"
+"Copy  It!" = "key ctrl+x"
+""")
+    with caplog.at_level(logging.WARNING, logger="agent.dispatch.loader"):
+        merged = merge([parse_file(path, APPS)])
+    assert performed(find(merged, "copy it")) == [KeyAction("ctrl+c")]
+    assert len(merged) == 1
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning == (f"{path}:3: 'Copy  It!' collides with 'copy it' at {path}:2 "
+                       '(both take "copy it"); the first is kept')
+
+
+@pytest.mark.parametrize(("first", "second", "said"), [
+    ('"copy [it]"', '"copy it"', "copy it"),            # optional words
+    ('"copy it"', '"copy [it]"', "copy it"),            # either way round
+    ('"(grab|take) it"', '"take it"', "take it"),       # alternatives
+    ('"jump <key>"', '"jump <chord>"', "jump a"),       # two captures that take the same
+    ('"jump escape"', '"jump <chord>"', "jump escape"),  # a key said as a literal
+])
+def test_a_pattern_that_takes_another_form_collides(tmp_path: Path, first: str, second: str,
+                                                    said: str) -> None:
+    path = write(tmp_path, "user.toml", f"[commands]\n{first} = \"key ctrl+1\"\n"
+                                        f"{second} = \"key ctrl+2\"\n")
+    found: list[Collision] = []
+    merged = merge([parse_file(path, APPS)], found)
+    assert [c.spoken for c in merged] == [first.strip('"')]
+    (clash,) = found
+    assert (clash.kept.origin, clash.dropped.origin, clash.said) == (
+        f"{path}:2", f"{path}:3", said)
+
+
+@pytest.mark.parametrize("second", [
+    '"type my address" = "type 1 Main Street"',  # more specific than "type <text>": wins
+    '"copy tab" = "key ctrl+1"',                  # no form in common
+    '"copy" = { do = "key ctrl+1", confirm = true }',  # another mode (see the context)
+])
+def test_more_specific_forms_and_other_contexts_do_not_collide(tmp_path: Path,
+                                                                second: str) -> None:
+    first = write(tmp_path, "a.toml", '[commands]\n"type <text>" = "type <text>"\n'
+                                      '"copy" = "key ctrl+c"\n')
+    other = write(tmp_path, "b.toml", ("[context]\nmode = \"dictation\"\n"
+                                       if "confirm" in second else "") + f"[commands]\n{second}\n")
+    found: list[Collision] = []
+    merged = merge([parse_file(first, APPS), parse_file(other, APPS)], found)
+    assert found == [] and len(merged) == 3
+
+
+def test_a_user_pattern_that_takes_a_builtin_form_is_dropped_unless_it_is_disabled(
+        tmp_path: Path) -> None:
+    builtin = [parse_file(p, APPS) for p in command_files(BUILTIN)]
+    user = write(tmp_path, "mine.toml", '[commands]\n"copy [that]" = "key ctrl+shift+c"\n')
+    found: list[Collision] = []
+    merged = merge([*builtin, parse_file(user, APPS)], found)
+    assert performed(find(merged, "copy")) == [KeyAction("ctrl+c")]
+    assert find(merged, "copy that") is None
+    (clash,) = found
+    assert clash.message().startswith(f"{user}:2: 'copy [that]' collides with 'copy' at "
+                                      f"{BUILTIN / 'editing.toml'}:3")
+    assert clash.message().endswith('to replace it, disable it first: "copy" = false')
+    # as the message says: disabled first, the user's pattern takes its place
+    user.write_text('[commands]\n"copy" = false\n"copy [that]" = "key ctrl+shift+c"\n')
+    found.clear()
+    merged = merge([*builtin, parse_file(user, APPS)], found)
+    assert found == [] and performed(find(merged, "copy that")) == [KeyAction("ctrl+shift+c")]
+
+
+def test_the_builtin_sets_have_no_collisions() -> None:
+    found: list[Collision] = []
+    merge([parse_file(p, APPS) for p in command_files(BUILTIN)], found)
+    assert found == []
