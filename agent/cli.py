@@ -111,7 +111,12 @@ def _desktop_overrides(args: argparse.Namespace, cfg: Config) -> Config:
     if getattr(args, "push_to_talk", False):
         d = replace(d, listen="push_to_talk")
     if getattr(args, "hotkey", None):
-        d = replace(d, hotkey=args.hotkey)
+        from agent.desktop.hotkey import ALLOWED_KEYS, canonical_key
+
+        key = canonical_key(args.hotkey)
+        if key is None:
+            raise CliError(f"--hotkey {args.hotkey!r}: expected {ALLOWED_KEYS}")
+        d = replace(d, hotkey=key)
     if getattr(args, "toggle", False):
         d = replace(d, hotkey_style="toggle")
     if getattr(args, "no_sounds", False):

@@ -205,6 +205,11 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
             raise bad("a number, not nan")
     if hint is str and not isinstance(raw, str):
         raise bad("a string")
+    return _allowed(raw, meta, bad)
+
+
+def _allowed(raw: Any, meta: Any, bad: Callable[[str], ConfigError]) -> Any:
+    """`raw` if the option's choices, range and check allow it (in the check's form)."""
     choices, lo, hi = meta.get("choices", ()), meta.get("lo"), meta.get("hi")
     if choices and raw not in choices:
         raise bad("one of " + ", ".join(repr(c) for c in choices))
@@ -212,6 +217,12 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
         if lo is not None and hi is not None:
             raise bad(f"a value from {lo} to {hi}")
         raise bad(f"at least {lo}" if lo is not None else f"at most {hi}")
+    check = meta.get("check")
+    if check is not None:
+        try:
+            return check(raw)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
     return raw
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.desktop.hotkey import ALLOWED_KEYS, hotkey_option
 from agent.options import option
 
 
@@ -14,8 +15,8 @@ class DesktopConfig:
         "utterances) or push_to_talk (only while the hotkey holds it open).",
         choices=("hands_free", "push_to_talk"))
     hotkey: str = option(
-        "f9", "Push-to-talk key: f1..f24, pause, scroll_lock, insert, menu, or a letter/digit "
-        "(it is taken from every other program while the agent runs).")
+        "f9", f"Push-to-talk key: {ALLOWED_KEYS} (it is taken from every other program while "
+        "the agent runs).", check=hotkey_option)
     hotkey_style: str = option(
         "hold", "hold: speak while the key is held; toggle: press to start, press to stop.",
         choices=("hold", "toggle"))

@@ -102,11 +102,13 @@ class Controller:
         self.set_listening(not self.status.enabled)
 
     def set_style(self, style: ListenStyle) -> None:
-        if style is ListenStyle.PUSH_TO_TALK and not self.status.hotkey:
-            log.warning("push-to-talk needs a hotkey, and there is none; staying hands-free")
-            return
+        """Never fails open: push-to-talk without a hotkey is push-to-talk that nothing
+        opens, until hands-free is chosen again."""
         self.gate.set_style(style)
         log.warning("now %s", style_label(style, self.status.hotkey))
+        if style is ListenStyle.PUSH_TO_TALK and not self.status.hotkey:
+            log.warning("push-to-talk has no hotkey: nothing is heard until hands-free is "
+                        "chosen (tray menu) or the agent restarts with a working hotkey")
         self._update(style=style, held=False)
 
     def set_dictation(self, on: bool) -> None:

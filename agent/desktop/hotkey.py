@@ -40,15 +40,36 @@ class Hotkey(Protocol):
     def stop(self) -> None: ...
 
 
-def check_key(name: str) -> str:
-    """The canonical hotkey name ("f9", "pause", "a"); HotkeyError if unknown."""
+ALLOWED_KEYS = "f1..f24, a letter or digit, or one of " + ", ".join(NAMED_KEYS)
+"""What a hotkey may be, as said in error messages."""
+
+
+def canonical_key(name: str) -> str | None:
+    """The canonical hotkey name ("F9" -> "f9", "Scroll Lock" -> "scroll_lock"); None if
+    there is no such hotkey."""
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key in NAMED_KEYS or (len(key) == 1 and key.isalnum()):
+    if key in NAMED_KEYS or (len(key) == 1 and key.isascii() and key.isalnum()):
         return key
     if key[:1] == "f" and key[1:].isdigit() and 1 <= int(key[1:]) <= 24:
         return key
-    raise HotkeyError(f"unknown hotkey '{name}'; use f1..f24, a letter or digit, or one of "
-                      + ", ".join(NAMED_KEYS))
+    return None
+
+
+def check_key(name: str) -> str:
+    """The canonical hotkey name ("f9", "pause", "a"); HotkeyError if unknown."""
+    key = canonical_key(name)
+    if key is None:
+        raise HotkeyError(f"unknown hotkey '{name}'; use {ALLOWED_KEYS}")
+    return key
+
+
+def hotkey_option(value: str) -> str:
+    """The `[desktop] hotkey` check at config load: canonical name, or ValueError saying
+    what is allowed."""
+    key = canonical_key(value)
+    if key is None:
+        raise ValueError(ALLOWED_KEYS)
+    return key
 
 
 def display_name(key: str, toggle: bool) -> str:

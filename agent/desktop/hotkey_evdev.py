@@ -95,13 +95,16 @@ class EvdevHotkey:
             for fd in readable:
                 try:
                     events = list(by_fd[fd].read())
-                except OSError as exc:  # unplugged
+                except OSError as exc:  # unplugged: its key-up will never come
                     log.warning("keyboard %s gone: %s", by_fd[fd].path, exc)
                     del by_fd[fd]
+                    self._key_event(_UP)
                     continue
                 for ev in events:
                     if ev.type == evdev.ecodes.EV_KEY and ev.code == self._code:
                         self._key_event(ev.value)
+        if not by_fd:
+            log.warning("no keyboard left for the push-to-talk hotkey; push-to-talk closed")
 
     def _key_event(self, value: int) -> None:
         if value == _DOWN and not self._down:

@@ -66,6 +66,15 @@ class X11Hotkey:
         log.info("hotkey %s grabbed on %s", self._key, self._display.get_display_name())
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # noqa: BLE001 - the X connection is gone: never stay open
+            log.warning("push-to-talk hotkey lost (%s); push-to-talk closed",
+                        str(exc).strip() or type(exc).__name__)
+            self._release = self._release or (0, time.monotonic())
+            self._up()
+
+    def _serve(self) -> None:
         fd = self._display.fileno()
         while not self._stop.is_set():
             wait = _REPEAT_WAIT_S if self._release else 0.2
@@ -110,7 +119,9 @@ class X11Hotkey:
         if self._display is not None:
             from Xlib import X
 
-            root = self._display.screen().root
-            root.ungrab_key(self._keycode, X.AnyModifier)
-            self._display.close()
+            try:
+                self._display.screen().root.ungrab_key(self._keycode, X.AnyModifier)
+                self._display.close()
+            except Exception as exc:  # noqa: BLE001 - the X server went away first
+                log.debug("hotkey: X connection already gone: %s", exc)
             self._display = None

@@ -147,19 +147,50 @@ def test_listening_off_from_the_tray_menu_stops_actions(
     _click_menu_entry(x_server, 0)  # "Listening": off
     agent.log_wait("listening off")
     wait_state(x_server, "idle")
-    agent.say("new tab", pause=0.5)
-    agent.no_json(3.0)
-    assert pointer_focus.sync().keys == []
+    agent.say("close tab", pause=0.5)  # not heard: the next line shows it
 
     _click_menu_entry(x_server, 0)  # on again
     agent.log_wait("listening on")
     wait_state(x_server, "listening")
     agent.say("new tab")
-    back = agent.next_json()
+    back = agent.next_json()  # utterances are reported in order: "close tab" would be first
     keys = [(k["keysym"], k["state"] & CTRL) for k in pointer_focus.sync().keys]
     agent.stop()
     assert back["actions"] == [CTRL_T], back
+    assert keys == [("t", CTRL)], keys  # no ctrl+w
+
+
+def test_a_hotkey_another_program_holds_leaves_push_to_talk_closed(
+        trayer: Trayer, x_server: XServer, pointer_focus: KeylogWindow,
+        start_agent: Callable[..., LiveAgent]) -> None:
+    """It used to fall back to listening hands-free; now nothing is heard until the menu's
+    Hands-free is chosen."""
+    from Xlib import XK, X
+
+    other = x_server.connect()
+    try:
+        f9 = other.keysym_to_keycode(XK.string_to_keysym("F9"))
+        other.screen().root.grab_key(f9, X.AnyModifier, False, X.GrabModeAsync,
+                                     X.GrabModeAsync)
+        other.sync()
+        agent = start_agent("--push-to-talk")
+        agent.log_wait("tray icon shown")
+        agent.log_wait("push-to-talk has no hotkey: nothing is heard")
+        wait_state(x_server, "idle")
+        agent.say("close tab", pause=0.5)  # not heard: the next line shows it
+
+        _click_menu_entry(x_server, 2)  # "Hands-free"
+        agent.log_wait("now hands-free")
+        wait_state(x_server, "listening")
+        agent.say("new tab")
+        heard = agent.next_json()  # in order: a "close tab" heard would come first
+        keys = [(k["keysym"], k["state"] & CTRL) for k in pointer_focus.sync().keys]
+        err = agent.stop()
+    finally:
+        other.close()  # and with it the grab
+    assert heard["actions"] == [CTRL_T], heard
     assert keys == [("t", CTRL)], keys
+    assert "no push-to-talk hotkey: the key f9 is taken by another program" in err, err
 
 
 def test_device_failure_shows_error_and_resumes(trayer: Trayer, x_server: XServer,

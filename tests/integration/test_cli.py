@@ -252,6 +252,21 @@ def test_bad_config_value_is_one_line_naming_the_key(home: Home) -> None:
         assert str(path) in line and "'vad.hangover_ms'" in line and "90 to 5000" in line
 
 
+def test_a_hotkey_typo_stops_the_agent_at_start_with_one_line(home: Home) -> None:
+    """It used to start, fail to grab the key and listen hands-free, all day."""
+    path = home.config('[desktop]\nlisten = "push_to_talk"\nhotkey = "F99"\n')
+    for args in (("config",), ("run", "--dry-run")):
+        line = one_line_error(voxagent(home, *args))
+        assert line == (f"voxagent: error: {path}: bad value for 'desktop.hotkey': 'F99'; "
+                        "expected f1..f24, a letter or digit, or one of pause, scroll_lock, "
+                        "insert, menu, print, caps_lock, home, end, page_up, page_down"), line
+    home.config('[desktop]\nlisten = "push_to_talk"\nhotkey = "F9"\n')
+    assert "hotkey = \"f9\"" in voxagent(home, "config").stdout
+    line = one_line_error(voxagent(home, "run", "--dry-run", "--push-to-talk", "--hotkey",
+                                   "scrol_lock"))
+    assert line.startswith("voxagent: error: --hotkey 'scrol_lock': expected f1..f24"), line
+
+
 def test_wrong_type_in_config_is_one_line(home: Home) -> None:
     home.config('[whisper]\nbeam_size = "five"\n')
     line = one_line_error(voxagent(home, "config"))

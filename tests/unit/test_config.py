@@ -210,6 +210,23 @@ def test_value_not_among_the_choices_is_refused(tmp_path: Path, section: str, ke
     assert expected in message
 
 
+@pytest.mark.parametrize("typo", ["f99", "F0", "fn9", "scrolllock", "ctrl", "", "é"])
+def test_a_hotkey_typo_is_refused_at_load_naming_the_key_and_what_is_allowed(
+        tmp_path: Path, typo: str) -> None:
+    message = refusal(write(tmp_path, f'[desktop]\nlisten = "push_to_talk"\nhotkey = "{typo}"\n'))
+    assert f"bad value for 'desktop.hotkey': {typo!r}; expected f1..f24, a letter or digit, " \
+           "or one of pause, scroll_lock" in message, message
+
+
+@pytest.mark.parametrize(("written", "key"), [
+    ("F9", "f9"), ("f24", "f24"), ("Scroll Lock", "scroll_lock"), ("page-up", "page_up"),
+    ("q", "q"), ("7", "7")])
+def test_hotkey_names_are_read_in_canonical_form(tmp_path: Path, written: str,
+                                                  key: str) -> None:
+    cfg = load_config(write(tmp_path, f'[desktop]\nhotkey = "{written}"\n'))
+    assert cfg.desktop.hotkey == key
+
+
 def test_boundary_values_are_accepted(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, """
 [vad]

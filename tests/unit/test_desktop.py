@@ -224,7 +224,7 @@ def test_hotkey_names() -> None:
     assert check_key("Scroll Lock") == "scroll_lock"
     assert display_name("f9", toggle=False) == "F9, hold"
     assert display_name("pause", toggle=True) == "pause, toggle"
-    with pytest.raises(HotkeyError, match="unknown hotkey 'f25'"):
+    with pytest.raises(HotkeyError, match=r"unknown hotkey 'f25'; use f1\.\.f24, a letter"):
         check_key("f25")
 
 
@@ -299,6 +299,20 @@ def test_controller_hotkey_and_style(tmp_path: Path) -> None:
     assert not ctl.status.held
     ctl.set_listening(False)
     assert ctl.status.state is TrayState.IDLE and not ctl.gate.enabled
+
+
+def test_push_to_talk_without_a_hotkey_stays_closed_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ctl = Controller(CaptureGate(), Status(), cues=CuePlayer(tmp_path, enabled=False),
+                     notifier=Notifier(False))  # no hotkey could be had
+    assert ctl.gate.verdict(1.0).take  # hands-free: everything
+    ctl.set_style(PTT)
+    assert ctl.status.style is PTT and ctl.status.state is TrayState.IDLE
+    assert not any(ctl.gate.verdict(t).take for t in (2.0, 60.0, 3600.0))  # never opens
+    assert any("push-to-talk has no hotkey: nothing is heard" in r.getMessage()
+               for r in caplog.records)
+    ctl.set_style(ListenStyle.HANDS_FREE)  # the way back (the tray menu)
+    assert ctl.gate.verdict(3601.0).take
 
 
 def test_cues_exist_for_every_cue() -> None:
