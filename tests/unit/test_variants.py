@@ -56,9 +56,23 @@ def test_time_scaling_keeps_a_tone_continuous() -> None:
     assert peaks.min() > 0.45
 
 
-def test_a_loud_utterance_stays_in_range_and_silence_stays_silent() -> None:
-    loud = samples(variant("lower", pcm(tone(200, 1.0, level=0.999))))
-    assert np.abs(loud).max() <= 1.0
+@pytest.mark.parametrize("name", ["lower", "deeper"])
+def test_a_loud_utterance_is_clipped_at_full_scale_not_wrapped_around(name: str) -> None:
+    # a full-scale square wave (speech clipped by a hot microphone) rings past full scale
+    # when resampled; in 16 bits those peaks must stay at full scale, not wrap to the
+    # opposite sign (a click of full amplitude the recogniser would hear)
+    loud = pcm(0.999 * np.sign(tone(200, 1.0, level=1.0)))
+    ringing = VARIANTS[name](samples(loud))
+    assert np.abs(ringing).max() > 1.1  # the case is really exercised
+    out = samples(variant(name, loud))
+    expected = np.clip(ringing, -1.0, 32767 / 32768)
+    assert len(out) == len(expected)
+    assert np.abs(out - expected).max() <= 1 / 32768 + 1e-12
+    over = ringing > 1.0
+    assert over.any() and (out[over] == 32767 / 32768).all()
+
+
+def test_silence_stays_silent() -> None:
     assert not samples(variant("slower", bytes(2 * SAMPLE_RATE))).any()
 
 
