@@ -174,20 +174,29 @@ def test_active_window_class_is_the_focused_window(executor: DesktopExecutor,
 
 def test_active_window_class_follows_net_active_window(keylog: KeylogWindow,
                                                        x_server: XServer) -> None:
-    """With a window manager's _NET_ACTIVE_WINDOW set (here to Tk's inner window, which
-    has no WM_CLASS), the class comes from the nearest ancestor that has one; when it is
-    0 or empty (no active window), from the input focus."""
+    """With a window manager's _NET_ACTIVE_WINDOW set to another window than the one with
+    the input focus, the class is the active window's; when the active window has no
+    WM_CLASS (a toolkit's inner window), the nearest ancestor's; when the property is 0
+    or empty (no active window), the focused window's."""
+    from Xlib import X
+
     x = x_server.connect()
     root = x.screen().root
     active = x.intern_atom("_NET_ACTIVE_WINDOW")
+    editor = root.create_window(0, 0, 40, 40, 0, X.CopyFromParent)
+    editor.set_wm_class("voxeditor", "Voxeditor")
+    inner = editor.create_window(0, 0, 10, 10, 0, X.CopyFromParent)  # no WM_CLASS
+    x.sync()
     try:
-        inner = x.create_resource_object("window", keylog.window).query_tree().children[0]
-        for value in ([inner.id], [0], []):
+        assert active_window_class() == "Voxkeylog"  # the keylog window has the focus
+        for value, expected in (([inner.id], "Voxeditor"), ([editor.id], "Voxeditor"),
+                                ([0], "Voxkeylog"), ([], "Voxkeylog")):
             root.change_property(active, x.intern_atom("WINDOW"), 32, value)
             x.sync()
-            assert active_window_class() == "Voxkeylog"
+            assert active_window_class() == expected, value
     finally:
         root.delete_property(active)
+        editor.destroy()
         x.sync()
         x.close()
 
