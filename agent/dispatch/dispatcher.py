@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from agent.dispatch.captures import LOOSE, similarity
+from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.grammar import Capture, Literal
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
@@ -107,6 +108,13 @@ class Dispatcher:
             if similarity(" ".join(tokens[:len(lead)]), " ".join(lead)) >= _FOCUS_SIMILARITY:
                 return Focus(" ".join(lead).capitalize(), FOCUS_WORDS)
         return None
+
+    def complete(self, text: str, app: str = "") -> Completeness:
+        """Whether `text`, heard so far at a short pause, is a complete command that nothing
+        more could extend, so the utterance may close now (agent/dispatch/complete.py)."""
+        if self._pending is not None:
+            return Completeness(False, "awaiting a spoken yes")
+        return completeness(text, self._matcher, self.active(app), self.mode)
 
     def candidates(self, transcript: Transcript, app: str = "", limit: int = 4) -> list[str]:
         """Commands the speaker may have meant when nothing matched, said exactly, for the
