@@ -27,6 +27,11 @@ class RecognitionConfig:
     probe_interval_s: float = _opt(
         5.0, "auto: seconds between background health probes of a failing Voxtral server.",
         lo=0.1, hi=600.0)
+    stall_backoff_s: float = _opt(
+        30.0, "auto: when Voxtral fails while its /health still answers (a stalled server), "
+        "whisper takes every utterance for this long before one tries Voxtral again; doubled "
+        "after each failed try, up to 10 min. A server seen down and back up is tried at once.",
+        lo=0.0, hi=600.0)
 
 
 @dataclass(frozen=True)
