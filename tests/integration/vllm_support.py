@@ -145,6 +145,10 @@ class Control:
     def requests(self) -> list[dict[str, Any]]:
         return list(self._call("requests"))
 
+    def hits(self) -> list[dict[str, Any]]:
+        """The requests a scripted fault took, as they arrived."""
+        return list(self._call("hits"))
+
     def clear(self) -> None:
         self._call("clear", {})
 
