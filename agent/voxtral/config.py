@@ -44,6 +44,9 @@ class VoxtralConfig:
     host: str = _opt("127.0.0.1", "Address the local vLLM server listens on (and we reach it "
                      "at); keep the loopback unless other machines must reach it.")
     port: int = _opt(8000, "Port of the local vLLM server.", lo=1, hi=65535)
+    allow_remote: bool = _opt(False, "Let a server we start listen on a non-loopback host "
+                              "with no API key (open to the network); `voxagent server start "
+                              "--allow-remote` does the same once. A warning is logged.")
     base_url: str = _opt("", 'OpenAI-compatible URL of a remote vLLM server, e.g. '
                          '"http://gpu-box:8000/v1"; "" = the local one at host:port. '
                          "A remote server is never started or stopped by us.")
