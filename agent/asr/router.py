@@ -38,6 +38,7 @@ from agent.asr.base import (
     Unsupported,
     create,
 )
+from agent.voxtral.client import Unreachable
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -109,16 +110,21 @@ class CircuitBreaker:
                 BreakerState.CLOSED, 0, 0, None
             self._trying = False
 
-    def failure(self) -> bool:
-        """Count a failed request; whether the breaker opened just now."""
+    def failure(self, down: bool = False) -> bool:
+        """Count a failed request (`down`: the server could not be reached at all, so it
+        is tried again as soon as it answers); whether the breaker opened just now."""
         with self._lock:
             self.failures += 1
+            opened = False
             if self.state is BreakerState.HALF_OPEN:
-                self.trials += 1
-            elif self.state is BreakerState.OPEN or self.failures < self.failures_to_open:
-                return False
-            self._open(down=False)
-            return True
+                self.trials += 0 if self._down else 1
+                opened = True
+            elif self.state is BreakerState.CLOSED and self.failures >= self.failures_to_open:
+                opened = True
+            if opened:
+                self._open(down=False)
+            self._down = self._down or down
+            return opened
 
     def trip(self) -> None:
         """Open without a failure (the server is not there yet)."""
@@ -235,19 +241,21 @@ class RouterTranscriber:
         """One utterance; it is routed when first decoded."""
         return RouterHearing(self, pcm)
 
-    def _recall(self, pcm: bytes) -> RouterHearing:
-        """The hearing of this very audio object (the pipeline passes one utterance's bytes
-        to transcribe, score and intent), else a new one."""
+    def _recall(self, pcm: bytes, fresh: bool = False) -> RouterHearing:
+        """The last hearing of this very audio object (the pipeline passes one utterance's
+        bytes to transcribe, score and intent), or (`fresh`, or none) a new one."""
         for seen, hearing in self._recent:
-            if seen is pcm:
+            if seen is pcm and not fresh:
                 return hearing
         hearing = self.hear(pcm)
-        self._recent = [*self._recent[-3:], (pcm, hearing)]
+        self._recent = [*[(p, h) for p, h in self._recent if p is not pcm][-3:],
+                        (pcm, hearing)]
         return hearing
 
     def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        """The older entry point: hear(pcm).decode(hint) (the lead removes it)."""
-        return self._recall(pcm).decode(hint)
+        """The older entry point: hear(pcm).decode(hint), routed afresh on every call
+        without a prefix, as it always was (the lead removes it)."""
+        return self._recall(pcm, fresh=not hint.prefix).decode(hint)
 
     def score(self, pcm: bytes, hint: Hint, texts: list[str]) -> list[float]:
         """The older entry point: whisper's scores (the lead removes it)."""
@@ -311,7 +319,7 @@ class RouterHearing:
         try:
             transcript = hearing.decode(hint)
         except RecognitionError as exc:
-            opened = router.breaker.failure()
+            opened = router.breaker.failure(down=isinstance(exc, Unreachable))
             router.stats.fallbacks += 1
             log.warning("%s after %.2f s; whisper takes this utterance%s", exc,
                         time.monotonic() - started,
@@ -343,8 +351,8 @@ class RouterHearing:
             return self._voxtral.intent(text, tools)
         except Unsupported:
             raise
-        except RecognitionError:
-            self._router.breaker.failure()
+        except RecognitionError as exc:
+            self._router.breaker.failure(down=isinstance(exc, Unreachable))
             raise
 
 

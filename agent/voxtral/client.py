@@ -41,8 +41,17 @@ class ChatReply:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
+class Unreachable(VoxtralError):
+    """The server could not be reached (refused, dropped, unreachable): it is down or
+    restarting, not stalled."""
+
+
 class _Retryable(Exception):
     """A failure worth one more try (refused, dropped, 5xx); the message is one line."""
+
+    def __init__(self, message: str, down: bool) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 def base_url(cfg: VoxtralConfig) -> str:
@@ -113,7 +122,7 @@ class VoxtralClient:
                 return self._once(what, timeout, fn)
             except _Retryable as exc:
                 if attempt == retries:
-                    raise VoxtralError(str(exc)) from None
+                    raise (Unreachable if exc.down else VoxtralError)(str(exc)) from None
                 log.info("%s; trying again (%d of %d)", exc, attempt + 1, retries)
         raise AssertionError("unreachable")
 
@@ -130,11 +139,11 @@ class VoxtralClient:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise _Retryable(f"voxtral {what}: cannot reach {self.url} "
-                             f"({type(cause).__name__})") from None
+                             f"({type(cause).__name__})", down=True) from None
         except openai.APIStatusError as exc:
             line = f"voxtral {what}: HTTP {exc.status_code}: {error_message(exc.body, exc.message)}"
             if exc.status_code >= 500:
-                raise _Retryable(line) from None
+                raise _Retryable(line, down=False) from None
             raise VoxtralError(line) from None
         except openai.OpenAIError as exc:  # a reply that is not what the API promises
             raise VoxtralError(f"voxtral {what}: {type(exc).__name__}: {exc}") from None

@@ -41,7 +41,8 @@ def test_breaker_opens_after_n_failures_in_a_row_and_half_opens_on_health() -> N
     assert not b.probed(True)  # only an open breaker half-opens
     assert b.acquire()
     assert b.failure()  # one failure while half-open opens it again
-    assert b.trials == 1 and b.backoff() == 60.0
+    assert b.trials == 0 and b.backoff() == 30.0  # it had been down: not a stall (yet)
+    assert not b.probed(True)  # healthy but failing: now it waits out the backoff
     assert b.restarted()  # a fresh server process: tried at once
     assert b.acquire()
     b.success()
@@ -69,6 +70,14 @@ def test_a_stalled_server_waits_out_its_backoff_whatever_health_says() -> None:
     assert b.backoff() == 120.0
     b.trials = 20
     assert b.backoff() == 600.0  # capped
+
+
+def test_a_server_that_cannot_be_reached_is_tried_as_soon_as_it_answers() -> None:
+    b = CircuitBreaker(2, 30.0, Clock())
+    assert not b.failure(down=True) and b.failure(down=True)  # refused twice: open
+    assert b.probed(True)  # no backoff: it was down, and answers now
+    assert b.acquire() and b.failure()  # but then it fails while up: a stall
+    assert not b.probed(True)
 
 
 def test_a_try_that_ends_in_an_unexpected_error_frees_the_half_open_slot() -> None:
