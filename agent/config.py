@@ -109,6 +109,11 @@ class CommandsConfig:
         "semitones), slower (85% speed, same pitch), deeper (90% speed, so also lower). "
         "[] = off.", choices=REHEAR_VARIANTS)
     builtin: bool = _opt(True, "Load the built-in command sets.")
+    typed_controls: str = _opt(
+        "confirm", "Text heard (dictation, <text> captures, command intent) that holds control "
+        'characters, which would press keys such as Return: "confirm" waits for a spoken '
+        '"yes" first; "strip" types it with each run of them made one space.',
+        choices=("confirm", "strip"))
 
 
 @dataclass(frozen=True)

@@ -195,8 +195,9 @@ class Outcome:
     """time.monotonic() when the transcript was ready (before dispatch), in seconds."""
 
     def to_json(self) -> dict[str, object]:
-        """The contract's JSON object for this utterance."""
-        return {
+        """The contract's JSON object for this utterance; "error" (the failures, one line
+        each, joined by "; ") only when recognition or an action failed."""
+        line: dict[str, object] = {
             "start": round(self.utterance.start, 2),
             "end": round(self.utterance.end, 2),
             "text": self.decision.text,
@@ -205,6 +206,9 @@ class Outcome:
             "mode": self.decision.mode.value,
             "backend": self.transcript.backend,
         }
+        if self.errors:
+            line["error"] = "; ".join(self.errors)
+        return line
 
 
 class Activity(StrEnum):

@@ -131,7 +131,7 @@ def _recovery(cfg: Config, transcriber: Transcriber, dispatcher: Dispatcher) -> 
 
 def _dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
     return Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
-                      cfg.commands.alternative_margin)
+                      cfg.commands.alternative_margin, controls=cfg.commands.typed_controls)
 
 
 class _Output:

@@ -6,8 +6,10 @@ Starts tests/integration/vllm_double.py (which "hears" with faster-whisper on th
 its own times say nothing of Voxtral on a GPU), attaches the "auto" router to it with the
 default settings (request_timeout_s 4, failures_to_open 2, probe_interval_s 5), and times
 one spoken utterance through each case: healthy, a 500, a slow server, the server gone
-(connection refused) until the breaker opens, the breaker open, and the first utterance
-after the server is back.  Figures only; nothing is asserted.
+(connection refused) until the breaker opens, the breaker open, the first utterance
+after the server is back, and a stalled server (/health answers 200, transcriptions hang:
+after two timeouts the breaker stays open for stall_backoff_s whatever /health says).
+Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def main() -> None:
 
     def utterance(label: str) -> None:
         started = time.monotonic()
-        t = router.transcribe(pcm, hint)
+        t = router.hear(pcm).decode(hint)
         print(f"{label:42} {t.backend:8} {time.monotonic() - started:5.2f} s  "
               f"breaker {router.breaker.state.value}")
 
@@ -65,6 +67,13 @@ def main() -> None:
         time.sleep(0.05)
     print(f"{'probe found the server healthy after':42} {time.monotonic() - back:5.2f} s")
     utterance("first utterance after recovery")
+    control = Control(double.url)
+    control.fail(TRANSCRIPTIONS, "hang", times=99, seconds=60)
+    utterance("stalled, /health 200 (failure 1)")
+    utterance("stalled, /health 200 (failure 2: opens)")
+    for n in (1, 2, 3):
+        router._probe_once()  # /health answers 200: the breaker stays open for its backoff
+        utterance(f"stalled, probed healthy, breaker open ({n})")
     router.close()
     double.stop()
 

@@ -2,15 +2,19 @@
 
 Each utterance goes to Voxtral while its circuit breaker lets it; on an error or a timeout
 that same utterance goes to whisper (so none is lost, and none is reported twice: only
-the transcript that is returned counts).  After `failures_to_open` failures in a row the
-breaker opens and whisper takes every utterance; a background thread probes the server's
-/health every `probe_interval_s`, and when it answers 200 the next utterance tries Voxtral
-again (half-open): success closes the breaker, failure opens it again.
+the transcript that is returned counts). Every failed request counts against the breaker,
+whatever the server's /health says. After `failures_to_open` failures in a row the breaker
+opens and whisper takes every utterance; a background thread probes /health every
+`probe_interval_s`. A server that was seen down (refused, restarting) and answers again is
+tried at once; one whose /health answered all along is stalled, and is tried again only
+after `stall_backoff_s`, doubled per failed try. Half-open lets one utterance try: success
+closes the breaker, failure opens it again.
 
-`score()` (the verification of near-miss commands) always goes to whisper, whoever heard
-the utterance: it needs forced decoding, which only the local model offers, and scoring
-the same audio with the same model keeps its margins comparable from one utterance to
-the next.
+`hear(pcm)` gives a `RouterHearing`. Its `score()` and decodes with a forced prefix always go
+to whisper's own hearing of the utterance, whoever heard it: they need forced decoding,
+which only the local model offers, and scoring the same audio with the same model keeps its
+margins comparable from one utterance to the next. `intent()` is Voxtral's, and only for an
+utterance Voxtral heard.
 """
 
 from __future__ import annotations
@@ -18,72 +22,143 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from agent.asr.base import Hint, ModelError, RecognitionError, Transcriber, create
-from agent.messages import Decision, Transcript
+from agent.asr.base import (
+    Capabilities,
+    Hearing,
+    Hint,
+    ModelError,
+    Recogniser,
+    RecognitionError,
+    ToolCall,
+    Unsupported,
+    create,
+)
+from agent.voxtral.client import Unreachable
 
 if TYPE_CHECKING:
     from agent.config import Config
     from agent.dispatch.dispatcher import Dispatcher
+    from agent.messages import Decision, Transcript
+    from agent.voxtral.backend import VoxtralHearing, VoxtralTranscriber
 
 log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 600.0
+"""The longest a stalled server is left alone before one utterance tries it again."""
 
 
 class BreakerState(StrEnum):
     CLOSED = "closed"
     """Voxtral takes the utterances."""
     OPEN = "open"
-    """Voxtral is failing: whisper takes them until a probe finds the server healthy."""
+    """Voxtral is failing: whisper takes them until a probe lets one try again."""
     HALF_OPEN = "half_open"
-    """The server looks healthy again: the next utterance tries Voxtral."""
+    """The server looks usable again: the next utterance (one only) tries Voxtral."""
 
 
 class CircuitBreaker:
-    """Counts failures in a row; thread-safe (the worker and the probe both use it)."""
+    """Counts failures in a row (pure, with an injectable clock); thread-safe (the worker
+    and the probe both use it)."""
 
-    def __init__(self, failures_to_open: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, failures_to_open: int, backoff_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 max_backoff_s: float = MAX_BACKOFF_S) -> None:
         self.failures_to_open = failures_to_open
+        self.backoff_s = backoff_s
+        """Seconds a stalled server is left alone after the breaker opens."""
+        self.max_backoff_s = max_backoff_s
         self._clock = clock
         self._lock = threading.Lock()
         self.state = BreakerState.CLOSED
         self.failures = 0
+        """Failed requests in a row."""
+        self.trials = 0
+        """Half-open tries that failed in a row (each doubles the backoff)."""
         self.opened_at: float | None = None
+        self._down = False
+        """Since it opened, the server was seen not answering /health (down, restarting)."""
+        self._trying = False
+        """A half-open try is out."""
 
     def allow(self) -> bool:
+        """Whether the next utterance would try Voxtral (no change)."""
         with self._lock:
-            return self.state is not BreakerState.OPEN
+            return self.state is BreakerState.CLOSED or (
+                self.state is BreakerState.HALF_OPEN and not self._trying)
+
+    def acquire(self) -> bool:
+        """Whether this utterance may try Voxtral; half-open, only the first one may."""
+        with self._lock:
+            if self.state is BreakerState.HALF_OPEN and not self._trying:
+                self._trying = True
+                return True
+            return self.state is BreakerState.CLOSED
+
+    def release(self) -> None:
+        """The try ended without success() or failure() (an unexpected error)."""
+        with self._lock:
+            self._trying = False
 
     def success(self) -> None:
         with self._lock:
-            self.state, self.failures, self.opened_at = BreakerState.CLOSED, 0, None
+            self.state, self.failures, self.trials, self.opened_at = \
+                BreakerState.CLOSED, 0, 0, None
+            self._trying = False
 
-    def failure(self) -> bool:
-        """Count a failure; whether the breaker opened just now."""
+    def failure(self, down: bool = False) -> bool:
+        """Count a failed request (`down`: the server could not be reached at all, so it
+        is tried again as soon as it answers); whether the breaker opened just now."""
         with self._lock:
             self.failures += 1
-            if self.state is BreakerState.HALF_OPEN or self.failures >= self.failures_to_open:
-                opened = self.state is not BreakerState.OPEN
-                self.state, self.opened_at = BreakerState.OPEN, self._clock()
-                return opened
-            return False
+            opened = False
+            if self.state is BreakerState.HALF_OPEN:
+                self.trials += 0 if self._down else 1
+                opened = True
+            elif self.state is BreakerState.CLOSED and self.failures >= self.failures_to_open:
+                opened = True
+            if opened:
+                self._open(down=False)
+            self._down = self._down or down
+            return opened
 
     def trip(self) -> None:
         """Open without a failure (the server is not there yet)."""
         with self._lock:
-            self.state, self.opened_at = BreakerState.OPEN, self._clock()
+            self._open(down=True)
 
-    def healthy(self) -> bool:
-        """A probe found the server healthy: open -> half-open; whether that changed it."""
+    def _open(self, down: bool) -> None:
+        self.state, self.opened_at = BreakerState.OPEN, self._clock()
+        self._down, self._trying = down, False
+
+    def backoff(self) -> float:
+        """Seconds a stalled server is left alone now."""
+        return min(self.max_backoff_s, self.backoff_s * 2 ** self.trials)
+
+    def probed(self, healthy: bool) -> bool:
+        """A probe's answer while open: half-open if the server answers /health and either
+        was seen down since (a restart) or the backoff has passed; whether it half-opened."""
         with self._lock:
             if self.state is not BreakerState.OPEN:
                 return False
+            if not healthy:
+                self._down = True
+                return False
+            waited = self._clock() - (self.opened_at or 0.0)
+            if not self._down and waited < self.backoff():
+                return False
             self.state = BreakerState.HALF_OPEN
             return True
+
+    def restarted(self) -> bool:
+        """A fresh server process became ready: half-open now; whether that changed it."""
+        with self._lock:
+            self._down = self._down or self.state is BreakerState.OPEN
+        return self.probed(True)
 
     def open_for(self) -> float:
         with self._lock:
@@ -107,13 +182,20 @@ class RouterTranscriber:
 
     def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self._cfg = cfg
-        self.whisper: Transcriber = create("whisper", cfg)
-        self.voxtral: Any = None
-        """The VoxtralTranscriber, or None when Voxtral cannot be used at all."""
-        self.breaker = CircuitBreaker(cfg.recognition.failures_to_open, clock)
+        self.whisper: Recogniser = create("whisper", cfg)
+        self.voxtral: VoxtralTranscriber | None = None
+        """The Voxtral backend, or None when Voxtral cannot be used at all."""
+        rec = cfg.recognition
+        self.breaker = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
         self.stats = RouterStats()
+        local = _whisper_capabilities(self.whisper)
+        self.capabilities = Capabilities(nbest=local.nbest, prefix=local.prefix,
+                                         score=local.score, intent=cfg.voxtral.command_intent)
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
+        self._recent: list[tuple[bytes, RouterHearing]] = []
+        """The last few hearings, for the older per-call entry points (transcribe, score,
+        intent) that the lead removes once the pipeline holds the hearing itself."""
 
     def load(self) -> None:
         """Whisper first (the fallback must be ready); then Voxtral, without waiting for a
@@ -135,7 +217,7 @@ class RouterTranscriber:
         if not self.voxtral.healthy():
             self.breaker.trip()
         if self.voxtral.server is not None:
-            self.voxtral.server.on_ready = self._probed
+            self.voxtral.server.on_ready = self._restarted
         self._prober = threading.Thread(target=self._probe, name="voxtral-probe", daemon=True)
         self._prober.start()
 
@@ -145,50 +227,159 @@ class RouterTranscriber:
             self._probe_once()
 
     def _probe_once(self) -> None:
-        """While the breaker is open: half-open it if the server answers /health."""
-        if not self.breaker.allow() and self.voxtral.healthy():
-            self._probed()
-
-    def _probed(self) -> None:
-        if self.breaker.healthy():
+        """While the breaker is open: ask /health, and let the breaker decide."""
+        if self.voxtral is None or self.breaker.state is not BreakerState.OPEN:
+            return
+        if self.breaker.probed(self.voxtral.healthy()):
             log.warning("voxtral: server healthy; trying it for the next utterance")
 
+    def _restarted(self) -> None:
+        if self.breaker.restarted():
+            log.warning("voxtral: server ready again; trying it for the next utterance")
+
+    def hear(self, pcm: bytes) -> RouterHearing:
+        """One utterance; it is routed when first decoded."""
+        return RouterHearing(self, pcm)
+
+    def _recall(self, pcm: bytes, fresh: bool = False) -> RouterHearing:
+        """The last hearing of this very audio object (the pipeline passes one utterance's
+        bytes to transcribe, score and intent), or (`fresh`, or none) a new one."""
+        for seen, hearing in self._recent:
+            if seen is pcm and not fresh:
+                return hearing
+        hearing = self.hear(pcm)
+        self._recent = [*[(p, h) for p, h in self._recent if p is not pcm][-3:],
+                        (pcm, hearing)]
+        return hearing
+
     def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        if hint.prefix:  # decoding on from forced words is whisper's (see Hint.prefix)
-            return self.whisper.transcribe(pcm, hint)
-        if self.voxtral is not None and self.breaker.allow():
-            started = time.monotonic()
-            try:
-                transcript = self.voxtral.transcribe(pcm, hint)
-            except RecognitionError as exc:
-                opened = self.breaker.failure()
-                self.stats.fallbacks += 1
-                log.warning("%s after %.2f s; whisper takes this utterance%s", exc,
-                            time.monotonic() - started,
-                            "; voxtral paused until its server is healthy" if opened else "")
-            else:
-                self.breaker.success()
-                self.stats.voxtral += 1
-                return transcript
-        transcript = self.whisper.transcribe(pcm, hint)
-        self.stats.whisper += 1
-        return transcript
+        """The older entry point: hear(pcm).decode(hint), routed afresh on every call
+        without a prefix, as it always was (the lead removes it)."""
+        return self._recall(pcm, fresh=not hint.prefix).decode(hint)
 
     def score(self, pcm: bytes, hint: Hint, texts: list[str]) -> list[float]:
-        """Always whisper's scores (see the module's doc)."""
-        score = getattr(self.whisper, "score", None)
-        return [] if score is None else score(pcm, hint, texts)
+        """The older entry point: whisper's scores (the lead removes it)."""
+        return self._recall(pcm).score(texts, hint)
 
     def intent(self, pcm: bytes, transcript: Transcript, dispatcher: Dispatcher,
                app: str) -> Decision | None:
-        """Command intent through Voxtral, only while its breaker is closed."""
-        if self.voxtral is None or self.breaker.state is not BreakerState.CLOSED:
+        """The older pipeline hook (see agent.voxtral.backend.legacy_intent)."""
+        if not self.capabilities.intent:
             return None
-        decision: Decision | None = self.voxtral.intent(pcm, transcript, dispatcher, app)
-        return decision
+        from agent.voxtral.backend import legacy_intent
+
+        return legacy_intent(self._recall(pcm), self._cfg.voxtral.intent_confirm == "always",
+                             transcript, dispatcher, app)
 
     def close(self) -> None:
         self._stop.set()
         if self.voxtral is not None:
             self.voxtral.close()
         self.whisper.close()
+
+
+class RouterHearing:
+    """One utterance for the router: Voxtral's hearing if it heard it, and whisper's."""
+
+    def __init__(self, router: RouterTranscriber, pcm: bytes) -> None:
+        self._router = router
+        self._pcm = pcm
+        self._voxtral: VoxtralHearing | None = None
+        """Set when Voxtral heard this utterance."""
+        self._whisper: Hearing | None = None
+        self._routed = False
+
+    def _local(self) -> Hearing:
+        if self._whisper is None:
+            self._whisper = _hear_whisper(self._router.whisper, self._pcm)
+        return self._whisper
+
+    def decode(self, hint: Hint) -> Transcript:
+        if hint.prefix:  # decoding on from forced words is whisper's (see Hint.prefix)
+            return self._local().decode(hint)
+        if self._voxtral is not None:
+            return self._voxtral.decode(hint)
+        if self._routed:
+            return self._local().decode(hint)
+        self._routed = True
+        heard = self._by_voxtral(hint)
+        if heard is not None:
+            return heard
+        transcript = self._local().decode(hint)
+        self._router.stats.whisper += 1
+        return transcript
+
+    def _by_voxtral(self, hint: Hint) -> Transcript | None:
+        """Voxtral's transcript, if its breaker lets it try and it answers."""
+        router = self._router
+        if router.voxtral is None or not router.breaker.acquire():
+            return None
+        started = time.monotonic()
+        hearing = router.voxtral.hear(self._pcm)
+        try:
+            transcript = hearing.decode(hint)
+        except RecognitionError as exc:
+            opened = router.breaker.failure(down=isinstance(exc, Unreachable))
+            router.stats.fallbacks += 1
+            log.warning("%s after %.2f s; whisper takes this utterance%s", exc,
+                        time.monotonic() - started,
+                        f"; voxtral paused (tried again once its server is back, or in "
+                        f"{router.breaker.backoff():.0f} s if /health answers)" if opened
+                        else "")
+            return None
+        else:
+            router.breaker.success()
+        finally:
+            router.breaker.release()
+        router.stats.voxtral += 1
+        self._voxtral = hearing
+        return transcript
+
+    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
+        """Always whisper's scores (see the module's doc)."""
+        return self._local().score(texts, hint)
+
+    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        """Voxtral's tool calls, if Voxtral heard this utterance; else none. A failed
+        request counts against the breaker."""
+        if not self._router.capabilities.intent:
+            raise Unsupported("command intent is off (voxtral.command_intent = false)")
+        if self._voxtral is None:
+            log.info("command intent: whisper heard %r, so Voxtral is not asked", text)
+            return ()
+        try:
+            return self._voxtral.intent(text, tools)
+        except Unsupported:
+            raise
+        except RecognitionError as exc:
+            self._router.breaker.failure(down=isinstance(exc, Unreachable))
+            raise
+
+
+# --- TEMPORARY: until WhisperTranscriber.hear() lands (another developer's change) --------
+# The router is written against the Recogniser protocol; this adapter lets it run on the
+# whisper backend of today (transcribe/score per call). Delete it, and use
+# `whisper.hear(pcm)` and `whisper.capabilities` directly, once whisper.py has them.
+
+def _hear_whisper(whisper: Any, pcm: bytes) -> Hearing:
+    hear = getattr(whisper, "hear", None)
+    return hear(pcm) if hear is not None else _PerCallHearing(whisper, pcm)
+
+
+def _whisper_capabilities(whisper: Any) -> Capabilities:
+    return getattr(whisper, "capabilities", Capabilities(nbest=True, prefix=True, score=True))
+
+
+class _PerCallHearing:
+    def __init__(self, whisper: Any, pcm: bytes) -> None:
+        self._whisper, self._pcm = whisper, pcm
+
+    def decode(self, hint: Hint) -> Transcript:
+        transcript: Transcript = self._whisper.transcribe(self._pcm, hint)
+        return transcript
+
+    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
+        return list(self._whisper.score(self._pcm, hint, list(texts)))
+
+    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        raise Unsupported("whisper does not pick commands as tool calls")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from agent.dispatch.captures import LOOSE, similarity
 from agent.dispatch.complete import Completeness, completeness
@@ -18,8 +20,20 @@ from agent.dispatch.grammar import Capture, Literal
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
 from agent.dispatch.normalize import normalize, tokenize
+from agent.dispatch.tools import (
+    ToolCallError,
+    command_tools,
+    has_controls,
+    is_risky,
+    shown,
+    tool_call_match,
+    without_controls,
+)
 from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
 from agent.messages import Action, Decision, Hypothesis, Mode, ModeAction, Transcript, TypeAction
+
+if TYPE_CHECKING:
+    from agent.asr.base import ToolCall
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +41,10 @@ _CANDIDATE_WORDS = 8
 """Longer utterances are ordinary speech, not a command the recogniser got wrong."""
 _LENGTH_RATIO = 0.75
 """A candidate must be about as long as what was heard (letters, both ways)."""
+
+CONTROLS = ("confirm", "strip")
+"""What happens to typed text with control characters (a newline would press Return):
+wait for a spoken yes, or type it with each run of them made one space."""
 
 YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
 """Spoken confirmations of a risky command (normalised)."""
@@ -51,12 +69,17 @@ class Dispatcher:
     """Holds the mode and a pending confirmation; everything else is a pure function."""
 
     def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
-                 alt_margin: float = 0.6, mode: Mode = Mode.COMMAND) -> None:
+                 alt_margin: float = 0.6, mode: Mode = Mode.COMMAND,
+                 controls: str = "confirm") -> None:
         self.alt_margin = alt_margin
         """How far below the best hypothesis an alternative may score and still match."""
         self.mode = mode
+        if controls not in CONTROLS:
+            raise ValueError(f"controls must be one of {', '.join(CONTROLS)}, not {controls!r}")
+        self.controls = controls
+        """Typed text with control characters: "confirm" (a spoken yes first) or "strip"."""
         self._matcher = Matcher(commands, threshold)
-        self._pending: tuple[str, tuple[Action, ...]] | None = None
+        self._pending: tuple[str | None, tuple[Action, ...]] | None = None
         self._dictated = False
 
     def set_commands(self, commands: tuple[Command, ...]) -> None:
@@ -146,9 +169,7 @@ class Dispatcher:
         if found is not None:
             return self._perform(*found)
         if self.mode is Mode.DICTATION and text:
-            typed = (" " if self._dictated else "") + text
-            self._dictated = True
-            return Decision(text, None, (TypeAction(typed),), self.mode)
+            return self._dictate(text)
         note = "asleep" if self.mode is Mode.SLEEP else "not a command"
         return Decision(text, None, (), self.mode, note=note if text else "nothing heard")
 
@@ -167,6 +188,33 @@ class Dispatcher:
                 return hyp.text.strip(), chain
         return None
 
+    def tools(self, app: str = "") -> list[dict[str, Any]]:
+        """The active commands as function tools for a model's intent; none unless in
+        command mode with no confirmation pending (intent is asked only then)."""
+        if self.mode is not Mode.COMMAND or self._pending is not None:
+            return []
+        return command_tools(self.active(app))
+
+    def intended(self, text: str, calls: Sequence[ToolCall], app: str = "",
+                 confirm_always: bool = False) -> Decision | None:
+        """The decision for commands a model picked as tool calls (`text` is what was
+        heard), or None when there are none, they do not fit the active commands, or this
+        is not command mode. Risky ones (agent.dispatch.tools.is_risky: typed text among
+        them), or all with `confirm_always`, wait for a spoken yes."""
+        if not calls or not self.tools(app):
+            return None
+        live = self.active(app)
+        try:
+            chain = [tool_call_match(live, c.name, c.arguments) for c in calls]
+        except ToolCallError as exc:
+            log.warning("command intent: %s", exc)
+            return None
+        confirm = confirm_always or is_risky(chain)
+        decision = self._perform(text, chain, confirm)
+        log.info("command intent: %r -> %s%s", text, decision.command,
+                 " (awaiting yes)" if self._pending is not None else "")
+        return decision
+
     def act(self, text: str, chain: list[Match], confirm: bool = False) -> Decision:
         """Perform commands found otherwise than by their words (a model's tool call) as a
         match would be, asking for a spoken yes first when `confirm` (or a command says so)."""
@@ -174,19 +222,49 @@ class Dispatcher:
 
     def _perform(self, text: str, chain: list[Match], confirm: bool = False) -> Decision:
         name = " then ".join(m.command.name for m in chain)
-        actions: list[Action] = []
+        built: list[Action] = []
         for m in chain:
-            actions += [t.build(m.captures) for t in m.command.actions]
-        if confirm or any(m.command.confirm for m in chain):
-            self._pending = (name, tuple(actions))
-            return Decision(text, name, (), self.mode, note=f"say yes to confirm: {name}")
-        return self._finish(text, name, tuple(actions))
+            built += [t.build(m.captures) for t in m.command.actions]
+        actions, controls = self._guard(built)
+        if confirm or controls or any(m.command.confirm for m in chain):
+            return self._ask(text, name, actions)
+        return self._finish(text, name, actions)
 
-    def _finish(self, text: str, name: str, actions: tuple[Action, ...]) -> Decision:
+    def _dictate(self, text: str) -> Decision:
+        actions, controls = self._guard([TypeAction((" " if self._dictated else "") + text)])
+        if controls:
+            return self._ask(text, None, actions)
+        self._dictated = True
+        return Decision(text, None, actions, self.mode)
+
+    def _guard(self, actions: list[Action]) -> tuple[tuple[Action, ...], bool]:
+        """Typed text with control characters (a newline would press Return): made one line
+        ("strip"), or flagged to wait for a spoken yes ("confirm"); whether it was flagged."""
+        out: list[Action] = []
+        flagged = False
+        for a in actions:
+            if isinstance(a, TypeAction) and has_controls(a.text):
+                if self.controls == "strip":
+                    a = TypeAction(without_controls(a.text))  # noqa: PLW2901
+                else:
+                    flagged = True
+            out.append(a)
+        return tuple(out), flagged
+
+    def _ask(self, text: str, name: str | None, actions: tuple[Action, ...]) -> Decision:
+        """Hold `actions` until the next utterance says yes; the note says what they do."""
+        self._pending = (name, actions)
+        typed = ", ".join(shown(a.text) for a in actions if isinstance(a, TypeAction))
+        what = ": ".join(filter(None, [name, typed and f"types {typed}"]))
+        return Decision(text, name, (), self.mode, note=f"say yes to confirm: {what}")
+
+    def _finish(self, text: str, name: str | None, actions: tuple[Action, ...]) -> Decision:
         for a in actions:
             if isinstance(a, ModeAction):
                 self.mode = a.mode
                 self._dictated = False
+        if self.mode is Mode.DICTATION and any(isinstance(a, TypeAction) for a in actions):
+            self._dictated = True
         return Decision(text, name, actions, self.mode)
 
     def _confirm(self, text: str) -> Decision:
@@ -196,8 +274,8 @@ class Dispatcher:
         said = re.sub(r"[^a-z ]", "", text.lower()).strip()
         if said in YES:
             return self._finish(text, name, actions)
-        log.info("not confirmed: %s", name)
-        return Decision(text, name, (), self.mode, note=f"cancelled: {name}")
+        log.info("not confirmed: %s", name or "typing")
+        return Decision(text, name, (), self.mode, note=f"cancelled: {name or 'typing'}")
 
 
 def _leading_words(cmd: Command) -> tuple[list[str], str]:

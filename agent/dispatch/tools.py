@@ -18,7 +18,7 @@ from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match
 from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import KEY_NAMES, parse_chord
-from agent.messages import Action, KeyAction, LaunchAction
+from agent.messages import Action, KeyAction, LaunchAction, TypeAction
 
 RISKY_KEYS = frozenset({"alt+f4", "ctrl+w", "ctrl+q", "ctrl+shift+w", "ctrl+shift+q",
                         "delete", "shift+delete", "ctrl+shift+delete"})
@@ -35,6 +35,10 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
           "description": "how many times"},
     "text": {"type": "string", "description": "the words, as the user said them"},
 }
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+"""Control characters (newline, carriage return, tab, escape, ...): typed, they are keys."""
 
 
 class ToolCallError(ValueError):
@@ -133,12 +137,36 @@ def actions_of(match: Match) -> list[Action]:
 
 def is_risky(chain: list[Match]) -> bool:
     """Whether performing these needs a spoken yes when a model chose them: marked
-    `confirm`, launching an app, or a chord that closes or deletes."""
+    `confirm`, launching an app, a chord that closes or deletes, or typing text (the model
+    wrote it, not the speaker)."""
     for m in chain:
         if m.command.confirm:
             return True
         for action in actions_of(m):
-            if isinstance(action, LaunchAction) or (
+            if isinstance(action, LaunchAction | TypeAction) or (
                     isinstance(action, KeyAction) and action.keys in RISKY_KEYS):
                 return True
     return False
+
+
+def has_controls(text: str) -> bool:
+    """Whether typing `text` would press keys other than characters (Return for a newline,
+    Tab, Escape, ...)."""
+    return _CONTROLS.search(text) is not None
+
+
+def without_controls(text: str) -> str:
+    """`text` with each run of control characters made one space between words, and
+    dropped at either end: "rm -rf x\nexit" -> "rm -rf x exit"."""
+    parts = _CONTROLS.split(text)
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.rstrip(" ") + " " + part.lstrip(" ") if out.strip() and part.strip() \
+            else out + part
+    return out
+
+
+def shown(text: str) -> str:
+    """Typed text as a confirmation shows it: quoted, control characters escaped, and
+    what a newline will do said plainly."""
+    return repr(text) + (" (presses Return)" if "\n" in text or "\r" in text else "")

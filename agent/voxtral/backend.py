@@ -3,6 +3,12 @@
 `load()` attaches to a server that already answers, or (manage_server) starts one on the
 downloaded weights and waits for it; with `background=True` (the router's way) it only
 starts it and returns at once, so faster-whisper carries the utterances meanwhile.
+
+`hear(pcm)` gives a `VoxtralHearing`: `decode()` asks /v1/audio/transcriptions once per
+utterance (later decodes reuse the answer), and, with `command_intent` on, `intent(text,
+tools)` sends the audio and the offered tools to /v1/chat/completions and returns the
+model's tool calls as they came. Checking them against the commands, and asking before a
+risky one, is the dispatcher's job (Dispatcher.intended): the recogniser never sees it.
 """
 
 from __future__ import annotations
@@ -10,14 +16,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from agent.asr.base import Hint, ModelError, RecognitionError
+from agent.asr.base import (
+    Capabilities,
+    Hint,
+    ModelError,
+    RecognitionError,
+    ToolCall,
+    Unsupported,
+)
 from agent.messages import Decision, Hypothesis, Transcript
 from agent.voxtral import audio, launch, models
-from agent.voxtral.client import VoxtralClient, health
+from agent.voxtral.client import VoxtralClient, VoxtralError, health
 from agent.voxtral.features import FeatureRequest, get
-from agent.voxtral.intent import IntentHook
 from agent.voxtral.launch import ServerError
 from agent.voxtral.server import ServerManager
 
@@ -39,7 +52,10 @@ class VoxtralTranscriber:
         self.background = background
         self.server: ServerManager | None = None
         self.attached = False
-        self._intent = IntentHook(self.client) if cfg.voxtral.command_intent else None
+        self.capabilities = Capabilities(intent=cfg.voxtral.command_intent)
+        self._intent_refused = False
+        """The server refused tools (no --enable-auto-tool-choice): intent is off for the
+        session, said once."""
         self._starting: threading.Thread | None = None
 
     def load(self) -> None:
@@ -111,7 +127,16 @@ class VoxtralTranscriber:
             return self.server.state
         return "attached" if self.attached else "not started"
 
+    def hear(self, pcm: bytes) -> VoxtralHearing:
+        """One utterance; nothing is sent until it is decoded or asked for intent."""
+        return VoxtralHearing(self, pcm)
+
     def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
+        """The older entry point (the lead removes it once the pipeline calls hear())."""
+        return self.hear(pcm).decode(hint)
+
+    def recognise(self, pcm: bytes) -> Transcript:
+        """One request (or, past chunk_s, one per chunk); raise RecognitionError."""
         started = time.monotonic()
         if audio.duration(pcm) <= self.cfg.chunk_s:
             wav = audio.to_wav(audio.condition(audio.pcm_to_float(pcm)))
@@ -121,11 +146,75 @@ class VoxtralTranscriber:
         return Transcript(text=text, alternatives=(Hypothesis(text, 0.0),) if text else (),
                           backend=self.name, seconds=time.monotonic() - started)
 
+    def tool_calls(self, pcm: bytes, text: str,
+                   tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        """The commands Voxtral picks among `tools` for this audio (see VoxtralHearing)."""
+        if not self.capabilities.intent:
+            raise Unsupported("command intent is off (voxtral.command_intent = false)")
+        text = text.strip()
+        if self._intent_refused or not text or not tools:
+            return ()
+        try:
+            result = get("command_intent", self.cfg).execute(
+                self.client, FeatureRequest(pcm, text, tuple(dict(t) for t in tools)))
+        except VoxtralError as exc:
+            if "--enable-auto-tool-choice" not in str(exc):
+                raise
+            self._intent_refused = True  # it would say so every time
+            log.error("command intent off for this session: %s (the server needs "
+                      "--tool-call-parser mistral --enable-auto-tool-choice)", exc)
+            return ()
+        if not result.tool_calls:
+            log.info("command intent: no command for %r (%s)", text, result.text[:80])
+        return result.tool_calls
+
     def intent(self, pcm: bytes, transcript: Transcript, dispatcher: Dispatcher,
                app: str) -> Decision | None:
-        """Command intent (when on): see agent.voxtral.intent."""
-        return None if self._intent is None else self._intent(pcm, transcript, dispatcher, app)
+        """The older pipeline hook, kept until the lead wires hear().intent() and
+        Dispatcher.intended() into the pipeline: it only joins those two."""
+        return legacy_intent(self.hear(pcm), self.cfg.intent_confirm == "always", transcript,
+                             dispatcher, app)
 
     def close(self) -> None:
         if self.server is not None:
             self.server.stop()
+
+
+class VoxtralHearing:
+    """One utterance as Voxtral hears it (see the module's doc)."""
+
+    def __init__(self, owner: VoxtralTranscriber, pcm: bytes) -> None:
+        self._owner = owner
+        self._pcm = pcm
+        self._heard: Transcript | None = None
+
+    def decode(self, hint: Hint) -> Transcript:
+        """The transcript: one request, whatever the hint's phrases (Voxtral takes no
+        prompt); a forced prefix is whisper's (Capabilities.prefix is false)."""
+        if hint.prefix:
+            raise Unsupported("voxtral cannot decode from forced words (Hint.prefix)")
+        if self._heard is None:
+            self._heard = self._owner.recognise(self._pcm)
+        return self._heard
+
+    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
+        raise Unsupported("voxtral does not score texts against the audio")
+
+    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        """The tool calls the model makes for this audio, given `text` as heard."""
+        return self._owner.tool_calls(self._pcm, text, tools)
+
+
+def legacy_intent(hearing: Any, confirm_always: bool, transcript: Transcript,
+                  dispatcher: Dispatcher, app: str) -> Decision | None:
+    """hearing.intent() then Dispatcher.intended(), for the pipeline's older hook (the lead
+    removes this when app.py does the same itself). The hearing sees only text and tools."""
+    tools = dispatcher.tools(app)
+    if not tools:
+        return None
+    try:
+        calls = hearing.intent(transcript.text, tools)
+    except RecognitionError as exc:
+        log.warning("command intent: %s", exc)
+        return None
+    return dispatcher.intended(transcript.text, calls, app, confirm_always)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ def add_parsers(sub: Any) -> None:
     start = action.add_parser("start", help="start it in the background (downloads the "
                               "model once) and wait until it is ready")
     start.add_argument("--no-wait", action="store_true", help="return once it is launched")
+    start.add_argument("--allow-remote", action="store_true",
+                       help="let it listen on a non-loopback voxtral.host with no API key")
     action.add_parser("stop", help="stop the server `server start` (or an agent) started")
     action.add_parser("status", help="is it running, ready, and what does it serve")
     logs = action.add_parser("logs", help="print the end of the server's log")
@@ -42,9 +45,12 @@ def add_parsers(sub: Any) -> None:
 def cmd_server(args: argparse.Namespace, cfg: Config) -> int:
     from agent.voxtral import serverctl
 
+    vox = cfg.voxtral
+    if getattr(args, "allow_remote", False):
+        vox = replace(vox, allow_remote=True)
     actions = {"start": serverctl.start, "stop": serverctl.stop, "status": serverctl.status,
                "logs": serverctl.logs}
-    return int(actions[args.server_action](args, cfg.voxtral))
+    return int(actions[args.server_action](args, vox))
 
 
 def cmd_features(args: argparse.Namespace, cfg: Config) -> int:

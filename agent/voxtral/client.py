@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from agent.asr.base import RecognitionError
+from agent.asr.base import RecognitionError, ToolCall
 from agent.voxtral.config import VoxtralConfig
 
 log = logging.getLogger(__name__)
@@ -36,18 +36,22 @@ class VoxtralError(RecognitionError):
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A function the model chose to call."""
-
-    name: str
-    arguments: str
-    """The arguments as the model wrote them: a JSON object, as text."""
-
-
-@dataclass(frozen=True, slots=True)
 class ChatReply:
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
+
+
+class Unreachable(VoxtralError):
+    """The server could not be reached (refused, dropped, unreachable): it is down or
+    restarting, not stalled."""
+
+
+class _Retryable(Exception):
+    """A failure worth one more try (refused, dropped, 5xx); the message is one line."""
+
+    def __init__(self, message: str, down: bool) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 def base_url(cfg: VoxtralConfig) -> str:
@@ -110,21 +114,37 @@ class VoxtralClient:
         return health(self.url, timeout) == 200
 
     def _call(self, what: str, timeout: float, retries: int, fn: Callable[[Any], T]) -> T:
+        """One request, tried again up to `retries` times after a refused or dropped
+        connection or a 5xx; never after a timeout (a server that did not answer in time
+        will not answer the next try sooner: the caller waits for one timeout only)."""
+        for attempt in range(retries + 1):
+            try:
+                return self._once(what, timeout, fn)
+            except _Retryable as exc:
+                if attempt == retries:
+                    raise (Unreachable if exc.down else VoxtralError)(str(exc)) from None
+                log.info("%s; trying again (%d of %d)", exc, attempt + 1, retries)
+        raise AssertionError("unreachable")
+
+    def _once(self, what: str, timeout: float, fn: Callable[[Any], T]) -> T:
         import openai
 
         client = shared_client(self.url, self._key).with_options(timeout=timeout,
-                                                                  max_retries=retries)
+                                                                  max_retries=0)
         try:
             return fn(client)
         except openai.APITimeoutError:
-            raise VoxtralError(f"voxtral {what}: no answer within {timeout:g} s") from None
+            raise VoxtralError(f"voxtral {what}: no answer within {timeout:g} s "
+                               "(not tried again)") from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
-            raise VoxtralError(f"voxtral {what}: cannot reach {self.url} "
-                               f"({type(cause).__name__})") from None
+            raise _Retryable(f"voxtral {what}: cannot reach {self.url} "
+                             f"({type(cause).__name__})", down=True) from None
         except openai.APIStatusError as exc:
-            raise VoxtralError(f"voxtral {what}: HTTP {exc.status_code}: "
-                               f"{error_message(exc.body, exc.message)}") from None
+            line = f"voxtral {what}: HTTP {exc.status_code}: {error_message(exc.body, exc.message)}"
+            if exc.status_code >= 500:
+                raise _Retryable(line, down=False) from None
+            raise VoxtralError(line) from None
         except openai.OpenAIError as exc:  # a reply that is not what the API promises
             raise VoxtralError(f"voxtral {what}: {type(exc).__name__}: {exc}") from None
 

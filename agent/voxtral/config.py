@@ -27,6 +27,11 @@ class RecognitionConfig:
     probe_interval_s: float = _opt(
         5.0, "auto: seconds between background health probes of a failing Voxtral server.",
         lo=0.1, hi=600.0)
+    stall_backoff_s: float = _opt(
+        30.0, "auto: when Voxtral fails while its /health still answers (a stalled server), "
+        "whisper takes every utterance for this long before one tries Voxtral again; doubled "
+        "after each failed try, up to 10 min. A server seen down and back up is tried at once.",
+        lo=0.0, hi=600.0)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,9 @@ class VoxtralConfig:
     host: str = _opt("127.0.0.1", "Address the local vLLM server listens on (and we reach it "
                      "at); keep the loopback unless other machines must reach it.")
     port: int = _opt(8000, "Port of the local vLLM server.", lo=1, hi=65535)
+    allow_remote: bool = _opt(False, "Let a server we start listen on a non-loopback host "
+                              "with no API key (open to the network); `voxagent server start "
+                              "--allow-remote` does the same once. A warning is logged.")
     base_url: str = _opt("", 'OpenAI-compatible URL of a remote vLLM server, e.g. '
                          '"http://gpu-box:8000/v1"; "" = the local one at host:port. '
                          "A remote server is never started or stopped by us.")

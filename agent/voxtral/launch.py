@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import json
 import logging
 import os
@@ -69,8 +70,33 @@ def gpu_count() -> int:
     return 1 if Path("/dev/kfd").exists() and shutil.which("rocm-smi") else 0
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or "localhost"."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
+
+
+def check_exposure(cfg: VoxtralConfig) -> None:
+    """Refuse to start a server on a non-loopback host with no API key unless allowed
+    (voxtral.allow_remote, --allow-remote); warn whenever it will be reachable."""
+    if is_loopback(cfg.host):
+        return
+    keyless = api_key(cfg) == "EMPTY"
+    if keyless and not cfg.allow_remote:
+        raise ServerError(f"voxtral.host = {cfg.host!r} would open the vLLM server to the "
+                          "network with no API key: keep 127.0.0.1, set voxtral.api_key, or "
+                          "allow it (voxtral.allow_remote = true, or server start "
+                          "--allow-remote)")
+    log.warning("vLLM will listen on %s port %d, reachable from other machines%s", cfg.host,
+                cfg.port, " with NO API key (voxtral.allow_remote)" if keyless else
+                " (the API key is required)")
+
+
 def preflight(cfg: VoxtralConfig) -> None:
-    """Refuse, with one line, to start a server that cannot work here."""
+    """Refuse, with one line, to start a server that cannot work here (or should not)."""
+    check_exposure(cfg)
     cpu = "vLLM on CPU is not a supported way to serve Voxtral"
     if not cfg.use_gpu:
         raise ServerError(f"{cpu} (voxtral.use_gpu = false); use a GPU machine or a remote "
@@ -106,12 +132,21 @@ def spawn(argv: list[str], env: dict[str, str], log_path: Path,
           detached: bool = False) -> subprocess.Popen[bytes]:
     """Start the server in its own process group, its output appended to `log_path`.  Unless
     `detached`, it gets SIGTERM when the spawning thread (or the whole agent) dies."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     parent = os.getpid()
-    with log_path.open("ab") as out:
-        out.write(f"\n--- voxagent {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                  f"{shlex.join(argv)}\n".encode())
-        out.flush()
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = log_path.open("ab")
+    except OSError as exc:
+        raise ServerError(f"cannot write the server log {log_path}: "
+                          f"{exc.strerror or exc}") from None
+    with out:
+        try:
+            out.write(f"\n--- voxagent {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                      f"{shlex.join(argv)}\n".encode())
+            out.flush()
+        except OSError as exc:
+            raise ServerError(f"cannot write the server log {log_path}: "
+                              f"{exc.strerror or exc}") from None
         try:
             return subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -119,6 +154,50 @@ def spawn(argv: list[str], env: dict[str, str], log_path: Path,
                 preexec_fn=None if detached else lambda: _die_with_parent(parent))  # noqa: PLW1509
         except OSError as exc:
             raise ServerError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+
+
+def start_recorded(argv: list[str], env: dict[str, str], log_file: Path, port: int,
+                   owner: int, grace: float, detached: bool = False) -> subprocess.Popen[bytes]:
+    """Spawn the server with its pid record: the record's file is made and its space
+    taken before anything starts (a read-only or full state folder starts nothing), then
+    written with the pid and renamed into place. Whatever fails after the start, the
+    process group is killed. Raise ServerError (one line)."""
+    path = record_path(port)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    size = len(_record_bytes(Record(2**31, port, tuple(argv), str(log_file), owner)))
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        f = os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), "r+b",
+                      buffering=0)  # unbuffered: a write fails where it is made
+    except OSError as exc:
+        raise ServerError(f"cannot write the server's record {path}: "
+                          f"{exc.strerror or exc}; nothing was started") from None
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with f:
+            try:
+                f.write(b" " * size)  # the space the record needs, taken before the start
+                os.fsync(f.fileno())
+            except OSError as exc:
+                raise ServerError(f"cannot write the server's record {path}: "
+                                  f"{exc.strerror or exc}; nothing was started") from None
+            proc = spawn(argv, env, log_file, detached)
+            f.seek(0)
+            f.write(_record_bytes(Record(proc.pid, port, tuple(argv), str(log_file), owner)))
+            f.truncate()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if proc is not None:
+            how = terminate(proc.pid, grace, proc)
+            log.warning("vLLM (pid %d) %s: its record could not be written", proc.pid, how)
+        if isinstance(exc, OSError):
+            raise ServerError(f"cannot write the server's record {path}: {exc.strerror or exc}"
+                              f"; {'nothing was started' if proc is None else 'it was stopped'}"
+                              ) from None
+        raise
+    return proc
 
 
 def await_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, log_file: Path,
@@ -210,11 +289,9 @@ def record_path(port: int) -> Path:
     return state_dir() / f"vllm-{port}.json"
 
 
-def write_record(rec: Record) -> None:
-    path = record_path(rec.port)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": rec.pid, "port": rec.port, "argv": list(rec.argv),
-                                "log": rec.log, "owner": rec.owner}), encoding="utf-8")
+def _record_bytes(rec: Record) -> bytes:
+    return json.dumps({"pid": rec.pid, "port": rec.port, "argv": list(rec.argv),
+                       "log": rec.log, "owner": rec.owner}).encode()
 
 
 def read_record(port: int) -> Record | None:

@@ -114,6 +114,18 @@ class ServerManager:
             self._cond.notify_all()
 
     def _monitor(self) -> None:
+        """The thread's body: supervise, and end with one line whatever goes wrong."""
+        try:
+            self._supervise()
+        except Exception as exc:  # noqa: BLE001 - the thread must not die with a traceback
+            log.error("vLLM monitor stopped: %s: %s", type(exc).__name__, exc)
+            self._end(self._proc)
+            with self._cond:
+                self.state, self.error = "failed", f"the monitor failed: {exc}"
+                self.failures += 1
+                self._cond.notify_all()
+
+    def _supervise(self) -> None:
         crashes = 0
         while not self._stopping.is_set():
             self._set("starting" if crashes == 0 else "restarting")
@@ -138,14 +150,13 @@ class ServerManager:
         """One life of the server: "stable" if it ran `stable_s` after it became ready,
         else "failed"."""
         try:
-            proc = launch.spawn(self.argv, self._env, self.log_file)
+            proc = launch.start_recorded(self.argv, self._env, self.log_file, self.cfg.port,
+                                         os.getpid(), self.cfg.stop_grace_s)
         except ServerError as exc:
             self._set("restarting", str(exc))
             return "failed"
         self._proc = proc
         self.starts += 1
-        launch.write_record(launch.Record(proc.pid, self.cfg.port, tuple(self.argv),
-                                          str(self.log_file), os.getpid()))
         ready = self._await_health(proc)
         if ready:
             log.warning("vLLM ready at %s (pid %d)", self.url, proc.pid)

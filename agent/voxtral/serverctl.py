@@ -17,7 +17,7 @@ from agent.cli import CliError
 from agent.voxtral import launch, models
 from agent.voxtral.client import VoxtralClient, VoxtralError, health
 from agent.voxtral.config import VoxtralConfig
-from agent.voxtral.launch import Record, ServerError
+from agent.voxtral.launch import ServerError
 
 
 def _local(cfg: VoxtralConfig) -> VoxtralClient:
@@ -41,19 +41,24 @@ def start(args: argparse.Namespace, cfg: VoxtralConfig) -> int:
     argv = launch.server_argv(cfg, str(path))
     log_file = launch.log_path(cfg)
     try:
-        proc = launch.spawn(argv, launch.server_env(cfg), log_file, detached=True)
+        proc = launch.start_recorded(argv, launch.server_env(cfg), log_file, cfg.port, 0,
+                                     cfg.stop_grace_s, detached=True)
     except ServerError as exc:
         raise CliError(str(exc), 1) from None
-    launch.write_record(Record(proc.pid, cfg.port, tuple(argv), str(log_file), 0))
     if args.no_wait:
         print(f"vLLM starting (pid {proc.pid}); log: {log_file}")
         return 0
     print(f"vLLM starting (pid {proc.pid}), waiting for {client.url}/health; log: {log_file}",
           file=sys.stderr)
-    error = launch.await_ready(proc, client.url, cfg.startup_timeout_s, log_file)
+    error = "interrupted while it was starting"
+    try:
+        error = launch.await_ready(proc, client.url, cfg.startup_timeout_s, log_file)
+    finally:  # a start that did not end ready leaves nothing running
+        if error:
+            how = launch.terminate(proc.pid, cfg.stop_grace_s, proc)
+            launch.remove_record(cfg.port, proc.pid)
+            print(f"vLLM (pid {proc.pid}) {how}", file=sys.stderr)
     if error:
-        launch.terminate(proc.pid, cfg.stop_grace_s, proc)
-        launch.remove_record(cfg.port, proc.pid)
         raise CliError(error, 1)
     print(f"vLLM ready at {client.url} (pid {proc.pid})")
     return 0

@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 
 from agent.actions.launch import app_names
+from agent.asr.base import Capabilities, ToolCall, Unsupported
+from agent.config import Config
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import KeyAction, Transcript
 from agent.paths import data_dir
-from agent.voxtral.client import VoxtralClient, VoxtralError
+from agent.voxtral.backend import VoxtralTranscriber
+from agent.voxtral.client import VoxtralClient, VoxtralError, health
 from agent.voxtral.features import FeatureRequest, audio_budget_s, get
-from agent.voxtral.intent import IntentHook
 from tests.integration.vllm_support import (
     Control,
     Double,
@@ -167,15 +169,23 @@ def _dispatcher() -> Dispatcher:
     return Dispatcher(CommandLibrary([data_dir("commands")], app_names({})).commands)
 
 
+def _voxtral(double: Double, tmp: Path, **changes: object) -> VoxtralTranscriber:
+    Control(double.url).clear()
+    return VoxtralTranscriber(replace(Config(), voxtral=config(double.port, tmp, **changes)))
+
+
 def test_command_intent_through_tool_calls(tools_double: Double, tmp_path: Path,
                                            speech: dict[str, bytes],
                                            caplog: pytest.LogCaptureFixture) -> None:
-    client = client_for(tools_double, tmp_path, command_intent=True)
+    backend = _voxtral(tools_double, tmp_path, command_intent=True)
+    assert backend.capabilities == Capabilities(intent=True)
     control = Control(tools_double.url)
     control.tool_call("tab", ("new_tab", "{}"))
     control.tool_call("window", ("close_window", "{}"))
-    hook, d = IntentHook(client), _dispatcher()
-    decision = hook(speech["scroll down"], Transcript("I'd like a fresh tab"), d, "")
+    d = _dispatcher()
+    calls = backend.hear(speech["scroll down"]).intent("I'd like a fresh tab", d.tools())
+    assert calls == (ToolCall("new_tab", "{}"),)
+    decision = d.intended("I'd like a fresh tab", calls)
     assert decision is not None and decision.actions == (KeyAction("ctrl+t"),)
     (chat,) = control.requests()
     sent = chat["request"]
@@ -183,25 +193,30 @@ def test_command_intent_through_tool_calls(tools_double: Double, tmp_path: Path,
     names = {t["function"]["name"] for t in sent["tools"]}
     assert {"new_tab", "close_window", "press_chord_n_times"} <= names
     assert sent["messages"][0]["content"][0]["type"] == "input_audio"
-    risky = hook(speech["close"], Transcript("please shut this window"), d, "")
+    calls = backend.hear(speech["close"]).intent("please shut this window", d.tools())
+    risky = d.intended("please shut this window", calls)
     assert risky is not None and risky.actions == () and "say yes" in risky.note
     assert d.dispatch(Transcript("yes")).actions == (KeyAction("alt+f4"),)
     control.tool_call("fox", ("rm_everything", "{}"))
+    calls = backend.hear(speech["fox"]).intent("the quick brown fox", d.tools())
     with caplog.at_level(logging.WARNING):
-        assert hook(speech["fox"], Transcript("the quick brown fox"), d, "") is None
+        assert d.intended("the quick brown fox", calls) is None
     assert "not an active command" in caplog.text
+    off = _voxtral(tools_double, tmp_path)
+    with pytest.raises(Unsupported, match="command_intent = false"):
+        off.hear(speech["fox"]).intent("x", d.tools())
 
 
 def test_tools_need_the_servers_tool_flags(small_double: Double, tmp_path: Path,
                                            speech: dict[str, bytes],
                                            caplog: pytest.LogCaptureFixture) -> None:
-    client = client_for(small_double, tmp_path, api_key="k3y", command_intent=True)
-    hook = IntentHook(client)
+    backend = _voxtral(small_double, tmp_path, api_key="k3y", command_intent=True)
+    tools = _dispatcher().tools()
     with caplog.at_level(logging.WARNING):
-        assert hook(speech["scroll down"], Transcript("new tap"), _dispatcher(), "") is None
+        assert backend.hear(speech["scroll down"]).intent("new tap", tools) == ()
     assert '"auto" tool choice requires --enable-auto-tool-choice' in caplog.text
-    assert hook.disabled  # said once; not asked again this session
-    assert hook(speech["scroll down"], Transcript("new tap"), _dispatcher(), "") is None
+    # said once; not asked again this session
+    assert backend.hear(speech["scroll down"]).intent("new tap", tools) == ()
     assert len(Control(small_double.url).requests()) == 0
 
 
@@ -226,3 +241,19 @@ def test_faults_slow_500_and_dropped(tools_double: Double, tmp_path: Path,
     control.fail(TRANSCRIPTIONS, "500")  # a feature retries once (max_retries = 1)
     result = get("transcription", client.cfg).execute(client, FeatureRequest(speech["scroll down"]))
     assert result.text == "Scroll down."
+    assert [h["mode"] for h in control.hits()] == ["delay", "500", "drop", "500"]
+
+
+def test_a_stalled_server_costs_a_feature_one_timeout(tools_double: Double, tmp_path: Path,
+                                                     speech: dict[str, bytes]) -> None:
+    """/health answers, the engine does not: no retry after a timeout (max_retries = 1 is
+    for refused connections and 5xx), and the message says the one wait it was."""
+    client = client_for(tools_double, tmp_path, feature_timeout_s=1.0)
+    control = Control(tools_double.url)
+    control.fail(TRANSCRIPTIONS, "hang", times=5, seconds=30.0)
+    with pytest.raises(VoxtralError) as info:
+        get("transcription", client.cfg).execute(client, FeatureRequest(speech["scroll down"]))
+    assert str(info.value) == "voxtral transcription: no answer within 1 s (not tried again)"
+    assert control.hits() == [{"path": TRANSCRIPTIONS, "mode": "hang"}]
+    assert tools_double.proc is not None and health(tools_double.url, 5.0) == 200
+    control.clear()

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -295,3 +296,164 @@ def test_server_start_without_vllm_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith("voxagent: error: vLLM is not installed ('no-such-vllm'")
+
+
+# --- a failed start leaves nothing running (issue 12, item 4) -----------------------------
+
+def _mount_tmpfs(folder: Path, how: str) -> None:
+    """A real state folder that is read-only ("ro") or full ("full"): a small tmpfs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(folder)],
+                   check=True, timeout=30)
+    if how == "ro":
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, timeout=30)
+    else:
+        with pytest.raises(OSError, match="No space"), \
+                (folder / "filler").open("wb", buffering=0) as f:
+            while True:
+                f.write(b"\0" * 4096)
+
+
+@pytest.fixture
+def small_state(machine: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs state folder needs root")
+    folder = machine / "state"
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False, timeout=30)
+
+
+def servers_on(port: int) -> list[int]:
+    """Pids of processes whose command line serves `port` (the double, however started)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--port" in argv and str(port).encode() in argv and process_alive(int(proc.name)):
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize(("how", "why"), [("ro", "Read-only file system"),
+                                          ("full", "No space left on device")])
+def test_server_start_with_an_unwritable_state_folder_starts_nothing(
+        machine: Path, small_state: Path, how: str, why: str) -> None:
+    port = free_port()
+    (machine / "config").mkdir()
+    model = fake_model(machine / "model")
+    (machine / "config" / "config.toml").write_text(
+        toml_config(port, machine, f"model = {json.dumps(str(model))}\n"))
+    _mount_tmpfs(small_state, how)
+    result = voxagent(machine, "server", "start")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines() == [
+        f"voxagent: error: cannot write the server's record {small_state}/vllm-{port}.json: "
+        f"{why}; nothing was started"]
+    assert servers_on(port) == [] and health(f"http://127.0.0.1:{port}/v1", 1.0) is None
+    assert "no vLLM server is running" in voxagent(machine, "server", "stop").stdout
+    assert not [p for p in small_state.iterdir() if p.name != "filler"]  # no temp file left
+
+
+def test_an_interrupted_server_start_stops_the_server(machine: Path) -> None:
+    """A failure after the process started (here Ctrl+C while it loads) kills its group
+    and removes its record: one line, no traceback, nothing left running."""
+    port = free_port()
+    (machine / "config").mkdir()
+    model = fake_model(machine / "model")
+    (machine / "config" / "config.toml").write_text(
+        toml_config(port, machine, f"model = {json.dumps(str(model))}\n"))
+    env = {**os.environ, "VOXAGENT_CONFIG_DIR": str(machine / "config"),
+           "VOXAGENT_STATE_DIR": str(machine / "state"), "VLLM_DOUBLE_ASR": "echo",
+           "VLLM_DOUBLE_STARTUP_S": "600"}
+    start = subprocess.Popen([sys.executable, "-m", "agent", "server", "start"], env=env,
+                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             cwd=machine)
+    try:
+        assert start.stderr is not None
+        line = start.stderr.readline()
+        assert line.startswith("vLLM starting (pid "), line
+        pid = int(line.split("(pid ")[1].split(")")[0])
+        assert launch.read_record(port) is not None and launch.read_record(port).pid == pid
+        log_file = machine / f"vllm-{port}.log"
+        while "vLLM API server version" not in log_file.read_text():  # it is loading
+            assert start.poll() is None
+            time.sleep(0.05)
+        start.send_signal(signal.SIGINT)
+        rest = start.stderr.read()
+        assert start.wait(TIMEOUT) == 130
+    finally:
+        start.kill()
+        start.wait(TIMEOUT)
+    assert "Traceback" not in rest and rest.splitlines() == [f"vLLM (pid {pid}) terminated"]
+    assert not process_alive(pid) and servers_on(port) == []
+    assert launch.read_record(port) is None
+
+
+def test_the_agents_server_on_a_read_only_state_folder(
+        machine: Path, small_state: Path, managers: list[ServerManager],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    crashed: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    _mount_tmpfs(small_state, "ro")
+    cfg = config(free_port(), machine, max_restarts=0)
+    m = manager(cfg)
+    managers.append(m)
+    m.start()
+    with pytest.raises(ServerError, match=r"cannot write the server's record .*Read-only file "
+                                          r"system; nothing was started"):
+        m.wait_ready(30)
+    while m.state != "failed":
+        time.sleep(0.05)
+    assert m.pid is None and servers_on(cfg.port) == [] and crashed == []
+
+
+def test_the_monitor_thread_ends_with_one_line(machine: Path, managers: list[ServerManager],
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    crashed: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    cfg = config(free_port(), machine)
+    m = manager(cfg)
+    managers.append(m)
+
+    def broken() -> None:
+        raise RuntimeError("the listener broke")
+
+    m.on_ready = broken
+    with caplog.at_level(logging.ERROR):
+        m.start()
+        while m.state != "failed":
+            time.sleep(0.05)
+    assert crashed == [] and "vLLM monitor stopped: RuntimeError: the listener broke" in \
+        caplog.text
+    assert m.pid is not None and not process_alive(m.pid) and launch.read_record(cfg.port) is None
+
+
+# --- a server open to the network -------------------------------------------------------------
+
+def test_a_non_loopback_host_without_a_key_is_refused(machine: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    (machine / "config").mkdir()
+    model = fake_model(machine / "model")
+    (machine / "config" / "config.toml").write_text(
+        toml_config(port, machine, f'model = {json.dumps(str(model))}\nhost = "0.0.0.0"\n'))
+    result = voxagent(machine, "server", "start")
+    assert result.returncode == 1 and result.stderr.splitlines() == [
+        "voxagent: error: voxtral.host = '0.0.0.0' would open the vLLM server to the network "
+        "with no API key: keep 127.0.0.1, set voxtral.api_key, or allow it "
+        "(voxtral.allow_remote = true, or server start --allow-remote)"]
+    assert servers_on(port) == []
+    with pytest.raises(ModelError, match="would open the vLLM server to the network"):
+        VoxtralTranscriber(replace(Config(), voxtral=config(port, machine, host="0.0.0.0"))).load()
+    with caplog.at_level(logging.WARNING):
+        launch.check_exposure(config(port, machine, host="0.0.0.0", allow_remote=True))
+        launch.check_exposure(config(port, machine, host="192.0.2.7", api_key="k"))
+        launch.check_exposure(config(port, machine, host="localhost"))
+        launch.check_exposure(config(port, machine, host="::1"))
+    assert [r.getMessage().split(",")[1] for r in caplog.records] == [
+        " reachable from other machines with NO API key (voxtral.allow_remote)",
+        " reachable from other machines (the API key is required)"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration import x11
 from tests.integration.vllm_support import (
     Control,
     Double,
@@ -23,6 +24,7 @@ from tests.integration.vllm_support import (
 )
 
 TIMEOUT = 180
+x_server = x11.x_server  # fixture
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,77 @@ def test_run_with_command_intent(tmp_path: Path, double: Double, said: dict[str,
     assert yes["actions"] == [{"action": "key", "keys": "alt+f4", "count": 1}]
     chats = [r for r in control.requests() if r["path"] == "/v1/chat/completions"]
     assert len(chats) == 2  # only for the two utterances no command matched
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A request no command matches, then "yes", then an ordinary command."""
+    folder = tmp_path_factory.mktemp("shell")
+    parts = [speak(folder, "shell", "put my shell command in"), speak(folder, "yes", "yes"),
+             speak(folder, "scroll", "scroll down")]
+    session = folder / "session.wav"
+    subprocess.run(["sox", *map(str, parts), str(session)], check=True, timeout=60)
+    return session
+
+
+@pytest.mark.parametrize(("controls", "typed"), [("confirm", "rm -rf ~/Documents\nexit"),
+                                                 ("strip", "rm -rf ~/Documents exit")])
+def test_intent_never_types_a_newline_before_a_spoken_yes(tmp_path: Path, double: Double,
+                                                          shell: Path, controls: str,
+                                                          typed: str) -> None:
+    control = Control(double.url)
+    control.clear()
+    control.tool_call("shell", ("type_text", json.dumps({"text": "rm -rf ~/Documents\nexit"})))
+    home = Home(tmp_path, double.port, "command_intent = true\n"
+                f'[commands]\ntyped_controls = "{controls}"\n')
+    result = home.voxagent("run", "--input", shell, "--dry-run", "--json", "--fast",
+                           "--backend", "voxtral")
+    assert result.returncode == 0, result.stderr
+    asked, yes, scroll = (json.loads(line) for line in result.stdout.splitlines())
+    assert (asked["command"], asked["actions"]) == ("type <text>", [])  # held: nothing typed
+    assert yes["actions"] == [{"action": "type", "text": typed}]
+    assert scroll["actions"] == [{"action": "scroll", "direction": "down", "count": 1}]
+    assert "error" not in asked and "error" not in scroll
+
+
+def test_a_failed_utterance_and_a_failed_launch_show_an_error(
+        tmp_path: Path, double: Double, said: dict[str, Path], x_server: x11.XServer) -> None:
+    control = Control(double.url)
+    control.clear()
+    control.fail("/v1/audio/transcriptions", "500")
+    terminal = speak(tmp_path, "terminal", "open terminal")
+    session = tmp_path / "session.wav"
+    subprocess.run(["sox", str(said["scroll"]), str(terminal), str(session)], check=True,
+                   timeout=60)
+    home = Home(tmp_path, double.port, '[apps]\nterminal = ["/nonexistent/terminal"]\n')
+    env = x_server.env(VOXAGENT_CONFIG_DIR=str(tmp_path / "config"),
+                       VOXAGENT_STATE_DIR=str(tmp_path / "state"))
+    result = subprocess.run([sys.executable, "-m", "agent", "run", "--input", str(session),
+                             "--json", "--fast", "--backend", "voxtral"], env=env,
+                            cwd=home.root, capture_output=True, text=True, timeout=TIMEOUT,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    failed, launch = (json.loads(line) for line in result.stdout.splitlines())
+    assert (failed["text"], failed["command"], failed["actions"]) == ("", None, [])
+    assert failed["error"] == ("voxtral transcription: HTTP 500: EngineCore encountered an "
+                               "issue. See stack trace (above) for the root cause.")
+    assert launch["command"] == "open terminal"
+    assert launch["actions"] == [{"action": "launch", "app": "terminal"}]
+    assert launch["error"] == ("cannot start /nonexistent/terminal for 'terminal': No such "
+                               "file or directory")
+    contract = {"start", "end", "text", "command", "actions", "mode", "backend", "latency"}
+    assert set(failed) == set(launch) == contract | {"error"}
+
+
+def test_ask_a_stalled_server_waits_one_timeout(tmp_path: Path, double: Double,
+                                               said: dict[str, Path]) -> None:
+    """/health answers but the engine does not: `ask` gives up after one timeout (it is
+    not retried) and says that."""
+    control = Control(double.url)
+    control.clear()
+    control.fail("/v1/chat/completions", "hang", times=5, seconds=60.0)
+    home = Home(tmp_path, double.port, "feature_timeout_s = 2.0\nmax_retries = 3\n")
+    line = one_line_error(home.voxagent("ask", said["scroll"], "What did they say?"))
+    assert line == "voxagent: error: voxtral chat: no answer within 2 s (not tried again)"
+    assert control.hits() == [{"path": "/v1/chat/completions", "mode": "hang"}]
+    control.clear()

@@ -36,9 +36,11 @@ start-up of every start after the first counted in `VLLM_DOUBLE_COUNTER`: a slow
 loading, with that message in the log), `VLLM_DOUBLE_CRASH_AFTER_S` (engine dies after
 being ready) for the first `VLLM_DOUBLE_CRASHES` starts counted in `VLLM_DOUBLE_COUNTER`,
 `VLLM_DOUBLE_IGNORE_SIGTERM=1`; and at run time `POST /_double/fail` {path, mode: 500 |
-delay | drop | die, times, seconds}: a 500 with vLLM's error body, an answer after a delay,
-a connection closed without an answer, or the whole process exiting mid-request.  Control
-endpoints live under /_double/ and are not recorded.
+delay | drop | die | hang, times, seconds}: a 500 with vLLM's error body, an answer after a
+delay, a connection closed without an answer, the whole process exiting mid-request, or a
+stalled engine (the request is held `seconds` and never answered, while /health still
+answers 200).  Each request a fault took is listed by `GET /_double/hits` (when it arrived,
+before any delay).  Control endpoints live under /_double/ and are not recorded.
 """
 
 from __future__ import annotations
@@ -88,12 +90,14 @@ class Double:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self.tool_calls: list[dict[str, Any]] = []
+        self.hits: list[dict[str, Any]] = []
 
     def fault_for(self, path: str) -> dict[str, Any] | None:
         with self.lock:
             for fault in self.faults:
                 if fault["path"] == path and fault["times"] > 0:
                     fault["times"] -= 1
+                    self.hits.append({"path": path, "mode": fault["mode"]})
                     return dict(fault)
         return None
 
@@ -134,6 +138,9 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_double/requests":
             with self.double.lock:
                 self.send_json(200, self.double.requests)
+        elif self.path == "/_double/hits":
+            with self.double.lock:
+                self.send_json(200, self.double.hits)
         elif self.authorised():
             if self.path == "/v1/models":
                 self.send_json(200, self.models())
@@ -181,7 +188,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(float(fault.get("seconds", 5)))
             return False
         self.body()
-        if mode == "500":
+        if mode == "hang":  # the engine is stuck: no answer, the connection held open
+            time.sleep(float(fault.get("seconds", 5)))
+            self.close_connection = True
+        elif mode == "500":
             self.send_json(500, ApiError(500, "EngineCore encountered an issue. See stack "
                                               "trace (above) for the root cause.").body())
         elif mode == "drop":
@@ -205,6 +215,7 @@ class Handler(BaseHTTPRequestHandler):
                 d.requests.clear()
                 d.faults.clear()
                 d.tool_calls.clear()
+                d.hits.clear()
         self.send_json(200, {"ok": True})
 
     # --- /v1/audio/transcriptions ---------------------------------------------------------

@@ -6,14 +6,17 @@ import json
 
 import pytest
 
+from agent.asr.base import ToolCall
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import Command
 from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
+    has_controls,
     is_risky,
     tool_call_match,
     tool_name,
+    without_controls,
 )
 from agent.messages import KeyAction, LaunchAction, Mode, ScrollAction, Transcript, TypeAction
 
@@ -93,3 +96,72 @@ def test_risky_guesses_wait_for_a_spoken_yes(builtins: tuple[Command, ...]) -> N
     d.act("I need a shell", launch, confirm=True)
     assert d.dispatch(Transcript("no")).actions == ()
     assert d.act("x", launch).actions == (LaunchAction("terminal"),)  # unconfirmed path
+
+
+def test_intended_performs_a_harmless_call_and_holds_a_risky_one(
+        builtins: tuple[Command, ...]) -> None:
+    d = Dispatcher(builtins)
+    tab = d.intended("a fresh tab please", [ToolCall("new_tab", "{}")])
+    assert tab is not None and (tab.command, tab.actions) == ("new tab", (KeyAction("ctrl+t"),))
+    close = d.intended("get rid of this window", [ToolCall("close_window", "{}")])
+    assert close is not None and close.actions == () and "say yes" in close.note
+    assert d.dispatch(Transcript("Yes.")).actions == (KeyAction("alt+f4"),)
+    asked = d.intended("a fresh tab", [ToolCall("new_tab", "{}")], confirm_always=True)
+    assert asked is not None and asked.actions == ()
+    assert d.dispatch(Transcript("no")).note == "cancelled: new tab"
+
+
+def test_intended_refuses_what_does_not_fit(builtins: tuple[Command, ...],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    d = Dispatcher(builtins)
+    assert d.intended("x", []) is None
+    with caplog.at_level("WARNING"):
+        assert d.intended("x", [ToolCall("rm_everything", "{}")]) is None
+    assert "not an active command" in caplog.text
+    d.set_mode(Mode.DICTATION)
+    assert d.tools() == [] and d.intended("x", [ToolCall("new_tab", "{}")]) is None
+
+
+def test_intent_never_types_a_newline_without_a_spoken_yes(
+        builtins: tuple[Command, ...]) -> None:
+    d = Dispatcher(builtins)
+    call = ToolCall("type_text", '{"text": "rm -rf ~/Documents\\nexit"}')
+    held = d.intended("type my command", [call])
+    assert held is not None and held.actions == ()
+    assert held.note == ("say yes to confirm: type <text>: types 'rm -rf ~/Documents\\nexit' "
+                         "(presses Return)")
+    assert d.dispatch(Transcript("new tab")).actions == ()  # anything but yes cancels
+    d.intended("type my command", [call])
+    assert d.dispatch(Transcript("Yes.")).actions == (TypeAction("rm -rf ~/Documents\nexit"),)
+    plain = d.intended("type hello", [ToolCall("type_text", '{"text": "hello"}')])
+    assert plain is not None and plain.actions == ()  # text the model wrote: asked too
+    strip = Dispatcher(builtins, controls="strip")
+    strip.intended("type my command", [call])
+    assert strip.dispatch(Transcript("yes")).actions == (TypeAction("rm -rf ~/Documents exit"),)
+
+
+@pytest.mark.parametrize("controls", ["confirm", "strip"])
+def test_typed_speech_with_control_characters(builtins: tuple[Command, ...],
+                                              controls: str) -> None:
+    d = Dispatcher(builtins, controls=controls)
+    typed = d.dispatch(Transcript("Type ls\nexit"))
+    d.set_mode(Mode.DICTATION)
+    dictated = d.dispatch(Transcript("Dear Bob,\r\n\tthanks."))
+    if controls == "strip":
+        assert typed.actions == (TypeAction("ls exit"),)
+        assert dictated.actions == (TypeAction("Dear Bob, thanks."),)
+        return
+    assert typed.actions == () and "(presses Return)" in typed.note
+    assert dictated.actions == () and dictated.command is None
+    assert dictated.note == "say yes to confirm: types 'Dear Bob,\\r\\n\\tthanks.' (presses Return)"
+    assert d.dispatch(Transcript("yes")).actions == (TypeAction("Dear Bob,\r\n\tthanks."),)
+    assert d.dispatch(Transcript("and more")).actions == (TypeAction(" and more"),)
+
+
+def test_control_characters() -> None:
+    assert has_controls("a\nb") and has_controls("\x1b[2J") and not has_controls("a b é")
+    assert without_controls("rm -rf x\nexit") == "rm -rf x exit"
+    assert without_controls(" a \r\n b\n") == " a b"
+    assert without_controls("\tindented") == "indented"
+    with pytest.raises(ValueError, match="controls must be one of confirm, strip"):
+        Dispatcher((), controls="ask")
