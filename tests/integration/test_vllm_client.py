@@ -94,7 +94,9 @@ def test_long_audio_is_sent_in_chunks_cut_at_quiet_points(tools_double: Double,
     gap = bytes(2 * 16000)  # 1 s of silence between sayings
     pcm = (speech["fox"] + gap) * 3
     text = get("transcription", client.cfg).execute(client, FeatureRequest(pcm)).text
-    assert text.lower().count("lazy dog") == 3  # no sentence cut in two
+    # each sentence whole in one chunk: its first and its last word, three times (the
+    # double's tiny model mishears the middle of espeak's fox sentence in some releases)
+    assert text.lower().count("quick") == 3 and text.lower().count("dog") == 3, text
     seconds = [r["audio"]["seconds"] for r in Control(tools_double.url).requests()]
     assert len(seconds) >= 3 and max(seconds) <= 5.0
     assert sum(seconds) == pytest.approx(len(pcm) / 32000, abs=0.01)  # nothing lost
@@ -132,7 +134,9 @@ def test_qa_sends_the_audio_itself(tools_double: Double, tmp_path: Path,
     client = client_for(tools_double, tmp_path)
     answer = get("qa", client.cfg).execute(client, FeatureRequest(speech["fox"],
                                                                   "Which animal jumps?"))
-    assert "fox" in answer.text.lower() and "which animal jumps?" in answer.text.lower()
+    # what the double heard in the audio, and the question (the double's tiny model may
+    # mishear "brown fox"; the end of the sentence is what it always gets)
+    assert "lazy dog" in answer.text.lower() and "which animal jumps?" in answer.text.lower()
     (chat,) = Control(tools_double.url).requests()  # no transcription first: the audio itself
     assert chat["path"] == "/v1/chat/completions"
     content = chat["request"]["messages"][0]["content"]
