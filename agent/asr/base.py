@@ -133,10 +133,11 @@ def transcribe(recogniser: Recogniser, pcm: bytes, hint: Hint) -> Transcript:
 
 BACKENDS: dict[str, str] = {
     "whisper": "agent.asr.whisper:WhisperTranscriber",
-    "voxtral": "agent.voxtral.backend:VoxtralTranscriber",
+    "voxtral": "agent.voxtral.realtime:voxtral_backend",
     "auto": "agent.asr.router:RouterTranscriber",
 }
-"""Backend name -> "module:class"; the class takes the Config."""
+"""Backend name -> "module:class" (or a factory); it takes the Config.  "voxtral" streams
+when voxtral.mode = "realtime" (agent/voxtral/realtime.py)."""
 
 
 def create(name: str, cfg: Config) -> Transcriber:

@@ -10,6 +10,10 @@ tried at once; one whose /health answered all along is stalled, and is tried aga
 after `stall_backoff_s`, doubled per failed try. Half-open lets one utterance try: success
 closes the breaker, failure opens it again.
 
+With `[voxtral] mode = "realtime"` Voxtral Realtime comes first (agent/asr/streamroute.py):
+streamed utterances (`stream()`, capability `stream`) and whole ones alike try it, then
+file-based Voxtral on the same server, then whisper, under the same breaker.
+
 `hear(pcm)` gives a `RouterHearing`. Its `score()` and decodes with a forced prefix always go
 to whisper's own hearing of the utterance, whoever heard it: they need forced decoding,
 which only the local model offers, and scoring the same audio with the same model keeps its
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from agent.asr import streamroute
 from agent.asr.base import (
     Capabilities,
     Hearing,
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     from agent.dispatch.dispatcher import Dispatcher
     from agent.messages import Decision, Transcript
     from agent.voxtral.backend import VoxtralHearing, VoxtralTranscriber
+    from agent.voxtral.realtime import RealtimeTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +179,8 @@ class RouterStats:
     """Utterances whisper recognised (fallbacks included)."""
     fallbacks: int = 0
     """Utterances Voxtral failed on, then whisper recognised."""
+    realtime: int = 0
+    """Utterances Voxtral Realtime recognised (not counted in `voxtral`)."""
 
 
 class RouterTranscriber:
@@ -185,12 +193,16 @@ class RouterTranscriber:
         self.whisper: Recogniser = create("whisper", cfg)
         self.voxtral: VoxtralTranscriber | None = None
         """The Voxtral backend, or None when Voxtral cannot be used at all."""
+        self.realtime: RealtimeTranscriber | None = None
+        """Voxtral Realtime (voxtral.mode = "realtime") on the same server, or None."""
         rec = cfg.recognition
         self.breaker = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
         self.stats = RouterStats()
         local = _whisper_capabilities(self.whisper)
+        realtime = cfg.voxtral.mode == "realtime"
         self.capabilities = Capabilities(nbest=local.nbest, prefix=local.prefix,
-                                         score=local.score, intent=cfg.voxtral.command_intent)
+                                         score=local.score, stream=realtime,
+                                         intent=cfg.voxtral.command_intent and not realtime)
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
         self._recent: list[tuple[bytes, RouterHearing]] = []
@@ -209,7 +221,7 @@ class RouterTranscriber:
         except ModelError as exc:
             log.warning("voxtral: not used (%s); recognising with whisper", exc)
             return
-        self.voxtral = VoxtralTranscriber(self._cfg, background=True)
+        self.voxtral = VoxtralTranscriber(streamroute.served_config(self._cfg), background=True)
         try:
             self.voxtral.load()
         except ModelError as exc:
@@ -220,6 +232,12 @@ class RouterTranscriber:
             self.voxtral.server.on_ready = self._restarted
         self._prober = threading.Thread(target=self._probe, name="voxtral-probe", daemon=True)
         self._prober.start()
+        if self._cfg.voxtral.mode == "realtime":
+            self.realtime = streamroute.load_realtime(self._cfg, self.voxtral)
+
+    def stream(self) -> streamroute.RoutedStream:
+        """An utterance streamed while it is spoken (see agent/asr/streamroute.py)."""
+        return streamroute.RoutedStream.begin(self)
 
     def _probe(self) -> None:
         interval = self._cfg.recognition.probe_interval_s
@@ -273,6 +291,8 @@ class RouterTranscriber:
 
     def close(self) -> None:
         self._stop.set()
+        if self.realtime is not None:
+            self.realtime.close()
         if self.voxtral is not None:
             self.voxtral.close()
         self.whisper.close()
@@ -281,13 +301,16 @@ class RouterTranscriber:
 class RouterHearing:
     """One utterance for the router: Voxtral's hearing if it heard it, and whisper's."""
 
-    def __init__(self, router: RouterTranscriber, pcm: bytes) -> None:
+    def __init__(self, router: RouterTranscriber, pcm: bytes, heard: Hearing | None = None,
+                 realtime: bool = True) -> None:
         self._router = router
         self._pcm = pcm
-        self._voxtral: VoxtralHearing | None = None
-        """Set when Voxtral heard this utterance."""
+        self._voxtral: VoxtralHearing | Hearing | None = heard
+        """Set when Voxtral (or, streamed, Voxtral Realtime) heard this utterance."""
         self._whisper: Hearing | None = None
-        self._routed = False
+        self._routed = heard is not None
+        self._realtime = realtime
+        """Voxtral Realtime may still be tried (not after a stream of it failed)."""
 
     def _local(self) -> Hearing:
         if self._whisper is None:
@@ -302,6 +325,11 @@ class RouterHearing:
         if self._routed:
             return self._local().decode(hint)
         self._routed = True
+        if self._realtime and self._router.realtime is not None:
+            streamed = streamroute.by_realtime(self._router, self._pcm, hint)
+            if streamed is not None:
+                self._voxtral, transcript = streamed
+                return transcript
         heard = self._by_voxtral(hint)
         if heard is not None:
             return heard

@@ -28,6 +28,8 @@ def add_parsers(sub: Any) -> None:
     start.add_argument("--no-wait", action="store_true", help="return once it is launched")
     start.add_argument("--allow-remote", action="store_true",
                        help="let it listen on a non-loopback voxtral.host with no API key")
+    start.add_argument("--realtime", action="store_true", help="serve the streaming model "
+                       "(voxtral.realtime_model), as voxtral.mode = \"realtime\" does")
     action.add_parser("stop", help="stop the server `server start` (or an agent) started")
     action.add_parser("status", help="is it running, ready, and what does it serve")
     logs = action.add_parser("logs", help="print the end of the server's log")
@@ -43,14 +45,18 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_server(args: argparse.Namespace, cfg: Config) -> int:
+
     from agent.voxtral import serverctl
+    from agent.voxtral.config import served
 
     vox = cfg.voxtral
     if getattr(args, "allow_remote", False):
         vox = replace(vox, allow_remote=True)
+    if getattr(args, "realtime", False):
+        vox = replace(vox, mode="realtime")
     actions = {"start": serverctl.start, "stop": serverctl.stop, "status": serverctl.status,
                "logs": serverctl.logs}
-    return int(actions[args.server_action](args, vox))
+    return int(actions[args.server_action](args, served(vox)))
 
 
 def cmd_features(args: argparse.Namespace, cfg: Config) -> int:

@@ -7,11 +7,12 @@ vLLM server is, how to start it, and which features are on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.options import option as _opt
 
 DEFAULT_MODEL = "mistralai/Voxtral-Mini-3B-2507"
+REALTIME_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,25 @@ class VoxtralConfig:
         "risky", 'Which commands found by intent need a spoken "yes" first: "risky" '
         "(confirm-marked, launches, closing or deleting keys) or \"always\".",
         choices=("risky", "always"))
+    mode: str = _opt(
+        "file", 'How utterances reach Voxtral: "file" (each finished utterance is sent to '
+        'the transcription endpoint) or "realtime" (streamed over vLLM\'s /v1/realtime '
+        "WebSocket while it is spoken, to voxtral.realtime_model; backend name "
+        "voxtral-realtime).", choices=("file", "realtime"))
+    realtime_model: str = _opt(
+        REALTIME_MODEL, 'The streaming model served when mode = "realtime" (hub id or a '
+        "Mistral-format folder); the server then serves it instead of voxtral.model.")
+    realtime_final_timeout_s: float = _opt(
+        3.0, "realtime: seconds to wait for transcription.done after the end of an "
+        "utterance; past it that utterance goes to the next recogniser and the session "
+        "is opened anew.", lo=0.1, hi=120.0)
+    realtime_backoff_s: float = _opt(
+        0.5, "realtime: first wait before reconnecting a lost WebSocket; doubles per "
+        "failed attempt, up to 30 s.", lo=0.05, hi=30.0)
+
+
+def served(cfg: VoxtralConfig) -> VoxtralConfig:
+    """The [voxtral] section for the model the server serves: with mode = "realtime", the
+    realtime model takes voxtral.model's place (weights, --served-model-name, the model
+    check on attach, the transcription endpoint's model)."""
+    return replace(cfg, model=cfg.realtime_model) if cfg.mode == "realtime" else cfg

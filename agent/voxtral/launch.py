@@ -29,6 +29,12 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
 
 
+REALTIME_FLAGS = ("--enforce-eager",)
+"""Added for the realtime model (voxtral.mode = "realtime"): vLLM's realtime examples serve
+it eagerly; Voxtral Realtime refuses full CUDA graphs (vllm/model_executor/models/
+voxtral_realtime.py), which eager mode never captures."""
+
+
 class ServerError(RuntimeError):
     """The server cannot be started, or stopped being usable (one line)."""
 
@@ -45,6 +51,8 @@ def server_argv(cfg: VoxtralConfig, model_path: str) -> list[str]:
             "--gpu-memory-utilization", f"{cfg.gpu_memory_utilization:g}"]
     if cfg.command_intent:
         argv += ["--tool-call-parser", "mistral", "--enable-auto-tool-choice"]
+    if cfg.mode == "realtime":
+        argv += REALTIME_FLAGS
     return argv + shlex.split(cfg.extra_args)
 
 

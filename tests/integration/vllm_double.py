@@ -1,4 +1,5 @@
 """A protocol double of `vllm serve` (vLLM's OpenAI-compatible server) on loopback.
+(`/v1/realtime`, the streaming WebSocket, and its faults: vllm_double_realtime.py.)
 
 Run as the server command (`python vllm_double.py serve MODEL --tokenizer_mode mistral ...`),
 it parses vLLM's flags (dashes or underscores, unknown ones refused with vLLM's usage error
@@ -75,6 +76,7 @@ from vllm_double_protocol import (
     parse_multipart,
     without_audio,
 )
+from vllm_double_realtime import upgrade
 
 # --- the server --------------------------------------------------------------------------------
 
@@ -91,6 +93,8 @@ class Double:
         self.faults: list[dict[str, Any]] = []
         self.tool_calls: list[dict[str, Any]] = []
         self.hits: list[dict[str, Any]] = []
+        self.sessions: list[dict[str, Any]] = []
+        """/v1/realtime sessions: bytes, running sha256, utterances (vllm_double_realtime)."""
 
     def fault_for(self, path: str) -> dict[str, Any] | None:
         with self.lock:
@@ -141,9 +145,14 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_double/hits":
             with self.double.lock:
                 self.send_json(200, self.double.hits)
+        elif self.path == "/_double/realtime":
+            with self.double.lock:
+                self.send_json(200, self.double.sessions)
         elif self.authorised():
             if self.path == "/v1/models":
                 self.send_json(200, self.models())
+            elif self.path == "/v1/realtime":
+                upgrade(self)
             else:
                 self.send_json(404, {"detail": "Not Found"})
 
@@ -216,6 +225,7 @@ class Handler(BaseHTTPRequestHandler):
                 d.faults.clear()
                 d.tool_calls.clear()
                 d.hits.clear()
+                d.sessions.clear()
         self.send_json(200, {"ok": True})
 
     # --- /v1/audio/transcriptions ---------------------------------------------------------

@@ -1,0 +1,372 @@
+"""One WebSocket session with vLLM's `/v1/realtime`, carrying utterance after utterance.
+
+The protocol (vllm/entrypoints/speech_to_text/realtime/connection.py; the details are in
+tests/integration/vllm_double_realtime.py): the server greets with `session.created`; we
+send `session.update` with the model; per utterance we send `input_audio_buffer.commit`
+(starts a generation), `input_audio_buffer.append` with base64 PCM16, and a commit with
+`final: true`, and the server answers `transcription.delta` events, then
+`transcription.done` with the text.  Audio sent between a final commit and its `done` is
+thrown away by vLLM, so the next utterance waits, in order, until `done` (or a failure).
+
+Threads: the caller (the capture thread) only appends to an unbounded ordered queue and
+never blocks; the sender thread drains it in order, sending queued frames of one utterance
+as one append (a slow link coalesces, never drops or reorders); the receiver thread reads
+events; the connector thread (re)connects with backoff.  The API key goes as a bearer
+token on the upgrade request.  A failure mid-utterance (connection lost, an error event,
+no `done` in time) fails that utterance only: its `wait()` returns False and says why, the
+caller hears it some other way, and the session is opened anew.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from agent.asr.base import ModelError
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+REFUSAL_S = 30.0
+"""After the server refuses the model, utterances fail at once for this long (no audio
+is sent); then the next one tries again on a fresh session."""
+REFUSALS = ("model_not_found", "invalid_event", "model_not_validated")
+BYTES_PER_S = 32_000
+"""16 kHz mono PCM16."""
+APPEND_BYTES = 64_000
+"""At most this much audio (2 s) in one append when a backlog is coalesced."""
+
+
+def ws_url(base_url: str) -> str:
+    """ws://host:port/v1/realtime for the OpenAI-compatible root http://host:port/v1."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/realtime", "", ""))
+
+
+def require_websockets() -> None:
+    """Raise ModelError (one line) when the websockets package is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("websockets") is None:
+        raise ModelError("the websockets package is missing (voxtral.mode = \"realtime\"): "
+                         "pip install 'voxagent[voxtral]'")
+
+
+@dataclass(eq=False)
+class Utterance:
+    """One utterance's state, shared by the caller, the sender and the receiver."""
+
+    number: int
+    deltas: list[str] = field(default_factory=list)
+    text: str | None = None
+    """The final text (transcription.done), None until then."""
+    error: str = ""
+    """Why it failed ("" while it has not)."""
+    cancelled: bool = False
+    started: bool = False
+    """Its first commit went out on the current connection."""
+    ended_at: float = 0.0
+    """time.monotonic() when its final commit went out (0 before)."""
+    queued: int = 0
+    """Bytes of audio given to the session."""
+    sent: int = 0
+    """Bytes of audio sent on the socket."""
+    settled: threading.Event = field(default_factory=threading.Event)
+
+    def fail(self, why: str) -> None:
+        if not self.settled.is_set():
+            self.error = why
+            self.settled.set()
+
+    def partial(self) -> str:
+        return "".join(list(self.deltas)).strip()
+
+
+class Session:
+    """The one realtime connection of a backend (see the module doc)."""
+
+    def __init__(self, url: str, model: str, key: str, final_timeout: float,
+                 backoff: float, open_timeout: float = 10.0) -> None:
+        self.url = url
+        self.model = model
+        self._key = key
+        self.final_timeout = final_timeout
+        self.backoff = backoff
+        self.open_timeout = open_timeout
+        self._items: queue.SimpleQueue[tuple[str, Utterance, bytes]] = queue.SimpleQueue()
+        self._lock = threading.Condition()
+        self._ws: Any = None
+        self._stack: contextlib.ExitStack | None = None
+        self._current: Utterance | None = None
+        self._stop = threading.Event()
+        self._count = 0
+        self._last_problem = ""
+        self.refused = ""
+        """The server's last refusal of the model (one line), or "" (see REFUSAL_S)."""
+        self._refused_at = 0.0
+        self.connects = 0
+        self._threads: list[threading.Thread] = []
+
+    # --- the caller's side (never blocks) ------------------------------------------------------
+
+    def begin(self) -> Utterance:
+        with self._lock:
+            self._count += 1
+            utt = Utterance(self._count)
+        self._items.put(("start", utt, b""))
+        return utt
+
+    def audio(self, utt: Utterance, pcm: bytes) -> None:
+        if pcm:
+            utt.queued += len(pcm)
+            self._items.put(("audio", utt, bytes(pcm)))
+
+    def end(self, utt: Utterance) -> None:
+        self._items.put(("end", utt, b""))
+
+    def cancel(self, utt: Utterance) -> None:
+        utt.cancelled = True
+        self._items.put(("end", utt, b""))
+
+    def wait(self, utt: Utterance) -> bool:
+        """Block until the utterance is settled: True with its text, False when it failed
+        (utt.error says why).  Waits the final timeout, plus four times the real time of
+        its audio not sent yet (a slow link), plus 2 s."""
+        limit = self.final_timeout + 2.0 + 4 * (utt.queued - utt.sent) / BYTES_PER_S
+        if utt.settled.wait(limit):
+            return utt.text is not None
+        utt.fail(f"voxtral realtime: no transcription.done within {limit:.1f} s (the link "
+                 "is stuck)")
+        self._drop("stuck")
+        return False
+
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return self._ws is not None
+
+    def wait_connected(self, timeout: float) -> bool:
+        with self._lock:
+            return self._lock.wait_for(lambda: self._ws is not None, timeout)
+
+    # --- threads -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("realtime-connect", self._connector),
+                             ("realtime-send", self._sender)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._items.put(("stop", Utterance(0), b""))
+        self._drop("closing")
+        with self._lock:
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _connector(self) -> None:
+        delay = self.backoff
+        while not self._stop.is_set():
+            with self._lock:
+                self._lock.wait_for(lambda: self._ws is None or self._stop.is_set())
+            if self._stop.is_set():
+                return
+            if self._connect():
+                delay = self.backoff
+                continue
+            self._stop.wait(delay)
+            delay = min(MAX_BACKOFF_S, delay * 2)
+
+    def _connect(self) -> bool:
+        from websockets.exceptions import InvalidStatus, WebSocketException
+        from websockets.sync.client import connect
+
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key != "EMPTY" else None
+        stack = contextlib.ExitStack()
+        try:
+            ws = stack.enter_context(connect(self.url, additional_headers=headers,
+                                             open_timeout=self.open_timeout, compression=None,
+                                             max_size=16 * 2**20))
+            hello = json.loads(ws.recv(timeout=self.open_timeout))
+            if hello.get("type") != "session.created":
+                raise ValueError(f"the server greeted with {hello.get('type')!r}, not "
+                                 "session.created")
+            ws.send(json.dumps({"type": "session.update", "model": self.model}))
+        except InvalidStatus as exc:
+            stack.close()
+            status = exc.response.status_code
+            hint = ": check voxtral.api_key" if status == 401 else ""
+            self._problem(f"voxtral realtime: {self.url} refused the connection (HTTP "
+                          f"{status} {_body(exc.response.body)}){hint}")
+            return False
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+            stack.close()
+            self._problem(f"voxtral realtime: cannot connect to {self.url} "
+                          f"({type(exc).__name__}: {exc})")
+            return False
+        with self._lock:
+            self._ws, self._stack = ws, stack
+            self.connects += 1
+            self._lock.notify_all()
+        self._last_problem = ""
+        log.info("voxtral realtime: session open at %s (%s)", self.url, self.model)
+        thread = threading.Thread(target=self._receiver, args=(ws,), name="realtime-recv",
+                                  daemon=True)
+        thread.start()
+        return True
+
+    def _problem(self, line: str) -> None:
+        """Log a connection problem once (not at every retry)."""
+        if line != self._last_problem:
+            log.warning("%s; retrying in the background", line)
+            self._last_problem = line
+
+    def _drop(self, why: str) -> None:
+        """Close the connection (the connector opens a new one); fail what is in flight."""
+        with self._lock:
+            ws, stack, current = self._ws, self._stack, self._current
+            self._ws, self._stack, self._current = None, None, None
+            self._lock.notify_all()
+        if current is not None:
+            current.fail(f"voxtral realtime: connection lost mid-utterance ({why})")
+        if stack is not None:
+            threading.Thread(target=stack.close, daemon=True).start()  # never block on it
+        del ws
+
+    def _receiver(self, ws: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                self._event(json.loads(ws.recv()))
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else 1006
+            with self._lock:
+                mine = self._ws is ws
+            if mine:
+                self._drop(f"closed with code {code}")
+        except (ValueError, OSError) as exc:
+            self._drop(f"{type(exc).__name__}: {exc}")
+
+    def _event(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            utt = self._current
+        kind = event.get("type")
+        if kind == "transcription.delta" and utt is not None:
+            utt.deltas.append(str(event.get("delta", "")))
+        elif kind == "transcription.done" and utt is not None:
+            with self._lock:
+                self._current = None
+            utt.text = str(event.get("text", "")).strip()
+            utt.settled.set()
+        elif kind == "error":
+            line = f"voxtral realtime: {event.get('error')} ({event.get('code')})"
+            if event.get("code") in REFUSALS:
+                if line != self.refused:
+                    log.warning("%s: is voxtral.realtime_model what the server serves?", line)
+                self.refused, self._refused_at = line, time.monotonic()
+            if utt is None:
+                log.warning("%s", line)
+                return
+            utt.fail(line)
+            self._drop(str(event.get("code")))  # the server's generation is out of step now
+
+    # --- the sender ----------------------------------------------------------------------------
+
+    def _sender(self) -> None:
+        pending: tuple[str, Utterance, bytes] | None = None
+        while not self._stop.is_set():
+            kind, utt, pcm = pending or self._items.get()
+            pending = None
+            if kind == "stop":
+                return
+            if utt.settled.is_set():  # failed already: the rest of it is dropped here
+                continue
+            try:
+                if kind == "start":
+                    self._send_start(utt)
+                elif kind == "audio" and utt.started:
+                    pcm, pending = self._coalesce(utt, pcm)
+                    self._send({"type": "input_audio_buffer.append",
+                                "audio": base64.b64encode(pcm).decode("ascii")})
+                    utt.sent += len(pcm)
+                elif kind == "end":
+                    self._send_end(utt)
+            except _Lost as exc:
+                utt.fail(f"voxtral realtime: connection lost mid-utterance ({exc})")
+
+    def _coalesce(self, utt: Utterance, pcm: bytes) -> tuple[bytes, Any]:
+        """This chunk and the audio of the same utterance queued right behind it."""
+        parts = [pcm]
+        size = len(pcm)
+        while size < APPEND_BYTES:
+            try:
+                item = self._items.get_nowait()
+            except queue.Empty:
+                return b"".join(parts), None
+            if item[0] != "audio" or item[1] is not utt:
+                return b"".join(parts), item
+            parts.append(item[2])
+            size += len(item[2])
+        return b"".join(parts), None
+
+    def _send_start(self, utt: Utterance) -> None:
+        if self.refused and time.monotonic() - self._refused_at < REFUSAL_S:
+            utt.fail(self.refused)
+            return
+        with self._lock:
+            if self._ws is None:
+                utt.fail(f"voxtral realtime: not connected to {self.url}")
+                return
+            self._current = utt
+        utt.started = True
+        self._send({"type": "input_audio_buffer.commit"})
+
+    def _send_end(self, utt: Utterance) -> None:
+        if not utt.started:
+            utt.fail("cancelled" if utt.cancelled else "never started")
+            return
+        self._send({"type": "input_audio_buffer.commit", "final": True})
+        utt.ended_at = time.monotonic()
+        if not utt.settled.wait(self.final_timeout):  # the next utterance waits for done
+            utt.fail(f"voxtral realtime: no transcription.done within "
+                     f"{self.final_timeout:g} s of the end of the utterance")
+            self._drop("no transcription.done")  # a late done must not be taken for the next
+
+    def _send(self, event: dict[str, Any]) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        with self._lock:
+            ws = self._ws
+        if ws is None:
+            raise _Lost("not connected")
+        try:
+            ws.send(json.dumps(event))
+        except (ConnectionClosed, OSError) as exc:
+            self._drop(type(exc).__name__)
+            raise _Lost(type(exc).__name__) from None
+
+
+class _Lost(Exception):
+    """The connection went away while sending."""
+
+
+def _body(body: bytes | bytearray | None) -> str:
+    text = bytes(body or b"").decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return " ".join(text.split())[:200]
+    return str(data.get("error", data)) if isinstance(data, dict) else text[:200]
