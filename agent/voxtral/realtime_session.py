@@ -38,6 +38,8 @@ MAX_BACKOFF_S = 30.0
 REFUSAL_S = 30.0
 """After the server refuses the model, utterances fail at once for this long (no audio
 is sent); then the next one tries again on a fresh session."""
+RECONNECT_WAIT_S = 0.5
+"""An utterance that begins while the session is down waits this long for it."""
 REFUSALS = ("model_not_found", "invalid_event", "model_not_validated")
 BYTES_PER_S = 32_000
 """16 kHz mono PCM16."""
@@ -114,6 +116,8 @@ class Session:
         """The server's last refusal of the model (one line), or "" (see REFUSAL_S)."""
         self._refused_at = 0.0
         self.connects = 0
+        self.attempts = 0
+        """Connection attempts, successful or not."""
         self._threads: list[threading.Thread] = []
 
     # --- the caller's side (never blocks) ------------------------------------------------------
@@ -194,6 +198,7 @@ class Session:
         from websockets.sync.client import connect
 
         headers = {"Authorization": f"Bearer {self._key}"} if self._key != "EMPTY" else None
+        self.attempts += 1
         stack = contextlib.ExitStack()
         try:
             ws = stack.enter_context(connect(self.url, additional_headers=headers,
@@ -326,8 +331,8 @@ class Session:
         if self.refused and time.monotonic() - self._refused_at < REFUSAL_S:
             utt.fail(self.refused)
             return
-        with self._lock:
-            if self._ws is None:
+        with self._lock:  # a session being opened again is worth a moment (queued, in order)
+            if not self._lock.wait_for(lambda: self._ws is not None, RECONNECT_WAIT_S):
                 utt.fail(f"voxtral realtime: not connected to {self.url}")
                 return
             self._current = utt

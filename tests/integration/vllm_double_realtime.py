@@ -46,8 +46,9 @@ What vLLM does, and the double with it:
 
 What the double adds, like its file endpoint: it "hears" with faster-whisper tiny.en (or
 echoes durations with VLLM_DOUBLE_ASR=echo).  While audio arrives it transcribes what it
-has every VLLM_DOUBLE_RT_STEP_S seconds of audio (0.48) and sends the words that two such
-passes agree on (all but the last word, trailing punctuation off); at the final commit it
+has every VLLM_DOUBLE_RT_STEP_S seconds of audio (0.48; what waited meanwhile is taken at
+once, so a slow CPU catches up) and sends the words that two such passes agree on (all
+but the last word, trailing punctuation off); at the final commit it
 hears the whole utterance and sends the rest as the last delta, then `done`.  Every
 utterance is recorded with the bytes it consumed and their sha256 (GET /_double/requests,
 path "/v1/realtime"), and the session's running sha256 over every PCM byte appended, in
@@ -111,7 +112,9 @@ class Session:
         self.id = f"sess-{uuid.uuid4()}"
         self.running = hashlib.sha256()
         self.stats = {"id": self.id, "model": None, "bytes": 0, "sha256": "", "utterances": 0,
-                      "dropped_bytes": 0, "errors": [], "open": True}
+                      "dropped_bytes": 0, "errors": [], "open": True, "consumed": 0,
+                      "passes": 0}
+        """consumed: bytes the generations took; passes: interim hearings done."""
         with self.double.lock:
             self.double.sessions.append(self.stats)
 
@@ -245,7 +248,10 @@ class Generation:
         self.sent: list[str] = []
         self.last: list[str] = []
         self.deltas = 0
+        self.appends = 0
         self.stepped = 0
+        self.words_at: int | None = None
+        """Audio bytes consumed when the first words went out (None: only at the end)."""
 
     def mode(self) -> str:
         return str(self.fault["mode"]) if self.fault else ""
@@ -264,22 +270,40 @@ class Generation:
             pass
 
     def consume(self) -> None:
+        """Take the audio as it comes (all that waits at once, so a slow CPU catches up):
+        a delta per 80 ms frame, the last of a batch with the words heard so far."""
         while True:
-            chunk = self.s.audio.get()
-            if chunk is None or self.s.closed.is_set():
-                return
-            if not self.pcm and self.mode() in ("drop", "die"):
-                if self.mode() == "die":
-                    log("ERROR EngineCore died mid-utterance (double: die)")
-                    os._exit(1)
-                log(f"realtime {self.s.id}: connection dropped mid-utterance (double: drop)")
-                self.s.cut()
+            batch = [self.s.audio.get()]
+            while batch[-1] is not None:
+                try:
+                    batch.append(self.s.audio.get_nowait())
+                except queue.Empty:
+                    break
+            ended = batch[-1] is None
+            frames = sum(self.take(chunk) for chunk in batch if chunk is not None)
+            if self.s.closed.is_set():
                 raise Cut
-            before = len(self.pcm) // FRAME_BYTES
-            self.pcm += chunk
-            self.sha.update(chunk)
-            for _ in range(len(self.pcm) // FRAME_BYTES - before):
-                self.delta(self.stable_words())
+            for i in range(frames):
+                self.delta(self.stable_words() if i == frames - 1 and not ended else "")
+            with self.s.double.lock:
+                self.s.stats["consumed"] += sum(len(c) for c in batch if c is not None)
+            if ended:
+                return
+
+    def take(self, chunk: bytes) -> int:
+        """Add one append's audio; how many whole 80 ms frames it completed."""
+        if not self.pcm and self.mode() in ("drop", "die"):
+            if self.mode() == "die":
+                log("ERROR EngineCore died mid-utterance (double: die)")
+                os._exit(1)
+            log(f"realtime {self.s.id}: connection dropped mid-utterance (double: drop)")
+            self.s.cut()
+            raise Cut
+        before = len(self.pcm) // FRAME_BYTES
+        self.appends += 1
+        self.pcm += chunk
+        self.sha.update(chunk)
+        return len(self.pcm) // FRAME_BYTES - before
 
     def stable_words(self) -> str:
         """The words two passes agree on, beyond those sent; "" most steps (see the doc)."""
@@ -287,7 +311,13 @@ class Generation:
             return ""
         self.stepped = len(self.pcm)
         words = self.hear().split()[:-1]
-        agreed = [w for w, v in zip(words, self.last, strict=False) if _norm(w) == _norm(v)]
+        with self.s.double.lock:
+            self.s.stats["passes"] += 1
+        agreed = []
+        for w, v in zip(words, self.last, strict=False):
+            if _norm(w) != _norm(v):
+                break
+            agreed.append(w)
         self.last = words
         if [_norm(w) for w in agreed[: len(self.sent)]] != [_norm(w) for w in self.sent]:
             return ""
@@ -297,6 +327,8 @@ class Generation:
             return ""
         text = (" " if self.sent else "") + " ".join(new)
         self.sent += new
+        if self.words_at is None:
+            self.words_at = len(self.pcm)
         return text
 
     def hear(self) -> str:
@@ -314,7 +346,8 @@ class Generation:
         text = " ".join([*self.sent, rest]).strip()
         record = {"path": "/v1/realtime", "session": self.s.id, "model": self.s.stats["model"],
                   "bytes": len(self.pcm), "sha256": self.sha.hexdigest(), "text": text,
-                  "deltas": self.deltas, "fault": self.mode()}
+                  "appends": self.appends, "deltas": self.deltas, "words_at": self.words_at,
+                  "fault": self.mode()}
         self.s.double.record(record)
         log(f"realtime {self.s.id}: utterance of {len(self.pcm)} bytes (sha256 "
             f"{record['sha256']}): {text!r}")

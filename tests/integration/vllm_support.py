@@ -21,6 +21,7 @@ from agent.voxtral.config import VoxtralConfig
 
 DOUBLE = Path(__file__).with_name("vllm_double.py")
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
+REALTIME_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
 SERVE_FLAGS = ["--tokenizer_mode", "mistral", "--config_format", "mistral",
                "--load_format", "mistral"]
 
@@ -149,6 +150,10 @@ class Control:
     def hits(self) -> list[dict[str, Any]]:
         """The requests a scripted fault took, as they arrived."""
         return list(self._call("hits"))
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The /v1/realtime sessions: bytes, running sha256, utterances, errors, open."""
+        return list(self._call("realtime"))
 
     def clear(self) -> None:
         self._call("clear", {})
