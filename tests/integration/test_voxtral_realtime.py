@@ -437,3 +437,44 @@ def test_server_start_realtime_serves_the_streaming_model(
     wait_down(f"http://127.0.0.1:{port}/v1")
     file_argv = launch.server_argv(served(config(port, tmp_path)), "m")
     assert "--enforce-eager" not in file_argv  # the file model is served as before
+
+
+# --- bench/voxtral_gpu.sh: its refusals, here where there is no GPU ---------------------------
+
+GPU_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "voxtral_gpu.sh"
+
+
+def gpu_script(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(GPU_SCRIPT), *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False,
+                          env={**os.environ, "PYTHON": sys.executable,
+                               "HF_HOME": str(tmp / "hf"), **env})
+
+
+def cached(hf_home: Path, model: str) -> None:
+    """The model's Mistral-format files in a Hugging Face cache, as a download leaves them."""
+    repo = hf_home / "hub" / f"models--{model.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    fake_model(repo / "snapshots" / ("0" * 40))
+
+
+def test_gpu_script_refuses_without_a_gpu_or_the_weights(tmp_path: Path) -> None:
+    no_gpu = gpu_script(tmp_path, NVIDIA_SMI=str(tmp_path / "no-such-nvidia-smi"))
+    assert no_gpu.returncode == 2 and no_gpu.stderr.splitlines() == [
+        "voxtral_gpu.sh: no GPU: '" + str(tmp_path / "no-such-nvidia-smi") + " -L' lists none "
+        "(Voxtral through vLLM needs a CUDA GPU; this script is for a GPU machine)"]
+    smi = str(fake_gpu(tmp_path / "gpu") / "nvidia-smi")
+    no_weights = gpu_script(tmp_path, NVIDIA_SMI=smi)
+    assert no_weights.returncode == 3 and no_weights.stderr.splitlines() == [
+        f"voxtral_gpu.sh: the weights of mistralai/Voxtral-Mini-3B-2507 are not in the Hugging "
+        f"Face cache ({tmp_path / 'hf'}); nothing is downloaded here: run 'huggingface-cli "
+        "download mistralai/Voxtral-Mini-3B-2507' first"]
+    cached(tmp_path / "hf", "mistralai/Voxtral-Mini-3B-2507")
+    half = gpu_script(tmp_path, NVIDIA_SMI=smi)
+    assert half.returncode == 3 and "weights of mistralai/Voxtral-Mini-4B-Realtime-2602 are " \
+        "not in the Hugging Face cache" in half.stderr
+    cached(tmp_path / "hf", REALTIME_MODEL)
+    found = gpu_script(tmp_path, "--skip-install", NVIDIA_SMI=smi)
+    assert found.returncode == 4 and found.stderr.count(" found at ") == 2
+    assert found.stderr.splitlines()[-1].startswith("voxtral_gpu.sh: no vLLM in ")
