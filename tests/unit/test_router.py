@@ -215,8 +215,25 @@ def test_a_failed_intent_request_counts_against_the_breaker() -> None:
 
 def test_the_router_and_voxtral_are_registered_backends() -> None:
     assert BACKENDS["auto"] == "agent.asr.router:RouterTranscriber"
-    assert BACKENDS["voxtral"] == "agent.voxtral.backend:VoxtralTranscriber"
+    assert BACKENDS["voxtral"] == "agent.voxtral.realtime:voxtral_backend"
     assert Config().recognition.backend == "auto"
+
+
+def test_voxtral_streams_when_its_mode_is_realtime() -> None:
+    from dataclasses import replace
+
+    from agent.asr.base import create
+    from agent.voxtral.backend import VoxtralTranscriber
+    from agent.voxtral.config import REALTIME_MODEL
+    from agent.voxtral.realtime import RealtimeTranscriber
+
+    assert type(create("voxtral", Config())) is VoxtralTranscriber
+    cfg = Config()
+    streaming = create("voxtral", replace(cfg, voxtral=replace(cfg.voxtral, mode="realtime")))
+    assert isinstance(streaming, RealtimeTranscriber)
+    assert (streaming.name, streaming.capabilities.stream) == ("voxtral-realtime", True)
+    assert streaming.session.url == "ws://127.0.0.1:8000/v1/realtime"
+    assert streaming.session.model == streaming.file.cfg.model == REALTIME_MODEL
 
 
 def test_a_hint_with_a_forced_prefix_goes_to_whisper() -> None:
