@@ -29,7 +29,7 @@ from agent.asr.base import Capabilities, Hearing, Hint, RecognitionError, Unsupp
 from agent.messages import Hypothesis, Transcript
 from agent.voxtral.client import api_key
 from agent.voxtral.config import served
-from agent.voxtral.realtime_session import Session, Utterance, require_websockets, ws_url
+from agent.voxtral.realtime_session import Session, Turn, require_websockets, ws_url
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
@@ -64,7 +64,7 @@ class RealtimeStream:
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._utt: Utterance = session.begin()
+        self._utt: Turn = session.begin()
         self.sha256 = hashlib.sha256()
         """Over every byte fed, in order (what the server must have received)."""
         self.fed = 0

@@ -64,7 +64,7 @@ def require_websockets() -> None:
 
 
 @dataclass(eq=False)
-class Utterance:
+class Turn:
     """One utterance's state, shared by the caller, the sender and the receiver."""
 
     number: int
@@ -104,11 +104,11 @@ class Session:
         self.final_timeout = final_timeout
         self.backoff = backoff
         self.open_timeout = open_timeout
-        self._items: queue.SimpleQueue[tuple[str, Utterance, bytes]] = queue.SimpleQueue()
+        self._items: queue.SimpleQueue[tuple[str, Turn, bytes]] = queue.SimpleQueue()
         self._lock = threading.Condition()
         self._ws: Any = None
         self._stack: contextlib.ExitStack | None = None
-        self._current: Utterance | None = None
+        self._current: Turn | None = None
         self._stop = threading.Event()
         self._count = 0
         self._last_problem = ""
@@ -122,26 +122,26 @@ class Session:
 
     # --- the caller's side (never blocks) ------------------------------------------------------
 
-    def begin(self) -> Utterance:
+    def begin(self) -> Turn:
         with self._lock:
             self._count += 1
-            utt = Utterance(self._count)
+            utt = Turn(self._count)
         self._items.put(("start", utt, b""))
         return utt
 
-    def audio(self, utt: Utterance, pcm: bytes) -> None:
+    def audio(self, utt: Turn, pcm: bytes) -> None:
         if pcm:
             utt.queued += len(pcm)
             self._items.put(("audio", utt, bytes(pcm)))
 
-    def end(self, utt: Utterance) -> None:
+    def end(self, utt: Turn) -> None:
         self._items.put(("end", utt, b""))
 
-    def cancel(self, utt: Utterance) -> None:
+    def cancel(self, utt: Turn) -> None:
         utt.cancelled = True
         self._items.put(("end", utt, b""))
 
-    def wait(self, utt: Utterance) -> bool:
+    def wait(self, utt: Turn) -> bool:
         """Block until the utterance is settled: True with its text, False when it failed
         (utt.error says why).  Waits the final timeout, plus four times the real time of
         its audio not sent yet (a slow link), plus 2 s."""
@@ -173,7 +173,7 @@ class Session:
 
     def close(self) -> None:
         self._stop.set()
-        self._items.put(("stop", Utterance(0), b""))
+        self._items.put(("stop", Turn(0), b""))
         self._drop("closing")
         with self._lock:
             self._lock.notify_all()
@@ -255,7 +255,7 @@ class Session:
 
         try:
             while True:
-                self._event(json.loads(ws.recv()))
+                self._event(json.loads(ws.recv()), ws)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
             with self._lock:
@@ -265,8 +265,10 @@ class Session:
         except (ValueError, OSError) as exc:
             self._drop(f"{type(exc).__name__}: {exc}")
 
-    def _event(self, event: dict[str, Any]) -> None:
+    def _event(self, event: dict[str, Any], ws: Any) -> None:
         with self._lock:
+            if self._ws is not ws:
+                return  # a connection already given up: nothing it says counts now
             utt = self._current
         kind = event.get("type")
         if kind == "transcription.delta" and utt is not None:
@@ -291,7 +293,7 @@ class Session:
     # --- the sender ----------------------------------------------------------------------------
 
     def _sender(self) -> None:
-        pending: tuple[str, Utterance, bytes] | None = None
+        pending: tuple[str, Turn, bytes] | None = None
         while not self._stop.is_set():
             kind, utt, pcm = pending or self._items.get()
             pending = None
@@ -312,7 +314,7 @@ class Session:
             except _Lost as exc:
                 utt.fail(f"voxtral realtime: connection lost mid-utterance ({exc})")
 
-    def _coalesce(self, utt: Utterance, pcm: bytes) -> tuple[bytes, Any]:
+    def _coalesce(self, utt: Turn, pcm: bytes) -> tuple[bytes, Any]:
         """This chunk and the audio of the same utterance queued right behind it."""
         parts = [pcm]
         size = len(pcm)
@@ -327,7 +329,7 @@ class Session:
             size += len(item[2])
         return b"".join(parts), None
 
-    def _send_start(self, utt: Utterance) -> None:
+    def _send_start(self, utt: Turn) -> None:
         if self.refused and time.monotonic() - self._refused_at < REFUSAL_S:
             utt.fail(self.refused)
             return
@@ -339,7 +341,7 @@ class Session:
         utt.started = True
         self._send({"type": "input_audio_buffer.commit"})
 
-    def _send_end(self, utt: Utterance) -> None:
+    def _send_end(self, utt: Turn) -> None:
         if not utt.started:
             utt.fail("cancelled" if utt.cancelled else "never started")
             return
