@@ -259,6 +259,7 @@ def test_an_unknown_model_is_refused(backend: RealtimeTranscriber, echo: Double)
         with pytest.raises(RecognitionError, match=r"The model `x/y` does not exist\. "
                                                    r"\(model_not_found\)"):
             stream.finish(bytes(3200))
+        until(lambda: not Control(echo.url).sessions()[1]["open"])  # dropped: its count is final
         before = sum(s["bytes"] for s in Control(echo.url).sessions())
         again = RealtimeStream(other)
         again.feed(bytes(3200))
