@@ -148,7 +148,7 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     except IsADirectoryError:
-        raise ConfigError(f"{where}: is a folder, not a config file") from None
+        raise ConfigError(f"{where}: cannot read: it is a folder, not a file") from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
