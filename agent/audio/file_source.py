@@ -101,13 +101,15 @@ class AudioStream:
                    "using what decoded before it")
 
     def _mixed(self, chunk: np.ndarray, at: int) -> np.ndarray:
-        """One channel; NaN and infinite samples become silence (said once)."""
+        """One channel, clipped to full scale; NaN and infinite samples become silence
+        (said once)."""
         bad = ~np.isfinite(chunk)
         if bad.any():
             chunk = np.where(bad, np.float32(0.0), chunk)
             first = at + int(np.argmax(bad.any(axis=1)))
             self._warn("nan", f"{self.path}: NaN or infinite samples (the first at "
                        f"{first / self.rate:.2f} s) are read as silence")
+        chunk = np.clip(chunk, -1.0, 1.0)  # a float file may hold anything finite
         return chunk.mean(axis=1, dtype=np.float32) if chunk.shape[1] > 1 else chunk[:, 0]
 
     def _warn(self, kind: str, message: str) -> None:
