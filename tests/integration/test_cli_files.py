@@ -177,3 +177,25 @@ def test_run_stopped_by_a_signal_exits_128_plus_its_number(
         proc.wait()
     stderr = proc.stderr.read()
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+def test_transcribe_ends_with_one_line_when_an_utterance_fails(
+        home: Home, audio: Audio, tmp_path: Path) -> None:
+    """Voxtral (the vLLM double) answers the first utterance, then fails with a 500: the
+    first is printed, then one line names the file and the utterance, status 1."""
+    from tests.integration.vllm_support import Control, Double, free_port, toml_config
+
+    gap = np.zeros(2 * 16000, np.float32)
+    two = joined(tmp_path, "two.wav", samples(audio.sentence), gap, samples(audio.new_tab))
+    with Double(free_port(), tmp_path / "vllm.log") as double:
+        home.config(toml_config(double.port, tmp_path, "manage_server = false\n"))
+        control = Control(double.url)
+        control.fail("/v1/audio/transcriptions", "500", times=1)
+        failed = voxagent(home, "transcribe", "--backend", "voxtral", two)
+        control.clear()
+        both = voxagent(home, "transcribe", "--backend", "voxtral", two)
+    line = one_line_error(failed)
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert str(two) in line and "not recognised" in line and " s " in line
+    assert both.returncode == 0, both.stderr
+    assert len(both.stdout.splitlines()) == 2
