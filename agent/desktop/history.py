@@ -105,21 +105,23 @@ class History:
 
     def _write(self, data: bytes) -> None:
         private_folder(self.path.parent)
+        before = self._size()
+        if before and before + len(data) > self.max_bytes:
+            os.replace(self.path, self.rotated)  # the same inode: still 0600
         fd = _open_private(self.path)
         try:
             size = os.fstat(fd).st_size
-            if size and size + len(data) > self.max_bytes:
-                os.replace(self.path, self.rotated)
-                os.close(fd)
-                fd = -1
-                fd = _open_private(self.path)
-                size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
+            if size and _last_byte(fd, size) != b"\n":
                 data = b"\n" + data  # a line broken off before: ours still starts a line
             append_whole(fd, data, size)
         finally:
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def recent(self, limit: int = 10) -> list[dict[str, Any]]:
         """The last `limit` records, oldest first ([] when there is no history)."""
@@ -157,8 +159,18 @@ def _cut_back(fd: int, size: int) -> None:
         log.warning("cannot remove a partial history record: %s", exc.strerror or exc)
 
 
+_OPEN_FLAGS = (os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
+"""Appending, created if need be; not inherited; no newline translation (Windows)."""
+
+
 def _open_private(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    return os.open(path, _OPEN_FLAGS, FILE_MODE)
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    os.lseek(fd, size - 1, os.SEEK_SET)  # writes still go to the end (O_APPEND)
+    return os.read(fd, 1)
 
 
 def private_folder(folder: Path) -> None:
