@@ -182,7 +182,10 @@ def private_folder(folder: Path) -> None:
 
 def tighten(path: Path, mode: int) -> None:
     """Take away the permission bits `mode` does not have from an existing file or folder
-    (0644 -> 0600 for mode 0600); one INFO line when it changes, a warning if it cannot."""
+    (0644 -> 0600 for mode 0600); one INFO line when it changes, a warning if it cannot.
+    POSIX only: Windows keeps a user's files private with ACLs, not these bits."""
+    if os.name != "posix":
+        return
     try:
         current = stat.S_IMODE(os.lstat(path).st_mode)
     except FileNotFoundError:
