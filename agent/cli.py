@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -138,8 +137,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_transcribe(args: argparse.Namespace, cfg: Config) -> int:
     from agent.runner import transcribe_file
 
-    print(transcribe_file(_with_overrides(args, cfg), args.file))
-    return 0
+    return transcribe_file(_with_overrides(args, cfg), args.file,
+                           lambda text: print(text, flush=True))
 
 
 def cmd_commands(args: argparse.Namespace, cfg: Config) -> int:
@@ -197,8 +196,3 @@ _COMMANDS: dict[str, Any] = {
     **dict.fromkeys(("server", "features", "ask", "summarize"), cmd_voxtral),
 }
 
-
-def install_signal_handlers(stop: Any) -> None:
-    """SIGTERM and SIGINT stop the agent cleanly."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop())

@@ -136,14 +136,19 @@ class Config:
 
 
 def load_config(path: Path | None) -> Config:
-    """Load `path` (None or missing file = all defaults); raise ConfigError on bad input."""
-    if path is None or not path.exists():
+    """Load `path` (None or missing file = all defaults); raise ConfigError on bad input,
+    or on a file or folder that cannot be read."""
+    if path is None:
         return Config()
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{where}: cannot read: it is a folder, not a file") from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -209,7 +214,8 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
         if math.isnan(raw):
             raise bad("a number, not nan")
     if hint is str and not isinstance(raw, str):
-        raise bad("a string")
+        choices = meta.get("choices", ())
+        raise bad("one of " + ", ".join(repr(c) for c in choices) if choices else "a string")
     return _allowed(raw, meta, bad)
 
 

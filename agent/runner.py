@@ -7,19 +7,20 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
 from agent.asr.base import Hint, ModelError, RecognitionError, Transcriber, create
-from agent.audio.file_source import AudioFileError, FileSource, read_audio
+from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
-from agent.cli import CliError, install_signal_handlers
+from agent.cli import CliError
 from agent.config import Config
 from agent.desktop.history import latency
+from agent.desktop.signals import stop_on_signals
 from agent.dispatch.collisions import Collision
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import (
@@ -30,7 +31,7 @@ from agent.dispatch.loader import (
     merge,
     read_file,
 )
-from agent.messages import Outcome
+from agent.messages import Outcome, Utterance
 from agent.paths import data_dir, user_commands_dir
 from agent.recovery import Recovery
 
@@ -98,18 +99,39 @@ def load_transcriber(cfg: Config) -> Transcriber:
     return transcriber
 
 
-def transcribe_file(cfg: Config, path: Path) -> str:
+def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print) -> int:
+    """say() the text of each utterance in the file, as the segmenter cuts it (silence
+    says nothing); the file is read as it goes, so memory does not grow with its length.
+    An utterance the recogniser fails on ends it with one line and status 1."""
     try:
-        pcm = read_audio(path)
+        source = FileSource(path, cfg.audio.block_ms, fast=True)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
     transcriber = load_transcriber(cfg)
     try:
-        return transcriber.transcribe(pcm.tobytes(), Hint()).text
-    except RecognitionError as exc:
-        raise CliError(str(exc), 1) from None
+        for utt in _utterances(source, Segmenter(cfg.vad, cfg.audio.block_ms)):
+            try:
+                text = transcriber.transcribe(utt.pcm, Hint()).text.strip()
+            except RecognitionError as exc:
+                raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
+                               f"({exc}); the text before it was printed", 1) from None
+            if text:
+                say(text)
+    except AudioFileError as exc:
+        raise CliError(str(exc)) from None
     finally:
         transcriber.close()
+    return 0
+
+
+def _utterances(source: FileSource, segmenter: Segmenter) -> Iterator[Utterance]:
+    for frame in source.frames():
+        utt = segmenter.feed(frame)
+        if utt is not None:
+            yield utt
+    last = segmenter.flush()
+    if last is not None:
+        yield last
 
 
 def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
@@ -176,9 +198,12 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
                         executor, output.report, alternatives=cfg.whisper.alternatives,
                         recovery=_recovery(cfg, transcriber, dispatcher))
     output.on_close = pipeline.stop
-    install_signal_handlers(pipeline.stop)
-    pipeline.run()
-    return 141 if output.closed else 0
+    stopped = stop_on_signals(pipeline.stop)
+    try:
+        pipeline.run()
+    except AudioFileError as exc:  # the file changed or went away while it was read
+        raise CliError(str(exc)) from None
+    return stopped.exit_status(141 if output.closed else 0)
 
 
 def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool) -> int:
@@ -186,7 +211,6 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
     that fails later is retried, not fatal."""
     from agent.app import Pipeline
     from agent.desktop.session import LiveSession
-    from agent.desktop.signals import signals_blocked, stop_on_signals
 
     try:
         resolve_device(cfg.audio.device)
@@ -218,13 +242,10 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
                         held_segmenter=session.held_segmenter(),
                         on_event=session.controller.activity)
     output.on_close = session.stop
-    if signals_blocked():  # by the CLI, before any thread started
-        stop_on_signals(session.stop)
-    else:
-        install_signal_handlers(session.stop)
+    stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
     log.warning("listening on the microphone; Ctrl+C to stop")
     session.run(pipeline, reload)
-    return 141 if output.closed else 0
+    return stopped.exit_status(141 if output.closed else 0)
 
 
 def _latency(o: Outcome, started_at: float | None) -> dict[str, float]:

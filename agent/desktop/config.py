@@ -34,6 +34,12 @@ class DesktopConfig:
     sounds: bool = option(True, "Play short sound cues: listening, done, not understood, asleep.")
     notifications: bool = option(
         False, "A desktop notification for every recognised command (notify-send on Linux).")
-    history: bool = option(True, "Keep every utterance in <state dir>/history.jsonl.")
+    history: str = option(
+        "commands", "What <state dir>/history.jsonl (private: 0600 in a 0700 folder) keeps: "
+        "all (every utterance, speech that was not a command included), commands (only "
+        "utterances that matched a command), or off.", choices=("all", "commands", "off"))
+    history_max_kb: int = option(
+        5000, "Past this size the history moves to history.1.jsonl (the one before is "
+        "dropped) and a new file starts, KB.", lo=1, hi=1_000_000)
     device_retry_s: float = option(
         2.0, "Pause between attempts to reopen an input device that failed, s.", lo=0.2, hi=60.0)

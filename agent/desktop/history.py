@@ -3,13 +3,25 @@
 Each line: time (ISO 8601, local, with offset), text, command, actions, mode,
 backend, errors, and latency (seconds from the end of speech to the utterance
 being closed, the transcript being ready and the actions being performed, plus the
-recogniser's own time). At 5 MB the file moves to history.1.jsonl and a new one starts.
+recogniser's own time).
+
+The history is private: the file (and history.1.jsonl) 0600, its folder 0700; looser modes
+found at start are tightened (one INFO line each). `keep` chooses what is written: every
+utterance ("all"), only those that matched a command ("commands": what bystanders said
+stays out), or nothing ("off"). When a record would take the file past `max_bytes`, it
+moves to history.1.jsonl (replacing the one before) and a new file starts. Each record
+is one os.write() of the whole line on an O_APPEND descriptor; a short or failed write
+(a full disk) is cut back to where the file ended, so no record is ever glued to
+another or left half-written, and the agent goes on.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import stat
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +32,9 @@ from agent.messages import Outcome
 log = logging.getLogger(__name__)
 
 ROTATE_BYTES = 5_000_000
+KEEP = ("all", "commands", "off")
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
 
 
 def latency(o: Outcome, started_at: float | None) -> dict[str, float]:
@@ -49,26 +64,64 @@ def history_record(o: Outcome, started_at: float | None, now: datetime | None = 
 
 
 class History:
-    """Appends records; a failure to write is logged once and the agent goes on."""
+    """Appends records; a failure to write is logged once (until a write succeeds again)
+    and the agent goes on."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep: str = "all", max_bytes: int = ROTATE_BYTES) -> None:
+        if keep not in KEEP:
+            raise ValueError(f"keep must be one of {KEEP}, not {keep!r}")
         self.path = path
+        self.rotated = path.with_suffix(".1.jsonl")
+        self.keep = keep
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._failed = False
 
+    def secure(self) -> None:
+        """Make the folder, the file and the rotated file private, where they exist."""
+        tighten(self.path.parent, FOLDER_MODE)
+        tighten(self.path, FILE_MODE)
+        tighten(self.rotated, FILE_MODE)
+
+    def wanted(self, record: dict[str, Any]) -> bool:
+        return self.keep == "all" or (self.keep == "commands" and bool(record.get("command")))
+
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        if not self.wanted(record):
+            return
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                if self.path.exists() and self.path.stat().st_size > ROTATE_BYTES:
-                    self.path.replace(self.path.with_suffix(".1.jsonl"))
-                with self.path.open("a", encoding="utf-8") as f:
-                    f.write(line)
+                self._write(data)
             except OSError as exc:
                 if not self._failed:
-                    log.warning("cannot write the history to %s: %s", self.path, exc)
+                    log.warning("cannot write the history to %s: %s", self.path,
+                                exc.strerror or exc)
                 self._failed = True
+                return
+            if self._failed:
+                log.info("the history is written to %s again", self.path)
+                self._failed = False
+
+    def _write(self, data: bytes) -> None:
+        private_folder(self.path.parent)
+        before = self._size()
+        if before and before + len(data) > self.max_bytes:
+            os.replace(self.path, self.rotated)  # the same inode: still 0600
+        fd = _open_private(self.path)
+        try:
+            size = os.fstat(fd).st_size
+            if size and _last_byte(fd, size) != b"\n":
+                data = b"\n" + data  # a line broken off before: ours still starts a line
+            append_whole(fd, data, size)
+        finally:
+            os.close(fd)
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def recent(self, limit: int = 10) -> list[dict[str, Any]]:
         """The last `limit` records, oldest first ([] when there is no history)."""
@@ -83,3 +136,68 @@ class History:
             except json.JSONDecodeError:
                 continue
         return out
+
+
+def append_whole(fd: int, data: bytes, size: int) -> None:
+    """One write of `data` at the end of the file (O_APPEND) whose length was `size`;
+    if not all of it went in, the file is cut back to `size` and OSError raised."""
+    try:
+        written = os.write(fd, data)
+    except OSError:
+        _cut_back(fd, size)
+        raise
+    if written != len(data):
+        _cut_back(fd, size)
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({written} of {len(data)} "
+                      "bytes went in; taken out again)")
+
+
+def _cut_back(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError as exc:
+        log.warning("cannot remove a partial history record: %s", exc.strerror or exc)
+
+
+_OPEN_FLAGS = (os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
+"""Appending, created if need be; not inherited; no newline translation (Windows)."""
+
+
+def _open_private(path: Path) -> int:
+    return os.open(path, _OPEN_FLAGS, FILE_MODE)
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    os.lseek(fd, size - 1, os.SEEK_SET)  # writes still go to the end (O_APPEND)
+    return os.read(fd, 1)
+
+
+def private_folder(folder: Path) -> None:
+    """Create `folder` (mode 0700) if it does not exist; its parents get the usual mode."""
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
+
+
+def tighten(path: Path, mode: int) -> None:
+    """Take away the permission bits `mode` does not have from an existing file or folder
+    (0644 -> 0600 for mode 0600); one INFO line when it changes, a warning if it cannot.
+    POSIX only: Windows keeps a user's files private with ACLs, not these bits."""
+    if os.name != "posix":
+        return
+    try:
+        current = stat.S_IMODE(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("cannot check the mode of %s: %s", path, exc.strerror or exc)
+        return
+    if os.path.islink(path) or not current & ~mode:
+        return
+    try:
+        os.chmod(path, current & mode)
+    except OSError as exc:
+        log.warning("cannot make %s private (mode %04o): %s", path, current, exc.strerror or exc)
+        return
+    log.info("made %s private: mode %04o -> %04o", path, current, current & mode)

@@ -76,7 +76,9 @@ class LiveSession:
         self.gate = CaptureGate(ListenStyle.HANDS_FREE, toggle=d.hotkey_style == "toggle",
                                 click_guard_s=d.click_guard_ms / 1000,
                                 release_tail_s=d.release_tail_ms / 1000)
-        self.history = History(state_dir() / "history.jsonl") if d.history else None
+        history = History(state_dir() / "history.jsonl", d.history, d.history_max_kb * 1024)
+        history.secure()  # an older file stays private even when no more is kept
+        self.history = history if d.history != "off" else None
         self.cues = CuePlayer(data_dir("assets") / "sounds", d.sounds)
         self.notifier = Notifier(d.notifications)
         self.controller = Controller(self.gate, Status(), cues=self.cues,

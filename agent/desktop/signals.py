@@ -6,7 +6,9 @@ kernel may hand a signal to any thread that does not block it (numpy's BLAS thre
 sound-system threads, ...): the handler would then wait as long as the tray does.
 So the live agent blocks both signals in every thread, from before the first thread
 starts (block_signals(), called by the CLI before the heavy imports), and one thread
-takes them with sigwait() and stops the agent (stop_on_signals()). Kept free of
+takes them with sigwait() and stops the agent (stop_on_signals()). A file run
+(`run --input`) keeps the signals unblocked and takes them with handlers. Either way
+the agent then exits 130 (SIGINT) or 143 (SIGTERM), as shells expect. Kept free of
 heavy imports on purpose.
 """
 
@@ -36,12 +38,38 @@ def signals_blocked() -> bool:
         signal.pthread_sigmask(signal.SIG_BLOCK, set()) >= _SIGNALS
 
 
-def stop_on_signals(stop: Callable[[], None]) -> None:
-    """A thread that waits for SIGINT or SIGTERM and calls stop() each time."""
-    def wait() -> None:
-        while True:
-            sig = signal.sigwait(_SIGNALS)
-            log.info("%s: stopping", signal.Signals(sig).name)
-            stop()
+class Stopped:
+    """Which signal stopped the agent, if one did; the exit status that says so."""
 
-    threading.Thread(target=wait, name="signals", daemon=True).start()
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def exit_status(self, otherwise: int = 0) -> int:
+        """128 + the signal's number (130 for SIGINT, 143 for SIGTERM), as shells expect of
+        a program a signal ended; `otherwise` when no signal came."""
+        return otherwise if self.signal is None else 128 + self.signal
+
+
+def stop_on_signals(stop: Callable[[], None]) -> Stopped:
+    """Call stop() on each SIGINT or SIGTERM: from a thread that waits for them when they
+    are blocked (block_signals()), else from Python signal handlers (the main thread must
+    then be running Python code now and then, as Pipeline.run() does). Returns what
+    records the first signal, for the exit status."""
+    stopped = Stopped()
+
+    def take(sig: int) -> None:
+        log.info("%s: stopping", signal.Signals(sig).name)
+        if stopped.signal is None:
+            stopped.signal = sig
+        stop()
+
+    if signals_blocked():
+        def wait() -> None:
+            while True:
+                take(signal.sigwait(_SIGNALS))
+
+        threading.Thread(target=wait, name="signals", daemon=True).start()
+    else:
+        for sig in _SIGNALS:
+            signal.signal(sig, lambda number, _frame: take(number))
+    return stopped

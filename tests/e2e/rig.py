@@ -130,7 +130,8 @@ class LiveAgent:
         raise AssertionError(f"unexpected output: {item!r}\n{''.join(self.err.seen)}")
 
     def stop(self) -> str:
-        """SIGINT, as a user's Ctrl+C; the agent must exit 0 within 10 s, no traceback."""
+        """SIGINT, as a user's Ctrl+C; the agent must exit 130 (as shells expect after
+        Ctrl+C) within 10 s, no traceback."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
@@ -144,7 +145,7 @@ class LiveAgent:
                 self.proc.wait()
             raise AssertionError(f"voxagent ignored SIGINT:\n{self.err.text()}") from None
         err = self.err.text()
-        assert status == 0, f"exit status {status}:\n{err}"
+        assert status == 130, f"exit status {status}:\n{err}"
         assert "Traceback" not in err, err
         return err
 

@@ -6,6 +6,7 @@ No tray host runs in these tests: the agent must say so once and carry on.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 
 from tests.e2e.rig import LiveAgent, spoken, xdotool
@@ -44,6 +45,8 @@ def test_spoken_commands_arrive_as_keys_and_text(keylog: KeylogWindow,
     assert [h["command"] for h in history] == [tab["command"], typed["command"]]
     assert set(history[0]["latency"]) >= {"closed", "transcribed", "performed", "recognised"}
     assert history[0]["backend"] == tab["backend"] and history[0]["time"]
+    assert stat.S_IMODE((agent.state / "history.jsonl").stat().st_mode) == 0o600
+    assert stat.S_IMODE(agent.state.stat().st_mode) == 0o700
     # no tray host here: said once, and the agent ran on
     assert err.count("running without a tray icon") == 1, err
 

@@ -202,6 +202,8 @@ def test_out_of_range_is_refused(tmp_path: Path, section: str, key: str, value: 
     ("whisper", "device", '"tpu"', "one of 'cpu', 'cuda', 'auto'"),
     ("whisper", "compute_type", '"int4"', "'int8'"),
     ("commands", "rehear", '["lower", "faster"]', "a list of 'lower', 'slower', 'deeper'"),
+    ("desktop", "history", '"everything"', "one of 'all', 'commands', 'off'"),
+    ("desktop", "history", "true", "one of 'all', 'commands', 'off'"),  # the old boolean
 ])
 def test_value_not_among_the_choices_is_refused(tmp_path: Path, section: str, key: str,
                                                 value: str, expected: str) -> None:
@@ -262,6 +264,12 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b'[audio]\ndevice = "\xff\xfe"\n')
     message = refusal(path)
     assert "UTF-8" in message
+
+
+def test_a_file_that_cannot_be_read_is_refused_in_one_line(tmp_path: Path) -> None:
+    loop = tmp_path / "config.toml"
+    loop.symlink_to(loop)  # (permissions: tests/integration/test_cli_files.py, not as root)
+    assert "cannot read: Too many levels of symbolic links" in refusal(loop)
 
 
 def test_directory_instead_of_file_is_refused(tmp_path: Path) -> None:
