@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/hearing.py                       # the committed spoken fixtures
     .venv/bin/python bench/hearing.py --set dev --limit 3   # session files of a generated set
+    .venv/bin/python bench/hearing.py --set dev --only espeak-rp-pink10 flite-slt-white20
     .venv/bin/python bench/hearing.py --policy 30 --policy 5,8,10,15,20,30 --policy 3,5,8,30
 
 Each command said in command mode, and each ordinary sentence, is cut from its
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     p_.add_argument("--set", choices=fl.SETS, help="a generated set (default: the committed "
                     "spoken fixtures)")
     p_.add_argument("--limit", type=int, default=0, help="only the first N session files")
+    p_.add_argument("--only", nargs="+", metavar="CONDITION", help="only these conditions")
+    p_.add_argument("--script", default=fl.FULL, help="which script's files (default: full)")
     p_.add_argument("--policy", action="append", metavar="S,S,...",
                     help="window sizes in seconds (repeatable; default: 30 and "
                     f"{','.join(map(str, WINDOWS_S))})")
@@ -126,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return hypotheses_right(cfg, library, transcript, expected)
 
     tallies = {pol: Tally() for pol in policies}
-    for session in fl.load_manifest(folder)[:args.limit or None]:
+    sessions = [s for s in fl.load_manifest(folder) if s.script == args.script
+                and (not args.only or s.condition in args.only)]
+    for session in sessions[:args.limit or None]:
         audio = read_audio(session.path(folder))
         for u in utterances(session):
             pcm = cut(audio, u.start, u.end)
