@@ -12,6 +12,7 @@ the command vocabulary as the prompt, and decoded once.  A policy is the list of
 window sizes (s) an utterance is fitted to; "30" is the classic padded window.
 Per policy it prints:
   encoder     seconds in the encoder (both windows when the guard fell back)
+  decode      the rest: the beam search (and the second one after a fallback)
   hear+decode wall seconds of hear(pcm).decode(hint)
   right       commands whose first hypothesis does exactly the right thing
   fallbacks   decodes the guard sent to the 30 s window
@@ -50,6 +51,7 @@ from bench.nbest_ceiling import cut, hypotheses_right  # noqa: E402
 class Tally:
     encoder: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
+    decode: list[float] = field(default_factory=list)
     right: int = 0
     commands: int = 0
     fallbacks: int = 0
@@ -84,6 +86,7 @@ def hear_one(whisper: WhisperTranscriber, pcm: bytes, hint: Hint, tally: Tally,
     transcript = hearing.decode(hint)
     tally.total.append(time.monotonic() - started)
     tally.encoder.append(hearing.encode_seconds)
+    tally.decode.append(tally.total[-1] - hearing.encode_seconds)
     tally.fallbacks += len(hearing.encoded_windows) > 1
     oks = judge(transcript, expected)
     if expected.kind == "command":
@@ -144,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     base = statistics.median(tallies[policies[0]].total)
     for pol, t in tallies.items():
         print(f"windows {','.join(map(str, pol)):<18} encoder {ms(t.encoder)} | "
-              f"hear+decode {ms(t.total)} ({base / statistics.median(t.total):.1f}x) | "
+              f"decode {ms(t.decode)} | hear+decode {ms(t.total)} "
+              f"({base / statistics.median(t.total):.1f}x) | "
               f"right {t.right}/{t.commands} | fallbacks {t.fallbacks} | doubted "
               f"{t.doubted_commands} commands, {t.doubted_sentences}/{t.sentences} sentences"
               f" | sentences that acted {t.sentences_acted}")
