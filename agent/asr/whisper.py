@@ -49,7 +49,7 @@ class WhisperTranscriber:
         self._last: tuple[bytes, WhisperHearing | LongHearing] | None = None
         """The last utterance the old-style calls heard, so score() after transcribe()
         reuses its encoder output."""
-        self.windows: tuple[int, ...] = WINDOWS_S
+        self.windows: tuple[int, ...] = WINDOWS_S if self._cfg.fit_window else (FULL_WINDOW_S,)
         """Window sizes utterances are fitted to, in seconds ((30,) = always 30 s)."""
         self.model_path = ""
 

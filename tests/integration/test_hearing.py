@@ -17,7 +17,7 @@ from agent.asr.base import Hint, RecognitionError, Unsupported
 from agent.asr.hearing import FULL_WINDOW_S, WINDOWS_S, LongHearing, WhisperHearing
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import read_audio
-from agent.config import Config
+from agent.config import Config, WhisperConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import SAMPLE_RATE
@@ -139,6 +139,12 @@ def test_speech_and_commands_are_not_doubted(whisper, dispatcher, said) -> None:
 def test_silence_is_doubted_or_empty(whisper) -> None:
     heard = whisper.hear(bytes(2 * SAMPLE_RATE)).decode(Hint(("copy",), 2))
     assert heard.doubt or not heard.text, heard.text  # Whisper says "Thank you." to silence
+
+
+def test_fit_window_off_hears_on_30_s() -> None:
+    plain = WhisperTranscriber(Config(whisper=WhisperConfig(fit_window=False)))
+    assert plain.windows == (FULL_WINDOW_S,)
+    assert WhisperTranscriber(Config()).windows == WINDOWS_S
 
 
 def test_an_utterance_over_30_s_takes_the_long_path(whisper) -> None:
