@@ -152,8 +152,16 @@ def run(path: Path, fast: bool, sample_s: float) -> dict[str, Any]:
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    readers = [threading.Thread(target=lambda: lines.extend(
-                   json.loads(s) for s in proc.stdout if s.strip()), daemon=True),
+    bad: list[str] = []
+
+    def read_lines() -> None:
+        for raw in proc.stdout:
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                bad.append(raw)  # keep draining, or the agent blocks on a full pipe
+
+    readers = [threading.Thread(target=read_lines, daemon=True),
                threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)]
     for t in readers:
         t.start()
@@ -167,8 +175,9 @@ def run(path: Path, fast: bool, sample_s: float) -> dict[str, Any]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     for t in readers:
         t.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {''.join(err)[-2000:]}")
+    if proc.returncode != 0 or bad:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}, {len(bad)} stdout lines "
+                           f"not JSON {bad[:3]}: {''.join(err)[-2000:]}")
     return {"lines": lines, "samples": samples, "peak_mb": usage.ru_maxrss / 1024,
             "wall_s": time.monotonic() - started, "stderr": "".join(err)}
 
@@ -310,7 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: {audio_s / 3600:.2f} h, {path.stat().st_size / 1e6:.0f} MB, "
               f"{len(placed)} blocks; running the agent ...", file=sys.stderr, flush=True)
         os.environ["VOXAGENT_CONFIG_DIR"] = tmp  # built-in defaults, not the user's config
-        result = run(path, not args.real_time, args.sample_s)
+        try:
+            result = run(path, not args.real_time, args.sample_s)
+        except RuntimeError as exc:
+            print(f"soak: {exc}", file=sys.stderr)
+            return 1
     s = summary(placed, result, audio_s)
     if args.json:
         print(json.dumps(s, indent=1))
