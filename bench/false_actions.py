@@ -15,8 +15,9 @@ command, so every utterance with a non-empty `actions` is a false action.
 Per file, per kind and overall it prints:
   utterances     JSON lines (utterances the segmenter closed and the recogniser heard)
   false actions  utterances that did anything, and their share of the utterances
-  heard          share of the speech (or noise burst) seconds that reported utterances
-                 cover: a pipeline that dropped the speech would look safe, this shows it
+  heard          share of the speech seconds that utterances cover: a pipeline that dropped
+                 the speech would look safe, this shows it (for noise alone: the share of
+                 the noise the segmenter let through to the recogniser)
 and, for every false action, what was heard and what it did.
 """
 
