@@ -242,6 +242,11 @@ def judge(placed: list[Placed], lines: list[dict[str, Any]]) -> dict[str, Any]:
     return {"outcomes": outcomes, "false": false}
 
 
+def _during(placed: list[Placed], ln: dict[str, Any]) -> str:
+    """The clips a line overlaps (by name), or "a gap"."""
+    return ", ".join(p.clip.name for p in placed if _overlaps(p, ln)) or "a gap"
+
+
 def summary(placed: list[Placed], run_: dict[str, Any], audio_s: float) -> dict[str, Any]:
     judged = judge(placed, run_["lines"])
     verdicts = ("ok", "misheard", "lost", "split", "doubled")
@@ -264,7 +269,7 @@ def summary(placed: list[Placed], run_: dict[str, Any], audio_s: float) -> dict[
         "commands_per_hour": {f"{h}-{h + 1} h": c for h, c in sorted(hours.items())},
         "false_actions": len(judged["false"]),
         "false": [{k: ln[k] for k in ("start", "end", "text", "command", "actions")}
-                  for ln in judged["false"]],
+                  | {"during": _during(placed, ln)} for ln in judged["false"]],
         "not_ok": [{"clip": p.clip.name, "at": round(p.start, 2), "verdict": v,
                     "heard": [ln["text"] for ln in got],
                     "did": [a for ln in got for a in ln["actions"]],
@@ -291,8 +296,8 @@ def print_summary(s: dict[str, Any], fast: bool) -> None:
     for h, v in s["commands_per_hour"].items():
         print(f"  {h}: " + ", ".join(f"{k} {n}" for k, n in v.items()))
     for f in s["false"]:
-        print(f"false action [{f['start']:.2f}-{f['end']:.2f}] heard {f['text']!r} -> "
-              f"{json.dumps(f['actions'])}")
+        print(f"false action [{f['start']:.2f}-{f['end']:.2f}] during {f['during']}: heard "
+              f"{f['text']!r} -> {json.dumps(f['actions'])}")
     for n in s["not_ok"]:
         print(f"{n['verdict']:8} {n['clip']} at {n['at']:.2f} s: heard {n['heard']} -> "
               f"{json.dumps(n['did'])}; expected {json.dumps(n['expected'])}")
