@@ -5,8 +5,9 @@ here with espeak-ng, flite and sox into a temporary folder: two takes of the
 issue's recipe, 25 s of word salad at 175 wpm over pink noise cut at the 25 s
 limit (the issue's take was heard as "Open terminal." and launched the terminal;
 of these, the second leaves a piece after the cut that is heard as "save."), a
-three-voice conversation, and six-voice babble (heard as "open terminal" and
-"scroll right" on main).
+three-voice conversation, six-voice babble over pink noise (once heard as "open
+terminal" and "scroll right") and four-voice babble (its piece after the 25 s cut
+heard as "scroll right").
 Each is run through `voxagent run --input FILE --dry-run --json --fast` with
 the real model and the built-in defaults.  No utterance may have actions; and
 so that this cannot pass because nothing was heard, each file must give
@@ -35,7 +36,8 @@ import fixturelib as fl  # noqa: E402
 import talk  # noqa: E402
 from noises import KINDS, RATE, make_noise  # noqa: E402
 
-CASES = (talk.KNOWN, talk.KNOWN_CUT, "conversation1-rp-kal-f3-pink15", "babble6-pink10")
+CASES = (talk.KNOWN, talk.KNOWN_CUT, "conversation1-rp-kal-f3-pink15", "babble6-pink10",
+         "babble4-clean")
 HEARD_SHARE = {"babble": 0.4, "salad": 0.6, "conversation": 0.6}
 """The utterances heard (with text) must span at least this share of the speech in a file of
 each kind.  Babble is partly taken for background by the segmenter's noise gate (about half
@@ -90,6 +92,7 @@ def test_the_cases_are_what_they_say(made: tuple[Path, dict[str, Any]]) -> None:
         assert salad.spans[0][1] - salad.spans[0][0] > 25.0, salad.spans
     assert len(sessions["conversation1-rp-kal-f3-pink15"].voice["voices"]) == 3
     assert len(sessions["babble6-pink10"].voice["voices"]) == 6
+    assert len(sessions["babble4-clean"].voice["voices"]) == 4
     for s in sessions.values():
         assert s.utterances == [] and (folder / "audio" / s.file).stat().st_size > 0
 
