@@ -220,6 +220,9 @@ class Activity(StrEnum):
     """The recogniser is working on an utterance."""
     DEVICE_FAULT = "device_fault"
     """The input device failed or vanished; the source is retrying."""
+    PARTIAL = "partial"
+    """What is being heard while the person speaks (a streaming recogniser's partial
+    text, in `detail`); `on` False when the utterance is over."""
 
 
 @dataclass(frozen=True, slots=True)
