@@ -1,10 +1,12 @@
-"""Wires the stages: source -> segmenter -> [queue] -> recogniser -> dispatcher -> executor.
+"""Runs the stages: source -> segmenter -> [queue] -> hear -> decide -> act.
 
 Two threads: capture (source frames through the pure segmenter into a
-bounded queue of utterances) and the worker (recognise, dispatch, perform, one
-utterance at a time, so each is recognised with the vocabulary of the mode
-the previous one left).  Shutdown sets an event, sends a stop marker, joins
-with a timeout.
+bounded queue of utterances) and the worker (agent/worker.py: hear, decide,
+act, one utterance at a time, so each is recognised with the vocabulary of the
+mode the previous one left).  Shutdown sets an event, sends a stop marker, joins
+with a timeout.  An utterance whose processing fails is reported with the error
+and the worker goes on; after MAX_FAILURES failures in a row the pipeline stops
+and run() raises PipelineError.
 
 Live, an optional gate (agent/desktop/gate.py) decides per frame what reaches
 the segmenter (listening off, push-to-talk, muted while a cue plays); activity
@@ -19,29 +21,23 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from agent.actions.base import ActionError, Executor
-from agent.asr.base import Hint, RecognitionError, Transcriber
 from agent.audio.vad import Segmenter
-from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import (
-    Activity,
-    ActivityEvent,
-    AudioFrame,
-    Decision,
-    ListenStyle,
-    Outcome,
-    Transcript,
-    Utterance,
-)
-from agent.recovery import Recovery
+from agent.messages import Activity, ActivityEvent, AudioFrame, ListenStyle, Outcome, Utterance
+from agent.worker import Worker
 
 log = logging.getLogger(__name__)
 
 _STOP = None
 _JOIN_TIMEOUT_S = 5.0
+MAX_FAILURES = 5
+"""Utterances in a row whose processing may fail before the pipeline gives up."""
+
+
+class PipelineError(RuntimeError):
+    """The pipeline cannot go on (one line)."""
 
 
 class AudioSource(Protocol):
@@ -72,41 +68,58 @@ class PipelineStats:
     """Utterances the queue had no room for (live sources only); each is logged."""
     dropped_controls: int = 0
     """Control calls refused because too many were waiting; each is logged."""
+    failures: int = 0
+    """Utterances whose processing failed (each reported with its error)."""
+
+
+@dataclass
+class Listening:
+    """The capture side: where frames come from and how they are cut into utterances."""
+
+    source: AudioSource
+    segmenter: Segmenter
+    """Hands-free: cuts on voice activity."""
+    gate: Gate | None = None
+    """Live: decides per frame what the segmenter gets (None: everything)."""
+    held: Segmenter | None = None
+    """Push-to-talk: a segmenter whose hangover is long, so the release of the key, not
+    a pause, closes the utterance (None: the hands-free one)."""
+    live: bool = False
+    """A live source never waits for the worker: a full queue drops (and counts) an
+    utterance.  A file waits, so nothing is lost."""
+    queue_size: int = 16
+    segmenters: dict[ListenStyle, Segmenter] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.segmenters = {ListenStyle.HANDS_FREE: self.segmenter,
+                           ListenStyle.PUSH_TO_TALK: self.held or self.segmenter}
 
 
 class Pipeline:
     """One audio source carried through to actions; `run()` blocks until done or stopped."""
 
-    def __init__(self, source: AudioSource, segmenter: Segmenter, transcriber: Transcriber,
-                 dispatcher: Dispatcher, executor: Executor,
-                 on_outcome: Callable[[Outcome], None], *, alternatives: int = 5,
-                 recovery: Recovery | None = None, live: bool = False,
-                 queue_size: int = 16,
-                 gate: Gate | None = None, held_segmenter: Segmenter | None = None,
+    def __init__(self, listening: Listening, worker: Worker,
+                 on_outcome: Callable[[Outcome], None],
                  on_event: Callable[[ActivityEvent], None] | None = None) -> None:
-        self.source = source
-        self.segmenter = segmenter
-        self._segmenters = {ListenStyle.HANDS_FREE: segmenter,
-                            ListenStyle.PUSH_TO_TALK: held_segmenter or segmenter}
-        """Hands-free cuts on voice activity; push-to-talk uses one whose hangover is long,
-        so the release of the key, not a pause, closes the utterance."""
-        self._active = segmenter
-        self._gate = gate
+        self.listening = listening
+        self.source = listening.source
+        self.worker = worker
+        self._active = listening.segmenter
+        self._on_outcome = on_outcome
         self._on_event = on_event
         self._hearing = False
         self._controls: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=64)
-        self.transcriber = transcriber
-        self.dispatcher = dispatcher
-        self.executor = executor
-        self._on_outcome = on_outcome
-        self._alternatives = alternatives
-        self._recovery = recovery
-        """Second tries when nothing matched (agent/recovery.py); None = none."""
-        self._live = live
-        self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=listening.queue_size)
         self._stop = threading.Event()
+        self._failed_in_a_row = 0
         self.stats = PipelineStats()
         self.source_error: BaseException | None = None
+        self.fatal: PipelineError | None = None
+
+    @property
+    def dispatcher(self) -> Any:
+        """The worker's dispatcher (the tray changes its mode through call())."""
+        return self.worker.dispatcher
 
     def run(self) -> None:
         capture = threading.Thread(target=self._capture, name="capture", daemon=True)
@@ -121,6 +134,8 @@ class Pipeline:
             capture.join(timeout=_JOIN_TIMEOUT_S)
         if self.source_error is not None:
             raise self.source_error
+        if self.fatal is not None:
+            raise self.fatal
 
     def stop(self) -> None:
         """Ask both threads to finish; safe to call from any thread, more than once."""
@@ -132,7 +147,7 @@ class Pipeline:
             log.debug("queue full at stop; the worker sees the stop event")
 
     def _put(self, item: Utterance | None) -> None:
-        if self._live and item is not _STOP:
+        if self.listening.live and item is not _STOP:
             try:
                 self._queue.put_nowait(item)
             except queue.Full:
@@ -160,7 +175,7 @@ class Pipeline:
     def _capture(self) -> None:
         try:
             for frame in self.source.frames():
-                utt = self._take(frame) if self._gate is not None else self._active.feed(frame)
+                utt = self._take(frame) if self.listening.gate else self._active.feed(frame)
                 self._note_hearing()
                 if utt is not None:
                     self._put(utt)
@@ -175,9 +190,9 @@ class Pipeline:
 
     def _take(self, frame: AudioFrame) -> Utterance | None:
         """One live frame through the gate: dropped, silenced, fed, or closing push-to-talk."""
-        assert self._gate is not None
-        verdict = self._gate.verdict(time.monotonic())
-        segmenter = self._segmenters[verdict.style]
+        assert self.listening.gate is not None
+        verdict = self.listening.gate.verdict(time.monotonic())
+        segmenter = self.listening.segmenters[verdict.style]
         if segmenter is not self._active:  # the style changed: start afresh
             self._active.reset()
             self._active = segmenter
@@ -205,62 +220,59 @@ class Pipeline:
                 fn = self._controls.get_nowait()
             except queue.Empty:
                 return
-            fn()
+            self._guarded("a control request", fn)
 
-    def _work(self) -> None:
+    def _next(self) -> Utterance | None:
+        """The next utterance for the worker, or None when it is time to end."""
         while True:
             self._run_controls()
             try:
                 utt = self._queue.get(timeout=0.2)
             except queue.Empty:
                 if self._stop.is_set():
-                    return
+                    return None
                 continue
             if utt is _STOP:
-                return
-            if self._stop.is_set():
-                log.warning("stopping: utterance %.2f-%.2f s left unprocessed", utt.start, utt.end)
-                continue
+                return None
+            if not self._stop.is_set():
+                return utt
+            log.warning("stopping: utterance %.2f-%.2f s left unprocessed", utt.start, utt.end)
+
+    def _work(self) -> None:
+        while self.fatal is None and (utt := self._next()) is not None:
             self._run_controls()
             self.stats.utterances += 1
             self._emit(Activity.RECOGNISING, True)
             try:
-                outcome = self.process(utt)
+                outcome = self._process(utt)
             finally:
                 self._emit(Activity.RECOGNISING, False)
-            self._on_outcome(outcome)
+            self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
+                          lambda o=outcome: self._on_outcome(o))
 
-    def process(self, utt: Utterance) -> Outcome:
-        """Recognise, dispatch and perform one utterance; never drops it."""
-        app = self.executor.active_app()
-        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
+    def _process(self, utt: Utterance) -> Outcome:
         try:
-            transcript = self.transcriber.transcribe(utt.pcm, hint)
-        except RecognitionError as exc:
-            log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
-            transcript = Transcript(text="", backend=getattr(self.transcriber, "name", ""))
-            decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {exc}")
-            return Outcome(utt, transcript, decision, time.monotonic(), (str(exc),))
-        if self._recovery is not None and not self.dispatcher.matches(transcript, app):
-            transcript = self._recovery.recover(utt, hint, transcript, app)
-        recognised_at = time.monotonic()
-        decision = self.dispatcher.dispatch(transcript, app)
-        decision = self._intended(utt, transcript, decision, app)
-        errors: list[str] = []
-        for action in decision.actions:
-            try:
-                self.executor.perform(action)
-            except ActionError as exc:
-                errors.append(str(exc))
-                log.error("%s", exc)
-        return Outcome(utt, transcript, decision, time.monotonic(), tuple(errors),
-                       recognised_at=recognised_at)
+            outcome = self.worker.process(utt)
+        except Exception as exc:  # noqa: BLE001 - any bug: report this utterance, go on
+            self._failed(f"utterance {utt.start:.2f}-{utt.end:.2f} s failed", exc)
+            return self.worker.failed(utt, f"{type(exc).__name__}: {exc}")
+        self._failed_in_a_row = 0
+        return outcome
 
-    def _intended(self, utt: Utterance, transcript: Transcript, decision: Decision,
-                  app: str) -> Decision:
-        """When no command matched, a recogniser that understands intent (Voxtral with
-        command_intent on) may pick one as a tool call, which the dispatcher performs."""
-        intent = getattr(self.transcriber, "intent", None)
-        if intent is None or decision.command is not None or decision.actions:
-            return decision
-        return intent(utt.pcm, transcript, self.dispatcher, app) or decision
+    def _guarded(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - logged, counted; the worker goes on
+            self._failed(what, exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Log a failure once (the traceback at debug) and give up after too many."""
+        self.stats.failures += 1
+        self._failed_in_a_row += 1
+        log.error("%s: %s: %s", what, type(exc).__name__, exc)
+        log.debug("%s", what, exc_info=exc)
+        if self._failed_in_a_row >= MAX_FAILURES and self.fatal is None:
+            self.fatal = PipelineError(
+                f"stopped after {MAX_FAILURES} failures in a row; the last: {what}: "
+                f"{type(exc).__name__}: {exc}")
+            self.stop()

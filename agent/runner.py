@@ -12,13 +12,15 @@ from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
-from agent.asr.base import Hint, ModelError, RecognitionError, Transcriber, create
+from agent.app import Listening, Pipeline, PipelineError
+from agent.asr.base import Hint, ModelError, Recogniser, RecognitionError, create, transcribe
 from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
 from agent.cli import CliError
 from agent.config import Config
+from agent.decide import Decider
 from agent.desktop.history import latency
 from agent.desktop.signals import stop_on_signals
 from agent.dispatch.collisions import Collision
@@ -33,7 +35,7 @@ from agent.dispatch.loader import (
 )
 from agent.messages import Outcome, Utterance
 from agent.paths import data_dir, user_commands_dir
-from agent.recovery import Recovery
+from agent.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
                        if id(c.dropped) in ours or id(c.kept) in ours]
 
 
-def load_transcriber(cfg: Config) -> Transcriber:
+def load_transcriber(cfg: Config) -> Recogniser:
     """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded."""
     transcriber = create(cfg.recognition.backend, cfg)
     try:
@@ -111,7 +113,7 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
     try:
         for utt in _utterances(source, Segmenter(cfg.vad, cfg.audio.block_ms)):
             try:
-                text = transcriber.transcribe(utt.pcm, Hint()).text.strip()
+                text = transcribe(transcriber, utt.pcm, Hint()).text.strip()
             except RecognitionError as exc:
                 raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
                                f"({exc}); the text before it was printed", 1) from None
@@ -147,8 +149,12 @@ def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
         raise CliError(f"{exc} (use --dry-run to only report actions)") from None
 
 
-def _recovery(cfg: Config, transcriber: Transcriber, dispatcher: Dispatcher) -> Recovery:
-    return Recovery(transcriber, dispatcher, cfg.commands, cfg.whisper.alternatives)
+def _worker(cfg: Config, recogniser: Recogniser, dispatcher: Dispatcher,
+            executor: Executor) -> Worker:
+    """hear -> decide -> act, from the config."""
+    decider = Decider(recogniser, dispatcher, cfg.commands,
+                      intent_confirm=cfg.voxtral.intent_confirm)
+    return Worker(recogniser, decider, executor, cfg.whisper.alternatives)
 
 
 def _dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
@@ -184,8 +190,6 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
               fast: bool, app: str = "", tray: bool = True) -> int:
     if input_file is None:
         return _run_live(cfg, dry_run=dry_run, as_json=as_json, app=app, tray=tray)
-    from agent.app import Pipeline
-
     try:
         source = FileSource(input_file, cfg.audio.block_ms, fast)
     except AudioFileError as exc:
@@ -194,22 +198,22 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
     dispatcher = _dispatcher(cfg, command_library(cfg))
     transcriber = load_transcriber(cfg)
     output = _Output(as_json, None if fast else source)
-    pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
-                        executor, output.report, alternatives=cfg.whisper.alternatives,
-                        recovery=_recovery(cfg, transcriber, dispatcher))
+    pipeline = Pipeline(Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms)),
+                        _worker(cfg, transcriber, dispatcher, executor), output.report)
     output.on_close = pipeline.stop
     stopped = stop_on_signals(pipeline.stop)
     try:
         pipeline.run()
     except AudioFileError as exc:  # the file changed or went away while it was read
         raise CliError(str(exc)) from None
+    except PipelineError as exc:
+        raise CliError(str(exc), 1) from None
     return stopped.exit_status(141 if output.closed else 0)
 
 
 def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool) -> int:
     """The microphone, with the desktop around it (tray, hotkey, cues, history); a device
     that fails later is retried, not fatal."""
-    from agent.app import Pipeline
     from agent.desktop.session import LiveSession
 
     try:
@@ -235,16 +239,17 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
         dispatcher.set_commands(library.commands)
         return errors
 
-    pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), transcriber, dispatcher,
-                        session.executor(inner), report, alternatives=cfg.whisper.alternatives,
-                        recovery=_recovery(cfg, transcriber, dispatcher), live=True,
-                        gate=session.gate,
-                        held_segmenter=session.held_segmenter(),
-                        on_event=session.controller.activity)
+    listening = Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), gate=session.gate,
+                          held=session.held_segmenter(), live=True)
+    pipeline = Pipeline(listening, _worker(cfg, transcriber, dispatcher, session.executor(inner)),
+                        report, on_event=session.controller.activity)
     output.on_close = session.stop
     stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
     log.warning("listening on the microphone; Ctrl+C to stop")
-    session.run(pipeline, reload)
+    try:
+        session.run(pipeline, reload)
+    except PipelineError as exc:
+        raise CliError(str(exc), 1) from None
     return stopped.exit_status(141 if output.closed else 0)
 
 

@@ -120,6 +120,19 @@ class Dispatcher:
         """Whether dispatch() would find a command (or an answer it awaits); no state change."""
         return self._pending is not None or self._match(self._hyps(transcript), app) is not None
 
+    def command_name(self, transcript: Transcript, app: str = "") -> str | None:
+        """The command (chain) dispatch() would perform for `transcript`; no state change."""
+        found = self._match(self._hyps(transcript), app)
+        return None if found is None else " then ".join(m.command.name for m in found[1])
+
+    def takes_text(self, transcript: Transcript, app: str = "") -> bool:
+        """Whether what `transcript` matches types free text (type, formatters): text the
+        vocabulary prompt may pull toward command words."""
+        found = self._match(self._hyps(transcript), app)
+        return found is not None and any(
+            isinstance(e, Capture) and e.kind == "text"
+            for m in found[1] for e in m.command.pattern)
+
     def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
         """When the first words heard begin a key command ("press time") that did not
         match: that command's words and the key names, to decode the utterance again."""

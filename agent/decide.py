@@ -1,0 +1,210 @@
+"""The decide stage: candidates from one hearing, then the dispatcher's decision.
+
+hear -> candidates -> decide -> act, in one direction.  The pipeline hands this stage
+the utterance's Hearing (agent/asr/base.py) and its first transcript; everything tried
+here decodes against that same hearing, using only the capabilities the recogniser
+declared.  Cheapest first, each only while nothing matched:
+
+1. the transcript as decoded (the dispatcher's own n-best matching);
+2. refocus (capability `prefix`): a key command begun but not understood ("Press time.")
+   is decoded again, forced to begin with the command's words, prompted with key names;
+3. rehear: the audio a little lower or slower, heard anew (agent/audio/variants.py), in
+   command mode, when what was heard is short;
+4. verify (capability `score`): near-miss commands scored against the hearing; one that
+   explains the audio almost as well as what was heard is taken;
+5. intent (capability `intent`): the backend picks commands as tool calls; the
+   dispatcher checks and performs them, asking first when the guess is risky.
+
+Each try is taken only if it makes a command match, so speech that is not a command
+still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
+acts.  When the command takes free text (type, formatters) or in dictation, the text is
+decoded once more without the command-vocabulary prompt, which pulls free words toward
+command words; the plain reading is taken when it is still the same command.  A
+failure of a second try logs a warning and keeps what was first heard.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from agent.asr.base import Capabilities, Hearing, Hint, Recogniser, RecognitionError
+from agent.dispatch.dispatcher import Dispatcher
+from agent.dispatch.normalize import normalize
+from agent.messages import Decision, Hypothesis, Mode, Transcript, Utterance
+
+if TYPE_CHECKING:
+    from agent.config import CommandsConfig
+
+log = logging.getLogger(__name__)
+
+REHEAR_WORDS = 8
+"""Only what was heard as this many words or fewer is heard again: commands are short
+(a chain of three is six words), and a long sentence is not worth two more decodes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """The decide stage's input: one utterance, its hearing and the first transcript."""
+
+    utterance: Utterance
+    hearing: Hearing
+    transcript: Transcript
+    hint: Hint
+    """The hint the first transcript was decoded with (the active vocabulary)."""
+    app: str = ""
+    """The focused window's class, for app-specific commands."""
+
+
+class Decider:
+    """Turns a Heard into (the transcript acted on, the Decision); see the module doc."""
+
+    def __init__(self, recogniser: Recogniser, dispatcher: Dispatcher, cfg: CommandsConfig,
+                 *, intent_confirm: str = "risky") -> None:
+        self._recogniser = recogniser
+        self.dispatcher = dispatcher
+        self._cfg = cfg
+        self._intent_confirm = intent_confirm
+        """"always": every command picked by intent waits for a spoken yes."""
+
+    @property
+    def _can(self) -> Capabilities:
+        return self._recogniser.capabilities
+
+    def decide(self, heard: Heard) -> tuple[Transcript, Decision]:
+        transcript = heard.transcript
+        if transcript.doubt:
+            log.info("heard %r, doubted (%s): not acted on", transcript.text, transcript.doubt)
+            return transcript, Decision(transcript.text.strip(), None, (),
+                                        self.dispatcher.mode, note=f"doubted: {transcript.doubt}")
+        if not self.dispatcher.matches(transcript, heard.app):
+            transcript = self._second_tries(heard)
+        elif self.dispatcher.takes_text(transcript, heard.app):
+            transcript = self._plain(heard, transcript)
+        decision = self.dispatcher.dispatch(transcript, heard.app)
+        if decision.command is None and not decision.actions and self._can.intent:
+            decision = self._intended(heard, transcript) or decision
+        return transcript, decision
+
+    def _second_tries(self, heard: Heard) -> Transcript:
+        first = heard.transcript
+        if self.dispatcher.mode is Mode.DICTATION:
+            return self._plain(heard, first)
+        tries = [self.refocused] if self._cfg.refocus and self._can.prefix else []
+        if self._worth_rehearing(first):
+            tries += [lambda h, name=name: self.reheard(h, name) for name in self._cfg.rehear]
+        if self._cfg.verify_margin > 0 and self._can.score:
+            tries.append(self.verified)
+        for attempt in tries:
+            again = attempt(heard)
+            if again is not first:
+                return again
+        return first
+
+    def _worth_rehearing(self, transcript: Transcript) -> bool:
+        """In command mode, what was heard short enough to be a command.  Dictated text and
+        speech while asleep are left as heard: a variant could only turn them into a command
+        nobody said ("wake up"), and would slow dictation down."""
+        return (self.dispatcher.mode is Mode.COMMAND
+                and len(normalize(transcript.text).split()) <= REHEAR_WORDS)
+
+    def _taken(self, heard: Heard, again: Transcript, how: str) -> Transcript:
+        """`again` (its time added) if it matches a command, else the first transcript."""
+        first = heard.transcript
+        taken = not again.doubt and self.dispatcher.matches(again, heard.app)
+        log.info("heard %r; %s: %r (%s)", first.text, how, again.text,
+                 "taken" if taken else "no command either")
+        if not taken:
+            return first
+        return replace(again, seconds=first.seconds + again.seconds)
+
+    def refocused(self, heard: Heard) -> Transcript:
+        """A key command begun but not understood ("press time"), decoded again from the
+        command's words on the same hearing; taken only if it matches ("Press tab.")."""
+        focus = self.dispatcher.focus(heard.transcript, heard.app)
+        if focus is None:
+            return heard.transcript
+        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix)
+        try:
+            again = heard.hearing.decode(hint)
+        except RecognitionError as exc:
+            log.warning("could not decode %r again: %s", heard.transcript.text, exc)
+            return heard.transcript
+        return self._taken(heard, again, f"again, from {focus.prefix!r}")
+
+    def reheard(self, heard: Heard, name: str) -> Transcript:
+        """The utterance heard anew as the audio variant `name` ("lower", "slower")."""
+        from agent.audio.variants import variant  # numpy, only when needed
+
+        try:
+            again = self._recogniser.hear(variant(name, heard.utterance.pcm)).decode(heard.hint)
+        except RecognitionError as exc:
+            log.warning("could not hear %r again %s: %s", heard.transcript.text, name, exc)
+            return heard.transcript
+        return self._taken(heard, again, f"heard {name}")
+
+    def verified(self, heard: Heard) -> Transcript:
+        """Near-miss commands scored against the hearing; one that explains it almost as
+        well as what was heard takes its place."""
+        transcript = heard.transcript
+        candidates = self.dispatcher.candidates(transcript, heard.app)
+        if not candidates:
+            return transcript
+        try:
+            scores = heard.hearing.score([normalize(transcript.text), *candidates], heard.hint)
+        except RecognitionError as exc:
+            log.warning("could not verify candidates: %s", exc)
+            return transcript
+        best = pick_candidate(candidates, scores[1:], scores[0], self._cfg.verify_margin)
+        log.info("heard %r; candidates %s; picked %r", transcript.text,
+                 dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
+                          strict=True)), best)
+        if best is None:
+            return transcript
+        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
+        return replace(transcript, text=best,
+                       alternatives=(Hypothesis(best, top), *transcript.alternatives))
+
+    def _plain(self, heard: Heard, transcript: Transcript) -> Transcript:
+        """Free text decoded again without the vocabulary prompt; taken when it still means
+        the same command (or, in dictation, when it is not a dictation command)."""
+        if not heard.hint.phrases:
+            return transcript
+        try:
+            plain = heard.hearing.decode(Hint((), heard.hint.alternatives))
+        except RecognitionError as exc:
+            log.warning("could not decode %r without the prompt: %s", transcript.text, exc)
+            return transcript
+        same = self.dispatcher.command_name(plain, heard.app) == \
+            self.dispatcher.command_name(transcript, heard.app)
+        if plain.doubt or not plain.text.strip() or not same:
+            return transcript
+        log.info("free text %r, without the prompt %r: taken", transcript.text, plain.text)
+        return replace(plain, seconds=transcript.seconds + plain.seconds)
+
+    def _intended(self, heard: Heard, transcript: Transcript) -> Decision | None:
+        """No command matched: the recogniser (Voxtral with command_intent on) may pick
+        some as tool calls, which the dispatcher checks and performs."""
+        text = transcript.text.strip()
+        tools = self.dispatcher.tools(heard.app)
+        if self.dispatcher.mode is not Mode.COMMAND or not text or not tools:
+            return None
+        try:
+            calls = heard.hearing.intent(text, tools)
+        except RecognitionError as exc:
+            log.warning("command intent: %s", exc)
+            return None
+        if not calls:
+            return None
+        return self.dispatcher.intended(text, calls, heard.app,
+                                        confirm_always=self._intent_confirm == "always")
+
+
+def pick_candidate(candidates: list[str], scores: list[float], heard: float,
+                   margin: float) -> str | None:
+    """The best-scoring candidate, if it is at most `margin` below what was heard."""
+    if not candidates:
+        return None
+    best = max(range(len(candidates)), key=lambda i: scores[i])
+    return candidates[best] if scores[best] >= heard - margin else None

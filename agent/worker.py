@@ -1,0 +1,75 @@
+"""The worker's pass over one utterance: hear -> candidates -> decide -> act.
+
+Data flows one way: the recogniser hears the audio once (agent/asr/base.py Hearing),
+the decide stage (agent/decide.py) finds candidates on that hearing and the dispatcher
+decides, then the executor acts.  No stage calls back into the one that called it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from agent.actions.base import ActionError, Executor
+from agent.asr.base import Hint, Recogniser, RecognitionError
+from agent.asr.guard import coverage_doubt
+from agent.decide import Decider, Heard
+from agent.dispatch.dispatcher import Dispatcher
+from agent.messages import Decision, Outcome, Transcript, Utterance
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Hears, decides and acts on one utterance at a time (on the pipeline's worker thread)."""
+
+    def __init__(self, recogniser: Recogniser, decider: Decider, executor: Executor,
+                 alternatives: int = 5) -> None:
+        self.recogniser = recogniser
+        self.decider = decider
+        self.executor = executor
+        self._alternatives = alternatives
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.decider.dispatcher
+
+    def process(self, utt: Utterance) -> Outcome:
+        """Hear, decide and act on one utterance; a recognition or action error is reported
+        in the outcome (anything else is the pipeline's to report)."""
+        app = self.executor.active_app()
+        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
+        try:
+            hearing = self.recogniser.hear(utt.pcm)
+            transcript = self._checked(utt, hearing.decode(hint))
+        except RecognitionError as exc:
+            log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
+            return self.failed(utt, str(exc))
+        transcript, decision = self.decider.decide(Heard(utt, hearing, transcript, hint, app))
+        recognised_at = time.monotonic()
+        errors = self._act(decision)
+        return Outcome(utt, transcript, decision, time.monotonic(), errors,
+                       recognised_at=recognised_at)
+
+    def failed(self, utt: Utterance, error: str) -> Outcome:
+        """The outcome of an utterance that could not be heard or decided: nothing done."""
+        transcript = Transcript(text="", backend=self.recogniser.name)
+        decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {error}")
+        return Outcome(utt, transcript, decision, time.monotonic(), (error,))
+
+    @staticmethod
+    def _checked(utt: Utterance, transcript: Transcript) -> Transcript:
+        """Any backend's transcript, doubted when its words cannot account for the speech."""
+        doubt = transcript.doubt or coverage_doubt(transcript.text, utt.voiced)
+        return transcript if doubt == transcript.doubt else replace(transcript, doubt=doubt)
+
+    def _act(self, decision: Decision) -> tuple[str, ...]:
+        errors: list[str] = []
+        for action in decision.actions:
+            try:
+                self.executor.perform(action)
+            except ActionError as exc:
+                errors.append(str(exc))
+                log.error("%s", exc)
+        return tuple(errors)

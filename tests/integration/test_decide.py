@@ -1,0 +1,126 @@
+"""The decide stage on the real embedded model: second tries decode against the one
+hearing of the utterance (agent/decide.py), and speech that is not a command, or that the
+recogniser doubts, does nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agent.asr.base import Hint
+from agent.asr.whisper import WhisperTranscriber
+from agent.audio.file_source import read_audio
+from agent.config import CommandsConfig, Config
+from agent.decide import Decider, Heard, pick_candidate
+from agent.dispatch.dispatcher import Dispatcher
+from agent.dispatch.loader import CommandLibrary
+from agent.messages import KeyAction, Mode, Transcript, TypeAction, Utterance
+from agent.paths import data_dir
+
+
+def speak(text: str, folder: Path, voice: str = "en-us") -> bytes:
+    """espeak-ng speech as 16 kHz mono s16le."""
+    wav = folder / (text.replace(" ", "_")[:40] + voice.replace("+", "_") + ".wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
+    return read_audio(wav).tobytes()
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperTranscriber:
+    recogniser = WhisperTranscriber(Config())
+    recogniser.load()
+    return recogniser
+
+
+@pytest.fixture(scope="module")
+def commands():
+    return CommandLibrary([data_dir("commands")]).commands
+
+
+def decider(whisper, commands, **cfg) -> Decider:
+    return Decider(whisper, Dispatcher(commands), CommandsConfig(**cfg))
+
+
+def heard(d: Decider, whisper, pcm: bytes, transcript: Transcript | None = None) -> Heard:
+    """The utterance heard once, as the worker does; `transcript` stands for a first pass
+    that went wrong (what a noisy session heard)."""
+    hint = Hint(tuple(d.dispatcher.vocabulary()), 5)
+    hearing = whisper.hear(pcm)
+    first = transcript or hearing.decode(hint)
+    return Heard(Utterance(pcm, 0.0, len(pcm) / 32000), hearing, first, hint)
+
+
+def test_pick_candidate_needs_the_margin() -> None:
+    assert pick_candidate(["new tab", "next tab"], [-6.5, -9.0], -5.8, 1.0) == "new tab"
+    assert pick_candidate(["new tab"], [-8.0], -5.8, 1.0) is None
+    assert pick_candidate([], [], -5.8, 1.0) is None
+
+
+def test_a_near_miss_is_verified_against_the_hearing(whisper, commands, tmp_path) -> None:
+    d = decider(whisper, commands, verify_margin=3.0)
+    fixed = d.verified(heard(d, whisper, speak("new tab", tmp_path), Transcript("New camp.")))
+    assert fixed.text == "new tab"
+    # ordinary speech is left alone, whatever the candidates
+    said = Transcript("The weather is nice today.")
+    kept = d.verified(heard(d, whisper, speak("the weather is nice today", tmp_path), said))
+    assert kept is said
+
+
+def test_a_key_command_is_decoded_again_focused_on_key_names(whisper, commands,
+                                                             tmp_path) -> None:
+    d = decider(whisper, commands, refocus=True)
+    fixed = d.refocused(heard(d, whisper, speak("press tab", tmp_path), Transcript("Press time.")))
+    assert d.dispatcher.dispatch(fixed).actions == (KeyAction("tab"),)
+    # a sentence that merely begins like the command is kept as heard: it matches nothing
+    said = Transcript("Press the button on the left side firmly.")
+    speech = speak("press the button on the left side firmly", tmp_path)
+    assert d.refocused(heard(d, whisper, speech, said)) is said
+
+
+def test_an_utterance_heard_lower_becomes_the_command_it_was(whisper, commands,
+                                                             tmp_path) -> None:
+    d = decider(whisper, commands, refocus=False, verify_margin=0.0, rehear=("lower",))
+    h = heard(d, whisper, speak("press tab", tmp_path, voice="en-gb-x-rp+f3"))
+    assert not d.dispatcher.matches(h.transcript), h.transcript.text  # "Press term."
+    again, decision = d.decide(h)
+    assert decision.actions == (KeyAction("tab"),)
+    assert again.seconds > h.transcript.seconds  # both passes are counted
+    # with rehearing off, nothing is tried
+    off = decider(whisper, commands, refocus=False, verify_margin=0.0, rehear=())
+    kept, nothing = off.decide(h)
+    assert kept is h.transcript and nothing.actions == ()
+
+
+def test_speech_heard_again_still_does_nothing(whisper, commands, tmp_path) -> None:
+    d = decider(whisper, commands)
+    h = heard(d, whisper, speak("my sister lives near the coast", tmp_path,
+                                voice="en-gb-x-rp+f3"))
+    transcript, decision = d.decide(h)
+    assert decision.actions == () and decision.command is None, transcript.text
+
+
+def test_a_doubted_transcript_never_acts(whisper, commands, tmp_path) -> None:
+    d = decider(whisper, commands)
+    h = heard(d, whisper, speak("open terminal", tmp_path))
+    assert d.decide(h)[1].command == "open terminal"  # heard right, it acts ...
+    d.dispatcher.set_mode(Mode.COMMAND)
+    doubted = replace(h, transcript=replace(h.transcript, doubt="too few words"))
+    transcript, decision = d.decide(doubted)  # ... but not once it is doubted
+    assert decision.actions == () and decision.command is None
+    assert decision.note == "doubted: too few words"
+
+
+def test_free_text_is_taken_from_the_decode_without_the_prompt(whisper, commands,
+                                                               tmp_path) -> None:
+    d = decider(whisper, commands)
+    # the vocabulary prompt pulls free words toward command words
+    h = heard(d, whisper, speak("type hello world", tmp_path),
+              Transcript("Type in the lower world."))
+    transcript, decision = d.decide(h)
+    assert decision.command is not None and decision.command.startswith("type")
+    typed = decision.actions[0]
+    assert isinstance(typed, TypeAction) and "lower" not in typed.text.lower(), typed
+    assert typed.text.lower().startswith("hello"), typed
