@@ -108,7 +108,7 @@ def test_a_doubted_transcript_never_acts(whisper, commands, tmp_path) -> None:
     assert d.decide(h)[1].command == "open terminal"  # heard right, it acts ...
     d.dispatcher.set_mode(Mode.COMMAND)
     doubted = replace(h, transcript=replace(h.transcript, doubt="too few words"))
-    transcript, decision = d.decide(doubted)  # ... but not once it is doubted
+    _, decision = d.decide(doubted)  # ... but not once it is doubted
     assert decision.actions == () and decision.command is None
     assert decision.note == "doubted: too few words"
 
@@ -119,7 +119,7 @@ def test_free_text_is_taken_from_the_decode_without_the_prompt(whisper, commands
     # the vocabulary prompt pulls free words toward command words
     h = heard(d, whisper, speak("type hello world", tmp_path),
               Transcript("Type in the lower world."))
-    transcript, decision = d.decide(h)
+    _, decision = d.decide(h)
     assert decision.command is not None and decision.command.startswith("type")
     typed = decision.actions[0]
     assert isinstance(typed, TypeAction) and "lower" not in typed.text.lower(), typed
