@@ -21,10 +21,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from agent.audio.vad import Segmenter
+from agent.audio.vad import Peek, Segmenter
 from agent.messages import Activity, ActivityEvent, AudioFrame, ListenStyle, Outcome, Utterance
 from agent.worker import Worker
 
@@ -109,7 +109,13 @@ class Pipeline:
         self._on_event = on_event
         self._hearing = False
         self._controls: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=64)
-        self._queue: queue.Queue[Utterance | None] = queue.Queue(maxsize=listening.queue_size)
+        self._queue: queue.Queue[Utterance | Peek | None] = queue.Queue(
+            maxsize=listening.queue_size)
+        self._answers: queue.Queue[tuple[int, queue.Queue[Utterance | None] | None]] = \
+            queue.Queue()
+        """The worker's answers to peeks: (peek id, where to send the closed utterance),
+        or (peek id, None) for "not now"."""
+        self._capturing = threading.Event()
         self._stop = threading.Event()
         self._failed_in_a_row = 0
         self.stats = PipelineStats()
@@ -146,7 +152,13 @@ class Pipeline:
         except queue.Full:
             log.debug("queue full at stop; the worker sees the stop event")
 
-    def _put(self, item: Utterance | None) -> None:
+    def _put(self, item: Utterance | Peek | None) -> None:
+        if self.listening.live and isinstance(item, Peek):
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                log.debug("worker busy: peek %d skipped", item.id)
+            return
         if self.listening.live and item is not _STOP:
             try:
                 self._queue.put_nowait(item)
@@ -173,20 +185,61 @@ class Pipeline:
                         self.stats.dropped_controls)
 
     def _capture(self) -> None:
+        self._capturing.set()
         try:
             for frame in self.source.frames():
+                self._answer_peeks(wait_for=None)
                 utt = self._take(frame) if self.listening.gate else self._active.feed(frame)
                 self._note_hearing()
                 if utt is not None:
                     self._put(utt)
+                elif (peek := self._peek()) is not None:
+                    self._put(peek)
+                    if not self.listening.live:  # a file waits for the answer
+                        self._answer_peeks(wait_for=peek.id)
             utt = self._active.flush()
             if utt is not None and not self._stop.is_set():
                 self._put(utt)
         except Exception as exc:  # noqa: BLE001 - handed to run(), which re-raises it
             self.source_error = exc
         finally:
+            self._capturing.clear()
+            self._answer_peeks(wait_for=None)
             self._note_hearing(force_off=True)
             self._put(_STOP)
+
+    def _peek(self) -> Peek | None:
+        """A peek at a pause of the hands-free segmenter (push-to-talk ends on release)."""
+        if self._active is not self.listening.segmenter:
+            return None
+        return self._active.take_peek()
+
+    def _answer_peeks(self, wait_for: int | None) -> None:
+        """Apply the worker's answers (capture thread); with `wait_for`, until that peek's."""
+        while True:
+            try:
+                peek_id, reply = self._answers.get(timeout=0.2) if wait_for is not None \
+                    else self._answers.get_nowait()
+            except queue.Empty:
+                if wait_for is None or self._stop.is_set():
+                    return
+                continue
+            if reply is not None:
+                reply.put(self._active.close_if_paused(peek_id))
+            if peek_id == wait_for:
+                return
+
+    def _close_at(self, peek: Peek) -> Utterance | None:
+        """Ask the capture thread to close the utterance at `peek` (worker thread): the
+        utterance if no speech came since, else None."""
+        reply: queue.Queue[Utterance | None] = queue.Queue(maxsize=1)
+        self._answers.put((peek.id, reply))
+        while not self._stop.is_set() and self._capturing.is_set():
+            try:
+                return reply.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return None
 
     def _take(self, frame: AudioFrame) -> Utterance | None:
         """One live frame through the gate: dropped, silenced, fed, or closing push-to-talk."""
@@ -222,7 +275,7 @@ class Pipeline:
                 return
             self._guarded("a control request", fn)
 
-    def _next(self) -> Utterance | None:
+    def _next(self) -> Utterance | Peek | None:
         """The next utterance for the worker, or None when it is time to end."""
         while True:
             self._run_controls()
@@ -241,6 +294,9 @@ class Pipeline:
     def _work(self) -> None:
         while self.fatal is None and (utt := self._next()) is not None:
             self._run_controls()
+            if isinstance(utt, Peek):
+                self._consider(utt)
+                continue
             self.stats.utterances += 1
             self._emit(Activity.RECOGNISING, True)
             try:
@@ -250,9 +306,29 @@ class Pipeline:
             self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
                           lambda o=outcome: self._on_outcome(o))
 
-    def _process(self, utt: Utterance) -> Outcome:
+    def _consider(self, peek: Peek) -> None:
+        """A peek at a pause: act now if it is a complete command and speech did not go on;
+        otherwise let the utterance run to its normal end."""
+        heard = None
         try:
-            outcome = self.worker.process(utt)
+            if self._queue.empty():  # else something newer is waiting: this one is stale
+                heard = self.worker.consider(peek)
+        except Exception as exc:  # noqa: BLE001 - the normal end still comes
+            self._failed(f"peek at {peek.start:.2f}-{peek.end:.2f} s failed", exc)
+        utt = self._close_at(peek) if heard is not None else None
+        if heard is None:
+            self._answers.put((peek.id, None))
+        if utt is None:
+            return
+        self.stats.utterances += 1
+        outcome = self._process(utt, lambda: self.worker.conclude(replace(heard, utterance=utt)))
+        self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
+                      lambda o=outcome: self._on_outcome(o))
+
+    def _process(self, utt: Utterance,
+                 how: Callable[[], Outcome] | None = None) -> Outcome:
+        try:
+            outcome = how() if how is not None else self.worker.process(utt)
         except Exception as exc:  # noqa: BLE001 - any bug: report this utterance, go on
             self._failed(f"utterance {utt.start:.2f}-{utt.end:.2f} s failed", exc)
             return self.worker.failed(utt, f"{type(exc).__name__}: {exc}")

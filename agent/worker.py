@@ -14,9 +14,10 @@ from dataclasses import replace
 from agent.actions.base import ActionError, Executor
 from agent.asr.base import Hint, Recogniser, RecognitionError
 from agent.asr.guard import coverage_doubt
+from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
 from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import Decision, Outcome, Transcript, Utterance
+from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +39,43 @@ class Worker:
     def process(self, utt: Utterance) -> Outcome:
         """Hear, decide and act on one utterance; a recognition or action error is reported
         in the outcome (anything else is the pipeline's to report)."""
-        app = self.executor.active_app()
-        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
         try:
-            hearing = self.recogniser.hear(utt.pcm)
-            transcript = self._checked(utt, hearing.decode(hint))
+            heard = self._hear(utt)
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
-        transcript, decision = self.decider.decide(Heard(utt, hearing, transcript, hint, app))
+        return self.conclude(heard)
+
+    def consider(self, peek: Peek) -> Heard | None:
+        """The speech so far, heard at a pause: returned when it is a complete command that
+        nothing said next could extend (act now), else None (wait for the end)."""
+        if self.dispatcher.mode is not Mode.COMMAND:
+            return None
+        utt = Utterance(peek.pcm, peek.start, peek.end, index=peek.utterance,
+                        voiced=peek.voiced)
+        try:
+            heard = self._hear(utt)
+        except RecognitionError as exc:
+            log.info("peek %.2f-%.2f s not recognised: %s", peek.start, peek.end, exc)
+            return None
+        verdict = self.dispatcher.complete(heard.transcript, heard.app)
+        log.debug("peek %.2f-%.2f s: %r %s", peek.start, peek.end, heard.transcript.text,
+                  verdict.reason)
+        return heard if verdict.complete and not heard.transcript.doubt else None
+
+    def conclude(self, heard: Heard) -> Outcome:
+        """Decide and act on an utterance already heard."""
+        transcript, decision = self.decider.decide(heard)
         recognised_at = time.monotonic()
         errors = self._act(decision)
-        return Outcome(utt, transcript, decision, time.monotonic(), errors,
+        return Outcome(heard.utterance, transcript, decision, time.monotonic(), errors,
                        recognised_at=recognised_at)
+
+    def _hear(self, utt: Utterance) -> Heard:
+        app = self.executor.active_app()
+        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
+        hearing = self.recogniser.hear(utt.pcm)
+        return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 
     def failed(self, utt: Utterance, error: str) -> Outcome:
         """The outcome of an utterance that could not be heard or decided: nothing done."""
