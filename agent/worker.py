@@ -58,7 +58,7 @@ class Worker:
         except RecognitionError as exc:
             log.info("peek %.2f-%.2f s not recognised: %s", peek.start, peek.end, exc)
             return None
-        verdict = self.dispatcher.complete(heard.transcript, heard.app)
+        verdict = self.dispatcher.complete(heard.transcript.text, heard.app)
         log.debug("peek %.2f-%.2f s: %r %s", peek.start, peek.end, heard.transcript.text,
                   verdict.reason)
         return heard if verdict.complete and not heard.transcript.doubt else None
