@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ from agent.app import MAX_FAILURES, Listening, Pipeline, PipelineError
 from agent.asr.base import Capabilities, Hearing, Hint, Recogniser
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource
-from agent.audio.vad import Segmenter
+from agent.audio.vad import Peek, Segmenter
 from agent.config import Config
-from agent.decide import Decider
+from agent.decide import Decider, Heard
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Action, KeyAction, Outcome, Transcript
 from agent.runner import command_library
@@ -86,12 +87,15 @@ class BreakingHands(DryRunExecutor):
 
 
 def _pipeline(speech: Path, recogniser: Any, executor: DryRunExecutor,
-              on_outcome: Any) -> Pipeline:
+              on_outcome: Any, peek_ms: int = 0) -> Pipeline:
+    """The real pipeline on `speech`; no early end at pauses unless `peek_ms` (so each
+    utterance is heard once, and the counts are the utterances')."""
     cfg = Config()
+    vad = replace(cfg.vad, peek_ms=peek_ms)
     dispatcher = Dispatcher(command_library(cfg).commands)
     worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), executor)
     return Pipeline(Listening(FileSource(speech, cfg.audio.block_ms, fast=True),
-                              Segmenter(cfg.vad, cfg.audio.block_ms)), worker, on_outcome)
+                              Segmenter(vad, cfg.audio.block_ms)), worker, on_outcome)
 
 
 def _keys(outcomes: Sequence[Outcome]) -> list[list[str]]:
@@ -151,6 +155,31 @@ def test_failures_in_a_row_stop_the_pipeline_with_one_line(whisper, speech,
     message = str(stopped.value)
     assert "\n" not in message and f"{MAX_FAILURES} failures in a row" in message
     assert "KeyError" in message
+
+
+class PeekFails(Worker):
+    """The real worker, whose look at a pause raises (a bug in the early end)."""
+
+    peeks = 0
+
+    def consider(self, peek: Peek) -> Heard | None:
+        self.peeks += 1
+        raise RuntimeError("peek exploded")
+
+
+def test_a_peek_that_fails_leaves_the_utterance_to_its_normal_end(whisper, speech,
+                                                                    caplog) -> None:
+    outcomes: list[Outcome] = []
+    pipeline = _pipeline(speech, whisper, DryRunExecutor(), outcomes.append, peek_ms=90)
+    cfg = Config()
+    dispatcher = Dispatcher(command_library(cfg).commands)
+    pipeline.worker = worker = PeekFails(whisper, Decider(whisper, dispatcher, cfg.commands),
+                                         DryRunExecutor())
+    pipeline.run()
+    assert worker.peeks >= len(PHRASES)  # each utterance was peeked at, and that failed
+    assert _keys(outcomes) == [[KEYS[p]] for p in PHRASES]  # yet each acted, once
+    assert pipeline.stats.failures == worker.peeks
+    assert any("peek exploded" in r.getMessage() for r in caplog.records)
 
 
 def test_a_hearing_needs_no_dispatcher(whisper) -> None:
