@@ -19,7 +19,8 @@ Each try is taken only if it makes a command match, so speech that is not a comm
 still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
 acts.  When the command takes free text (type, formatters) or in dictation, the text is
 decoded once more without the command-vocabulary prompt, which pulls free words toward
-command words; the plain reading is taken when it is still the same command.  A
+command words, forced to follow the command's words as first heard (capability
+`prefix`); that reading is taken when it is still the same command.  A
 failure of a second try logs a warning and keeps what was first heard.
 """
 
@@ -80,8 +81,8 @@ class Decider:
                                         self.dispatcher.mode, note=f"doubted: {transcript.doubt}")
         if not self.dispatcher.matches(transcript, heard.app):
             transcript = self._second_tries(heard)
-        elif self.dispatcher.takes_text(transcript, heard.app):
-            transcript = self._plain(heard, transcript)
+        elif (lead := self.dispatcher.text_prefix(transcript, heard.app)) is not None:
+            transcript = self._plain(heard, transcript, lead)
         decision = self.dispatcher.dispatch(transcript, heard.app)
         if decision.command is None and not decision.actions and self._can.intent:
             decision = self._intended(heard, transcript) or decision
@@ -90,7 +91,7 @@ class Decider:
     def _second_tries(self, heard: Heard) -> Transcript:
         first = heard.transcript
         if self.dispatcher.mode is Mode.DICTATION:
-            return self._plain(heard, first)
+            return self._plain(heard, first, "")
         tries = [self.refocused] if self._cfg.refocus and self._can.prefix else []
         if self._worth_rehearing(first):
             tries += [lambda h, name=name: self.reheard(h, name) for name in self._cfg.rehear]
@@ -166,13 +167,14 @@ class Decider:
         return replace(transcript, text=best,
                        alternatives=(Hypothesis(best, top), *transcript.alternatives))
 
-    def _plain(self, heard: Heard, transcript: Transcript) -> Transcript:
-        """Free text decoded again without the vocabulary prompt; taken when it still means
-        the same command (or, in dictation, when it is not a dictation command)."""
-        if not heard.hint.phrases:
+    def _plain(self, heard: Heard, transcript: Transcript, lead: str) -> Transcript:
+        """Free text decoded again after the command's words as heard (`lead`: "Type";
+        "" in dictation) without the vocabulary prompt, which pulls free words toward
+        command words; taken when it still means the same command."""
+        if not heard.hint.phrases or (lead and not self._can.prefix):
             return transcript
         try:
-            plain = heard.hearing.decode(Hint((), heard.hint.alternatives))
+            plain = heard.hearing.decode(Hint((), heard.hint.alternatives, prefix=lead))
         except RecognitionError as exc:
             log.warning("could not decode %r without the prompt: %s", transcript.text, exc)
             return transcript

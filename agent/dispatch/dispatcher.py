@@ -125,13 +125,19 @@ class Dispatcher:
         found = self._match(self._hyps(transcript), app)
         return None if found is None else " then ".join(m.command.name for m in found[1])
 
-    def takes_text(self, transcript: Transcript, app: str = "") -> bool:
-        """Whether what `transcript` matches types free text (type, formatters): text the
-        vocabulary prompt may pull toward command words."""
+    def text_prefix(self, transcript: Transcript, app: str = "") -> str | None:
+        """When what `transcript` matches types free text (type, formatters): the words heard
+        before that text ("Snake case", "Select all then type"), for the recogniser to
+        decode the text again after them without the vocabulary prompt; else None."""
         found = self._match(self._hyps(transcript), app)
-        return found is not None and any(
-            isinstance(e, Capture) and e.kind == "text"
-            for m in found[1] for e in m.command.pattern)
+        if found is None:
+            return None
+        heard, chain = found
+        free = [m for m in chain if "text" in m.captures]
+        if not free:
+            return None
+        at = heard.rfind(str(free[-1].captures["text"]))
+        return heard[:at].rstrip(" ,;:-") if at > 0 else None
 
     def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
         """When the first words heard begin a key command ("press time") that did not
