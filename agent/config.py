@@ -112,6 +112,10 @@ class CommandsConfig:
         "again as these variants, in order, until one matches a command: lower (two "
         "semitones), slower (85% speed, same pitch), deeper (90% speed, so also lower). "
         "[] = off.", choices=REHEAR_VARIANTS)
+    plain_text: bool = _opt(
+        True, "Free text (type, formatters, dictation) is decoded once more without the "
+        "command-vocabulary prompt, after the command's words as heard, and that reading "
+        "is typed when it is still the same command.")
     builtin: bool = _opt(True, "Load the built-in command sets.")
     typed_controls: str = _opt(
         "confirm", "Text heard (dictation, <text> captures, command intent) that holds control "

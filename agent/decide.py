@@ -171,7 +171,8 @@ class Decider:
         """Free text decoded again after the command's words as heard (`lead`: "Type";
         "" in dictation) without the vocabulary prompt, which pulls free words toward
         command words; taken when it still means the same command."""
-        if not heard.hint.phrases or (lead and not self._can.prefix):
+        if not self._cfg.plain_text or not heard.hint.phrases \
+                or (lead and not self._can.prefix):
             return transcript
         try:
             plain = heard.hearing.decode(Hint((), heard.hint.alternatives, prefix=lead))
