@@ -110,7 +110,9 @@ class Pipeline:
         self._hearing = False
         self._controls: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=64)
         self._queue: queue.Queue[Utterance | Peek | None] = queue.Queue(
-            maxsize=listening.queue_size)
+            maxsize=listening.queue_size + 2)
+        """Room for queue_size utterances (live: counted by _room), a peek and the stop."""
+        self._room = threading.BoundedSemaphore(listening.queue_size)
         self._answers: queue.Queue[tuple[int, queue.Queue[Utterance | None] | None]] = \
             queue.Queue()
         """The worker's answers to peeks: (peek id, where to send the closed utterance),
@@ -154,15 +156,15 @@ class Pipeline:
 
     def _put(self, item: Utterance | Peek | None) -> None:
         if self.listening.live and isinstance(item, Peek):
-            try:
+            if self._queue.empty():  # only to an idle worker; never in an utterance's room
                 self._queue.put_nowait(item)
-            except queue.Full:
+            else:
                 log.debug("worker busy: peek %d skipped", item.id)
             return
         if self.listening.live and item is not _STOP:
-            try:
+            if self._room.acquire(blocking=False):
                 self._queue.put_nowait(item)
-            except queue.Full:
+            else:
                 self.stats.dropped_utterances += 1
                 log.warning("recogniser behind: dropped utterance %.2f-%.2f s (%d so far)",
                             item.start, item.end, self.stats.dropped_utterances)
@@ -287,6 +289,8 @@ class Pipeline:
                 continue
             if utt is _STOP:
                 return None
+            if isinstance(utt, Utterance) and self.listening.live:
+                self._room.release()
             if not self._stop.is_set():
                 return utt
             log.warning("stopping: utterance %.2f-%.2f s left unprocessed", utt.start, utt.end)

@@ -90,7 +90,7 @@ def run(cfg: Config, folder: Path, n: int, limit: int) -> dict[str, Tally]:
     for session in fl.load_manifest(folder)[:limit or None]:
         audio = read_audio(session.path(folder))
         for u in command_utterances(session):
-            transcript = transcriber.transcribe(cut(audio, u.start, u.end), hint)
+            transcript = transcriber.hear(cut(audio, u.start, u.end)).decode(hint)
             oks = hypotheses_right(cfg, library, transcript, u)
             rows["all"].add(oks)
             rows.setdefault(u.row, Tally()).add(oks)

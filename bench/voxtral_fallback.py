@@ -48,7 +48,7 @@ def main() -> None:
         print(f"{label:42} {t.backend:8} {time.monotonic() - started:5.2f} s  "
               f"breaker {router.breaker.state.value}")
 
-    router.whisper.transcribe(pcm, hint)  # warm: its first call is slower
+    router.whisper.hear(pcm).decode(hint)  # warm: its first call is slower
     utterance("healthy")
     utterance("healthy")
     control.fail(TRANSCRIPTIONS, "500")

@@ -116,8 +116,8 @@ def main() -> int:
         for _ in range(args.rounds):
             for path, said in zip(files, PHRASES, strict=True):
                 runs = {"realtime": (realtime.stream, None),
-                        "file": (None, lambda pcm: file.transcribe(pcm, hint)),
-                        "whisper": (None, lambda pcm: whisper.transcribe(pcm, hint))}
+                        "file": (None, lambda pcm: file.hear(pcm).decode(hint)),
+                        "whisper": (None, lambda pcm: whisper.hear(pcm).decode(hint))}
                 for name, (stream_from, hear) in runs.items():
                     for eos, closed, command in play(path, cfg, stream_from, hear, hint,
                                                      dispatcher):

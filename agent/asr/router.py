@@ -47,8 +47,7 @@ from agent.voxtral.client import Unreachable
 
 if TYPE_CHECKING:
     from agent.config import Config
-    from agent.dispatch.dispatcher import Dispatcher
-    from agent.messages import Decision, Transcript
+    from agent.messages import Transcript
     from agent.voxtral.backend import VoxtralHearing, VoxtralTranscriber
     from agent.voxtral.realtime import RealtimeTranscriber
 
@@ -198,16 +197,13 @@ class RouterTranscriber:
         rec = cfg.recognition
         self.breaker = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
         self.stats = RouterStats()
-        local = _whisper_capabilities(self.whisper)
+        local = self.whisper.capabilities
         realtime = cfg.voxtral.mode == "realtime"
         self.capabilities = Capabilities(nbest=local.nbest, prefix=local.prefix,
                                          score=local.score, stream=realtime,
                                          intent=cfg.voxtral.command_intent and not realtime)
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
-        self._recent: list[tuple[bytes, RouterHearing]] = []
-        """The last few hearings, for the older per-call entry points (transcribe, score,
-        intent) that the lead removes once the pipeline holds the hearing itself."""
 
     def load(self) -> None:
         """Whisper first (the fallback must be ready); then Voxtral, without waiting for a
@@ -259,36 +255,6 @@ class RouterTranscriber:
         """One utterance; it is routed when first decoded."""
         return RouterHearing(self, pcm)
 
-    def _recall(self, pcm: bytes, fresh: bool = False) -> RouterHearing:
-        """The last hearing of this very audio object (the pipeline passes one utterance's
-        bytes to transcribe, score and intent), or (`fresh`, or none) a new one."""
-        for seen, hearing in self._recent:
-            if seen is pcm and not fresh:
-                return hearing
-        hearing = self.hear(pcm)
-        self._recent = [*[(p, h) for p, h in self._recent if p is not pcm][-3:],
-                        (pcm, hearing)]
-        return hearing
-
-    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        """The older entry point: hear(pcm).decode(hint), routed afresh on every call
-        without a prefix, as it always was (the lead removes it)."""
-        return self._recall(pcm, fresh=not hint.prefix).decode(hint)
-
-    def score(self, pcm: bytes, hint: Hint, texts: list[str]) -> list[float]:
-        """The older entry point: whisper's scores (the lead removes it)."""
-        return self._recall(pcm).score(texts, hint)
-
-    def intent(self, pcm: bytes, transcript: Transcript, dispatcher: Dispatcher,
-               app: str) -> Decision | None:
-        """The older pipeline hook (see agent.voxtral.backend.legacy_intent)."""
-        if not self.capabilities.intent:
-            return None
-        from agent.voxtral.backend import legacy_intent
-
-        return legacy_intent(self._recall(pcm), self._cfg.voxtral.intent_confirm == "always",
-                             transcript, dispatcher, app)
-
     def close(self) -> None:
         self._stop.set()
         if self.realtime is not None:
@@ -314,7 +280,7 @@ class RouterHearing:
 
     def _local(self) -> Hearing:
         if self._whisper is None:
-            self._whisper = _hear_whisper(self._router.whisper, self._pcm)
+            self._whisper = self._router.whisper.hear(self._pcm)
         return self._whisper
 
     def decode(self, hint: Hint) -> Transcript:
@@ -382,32 +348,3 @@ class RouterHearing:
         except RecognitionError as exc:
             self._router.breaker.failure(down=isinstance(exc, Unreachable))
             raise
-
-
-# --- TEMPORARY: until WhisperTranscriber.hear() lands (another developer's change) --------
-# The router is written against the Recogniser protocol; this adapter lets it run on the
-# whisper backend of today (transcribe/score per call). Delete it, and use
-# `whisper.hear(pcm)` and `whisper.capabilities` directly, once whisper.py has them.
-
-def _hear_whisper(whisper: Any, pcm: bytes) -> Hearing:
-    hear = getattr(whisper, "hear", None)
-    return hear(pcm) if hear is not None else _PerCallHearing(whisper, pcm)
-
-
-def _whisper_capabilities(whisper: Any) -> Capabilities:
-    return getattr(whisper, "capabilities", Capabilities(nbest=True, prefix=True, score=True))
-
-
-class _PerCallHearing:
-    def __init__(self, whisper: Any, pcm: bytes) -> None:
-        self._whisper, self._pcm = whisper, pcm
-
-    def decode(self, hint: Hint) -> Transcript:
-        transcript: Transcript = self._whisper.transcribe(self._pcm, hint)
-        return transcript
-
-    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
-        return list(self._whisper.score(self._pcm, hint, list(texts)))
-
-    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
-        raise Unsupported("whisper does not pick commands as tool calls")

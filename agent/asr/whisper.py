@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from agent.asr.base import Capabilities, Hint, ModelError, RecognitionError
+from agent.asr.base import Capabilities, Hint, ModelError, RecognitionError, Stream, Unsupported
 from agent.asr.hearing import (
     FULL_WINDOW_S,
     WINDOWS_S,
@@ -27,7 +27,7 @@ from agent.asr.hearing import (
 )
 from agent.asr.models import loadable, resolve_model
 from agent.config import Config
-from agent.messages import SAMPLE_RATE, Transcript
+from agent.messages import SAMPLE_RATE
 
 __all__ = ["WhisperTranscriber", "build_prompt"]
 
@@ -46,9 +46,6 @@ class WhisperTranscriber:
         self._cfg = cfg.whisper
         self._engine: Engine | None = None
         self._prompts: dict[tuple[tuple[str, ...], str], list[int]] = {}
-        self._last: tuple[bytes, WhisperHearing | LongHearing] | None = None
-        """The last utterance the old-style calls heard, so score() after transcribe()
-        reuses its encoder output."""
         self.windows: tuple[int, ...] = WINDOWS_S if self._cfg.fit_window else (FULL_WINDOW_S,)
         """Window sizes utterances are fitted to, in seconds ((30,) = always 30 s)."""
         self.model_path = ""
@@ -81,7 +78,6 @@ class WhisperTranscriber:
 
     def close(self) -> None:
         self._engine = None
-        self._last = None
 
     def hear(self, pcm: bytes) -> WhisperHearing | LongHearing:
         """One utterance of s16le mono 16 kHz audio; it is encoded on its first use."""
@@ -92,20 +88,8 @@ class WhisperTranscriber:
             return LongHearing(self._engine, audio, self.name)
         return WhisperHearing(self._engine, audio, self.name, self.windows)
 
-    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        """hear(pcm).decode(hint), for callers of the older protocol."""
-        return self._heard(pcm).decode(hint)
-
-    def score(self, pcm: bytes, hint: Hint, texts: list[str]) -> list[float]:
-        """hear(pcm).score(texts, hint), for callers of the older protocol."""
-        if self._engine is None or not texts:
-            return []
-        return self._heard(pcm).score(texts, hint)
-
-    def _heard(self, pcm: bytes) -> WhisperHearing | LongHearing:
-        if self._last is None or self._last[0] != pcm:
-            self._last = (pcm, self.hear(pcm))
-        return self._last[1]
+    def stream(self) -> Stream:
+        raise Unsupported("whisper hears whole utterances; it does not stream")
 
     def _prompt(self, phrases: tuple[str, ...], prefix: str = "") -> list[int]:
         """Prompt tokens, then the start of transcript, then the forced prefix (if any)."""

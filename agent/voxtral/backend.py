@@ -24,10 +24,11 @@ from agent.asr.base import (
     Hint,
     ModelError,
     RecognitionError,
+    Stream,
     ToolCall,
     Unsupported,
 )
-from agent.messages import Decision, Hypothesis, Transcript
+from agent.messages import Hypothesis, Transcript
 from agent.voxtral import audio, launch, models
 from agent.voxtral.client import VoxtralClient, VoxtralError, health
 from agent.voxtral.features import FeatureRequest, get
@@ -36,7 +37,6 @@ from agent.voxtral.server import ServerManager
 
 if TYPE_CHECKING:
     from agent.config import Config
-    from agent.dispatch.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,8 @@ class VoxtralTranscriber:
         """One utterance; nothing is sent until it is decoded or asked for intent."""
         return VoxtralHearing(self, pcm)
 
-    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        """The older entry point (the lead removes it once the pipeline calls hear())."""
-        return self.hear(pcm).decode(hint)
+    def stream(self) -> Stream:
+        raise Unsupported("file Voxtral does not stream (voxtral.mode = \"realtime\" does)")
 
     def recognise(self, pcm: bytes) -> Transcript:
         """One request (or, past chunk_s, one per chunk); raise RecognitionError."""
@@ -168,13 +167,6 @@ class VoxtralTranscriber:
             log.info("command intent: no command for %r (%s)", text, result.text[:80])
         return result.tool_calls
 
-    def intent(self, pcm: bytes, transcript: Transcript, dispatcher: Dispatcher,
-               app: str) -> Decision | None:
-        """The older pipeline hook, kept until the lead wires hear().intent() and
-        Dispatcher.intended() into the pipeline: it only joins those two."""
-        return legacy_intent(self.hear(pcm), self.cfg.intent_confirm == "always", transcript,
-                             dispatcher, app)
-
     def close(self) -> None:
         if self.server is not None:
             self.server.stop()
@@ -203,18 +195,3 @@ class VoxtralHearing:
     def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
         """The tool calls the model makes for this audio, given `text` as heard."""
         return self._owner.tool_calls(self._pcm, text, tools)
-
-
-def legacy_intent(hearing: Any, confirm_always: bool, transcript: Transcript,
-                  dispatcher: Dispatcher, app: str) -> Decision | None:
-    """hearing.intent() then Dispatcher.intended(), for the pipeline's older hook (the lead
-    removes this when app.py does the same itself). The hearing sees only text and tools."""
-    tools = dispatcher.tools(app)
-    if not tools:
-        return None
-    try:
-        calls = hearing.intent(transcript.text, tools)
-    except RecognitionError as exc:
-        log.warning("command intent: %s", exc)
-        return None
-    return dispatcher.intended(transcript.text, calls, app, confirm_always)

@@ -138,9 +138,6 @@ class RealtimeTranscriber:
         stream.feed(pcm)
         return stream.finish(pcm)
 
-    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
-        return self.hear(pcm).decode(hint)
-
     def close(self) -> None:
         self.session.close()
         if self.owns_file:

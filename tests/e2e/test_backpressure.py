@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.app import Pipeline
-from agent.asr.base import Hint
+from agent.app import Listening, Pipeline
+from agent.asr.base import Hearing, Recogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
+from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import AudioFrame, Outcome, Transcript
+from agent.messages import AudioFrame, Outcome
 from agent.runner import command_library, load_transcriber
+from agent.worker import Worker
 from tests.e2e.rig import spoken
 
 PHRASES = ("new tab", "close tab", "copy", "paste", "undo", "redo", "find")
@@ -36,16 +38,16 @@ HOLD_LIMIT_S = 300.0
 class HeldRecogniser:
     """The real recogniser, which does not return until capture has read the whole file."""
 
-    def __init__(self, inner: object, read_all: threading.Event) -> None:
+    def __init__(self, inner: Recogniser, read_all: threading.Event) -> None:
         self.inner = inner
-        self.name = "whisper"
+        self.name, self.capabilities = inner.name, inner.capabilities
         self.read_all = read_all
         self.capture_ran_ahead = True
 
-    def transcribe(self, pcm: bytes, hint: Hint) -> Transcript:
+    def hear(self, pcm: bytes) -> Hearing:
         if not self.read_all.wait(HOLD_LIMIT_S):
             self.capture_ran_ahead = False
-        return self.inner.transcribe(pcm, hint)  # type: ignore[attr-defined]
+        return self.inner.hear(pcm)
 
 
 class Paced:
@@ -90,8 +92,9 @@ def test_a_slow_recogniser_drops_counted_utterances_and_never_holds_capture(
     source = Paced(FileSource(rapid_speech, cfg.audio.block_ms))
     recogniser = HeldRecogniser(load_transcriber(cfg), source.read_all)
     dispatcher = Dispatcher(command_library(cfg).commands)
-    pipeline = Pipeline(source, Segmenter(cfg.vad, cfg.audio.block_ms), recogniser, dispatcher,
-                        _NoActions(), outcomes.append, live=True, queue_size=1)
+    worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), _NoActions())
+    pipeline = Pipeline(Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), live=True,
+                                  queue_size=1), worker, outcomes.append)
     with caplog.at_level(logging.WARNING, logger="agent.app"):
         pipeline.run()
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from agent.asr import guard
-from agent.asr.base import Hint, RecognitionError, Unsupported
+from agent.asr.base import Hint, RecognitionError, Unsupported, transcribe
 from agent.asr.hearing import FULL_WINDOW_S, WINDOWS_S, LongHearing, WhisperHearing
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import read_audio
@@ -88,12 +88,14 @@ def test_one_encoding_serves_every_decode_and_score(whisper, dispatcher, said) -
     assert hearing.encode_seconds == spent
 
 
-def test_the_old_calls_hear_through_the_same_path(whisper, said) -> None:
+def test_the_plain_path_hears_once_and_decodes(whisper, said) -> None:
     pcm = said["volume up"]
     hint = Hint(("volume up", "volume down"), 3)
-    assert whisper.transcribe(pcm, hint).text == whisper.hear(pcm).decode(hint).text
-    up, down = whisper.score(pcm, Hint(), ["volume up", "volume down"])
+    assert transcribe(whisper, pcm, hint).text == whisper.hear(pcm).decode(hint).text
+    up, down = whisper.hear(pcm).score(["volume up", "volume down"], Hint())
     assert up > down
+    with pytest.raises(Unsupported):
+        whisper.stream()  # whole utterances only
 
 
 def test_a_decode_read_twice_on_a_short_window_is_decoded_again_on_30_s(

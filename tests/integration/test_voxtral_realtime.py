@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.asr.base import Hint, RecognitionError, Stream
+from agent.asr.base import Hint, RecognitionError, Stream, transcribe
 from agent.asr.router import RouterTranscriber
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
@@ -224,14 +224,14 @@ def test_a_server_that_never_sends_done(backend: RealtimeTranscriber, echo: Doub
     with pytest.raises(RecognitionError, match=r"no transcription.done within 1 s"):
         backend.hear(bytes(32000))
     assert backend.session.wait_connected(10)  # a fresh session: a late done is not taken
-    assert backend.transcribe(bytes(16000), Hint()).text == "0.50 seconds of audio"
+    assert transcribe(backend, bytes(16000), Hint()).text == "0.50 seconds of audio"
     assert backend.session.connects == 2
 
 
 @pytest.mark.parametrize("backend", ["echo"], indirect=True)
 def test_the_key_reaches_the_double(backend: RealtimeTranscriber, echo: Double,
                                     caplog: pytest.LogCaptureFixture) -> None:
-    assert backend.transcribe(bytes(32000), Hint()).text == "1.00 seconds of audio"
+    assert transcribe(backend, bytes(32000), Hint()).text == "1.00 seconds of audio"
     assert [s["utterances"] for s in Control(echo.url).sessions()] == [1]
     wrong = Session(f"ws://127.0.0.1:{echo.port}/v1/realtime", REALTIME_MODEL, "wrong",
                     1.0, 0.05)
@@ -288,14 +288,14 @@ def test_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
     rt = RealtimeTranscriber(realtime_config(port, tmp_path, realtime_backoff_s=0.05))
     try:
         rt.load()
-        assert rt.transcribe(bytes(32000), Hint()).text == "1.00 seconds of audio"
+        assert transcribe(rt, bytes(32000), Hint()).text == "1.00 seconds of audio"
         first.stop()
         with pytest.raises(RecognitionError, match=r"connection lost|not connected"):
-            rt.transcribe(bytes(32000), Hint())
+            transcribe(rt, bytes(32000), Hint())
         with Double(port, tmp_path / "b.log", env={"VLLM_DOUBLE_ASR": "echo"},
                     model=REALTIME_MODEL) as second:
             assert rt.session.wait_connected(30)
-            assert rt.transcribe(bytes(16000), Hint()).text == "0.50 seconds of audio"
+            assert transcribe(rt, bytes(16000), Hint()).text == "0.50 seconds of audio"
             assert len(realtime_records(second)) == 1
         assert rt.session.connects == 2 and rt.session.attempts > 2  # backoff while down
     finally:

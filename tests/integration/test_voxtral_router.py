@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.asr.base import Hint
+from agent.asr.base import Hint, transcribe
 from agent.asr.router import BreakerState, RouterTranscriber
 from agent.config import Config
 from agent.voxtral.config import RecognitionConfig
@@ -108,20 +108,20 @@ def test_server_dies_mid_session_then_recovers(router: RouterTranscriber,
     assert server is not None
     until(router.breaker.allow)  # started in the background; whisper would take utterances
     control = Control(router.voxtral.client.url)
-    first = router.transcribe(pcm_of(said["scroll"]), HINT)
+    first = transcribe(router, pcm_of(said["scroll"]), HINT)
     assert (first.backend, first.text) == ("voxtral", "Scroll down.")
     control.fail(TRANSCRIPTIONS, "die")  # the engine dies while this utterance is in flight
-    in_flight = router.transcribe(pcm_of(said["sleep"]), HINT)
+    in_flight = transcribe(router, pcm_of(said["sleep"]), HINT)
     assert (in_flight.backend, in_flight.text) == ("whisper", "Go to sleep.")
-    next_one = router.transcribe(pcm_of(said["terminal"]), HINT)  # server still restarting
+    next_one = transcribe(router, pcm_of(said["terminal"]), HINT)  # server still restarting
     assert next_one.backend == "whisper" and "terminal" in next_one.text.lower()
     assert router.breaker.state is BreakerState.OPEN
-    skipped = router.transcribe(pcm_of(said["scroll"]), HINT)  # open: straight to whisper
+    skipped = transcribe(router, pcm_of(said["scroll"]), HINT)  # open: straight to whisper
     assert skipped.backend == "whisper"
     assert router.stats.fallbacks == 2  # voxtral was not even tried for it
     until(router.breaker.allow)  # restarted; the probe half-opens the breaker
     assert server.starts == 2
-    back = router.transcribe(pcm_of(said["scroll"]), HINT)
+    back = transcribe(router, pcm_of(said["scroll"]), HINT)
     assert (back.backend, back.text) == ("voxtral", "Scroll down.")
     assert router.breaker.state is BreakerState.CLOSED
     assert (router.stats.voxtral, router.stats.whisper, router.stats.fallbacks) == (2, 3, 2)
@@ -132,19 +132,19 @@ def test_a_server_that_does_not_answer_trips_the_timeout_and_whisper_transcribes
         caplog: pytest.LogCaptureFixture) -> None:
     router = hasty_router
     until(router.breaker.allow)
-    assert router.transcribe(pcm_of(said["scroll"]), HINT).backend == "voxtral"
+    assert transcribe(router, pcm_of(said["scroll"]), HINT).backend == "voxtral"
     assert router.breaker.state is BreakerState.CLOSED
     control = Control(router.voxtral.client.url)
     control.fail(TRANSCRIPTIONS, "hang", seconds=600.0)  # held, never answered
     with caplog.at_level(logging.WARNING, logger="agent.asr.router"):
-        late = router.transcribe(pcm_of(said["sleep"]), HINT)  # the timeout, then whisper
+        late = transcribe(router, pcm_of(said["sleep"]), HINT)  # the timeout, then whisper
     assert (late.backend, late.text) == ("whisper", "Go to sleep.")
     assert control.hits() == [{"path": TRANSCRIPTIONS, "mode": "hang"}]
     assert router.stats.fallbacks == 1
     notes = [r.getMessage() for r in caplog.records]
     assert any("whisper takes this utterance" in n for n in notes), notes
     assert router.breaker.state is BreakerState.CLOSED  # one failure does not open it
-    assert router.transcribe(pcm_of(said["scroll"]), HINT).backend == "voxtral"
+    assert transcribe(router, pcm_of(said["scroll"]), HINT).backend == "voxtral"
 
 
 def test_run_reports_which_backend_heard_each_utterance(tmp_path: Path,

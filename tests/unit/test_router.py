@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from agent.asr.base import BACKENDS, Capabilities, Hint, RecognitionError, ToolCall, Unsupported
+from agent.asr.base import (
+    BACKENDS,
+    Capabilities,
+    Hint,
+    RecognitionError,
+    ToolCall,
+    Unsupported,
+    transcribe,
+)
 from agent.asr.router import BreakerState, CircuitBreaker, RouterTranscriber
 from agent.config import Config
 from agent.messages import Transcript
@@ -171,7 +179,7 @@ def test_each_utterance_is_recognised_once_by_whoever_could() -> None:
     assert said(r, b"five").backend == "voxtral"
     assert r.breaker.state is BreakerState.CLOSED
     assert (r.stats.voxtral, r.stats.whisper, r.stats.fallbacks) == (2, 3, 2)
-    assert r.transcribe(b"six", Hint()).backend == "voxtral"  # the older entry point
+    assert transcribe(r, b"six", Hint()).backend == "voxtral"  # the plain path
 
 
 def test_one_hearing_is_routed_once_and_scored_and_refocused_by_whisper() -> None:
