@@ -75,6 +75,9 @@ class Decider:
 
     def decide(self, heard: Heard) -> tuple[Transcript, Decision]:
         transcript = heard.transcript
+        if heard.utterance.unbroken and self.dispatcher.mode is not Mode.DICTATION:
+            transcript = replace(transcript, doubt=transcript.doubt or "part of unbroken speech "
+                                 "longer than vad.max_utterance_s")
         if transcript.doubt:
             log.info("heard %r, doubted (%s): not acted on", transcript.text, transcript.doubt)
             return transcript, Decision(transcript.text.strip(), None, (),

@@ -47,6 +47,9 @@ class Utterance:
     """time.monotonic() when the segmenter closed it, in seconds (0 if unknown)."""
     voiced: float = 0.0
     """Seconds of audio the VAD called voiced between start and end (0 if unknown)."""
+    unbroken: bool = False
+    """Part of speech that went on past max_utterance_s without a pause: the piece cut
+    there, or what followed the cut. Commands are short: such speech is talk."""
 
     @property
     def duration(self) -> float:

@@ -149,6 +149,8 @@ class Segmenter:
         self._offered: Peek | None = None
         self._peeks = 0
         self._count = 0
+        self._after_cut = False
+        """The open utterance continues speech cut at max_utterance_s (or is that cut)."""
         self.discarded = 0
         """Bursts shorter than min_speech_ms, or without speech for the opinion, dropped."""
 
@@ -204,8 +206,9 @@ class Segmenter:
             return None
         self._release(at)
         utt = Utterance(pcm=peek.pcm, start=peek.start, end=peek.end, index=self._count,
-                        closed_at=self._clock(), voiced=peek.voiced)
+                        closed_at=self._clock(), voiced=peek.voiced, unbroken=self._after_cut)
         self._count += 1
+        self._after_cut = False
         return utt
 
     def flush(self) -> Utterance | None:
@@ -225,6 +228,7 @@ class Segmenter:
         self._frames = []
         self._speech_start = None
         self._peek = self._offered = None
+        self._after_cut = False
 
     def _speech_ref(self) -> int:
         """The last frame of speech that pauses are counted from (-1: none yet)."""
@@ -300,7 +304,9 @@ class Segmenter:
             self.discarded += 1
             log.debug("noise burst %.2f-%.2f s: less speech than min_speech_ms", start, end)
             return None
-        return self._emit(keep, start, end)
+        utt = self._emit(keep, start, end)
+        self._after_cut = False
+        return utt
 
     def _cut(self) -> Utterance | None:
         """Max length reached: emit what is open and go on (noise alone is dropped)."""
@@ -309,6 +315,7 @@ class Segmenter:
         end = last.start + last.duration
         noise = self._opinion is not None and self._last_said < 0
         self.discarded += noise
+        self._after_cut = True
         utt = None if noise else self._emit(self._frames, self._speech_start, end)
         self._speech_start = end
         self._frames = []
@@ -319,6 +326,7 @@ class Segmenter:
 
     def _emit(self, frames: list[AudioFrame], start: float, end: float) -> Utterance:
         utt = Utterance(pcm=b"".join(f.pcm for f in frames), start=start, end=end,
-                        index=self._count, closed_at=self._clock(), voiced=self._voiced_s())
+                        index=self._count, closed_at=self._clock(), voiced=self._voiced_s(),
+                        unbroken=self._after_cut)
         self._count += 1
         return utt

@@ -113,6 +113,19 @@ def test_a_doubted_transcript_never_acts(whisper, commands, tmp_path) -> None:
     assert decision.note == "doubted: too few words"
 
 
+def test_unbroken_talk_never_acts_in_command_mode(whisper, commands, tmp_path) -> None:
+    # the piece after a cut at max_utterance_s: heard as a command, it is still talk
+    d = decider(whisper, commands)
+    h = heard(d, whisper, speak("save file", tmp_path))
+    assert d.decide(h)[1].command == "save file"
+    cut = replace(h, utterance=replace(h.utterance, unbroken=True))
+    _, decision = d.decide(cut)
+    assert decision.actions == () and decision.note.startswith("doubted: part of unbroken")
+    d.dispatcher.set_mode(Mode.DICTATION)  # dictation of a long stretch is still typed
+    _, typed = d.decide(cut)
+    assert typed.actions and isinstance(typed.actions[0], TypeAction)
+
+
 def test_free_text_is_taken_from_the_decode_without_the_prompt(whisper, commands,
                                                                tmp_path) -> None:
     # the vocabulary prompt pulls free words toward command words: with it espeak's

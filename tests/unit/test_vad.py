@@ -121,6 +121,16 @@ def test_long_speech_is_cut_at_max_length_without_losing_audio() -> None:
     assert sum(u.end - u.start for u in utts) == pytest.approx(120 * 0.03)
 
 
+def test_speech_past_max_length_is_marked_unbroken_until_a_pause() -> None:
+    cfg = VadConfig(max_utterance_s=1.5)
+    got, _ = run("." * 10 + "#" * 60 + "." * 30 + "#" * 20 + "." * 30, cfg)
+    utts = [u for _, u in got]
+    # the cut piece and what followed it are unbroken; after a real pause, a fresh one
+    assert [u.unbroken for u in utts] == [True, True, False]
+    short, _ = run("." * 10 + "#" * 20 + "." * 30, cfg)
+    assert [u.unbroken for _, u in short] == [False]
+
+
 def test_flush_closes_speech_open_at_end_of_stream() -> None:
     got, _ = run("." * 10 + "#" * 20)
     assert len(got) == 1
