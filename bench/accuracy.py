@@ -68,10 +68,15 @@ def ensure_set(set_name: str, regenerate: bool) -> Path:
     return folder
 
 
+CONFIG: Path | None = None
+"""A config file for every run (--config), to compare settings; None: the defaults."""
+
+
 def run_pipeline(path: Path, fast: bool = True, extra: tuple[str, ...] = ()
                  ) -> tuple[list[dict[str, Any]], str, float]:
     """JSON lines, stderr and wall seconds of `voxagent run --input path --dry-run --json`."""
-    argv = [sys.executable, "-m", "agent", "run", "--input", str(path), "--dry-run", "--json",
+    argv = [sys.executable, "-m", "agent", *(["--config", str(CONFIG)] if CONFIG else []),
+            "run", "--input", str(path), "--dry-run", "--json",
             *(["--fast"] if fast else []), *extra]
     started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
@@ -210,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--script", default=fl.FULL, help="which script's files (default: full)")
     p.add_argument("--regenerate", action="store_true", help="remake the session files first")
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
+    p.add_argument("--config", type=Path, help="run with this config file (default: none)")
     args = p.parse_args(argv)
+    global CONFIG  # noqa: PLW0603 - one setting for the whole run
+    CONFIG = args.config.resolve() if args.config else None
     folder = ensure_set(args.set, args.regenerate)
     sessions = [s for s in fl.load_manifest(folder) if s.script == args.script
                 and (not args.only or s.condition in args.only)]
