@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from agent.audio.vad import Peek, Segmenter
+from agent.audio.vad import Pausing, Peek, Segmenter
 from agent.messages import Activity, ActivityEvent, AudioFrame, ListenStyle, Outcome, Utterance
 from agent.worker import Worker
 
@@ -70,6 +70,8 @@ class PipelineStats:
     """Control calls refused because too many were waiting; each is logged."""
     failures: int = 0
     """Utterances whose processing failed (each reported with its error)."""
+    early_ends: int = 0
+    """Utterances closed at a pause because they were a complete command (peeks)."""
 
 
 @dataclass
@@ -118,6 +120,9 @@ class Pipeline:
         """The worker's answers to peeks: (peek id, where to send the closed utterance),
         or (peek id, None) for "not now"."""
         self._capturing = threading.Event()
+        self._closing: tuple[int, queue.Queue[Utterance | None]] | None = None
+        """A close the worker asked for at a peek, waiting for the pause to last (capture
+        thread only)."""
         self._stop = threading.Event()
         self._failed_in_a_row = 0
         self.stats = PipelineStats()
@@ -195,7 +200,8 @@ class Pipeline:
                 self._note_hearing()
                 if utt is not None:
                     self._put(utt)
-                elif (peek := self._peek()) is not None:
+                self._try_close()
+                if utt is None and (peek := self._peek()) is not None:
                     self._put(peek)
                     if not self.listening.live:  # a file waits for the answer
                         self._answer_peeks(wait_for=peek.id)
@@ -207,6 +213,8 @@ class Pipeline:
         finally:
             self._capturing.clear()
             self._answer_peeks(wait_for=None)
+            if self._closing is not None:
+                self._closing[1].put(None)  # the stream ended first
             self._note_hearing(force_off=True)
             self._put(_STOP)
 
@@ -227,9 +235,21 @@ class Pipeline:
                     return
                 continue
             if reply is not None:
-                reply.put(self._active.close_if_paused(peek_id))
+                self._closing = (peek_id, reply)
+                self._try_close()
             if peek_id == wait_for:
                 return
+
+    def _try_close(self) -> None:
+        """The worker asked to close at a peek: done once the pause is long enough; refused
+        (None) when speech resumed or the utterance ended otherwise (capture thread)."""
+        if self._closing is None:
+            return
+        peek_id, reply = self._closing
+        closed = self._active.close_if_paused(peek_id, self._active.early_end_ms)
+        if closed is not Pausing.PAUSING:
+            reply.put(closed)
+            self._closing = None
 
     def _close_at(self, peek: Peek) -> Utterance | None:
         """Ask the capture thread to close the utterance at `peek` (worker thread): the
@@ -325,6 +345,7 @@ class Pipeline:
         if utt is None:
             return
         self.stats.utterances += 1
+        self.stats.early_ends += 1
         outcome = self._process(utt, lambda: self.worker.conclude(replace(heard, utterance=utt)))
         self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
                       lambda o=outcome: self._on_outcome(o))

@@ -56,8 +56,13 @@ class VadConfig:
         0.5, "Silero speech probability that counts as speech (speech ends below this "
         "minus 0.15).", lo=0.1, hi=0.95)
     end_ms: int = _opt(
-        250, "With end_model: an utterance closes after this much audio Silero calls "
-        "non-speech, whatever webrtcvad says, ms.", lo=30, hi=5000)
+        450, "With end_model: an utterance closes after this much audio Silero calls "
+        "non-speech, whatever webrtcvad says, ms (shorter splits commands said with a "
+        "pause in them; complete commands end sooner, at early_end_ms).", lo=30, hi=5000)
+    early_end_ms: int = _opt(
+        180, "A command heard at a peek that nothing could extend ends the utterance once "
+        "the pause has lasted this long, ms (shorter pauses are inside words: stop "
+        "consonants).", lo=0, hi=2000)
     peek_ms: int = _opt(
         90, "A pause this long inside an open utterance offers a peek at the speech so far "
         "(once per pause), ms; 0 = no peeks.", lo=0, hi=5000)

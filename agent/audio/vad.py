@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 import numpy as np
@@ -64,6 +65,12 @@ class Peek:
     """Index the utterance will have when it closes."""
     voiced: float
     """Seconds of audio the VAD called voiced between start and now."""
+
+
+class Pausing(Enum):
+    """close_if_paused(): the pause goes on but is not yet long enough to close on."""
+
+    PAUSING = "pausing"
 
 
 _START_WINDOW_MS = 300
@@ -160,6 +167,12 @@ class Segmenter:
         return self._speech_start is not None
 
     @property
+    def early_end_ms(self) -> int:
+        """How long a pause must last before a complete command heard at a peek closes
+        the utterance (see close_if_paused)."""
+        return self._cfg.early_end_ms
+
+    @property
     def has_opinion(self) -> bool:
         """True when a second opinion (Silero) judges the end of speech."""
         return self._opinion is not None
@@ -195,15 +208,19 @@ class Segmenter:
         peek, self._offered = self._offered, None
         return peek
 
-    def close_if_paused(self, peek_id: int) -> Utterance | None:
-        """Close the open utterance where peek `peek_id` ended, if no speech came since;
-        the utterance has the peek's audio and times.  None when speech resumed (the
-        peek is overtaken) or that utterance is no longer open."""
+    def close_if_paused(self, peek_id: int, pause_ms: int = 0) -> Utterance | Pausing | None:
+        """Close the open utterance where peek `peek_id` ended, if no speech came since and
+        the pause has lasted `pause_ms` (a stop consonant's closure is a pause too short
+        to end a command); the utterance has the peek's audio and times.  PAUSING while
+        the pause is shorter: ask again after the next frame.  None when speech resumed
+        (the peek is overtaken) or that utterance is no longer open."""
         if self._speech_start is None or self._peek is None or self._peek[0].id != peek_id:
             return None
         peek, at = self._peek
         if self._speech_ref() != at:
             return None
+        if (len(self._frames) - 1 - at) * self._frame_s * 1000 < pause_ms - 1e-6:
+            return Pausing.PAUSING
         self._release(at)
         utt = Utterance(pcm=peek.pcm, start=peek.start, end=peek.end, index=self._count,
                         closed_at=self._clock(), voiced=peek.voiced, unbroken=self._after_cut)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
-from agent.audio.vad import Peek, Segmenter, level_db, webrtc_classifier
+from agent.audio.vad import Pausing, Peek, Segmenter, level_db, webrtc_classifier
 from agent.config import ConfigError, VadConfig, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 
@@ -409,3 +409,35 @@ def test_end_model_config_is_checked(tmp_path: Path) -> None:
     path.write_text("[vad]\npeek_ms = -5\n")
     with pytest.raises(ConfigError, match=r"'vad\.peek_ms'"):
         load_config(path)
+
+
+def test_an_early_close_waits_for_the_pause_to_last() -> None:
+    cfg = replace(plain(VadConfig(peek_ms=90)), hangover_ms=600)
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
+    peeks = []
+    for f in frames("." * 10 + "#" * 20 + "." * 3):
+        assert seg.feed(f) is None
+        peeks += [p] if (p := seg.take_peek()) else []
+    (peek,) = peeks
+    assert seg.close_if_paused(peek.id, 180) is Pausing.PAUSING  # 90 ms of pause so far
+    for f in frames("." * 2):
+        seg.feed(f)
+    assert seg.close_if_paused(peek.id, 180) is Pausing.PAUSING  # 150 ms
+    seg.feed(frames(".")[0])
+    closed = seg.close_if_paused(peek.id, 180)  # 180 ms: closed at the peek
+    assert isinstance(closed, Utterance) and closed.end == peek.end
+    assert not seg.in_speech
+
+
+def test_speech_during_the_wait_overtakes_the_early_close() -> None:
+    # a stop consonant: a short closure inside a word, then the word goes on
+    cfg = replace(plain(VadConfig(peek_ms=90)), hangover_ms=600)
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
+    peeks = []
+    for f in frames("." * 10 + "#" * 20 + "..."):
+        seg.feed(f)
+        peeks += [p] if (p := seg.take_peek()) else []
+    assert seg.close_if_paused(peeks[0].id, 180) is Pausing.PAUSING
+    seg.feed(frames("#")[0])  # the word goes on
+    assert seg.close_if_paused(peeks[0].id, 180) is None
+    assert seg.in_speech

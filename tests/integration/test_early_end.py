@@ -1,0 +1,82 @@
+"""Ending an utterance on meaning: the real pipeline (file source, segmenter with Silero,
+the embedded model, the dispatcher) closes an utterance at a pause only when what was
+heard is a complete command nothing could extend, and never acts on a prefix."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.actions.dryrun import DryRunExecutor
+from agent.app import Listening, Pipeline
+from agent.asr.whisper import WhisperTranscriber
+from agent.audio.file_source import FileSource, read_audio
+from agent.audio.vad import Segmenter
+from agent.config import Config
+from agent.decide import Decider
+from agent.dispatch.dispatcher import Dispatcher
+from agent.messages import KeyAction, Outcome
+from agent.runner import command_library
+from agent.worker import Worker
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperTranscriber:
+    recogniser = WhisperTranscriber(Config())
+    recogniser.load()
+    return recogniser
+
+
+def said(folder: Path, *parts: str | float) -> Path:
+    """espeak-ng saying the text parts (trimmed) with exactly the given seconds of silence
+    between them, after and before a second of silence."""
+    pcm = [np.zeros(16000, dtype="<i2")]
+    for i, part in enumerate(parts):
+        if isinstance(part, float):
+            pcm.append(np.zeros(int(part * 16000), dtype="<i2"))
+            continue
+        wav = folder / f"part{i}.wav"
+        subprocess.run(["espeak-ng", "-w", str(wav), part], check=True)
+        voice = read_audio(wav)
+        loud = np.flatnonzero(np.abs(voice.astype(np.int32)) > 300)
+        pcm.append(voice[loud[0]:loud[-1] + 1])  # espeak's own leading and trailing silence off
+    pcm.append(np.zeros(16000, dtype="<i2"))
+    out = folder / "said.wav"
+    import soundfile
+
+    soundfile.write(str(out), np.concatenate(pcm), 16000, subtype="PCM_16")
+    return out
+
+
+def run(path: Path, recogniser: WhisperTranscriber) -> tuple[list[Outcome], Pipeline]:
+    cfg = Config()
+    dispatcher = Dispatcher(command_library(cfg).commands)
+    worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), DryRunExecutor())
+    outcomes: list[Outcome] = []
+    pipeline = Pipeline(Listening(FileSource(path, cfg.audio.block_ms, fast=True),
+                                  Segmenter(cfg.vad, cfg.audio.block_ms)),
+                        worker, outcomes.append)
+    pipeline.run()
+    return outcomes, pipeline
+
+
+def test_a_complete_command_ends_at_the_pause(whisper, tmp_path) -> None:
+    outcomes, pipeline = run(said(tmp_path, "new tab"), whisper)
+    assert [o.decision.actions for o in outcomes] == [(KeyAction("ctrl+t"),)]
+    assert pipeline.stats.early_ends == 1  # closed at the pause, not after the hangover
+
+
+def test_a_pause_inside_a_command_never_acts_on_its_prefix(whisper, tmp_path) -> None:
+    # "press down" is complete as heard at the pause, but a count could follow it
+    outcomes, pipeline = run(said(tmp_path, "press down", 0.2, "five times"), whisper)
+    assert [o.decision.actions for o in outcomes] == [(KeyAction("down", 5),)]
+    assert pipeline.stats.early_ends == 0
+
+
+def test_a_command_that_could_go_on_waits_for_the_end(whisper, tmp_path) -> None:
+    outcomes, pipeline = run(said(tmp_path, "scroll up"), whisper)
+    assert len(outcomes) == 1 and outcomes[0].decision.command is not None
+    assert pipeline.stats.early_ends == 0  # "scroll up three times" could follow
