@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 
 from agent.actions.base import ActionError, Executor
-from agent.asr.base import Hint, Recogniser, RecognitionError
+from agent.asr.base import Hint, Recogniser, RecognitionError, Stream
 from agent.asr.guard import coverage_doubt
 from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
@@ -36,11 +36,12 @@ class Worker:
     def dispatcher(self) -> Dispatcher:
         return self.decider.dispatcher
 
-    def process(self, utt: Utterance) -> Outcome:
-        """Hear, decide and act on one utterance; a recognition or action error is reported
-        in the outcome (anything else is the pipeline's to report)."""
+    def process(self, utt: Utterance, stream: Stream | None = None) -> Outcome:
+        """Hear (from `stream`, when the utterance was streamed while spoken), decide and
+        act on one utterance; a recognition or action error is reported in the outcome
+        (anything else is the pipeline's to report)."""
         try:
-            heard = self._hear(utt)
+            heard = self._hear(utt, stream)
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
@@ -63,6 +64,12 @@ class Worker:
                   verdict.reason)
         return heard if verdict.complete and not heard.transcript.doubt else None
 
+    def complete_so_far(self, text: str) -> bool:
+        """Whether `text`, a streaming recogniser's partial text at a pause, is a complete
+        command nothing could extend (act as soon as the stream's final text is in)."""
+        return self.dispatcher.mode is Mode.COMMAND and bool(text.strip()) and \
+            self.dispatcher.complete(text, self.executor.active_app()).complete
+
     def conclude(self, heard: Heard) -> Outcome:
         """Decide and act on an utterance already heard."""
         transcript, decision = self.decider.decide(heard)
@@ -71,10 +78,10 @@ class Worker:
         return Outcome(heard.utterance, transcript, decision, time.monotonic(), errors,
                        recognised_at=recognised_at)
 
-    def _hear(self, utt: Utterance) -> Heard:
+    def _hear(self, utt: Utterance, stream: Stream | None = None) -> Heard:
         app = self.executor.active_app()
         hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
-        hearing = self.recogniser.hear(utt.pcm)
+        hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 
     def failed(self, utt: Utterance, error: str) -> Outcome:

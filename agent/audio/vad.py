@@ -166,6 +166,11 @@ class Segmenter:
         """True while an utterance is open."""
         return self._speech_start is not None
 
+    def open_pcm(self) -> bytes:
+        """The open utterance's audio so far, pre-roll included (b"" when none is open):
+        what a streaming recogniser is sent first."""
+        return b"".join(f.pcm for f in self._frames) if self._speech_start is not None else b""
+
     @property
     def early_end_ms(self) -> int:
         """How long a pause must last before a complete command heard at a peek closes

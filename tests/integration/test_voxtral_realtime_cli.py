@@ -91,6 +91,23 @@ def test_run_json_names_the_realtime_backend(hearing: Double, said: dict[str, Pa
     assert [r["text"] for r in realtime_records(hearing)] == ["Scroll down.", "Go to sleep."]
 
 
+def test_live_run_streams_each_utterance_while_it_is_spoken(
+        hearing: Double, said: dict[str, Path], tmp_path: Path) -> None:
+    # paced in real time, as from the microphone: the capture thread sends each frame
+    # to the socket as it arrives, so an utterance reaches the server in many appends
+    Control(hearing.url).clear()
+    home = home_for(tmp_path, hearing.port)
+    result = voxagent(home, "run", "--input", said["session"], "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(x["backend"], x["command"]) for x in lines] == [
+        ("voxtral-realtime", "scroll down"), ("voxtral-realtime", "go to sleep")]
+    records = realtime_records(hearing)
+    assert [r["text"] for r in records] == ["Scroll down.", "Go to sleep."]
+    # a whole recording sent at once goes in one append of up to 2 s; these were streamed
+    assert all(r["appends"] >= 10 for r in records), [r["appends"] for r in records]
+
+
 def test_run_after_a_dropped_connection_acts_once_per_utterance(
         hearing: Double, said: dict[str, Path], tmp_path: Path) -> None:
     Control(hearing.url).clear()
