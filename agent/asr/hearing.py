@@ -43,6 +43,10 @@ PAD_S = 1.0
 """Silence an utterance keeps after it inside its window, in seconds."""
 FRAMES_PER_S = 100
 """Mel frames per second (hop of 160 samples at 16 kHz)."""
+SCORE_BATCH = 2
+"""Candidate texts scored in one generate() call: each holds its own cross-attention
+cache of the 30 s encoder output (about 20 MB for tiny.en), so five at once raised the
+agent's peak memory by about 100 MB (bench/memory.py); two keep most of the speed."""
 MAX_LENGTH = 448
 """Whisper's decoder context, in tokens (prompt included)."""
 
@@ -213,17 +217,21 @@ class WhisperHearing:
         encoded = np.asarray(self.encoded(self._decoded_on))
         prompt = eng.prompt(hint.phrases, "")
         ids = [eng.tokenizer.encode(" " + t.strip()) for t in texts]
-        batch = ctranslate2.StorageView.from_array(
-            np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
-        try:
-            results = eng.model.model.generate(
-                batch, [prompt + i for i in ids], beam_size=1,
-                max_length=len(prompt) + max(map(len, ids)) + 4, return_logits_vocab=True,
-                suppress_blank=False, suppress_tokens=[])
-        except RuntimeError as exc:
-            raise RecognitionError(f"whisper scoring failed: {exc}") from None
-        return [sequence_logprob(i, np.asarray(r.logits[0]), eng.tokenizer.eot)
-                for i, r in zip(ids, results, strict=True)]
+        scores: list[float] = []
+        for at in range(0, len(ids), SCORE_BATCH):
+            part = ids[at:at + SCORE_BATCH]
+            batch = ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(np.repeat(encoded, len(part), axis=0)))
+            try:
+                results = eng.model.model.generate(
+                    batch, [prompt + i for i in part], beam_size=1,
+                    max_length=len(prompt) + max(map(len, part)) + 4,
+                    return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])
+            except RuntimeError as exc:
+                raise RecognitionError(f"whisper scoring failed: {exc}") from None
+            scores += [sequence_logprob(i, np.asarray(r.logits[0]), eng.tokenizer.eot)
+                       for i, r in zip(part, results, strict=True)]
+        return scores
 
     def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
         raise Unsupported("whisper has no intent")
