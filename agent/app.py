@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from agent.asr.base import Stream
 from agent.audio.vad import Pausing, Peek, Segmenter
 from agent.decide import Heard
 from agent.messages import Activity, ActivityEvent, AudioFrame, ListenStyle, Outcome, Utterance
+from agent.streaming import Streamer
 from agent.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,7 @@ class Pipeline:
         """The worker's answers to peeks: (peek id, where to send the closed utterance),
         or (peek id, None) for "not now"."""
         self._capturing = threading.Event()
-        self._streaming = worker.recogniser.capabilities.stream
-        self._stream: Stream | None = None
-        """The open utterance's stream (capture thread), when the recogniser streams."""
-        self._streams: dict[int, Stream] = {}
-        """Streams of closed utterances, by Utterance.index, for the worker to finish."""
-        self._partial = ""
+        self._streams = Streamer(worker.recogniser, self._emit)
         self._closing: tuple[int, queue.Queue[Utterance | None]] | None = None
         """A close the worker asked for at a peek, waiting for the pause to last (capture
         thread only)."""
@@ -206,7 +201,7 @@ class Pipeline:
                 self._answer_peeks(wait_for=None)
                 utt = self._take(frame) if self.listening.gate else self._active.feed(frame)
                 self._note_hearing()
-                self._stream_frame(frame, utt)
+                self._streams.frame(self._active, frame, utt)
                 if utt is not None:
                     self._put(utt)
                 self._try_close()
@@ -258,35 +253,9 @@ class Pipeline:
         closed = self._active.close_if_paused(peek_id, self._active.early_end_ms)
         if closed is not Pausing.PAUSING:
             if closed is not None:
-                self._stream_frame(None, closed)
+                self._streams.frame(self._active, None, closed)
             reply.put(closed)
             self._closing = None
-
-    def _stream_frame(self, frame: AudioFrame | None, utt: Utterance | None) -> None:
-        """With a streaming recogniser: open a stream when speech starts (sending what the
-        segmenter kept), feed it each frame, hand it on with the utterance that closes, or
-        cancel it when the segmenter drops the speech as noise (capture thread)."""
-        if not self._streaming:
-            return
-        if utt is not None and self._stream is not None:
-            self._streams[utt.index] = self._stream
-            self._end_stream(None)
-        elif self._stream is None and self._active.in_speech:
-            self._stream = self.worker.recogniser.stream()
-            self._stream.feed(self._active.open_pcm())
-        elif self._stream is not None and not self._active.in_speech:
-            self._end_stream(self._stream.cancel)
-        elif self._stream is not None and frame is not None:
-            self._stream.feed(frame.pcm)
-            if (text := self._stream.partial()) != self._partial:
-                self._partial = text
-                self._emit(Activity.PARTIAL, True, text)
-
-    def _end_stream(self, then: Callable[[], None] | None) -> None:
-        if then is not None:
-            then()
-        self._stream, self._partial = None, ""
-        self._emit(Activity.PARTIAL, False)
 
     def _close_at(self, peek: Peek) -> Utterance | None:
         """Ask the capture thread to close the utterance at `peek` (worker thread): the
@@ -374,8 +343,8 @@ class Pipeline:
         try:
             if not self._queue.empty():  # something newer is waiting: this one is stale
                 pass
-            elif self._streaming:  # the stream's partial text says whether it is complete
-                heard = self.worker.complete_so_far(self._partial) or None
+            elif self._streams.on:  # the stream's partial text says whether it is complete
+                heard = self.worker.complete_so_far(self._streams.partial) or None
             else:
                 heard = self.worker.consider(peek)
         except Exception as exc:  # noqa: BLE001 - the normal end still comes
@@ -396,7 +365,7 @@ class Pipeline:
                  how: Callable[[], Outcome] | None = None) -> Outcome:
         try:
             outcome = how() if how is not None else \
-                self.worker.process(utt, self._streams.pop(utt.index, None))
+                self.worker.process(utt, self._streams.take(utt))
         except Exception as exc:  # noqa: BLE001 - any bug: report this utterance, go on
             self._failed(f"utterance {utt.start:.2f}-{utt.end:.2f} s failed", exc)
             return self.worker.failed(utt, f"{type(exc).__name__}: {exc}")
