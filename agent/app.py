@@ -224,9 +224,12 @@ class Pipeline:
 
     def _peek(self) -> Peek | None:
         """A peek at a pause of the hands-free segmenter (push-to-talk ends on release)."""
-        if self._active is not self.listening.segmenter:
+        peek = self._active.take_peek()
+        can = self.worker.recogniser.capabilities
+        if peek is None or self._active is not self.listening.segmenter \
+                or not (can.peek or can.stream):
             return None
-        return self._active.take_peek()
+        return peek
 
     def _answer_peeks(self, wait_for: int | None) -> None:
         """Apply the worker's answers (capture thread); with `wait_for`, until that peek's."""
@@ -356,8 +359,12 @@ class Pipeline:
             return
         self.stats.utterances += 1
         self.stats.early_ends += 1
-        outcome = self._process(utt, None if not isinstance(heard, Heard) else
-                                lambda: self.worker.conclude(replace(heard, utterance=utt)))
+        self._emit(Activity.RECOGNISING, True)
+        try:
+            outcome = self._process(utt, None if not isinstance(heard, Heard) else
+                                    lambda: self.worker.conclude(replace(heard, utterance=utt)))
+        finally:
+            self._emit(Activity.RECOGNISING, False)
         self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
                       lambda o=outcome: self._on_outcome(o))
 

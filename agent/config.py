@@ -117,10 +117,15 @@ class CommandsConfig:
         "again as these variants, in order, until one matches a command: lower (two "
         "semitones), slower (85% speed, same pitch), deeper (90% speed, so also lower). "
         "[] = off.", choices=REHEAR_VARIANTS)
-    plain_text: bool = _opt(
-        True, "Free text (type, formatters, dictation) is decoded once more without the "
-        "command-vocabulary prompt, after the command's words as heard, and that reading "
-        "is typed when it is still the same command.")
+    free_text: str = _opt(
+        "plain", "How free text (type, formatters, dictation) is decoded again once the "
+        "command is known: plain (after the command's words as heard, without the "
+        "vocabulary prompt, which pulls free words toward command words, on the full "
+        "window), thorough (with the prompt, on the full window) or first (as first "
+        "heard, no second decode).", choices=("plain", "thorough", "first"))
+    widen: bool = _opt(
+        False, "When nothing matched, decode the same hearing on the full 30 s window "
+        "before the other second tries (one more encoding, paid by misses only).")
     builtin: bool = _opt(True, "Load the built-in command sets.")
     typed_controls: str = _opt(
         "confirm", "Text heard (dictation, <text> captures, command intent) that holds control "

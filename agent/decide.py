@@ -95,7 +95,8 @@ class Decider:
         first = heard.transcript
         if self.dispatcher.mode is Mode.DICTATION:
             return self._plain(heard, first, "")
-        tries = [self.refocused] if self._cfg.refocus and self._can.prefix else []
+        tries = [self.widened] if self._cfg.widen else []
+        tries += [self.refocused] if self._cfg.refocus and self._can.prefix else []
         if self._worth_rehearing(first):
             tries += [lambda h, name=name: self.reheard(h, name) for name in self._cfg.rehear]
         if self._cfg.verify_margin > 0 and self._can.score:
@@ -122,6 +123,16 @@ class Decider:
         if not taken:
             return first
         return replace(again, seconds=first.seconds + again.seconds)
+
+    def widened(self, heard: Heard) -> Transcript:
+        """The same hearing decoded with all the context the backend has (whisper: the
+        full 30 s window rather than the one fitted to the utterance)."""
+        try:
+            again = heard.hearing.decode(replace(heard.hint, thorough=True))
+        except RecognitionError as exc:
+            log.warning("could not decode %r again: %s", heard.transcript.text, exc)
+            return heard.transcript
+        return self._taken(heard, again, "with more context")
 
     def refocused(self, heard: Heard) -> Transcript:
         """A key command begun but not understood ("press time"), decoded again from the
@@ -174,11 +185,13 @@ class Decider:
         """Free text decoded again after the command's words as heard (`lead`: "Type";
         "" in dictation) without the vocabulary prompt, which pulls free words toward
         command words; taken when it still means the same command."""
-        if not self._cfg.plain_text or not heard.hint.phrases \
-                or (lead and not self._can.prefix):
+        how = self._cfg.free_text
+        if how == "first" or not heard.hint.phrases or (lead and not self._can.prefix):
             return transcript
+        hint = replace(heard.hint, thorough=True) if how == "thorough" else \
+            Hint((), heard.hint.alternatives, prefix=lead, thorough=True)
         try:
-            plain = heard.hearing.decode(Hint((), heard.hint.alternatives, prefix=lead))
+            plain = heard.hearing.decode(hint)
         except RecognitionError as exc:
             log.warning("could not decode %r without the prompt: %s", transcript.text, exc)
             return transcript
@@ -186,7 +199,7 @@ class Decider:
             self.dispatcher.command_name(transcript, heard.app)
         if plain.doubt or not plain.text.strip() or not same:
             return transcript
-        log.info("free text %r, without the prompt %r: taken", transcript.text, plain.text)
+        log.info("free text %r, decoded again (%s) %r: taken", transcript.text, how, plain.text)
         return replace(plain, seconds=transcript.seconds + plain.seconds)
 
     def _intended(self, heard: Heard, transcript: Transcript) -> Decision | None:

@@ -35,6 +35,9 @@ class Hint:
     prefix: str = ""
     """Words the transcript must begin with ("Press"): decoding continues after them.
     Only whisper honours it; the router sends such hints there."""
+    thorough: bool = False
+    """Decode with all the context the backend has (whisper: the full 30 s window, one
+    more encoding), for second tries and free text, where a little time buys accuracy."""
 
 
 class Unsupported(RecognitionError):
@@ -57,6 +60,9 @@ class Capabilities:
     stream: bool = False
     """Recogniser.stream() takes an utterance's audio while it is spoken (Voxtral
     Realtime): partial text as it goes, the final text soon after the end."""
+    peek: bool = False
+    """Hearing the speech so far at a pause is cheap (a local model), so the early end
+    may decode there; a server that is asked once per utterance says no."""
 
 
 @dataclass(frozen=True, slots=True)

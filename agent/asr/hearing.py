@@ -150,7 +150,7 @@ class WhisperHearing:
 
     def decode(self, hint: Hint) -> Transcript:
         started = time.monotonic()
-        window = self.window
+        window = FULL_WINDOW_S if hint.thorough else self.window
         got = self._generate(window, hint)
         if window < FULL_WINDOW_S:
             suspect = self._broken(got) or _twice(got.text)

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -199,11 +199,19 @@ class RouterTranscriber:
         self.stats = RouterStats()
         local = self.whisper.capabilities
         realtime = cfg.voxtral.mode == "realtime"
-        self.capabilities = Capabilities(nbest=local.nbest, prefix=local.prefix,
-                                         score=local.score, stream=realtime,
-                                         intent=cfg.voxtral.command_intent and not realtime)
+        self._declared = Capabilities(nbest=local.nbest, prefix=local.prefix,
+                                      score=local.score, stream=realtime,
+                                      intent=cfg.voxtral.command_intent and not realtime)
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Whisper's n-best, prefix and scores always; streaming and intent as configured;
+        peeks at pauses only while whisper is the one hearing (no Voxtral, or the breaker
+        open): a Voxtral server is asked once per utterance, not at every pause."""
+        peek = self.voxtral is None or self.breaker.state is BreakerState.OPEN
+        return replace(self._declared, peek=peek and not self._declared.stream)
 
     def load(self) -> None:
         """Whisper first (the fallback must be ready); then Voxtral, without waiting for a

@@ -40,7 +40,7 @@ class WhisperTranscriber:
     """The faster-whisper backend (name "whisper")."""
 
     name = "whisper"
-    capabilities = Capabilities(nbest=True, prefix=True, score=True)
+    capabilities = Capabilities(nbest=True, prefix=True, score=True, peek=True)
 
     def __init__(self, cfg: Config) -> None:
         self._cfg = cfg.whisper

@@ -131,7 +131,7 @@ def test_free_text_is_taken_from_the_decode_without_the_prompt(whisper, commands
     # the vocabulary prompt pulls free words toward command words: with it espeak's
     # "type thanks for the update" is heard "type, thanks for a little update."
     pcm = speak("type thanks for the update", tmp_path)
-    prompted = decider(whisper, commands, plain_text=False)
+    prompted = decider(whisper, commands, free_text="first")
     h = heard(prompted, whisper, pcm)
     assert "little" in prompted.decide(h)[1].actions[0].text  # type: ignore[union-attr]
     d = decider(whisper, commands)

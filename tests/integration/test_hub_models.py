@@ -502,7 +502,9 @@ def test_an_english_folder_without_tokenizer_uses_the_embedded_one_offline(
     assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", folder,
                                      TMPDIR=str(scratch)))
     assert hub.requests() == []  # faster-whisper would have fetched openai/whisper-tiny.en
-    assert list(scratch.iterdir()) == []  # the folder of links is gone once the model is loaded
+    # the folder of links is gone once the model is loaded (onnxruntime, which runs the
+    # segmenter's Silero, leaves its own .ses session file in TMPDIR when imported)
+    assert [p for p in scratch.iterdir() if p.name != ".ses"] == []
     assert sorted(p.name for p in folder.iterdir()) == sorted(MODEL_FILES - {"tokenizer.json"})
 
 

@@ -272,7 +272,7 @@ def test_an_unknown_model_is_refused(backend: RealtimeTranscriber, echo: Double)
     assert all(s["model"] is None for s in Control(echo.url).sessions()[1:])
 
 
-def until(check: Any, timeout: float = 30.0) -> None:
+def until(check: Any, timeout: float = 180.0) -> None:
     import time
 
     started = time.monotonic()
