@@ -86,11 +86,15 @@ class Sway:
     keyboard: subprocess.Popen[bytes] | None = None
     """The standing virtual keyboard (see the module doc)."""
 
+    def session_vars(self) -> dict[str, str]:
+        """The variables a desktop session sets, pointing at this one."""
+        return {"WAYLAND_DISPLAY": self.socket, "XDG_RUNTIME_DIR": str(self.runtime_dir),
+                "XDG_SESSION_TYPE": "wayland", "XDG_CURRENT_DESKTOP": "sway"}
+
     def env(self, **extra: str) -> dict[str, str]:
         """This process's environment pointed at this session, with no DISPLAY."""
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "XAUTHORITY")}
-        return {**env, "WAYLAND_DISPLAY": self.socket, "XDG_RUNTIME_DIR": str(self.runtime_dir),
-                "XDG_SESSION_TYPE": "wayland", "XDG_CURRENT_DESKTOP": "sway", **extra}
+        return {**env, **self.session_vars(), **extra}
 
     def user_argv(self, *argv: str) -> list[str]:
         """`argv` run as the session's user, in a clean environment pointed at it."""
