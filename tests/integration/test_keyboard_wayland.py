@@ -141,6 +141,19 @@ def test_mode_action_does_nothing(executor: DesktopExecutor, wl_keylog: WevWindo
     assert wl_keylog.sync().keys == []
 
 
+def test_active_app_is_the_focused_windows_app_id(executor: DesktopExecutor,
+                                                  wl_keylog: WevWindow) -> None:
+    assert executor.active_app() == "wev"
+
+
+def test_active_app_without_the_compositor_is_unknown(executor: DesktopExecutor,
+                                                      wl_keylog: WevWindow,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv("SWAYSOCK", str(tmp_path / "gone.sock"))
+    assert executor.active_app() == ""
+
+
 def test_missing_wtype_is_one_line(wl_keylog: WevWindow, monkeypatch: pytest.MonkeyPatch,
                                    tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))

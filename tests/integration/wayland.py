@@ -89,7 +89,8 @@ class Sway:
     def session_vars(self) -> dict[str, str]:
         """The variables a desktop session sets, pointing at this one."""
         return {"WAYLAND_DISPLAY": self.socket, "XDG_RUNTIME_DIR": str(self.runtime_dir),
-                "XDG_SESSION_TYPE": "wayland", "XDG_CURRENT_DESKTOP": "sway"}
+                "XDG_SESSION_TYPE": "wayland", "XDG_CURRENT_DESKTOP": "sway",
+                "SWAYSOCK": str(self.ipc_socket())}
 
     def env(self, **extra: str) -> dict[str, str]:
         """This process's environment pointed at this session, with no DISPLAY."""
@@ -102,9 +103,11 @@ class Sway:
                 f"XDG_RUNTIME_DIR={self.runtime_dir}", f"WAYLAND_DISPLAY={self.socket}",
                 *argv]
 
+    def ipc_socket(self) -> Path:
+        return next(self.runtime_dir.glob("sway-ipc.*.sock"))
+
     def inputs(self) -> list[dict[str, Any]]:
-        sock = next(self.runtime_dir.glob("sway-ipc.*.sock"))
-        out = subprocess.run(["swaymsg", "-s", str(sock), "-t", "get_inputs", "-r"],
+        out = subprocess.run(["swaymsg", "-s", str(self.ipc_socket()), "-t", "get_inputs", "-r"],
                              capture_output=True, text=True, timeout=10, check=True)
         return list(json.loads(out.stdout))
 
