@@ -34,6 +34,9 @@ _US_PLAIN = {"`": "KEY_GRAVE", "-": "KEY_MINUS", "=": "KEY_EQUAL", "[": "KEY_LEF
 """US layout: characters on keys that are not contract key names -> evdev code names."""
 _WHEEL = {"up": ("REL_WHEEL", 1), "down": ("REL_WHEEL", -1),
           "left": ("REL_HWHEEL", -1), "right": ("REL_HWHEEL", 1)}
+_SETTLE = 0.5
+"""Seconds after the device is made before the first key: the compositor (libinput) has to
+see the new device first, or it drops the keys sent before."""
 Event = tuple[int, int, int]
 """(event type, code, value): value 1 press, 0 release, or a wheel step."""
 
@@ -129,6 +132,7 @@ class UInputKeyboard:
             device = UInput(capabilities(), name=DEVICE_NAME, devnode=str(path))
         except (UInputError, OSError) as exc:
             raise ActionError(f"cannot make a uinput device: {exc}".splitlines()[0]) from None
+        time.sleep(_SETTLE)
         return cls(device, delay)
 
     def chord(self, names: Sequence[str]) -> None:
