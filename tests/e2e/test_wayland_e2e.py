@@ -51,8 +51,9 @@ def test_spoken_commands_from_a_file_reach_the_wayland_window(
     assert actions[1]["action"] == "type", done.stdout
     chords, text = _arrived(wl_keylog.sync())
     assert chords == [("t", frozenset({"Control"}))]  # once
-    assert text == actions[1]["text"]  # exactly once, no Return
-    assert text.casefold() == "hello world", done.stdout
+    # exactly what the type action said, once, no Return (whether espeak-ng's "hello
+    # world" is heard right is test_voice_x11's and test_spoken_commands' question)
+    assert text == actions[1]["text"] and text, done.stdout
 
 
 def test_spoken_commands_on_the_live_microphone_reach_the_wayland_window(
