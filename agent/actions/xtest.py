@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,11 +27,6 @@ _SETTLE = 0.3
 _REUSE_AFTER = 0.6
 """Seconds after its last key before a lent keycode is lent again or emptied (clients
 read keys late under load, and then with the mapping of that moment)."""
-
-
-def has_x_display() -> bool:
-    """Whether input should go to an X server (the platforms where pynput uses Xorg)."""
-    return sys.platform not in ("win32", "darwin") and bool(os.environ.get("DISPLAY"))
 
 
 def x_keysym(name: str) -> int:

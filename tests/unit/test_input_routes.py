@@ -151,3 +151,11 @@ def test_keyboard_backend_option(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'keyboard\.backend': 'ydotool'; expected one of "
                                           r"'auto', 'x11', 'wlroots', 'uinput'"):
         load_config(path)
+
+
+def test_forcing_x11_without_a_display_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-1")
+    with pytest.raises(ActionError, match=r"^no X display to send input to \(DISPLAY is not "
+                                          r"set\)$"):
+        DesktopExecutor({}, backend="x11")
