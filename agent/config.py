@@ -137,6 +137,11 @@ class CommandsConfig:
 @dataclass(frozen=True)
 class KeyboardConfig:
     key_delay_ms: int = _opt(8, "Pause between synthetic key events, ms.", lo=0, hi=500)
+    backend: str = _opt(
+        "auto", 'How keys reach the desktop: "auto" (from the session: Wayland first, then '
+        'DISPLAY), "x11" (XTEST), "wlroots" (wtype: sway, Hyprland, river) or "uinput" '
+        "(a virtual keyboard device: GNOME, KDE; needs /dev/uinput access, see README).",
+        choices=("auto", "x11", "wlroots", "uinput"))
 
 
 @dataclass(frozen=True)

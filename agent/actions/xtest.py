@@ -9,28 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from agent.actions.base import ActionError
+from agent.actions.keynames import check_typable, key
 
 log = logging.getLogger(__name__)
 
 X_WHEEL = {"up": 4, "down": 5, "left": 6, "right": 7}
 """X pointer buttons for the wheel directions."""
 
-_X_NAMES = {"enter": "Return", "escape": "Escape", "tab": "Tab", "space": "space",
-            "backspace": "BackSpace", "delete": "Delete", "up": "Up", "down": "Down",
-            "left": "Left", "right": "Right", "home": "Home", "end": "End",
-            "page_up": "Prior", "page_down": "Next", "insert": "Insert",
-            "ctrl": "Control_L", "alt": "Alt_L", "shift": "Shift_L", "super": "Super_L"}
-"""Contract key names -> X keysym names (letters, digits and f1..f24 are derived)."""
-_X_MEDIA = {"volume_up": 0x1008FF13, "volume_down": 0x1008FF11, "volume_mute": 0x1008FF12,
-            "media_play_pause": 0x1008FF14, "media_next": 0x1008FF17,
-            "media_previous": 0x1008FF16}
-"""The XF86Audio* keysyms (python-xlib only knows them by name after loading a group)."""
 _XK_RETURN, _XK_TAB = 0xFF0D, 0xFF09
 _SETTLE = 0.3
 """Seconds after our last key before new keycodes are lent (clients may be fetching)."""
@@ -39,19 +29,15 @@ _REUSE_AFTER = 0.6
 read keys late under load, and then with the mapping of that moment)."""
 
 
-def has_x_display() -> bool:
-    """Whether input should go to an X server (the platforms where pynput uses Xorg)."""
-    return sys.platform not in ("win32", "darwin") and bool(os.environ.get("DISPLAY"))
-
-
 def x_keysym(name: str) -> int:
     """The X keysym for a contract key name ("ctrl", "page_down", "f5", "t", ...)."""
-    if name in _X_MEDIA:
-        return _X_MEDIA[name]
     from Xlib import XK
 
-    is_function_key = name[:1] == "f" and name[1:].isdigit()
-    keysym = XK.string_to_keysym(_X_NAMES.get(name, name.upper() if is_function_key else name))
+    symbol = key(name).keysym
+    if symbol.startswith("XF86"):  # python-xlib knows these as XF86_* once loaded
+        XK.load_keysym_group("xf86")
+        symbol = "XF86_" + symbol[4:]
+    keysym = XK.string_to_keysym(symbol)
     if not keysym:
         raise ActionError(f"unknown key '{name}'")
     return int(keysym)
@@ -65,8 +51,7 @@ def char_keysym(char: str) -> int:
         return _XK_RETURN
     if char == "\t":
         return _XK_TAB
-    if code < 0x20 or 0x7F <= code < 0xA0:
-        raise ActionError(f"cannot type control character {code:#04x}")
+    check_typable(char)
     return code if code <= 0xFF else 0x01000000 | code
 
 
@@ -144,17 +129,22 @@ class XTestInput:
             start = end
         self._d.sync()
 
-    def scroll(self, button: int, count: int) -> None:
-        """Click a wheel button (4 up, 5 down, 6 left, 7 right) `count` times."""
+    def scroll(self, direction: str, count: int) -> None:
+        """Click the wheel button for `direction` (up, down, left, right) `count` times."""
         from Xlib import X
         from Xlib.ext import xtest
 
+        button = X_WHEEL[direction]
         for _ in range(count):
             for event in (X.ButtonPress, X.ButtonRelease):
                 xtest.fake_input(self._d, event, button)
                 self._d.flush()
             time.sleep(self._delay)
         self._d.sync()
+
+    def close(self) -> None:
+        """The KeyInput protocol's end: `restore`."""
+        self.restore()
 
     def restore(self) -> None:
         """Empty the lent keycodes again, once clients have had time to read them."""

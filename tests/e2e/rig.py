@@ -75,8 +75,9 @@ class LiveAgent:
     """`voxagent run` (live) as a subprocess; stop() ends it and returns its stderr."""
 
     def __init__(self, mic: pulse.VirtualMic, server: XServer | None, tmp: Path, *args: str,
-                 config: str = "") -> None:
-        """`server` None: no display at all (DISPLAY and WAYLAND_DISPLAY unset)."""
+                 config: str = "", session: dict[str, str] | None = None) -> None:
+        """`server` None: no X display (DISPLAY unset); `session` None: no Wayland either
+        (WAYLAND_DISPLAY unset), else the variables that point at a Wayland session."""
         self.mic = mic
         self.server = server
         self.state = tmp / "state"
@@ -89,6 +90,7 @@ class LiveAgent:
         env = {k: v for k, v in env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         if server is not None:
             env["DISPLAY"] = server.display
+        env |= session or {}
         self.proc = subprocess.Popen([str(VOXAGENT), "-v", "run", "--json", *args], env=env,
                                      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)

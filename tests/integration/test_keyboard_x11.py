@@ -29,7 +29,7 @@ ARGV_PROBE = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv
 def executor(keylog: KeylogWindow, tmp_path: Path) -> Iterator[DesktopExecutor]:
     probe = (sys.executable, "-c", ARGV_PROBE, str(tmp_path / "argv.json"),
              "$HOME; touch pwned", "*", "a b")
-    ex = DesktopExecutor({"probe": probe}, key_delay_ms=2)
+    ex = DesktopExecutor({"probe": probe}, key_delay_ms=2, backend="x11")
     try:
         yield ex
     finally:
