@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 
 from tests.e2e.rig import LiveAgent, spoken, xdotool
 from tests.integration.x11 import CTRL, SHIFT, KeylogWindow
@@ -134,3 +137,38 @@ def test_without_a_display_it_says_so_once_and_runs_on(
     assert closed["actions"] == [{"action": "listen", "style": "push_to_talk"}], closed
     assert err.count("running without a tray icon: no display") == 1, err
     assert err.count("no push-to-talk hotkey") == 1, err
+
+
+def _in_noise(text: str, folder: Path, snr_db: float = 12.0) -> Path:
+    """`text` (flite slt) in pink noise that starts half a second before the speech and
+    goes on a second and a half after it, at `snr_db`: a kettle, music in the room."""
+    import soundfile
+
+    from agent.audio.file_source import read_audio
+    from tests.fixtures.noises import make_noise
+
+    said = spoken(text)
+    voice = read_audio(said.path).astype(np.float32)[int(said.on * 16000):int(said.off * 16000)]
+    lead, tail = np.zeros(8000, np.float32), np.zeros(24000, np.float32)
+    mix = np.concatenate([lead, voice, tail])
+    noise = make_noise("pink", len(mix), seed=11)
+    noise *= np.sqrt(np.mean(voice**2) / np.mean(noise**2)) / 10 ** (snr_db / 20)
+    out = folder / f"{text.replace(' ', '_')}-pink{snr_db:.0f}.wav"
+    soundfile.write(str(out), np.clip(mix + noise, -32768, 32767).astype("<i2"), 16000)
+    return out
+
+
+def test_a_command_in_noise_acts_once(keylog: KeylogWindow, tmp_path: Path,
+                                      start_agent: Callable[..., LiveAgent]) -> None:
+    agent = start_agent()
+    for phrase in ("new tab", "copy"):
+        clip = agent.mic.play_file(_in_noise(phrase, tmp_path))
+        agent.mic.silence(1.0)
+        clip.wait()
+    first, second = agent.next_json(), agent.next_json()
+    keys, _ = _chords(keylog)
+    agent.stop()
+    assert first["actions"] == [CTRL_T], first
+    assert second["actions"] == [{"action": "key", "keys": "ctrl+c", "count": 1}], second
+    # each key arrived exactly once: the early end and the normal end never both act
+    assert keys == [("t", CTRL), ("c", CTRL)], keys
