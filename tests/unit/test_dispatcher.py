@@ -167,3 +167,14 @@ def test_focus_leaves_other_speech_and_other_modes_alone(builtins) -> None:
     assert d.focus(Transcript("New time.")) is None  # "new tab" has no key to capture
     assert d.focus(Transcript("snake case use our name")) is None  # free text: no focus
     assert Dispatcher(builtins, mode=Mode.DICTATION).focus(Transcript("Press time.")) is None
+
+
+def test_every_scroll_direction_takes_a_count(builtins) -> None:
+    """The README lists scroll up/down/left/right (N times); left and right had no count."""
+    from agent.messages import ScrollAction
+
+    for direction in ("up", "down", "left", "right"):
+        dec = say(Dispatcher(builtins), f"Scroll {direction} three times.")
+        assert dec.actions == (ScrollAction(direction, 3),), (direction, dec)
+        assert say(Dispatcher(builtins), f"scroll {direction} 2").actions == (
+            ScrollAction(direction, 2),)
