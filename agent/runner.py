@@ -13,7 +13,7 @@ from pathlib import Path
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
 from agent.app import Listening, Pipeline, PipelineError
-from agent.asr.base import Hint, ModelError, Recogniser, RecognitionError, create, transcribe
+from agent.asr.base import ModelError, Recogniser, create
 from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
@@ -104,20 +104,26 @@ def load_transcriber(cfg: Config) -> Recogniser:
 def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print) -> int:
     """say() the text of each utterance in the file, as the segmenter cuts it (silence
     says nothing); the file is read as it goes, so memory does not grow with its length.
-    An utterance the recogniser fails on ends it with one line and status 1."""
+    Each utterance is heard as `run --dry-run` hears it (the worker's own pass: the
+    active vocabulary as a hint, n-best, second tries; modes change as commands say), so
+    both print the same words for the same speech. An utterance the recogniser fails on
+    ends it with one line and status 1."""
+    from agent.actions.dryrun import DryRunExecutor
+
     try:
         source = FileSource(path, cfg.audio.block_ms, fast=True)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
+    dispatcher = _dispatcher(cfg, command_library(cfg))
     transcriber = load_transcriber(cfg)
+    worker = _worker(cfg, transcriber, dispatcher, DryRunExecutor())
     try:
         for utt in _utterances(source, Segmenter(cfg.vad, cfg.audio.block_ms)):
-            try:
-                text = transcribe(transcriber, utt.pcm, Hint()).text.strip()
-            except RecognitionError as exc:
+            heard = worker.process(utt)
+            if heard.errors and not heard.transcript.text:
                 raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
-                               f"({exc}); the text before it was printed", 1) from None
-            if text:
+                               f"({heard.errors[0]}); the text before it was printed", 1)
+            if text := heard.transcript.text.strip():
                 say(text)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None

@@ -179,6 +179,15 @@ def test_transcribe_prints_the_words(home: Home, audio: Audio) -> None:
         assert word in words, result.stdout
 
 
+def test_transcribe_hears_what_run_hears(home: Home, audio: Audio) -> None:
+    """Both hear with the command vocabulary: without it, tiny.en wrote "New time." here."""
+    result = voxagent(home, "transcribe", audio.new_tab)
+    assert result.returncode == 0, result.stderr
+    (line,) = json_lines(dry_run(home, audio.new_tab))
+    assert result.stdout.strip() == line["text"], (result.stdout, line)
+    assert "tab" in result.stdout.lower(), result.stdout
+
+
 # --- bad input files ------------------------------------------------------------------------
 
 def run_and_transcribe(home: Home, path: Path) -> list[str]:
