@@ -158,6 +158,8 @@ class Controller:
             self._update(hearing=event.on)
         elif event.activity is Activity.RECOGNISING:
             self._update(recognising=event.on, held=self.gate.held)
+        elif event.activity is Activity.PARTIAL:
+            self._update(partial=event.detail.strip() if event.on else "")
 
     def device_fault(self, fault: str | None) -> None:
         self._update(fault=fault or "", hearing=False)

@@ -367,3 +367,25 @@ def test_notifications_without_notify_send_are_refused_once(
     notifier.notify("voxagent", "x")
     assert not notifier.enabled
     assert sum("notify-send not found" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_partial_text_shows_while_heard_and_goes_when_the_utterance_ends(
+        tmp_path: Path) -> None:
+    ctl, seen = _controller(tmp_path)
+    before = ctl.status.tooltip()
+    ctl.activity(ActivityEvent(Activity.HEARING, True))
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, "new"))
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, " new ta"))
+    assert ctl.status.partial == "new ta"
+    assert seen[-1].tooltip() == "voxagent: hearing: new ta"
+    assert [s.partial for s in seen if s.partial] == ["new", "new ta"]
+    ctl.activity(ActivityEvent(Activity.PARTIAL, False))
+    ctl.activity(ActivityEvent(Activity.HEARING, False))
+    assert ctl.status.partial == "" and seen[-1].tooltip() == before
+    long = "word " * 40
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, long + "last"))
+    tip = ctl.status.tooltip()
+    assert tip.endswith("word last") and tip.startswith("voxagent: hearing: …")
+    assert len(tip) < len("voxagent: hearing: ") + 61
+    ctl.device_fault("no audio")  # a fault outranks what was heard
+    assert ctl.status.tooltip() == "voxagent: error: no audio"
