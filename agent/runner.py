@@ -253,7 +253,7 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
     stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
     log.warning("listening on the microphone; Ctrl+C to stop")
     try:
-        session.run(pipeline, reload)
+        session.run(pipeline, reload, library.stamp)
     except PipelineError as exc:
         raise CliError(str(exc), 1) from None
     return stopped.exit_status(141 if output.closed else 0)

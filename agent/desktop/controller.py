@@ -126,13 +126,17 @@ class Controller:
 
         self._worker.call(apply)
 
-    def reload_commands(self) -> None:
+    def reload_commands(self, why: str = "") -> None:
+        """Re-read the command files on the worker thread; `why`: what prompted it, for
+        the log ("a command file changed"; "" = the tray menu)."""
         if self._worker is None:
             return
 
         def apply() -> None:
             errors = self._reload()
-            log.warning("commands reloaded%s", f" ({len(errors)} file errors)" if errors else "")
+            log.warning("commands reloaded%s%s", f" ({why})" if why else "",
+                        f": {len(errors)} problems, the last good version of each broken "
+                        "file kept" if errors else "")
 
         self._worker.call(apply)
 

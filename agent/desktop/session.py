@@ -5,7 +5,8 @@ around a Pipeline. The tray runs on the main thread, the pipeline on its own.
     source = session.source(lambda: MicSource(...))
     pipeline = Pipeline(source, ..., executor=session.executor(inner), gate=session.gate,
                         held_segmenter=session.held_segmenter(), on_event=...)
-    session.run(pipeline, reload)     # blocks until quit, SIGINT or SIGTERM
+    session.run(pipeline, reload, library.stamp)  # blocks until quit, SIGINT or SIGTERM;
+                                                  # reloads the command files as they change
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from agent.desktop.menu import Entry, menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import CuePlayer
 from agent.desktop.status import Status
+from agent.desktop.watch import ChangeWatcher
 from agent.messages import Action, ListenAction, ListenStyle
 from agent.paths import data_dir, state_dir, user_commands_dir
 
@@ -90,6 +92,7 @@ class LiveSession:
         self._hotkey: Hotkey | None = None
         self._stopping = threading.Event()
         self._pipeline: Any = None
+        self._watcher: ChangeWatcher | None = None
 
     # --- building ---------------------------------------------------------------------------
 
@@ -109,11 +112,18 @@ class LiveSession:
 
     # --- running ----------------------------------------------------------------------------
 
-    def run(self, pipeline: Any, reload: Callable[[], list[str]]) -> None:
-        """Run until quit or stop(); re-raise what stopped the pipeline, if anything."""
+    def run(self, pipeline: Any, reload: Callable[[], list[str]],
+            stamp: Callable[[], Hashable] | None = None) -> None:
+        """Run until quit or stop(); re-raise what stopped the pipeline, if anything.
+        `stamp`: the command files' state (CommandLibrary.stamp); when it changes, the
+        commands are reloaded by themselves."""
         self._pipeline = pipeline
         self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop)
         self._start_hotkey()
+        if stamp is not None:
+            self._watcher = ChangeWatcher(
+                stamp, lambda: self.controller.reload_commands("a command file changed"))
+            self._watcher.start()
         failure: list[BaseException] = []
         worker = threading.Thread(target=self._run_pipeline, args=(pipeline, failure),
                                   name="pipeline", daemon=True)
@@ -159,6 +169,8 @@ class LiveSession:
             self._pipeline.stop()
 
     def _close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._hotkey is not None:
             self._hotkey.stop()
         self.cues.stop()
