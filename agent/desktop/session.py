@@ -37,12 +37,12 @@ from agent.desktop.hotkey import (
     make_hotkey,
     pick_backend,
 )
-from agent.desktop.menu import Entry, menu_entries
+from agent.desktop.menu import Entry, TkPopup, menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import CuePlayer
 from agent.desktop.status import Status
 from agent.desktop.watch import ChangeWatcher
-from agent.messages import Action, ListenAction, ListenStyle
+from agent.messages import Action, HelpAction, ListenAction, ListenStyle
 from agent.paths import data_dir, state_dir, user_commands_dir
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ utterance; releasing the key does."""
 
 
 class DesktopExecutor:
-    """Performs `listen` actions (hands-free / push-to-talk) itself, even in a dry run
-    (like mode changes, they change the agent, not the desktop); the rest goes on."""
+    """Performs `listen` actions (hands-free / push-to-talk) and `help` ("what can I say")
+    itself, even in a dry run (like mode changes, they are the agent's, not the
+    desktop's); the rest goes on."""
 
     def __init__(self, inner: Executor, controller: Controller) -> None:
         self._inner = inner
@@ -64,6 +65,8 @@ class DesktopExecutor:
     def perform(self, action: Action) -> None:
         if isinstance(action, ListenAction):
             self._controller.set_style(action.style)
+        elif isinstance(action, HelpAction):
+            self._controller.help(action.commands)
         else:
             self._inner.perform(action)
 
@@ -89,6 +92,11 @@ class LiveSession:
             self.controller.recent.extend(_said(r) for r in self.history.recent())
         self._tray_wanted = tray and d.tray
         self._tray: Any = None
+        self._popup = TkPopup()
+        """The tray menu's Tk thread; it also shows the "what can I say" window."""
+        if os.environ.get("DISPLAY") or sys.platform in ("win32", "darwin"):
+            self.controller.help_view = self._popup.show_text
+        self._executor: DesktopExecutor | None = None
         self._hotkey: Hotkey | None = None
         self._stopping = threading.Event()
         self._pipeline: Any = None
@@ -101,7 +109,11 @@ class LiveSession:
                               on_fault=self.controller.device_fault, refresh=refresh_devices)
 
     def executor(self, inner: Executor) -> DesktopExecutor:
-        return DesktopExecutor(inner, self.controller)
+        self._executor = DesktopExecutor(inner, self.controller)
+        return self._executor
+
+    def _active_app(self) -> str:
+        return self._executor.active_app() if self._executor is not None else ""
 
     def held_segmenter(self) -> Segmenter:
         """Push-to-talk: the key's release ends speech, so neither a pause (long hangover)
@@ -118,7 +130,8 @@ class LiveSession:
         `stamp`: the command files' state (CommandLibrary.stamp); when it changes, the
         commands are reloaded by themselves."""
         self._pipeline = pipeline
-        self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop)
+        self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop,
+                               self._active_app)
         self._start_hotkey()
         if stamp is not None:
             self._watcher = ChangeWatcher(
@@ -144,7 +157,7 @@ class LiveSession:
             return
         from agent.desktop.tray import Tray
 
-        self._tray = Tray(data_dir("assets") / "icons", self._menu)
+        self._tray = Tray(data_dir("assets") / "icons", self._menu, self._popup)
         self.controller.subscribe(self._tray.update)
         threading.Thread(target=self._stop_tray_on_stop, name="tray-stopper",
                          daemon=True).start()
@@ -173,6 +186,7 @@ class LiveSession:
             self._watcher.stop()
         if self._hotkey is not None:
             self._hotkey.stop()
+        self._popup.stop()
         self.cues.stop()
         self.notifier.stop()
 

@@ -56,7 +56,8 @@ def tray_missing() -> str | None:
 
 
 class Tray:
-    def __init__(self, icons: Path, menu: Callable[[], tuple[Entry, ...]]) -> None:
+    def __init__(self, icons: Path, menu: Callable[[], tuple[Entry, ...]],
+                 popup: TkPopup | None = None) -> None:
         from PIL import Image
 
         self._images = {s: Image.open(icon_path(icons, s)).convert("RGBA") for s in TrayState}
@@ -65,7 +66,7 @@ class Tray:
         self._status = Status()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._popup = TkPopup()
+        self._popup = popup or TkPopup()
 
     def update(self, status: Status) -> None:
         """Show a new status (any thread)."""
