@@ -188,6 +188,20 @@ def test_transcribe_hears_what_run_hears(home: Home, audio: Audio) -> None:
     assert "tab" in result.stdout.lower(), result.stdout
 
 
+def test_what_can_i_say_reports_the_active_commands(home: Home, tmp_path: Path) -> None:
+    """The help action in the JSON line: the commands active where it was said."""
+    home.command_file("rockets.toml", '[commands]\n"launch rocket" = "key ctrl+alt+r"\n')
+    said = speak(tmp_path, "what-can-i-say.wav", "what can I say", "-r", "16000", "-c", "1",
+                 "-b", "16")
+    (line,) = json_lines(dry_run(home, said))
+    assert line["command"] == "what can I say", line
+    ((help_,),) = [line["actions"]]
+    assert help_["action"] == "help", help_
+    assert {"new tab", "go to sleep", "launch rocket", "what can I say"} <= set(
+        help_["commands"]), help_
+    assert "wake up" not in help_["commands"]  # sleep mode's, not active here
+
+
 # --- bad input files ------------------------------------------------------------------------
 
 def run_and_transcribe(home: Home, path: Path) -> list[str]:
