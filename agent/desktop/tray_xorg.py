@@ -47,11 +47,14 @@ def icon_pixels(image: Any, width: int, height: int, argb: bool, lsb_first: bool
     alpha = scaled.getchannel("A")
     if argb:
         rgb = ImageChops.multiply(scaled.convert("RGB"), Image.merge("RGB", (alpha,) * 3))
-        out = Image.merge("RGBA", (*rgb.split(), alpha))
-        return out.tobytes("raw", "BGRA" if lsb_first else "ARGB")
-    plain = Image.new("RGB", (width, height), BACKGROUND)
-    plain.paste(scaled.convert("RGB"), mask=alpha)
-    return plain.tobytes("raw", "BGRX" if lsb_first else "XRGB")
+        fourth = alpha
+    else:
+        rgb = Image.new("RGB", (width, height), BACKGROUND)
+        rgb.paste(scaled.convert("RGB"), mask=alpha)
+        fourth = Image.new("L", (width, height), 0)
+    r, g, b = rgb.split()
+    bands = (b, g, r, fourth) if lsb_first else (fourth, r, g, b)  # in memory order
+    return Image.merge("RGBA", bands).tobytes()
 
 
 def tray_visual(d: Any, selection: int) -> int | None:
@@ -107,6 +110,14 @@ def clickable(base: type, popup: Callable[[int, int], None]) -> type:
             self._display.flush()
             self._own: Any = None
             self._own_lock = threading.Lock()
+
+        def __del__(self) -> None:
+            """Only let go of the connection: the loop is always ended by destroying the
+            window (pystray's would ask the ended loop to stop, and wait for ever)."""
+            try:
+                self._display.close()
+            except Exception:  # noqa: BLE001 - already closed, or broken: nothing to do
+                log.debug("tray icon connection already closed")
 
         # --- the window and its pixels -------------------------------------------------
 

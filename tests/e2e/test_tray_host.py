@@ -85,3 +85,75 @@ def test_the_icon_docks_again_when_the_tray_host_comes_back(
     px, py, pw, ph = panel
     x, y, _, _ = icons
     assert px <= x < px + pw and py <= y < py + ph, (icons, panel)  # inside the panel
+
+
+def _advertise_argb(server: XServer) -> int:
+    """Have the running tray host ask for a 32-bit visual (_NET_SYSTEM_TRAY_VISUAL), as
+    composited panels do (trayer itself does not); the visual's id."""
+    from Xlib import Xatom
+
+    d = server.connect()
+    try:
+        visual = next(v.visual_id for depth in d.screen().allowed_depths if depth.depth == 32
+                      for v in depth.visuals)
+        owner = d.get_selection_owner(d.intern_atom("_NET_SYSTEM_TRAY_S0"))
+        owner.change_property(d.intern_atom("_NET_SYSTEM_TRAY_VISUAL"), Xatom.VISUALID, 32,
+                              [visual])
+        d.sync()
+        return visual
+    finally:
+        d.close()
+
+
+def _icon_pixels(server: XServer) -> tuple[int, np.ndarray]:
+    """The icon window's depth and its own pixels (B, G, R, A/X), as the icon drew them."""
+    from Xlib import X
+
+    d = server.connect()
+    try:
+        found = subprocess.run(["xdotool", "search", "--classname", ICON_CLASS],
+                               env=server.env(), capture_output=True, text=True, timeout=10,
+                               check=True).stdout.split()
+        window = d.create_resource_object("window", int(found[-1]))
+        geo = window.get_geometry()
+        raw = window.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF)
+        return geo.depth, np.frombuffer(raw.data, np.uint8).reshape(geo.height, geo.width, 4)
+    finally:
+        d.close()
+
+
+def test_transparent_where_the_host_asks_plain_where_it_does_not(
+        x_server: XServer, tmp_path: Path, start_agent: Callable[..., LiveAgent]) -> None:
+    from agent.desktop.tray_xorg import BACKGROUND
+
+    host = Trayer(x_server, tmp_path / "trayer-argb.log")
+    try:
+        _advertise_argb(x_server)
+        agent = start_agent("--dry-run")
+        agent.log_wait("tray icon shown")
+        host.raise_panel()
+        wait_in_tray(x_server, "listening")
+        depth, argb = _icon_pixels(x_server)
+    finally:
+        host.stop()
+    host = Trayer(x_server, tmp_path / "trayer-plain.log")  # no visual asked for
+    try:
+        agent.log_wait("the new tray host has another visual: making the icon again")
+        agent.log_wait("tray icon shown", count=2)
+        host.raise_panel()
+        wait_in_tray(x_server, "listening")
+        plain_depth, plain = _icon_pixels(x_server)
+    finally:
+        host.stop()
+    err = agent.stop()
+
+    h, w, _ = argb.shape
+    corners = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)]
+    assert depth == 32, depth
+    assert all(argb[y, x, 3] == 0 for y, x in corners), argb[0, 0]  # see-through
+    assert argb[h // 2, w // 2, 3] == 255 and argb[h // 2, w // 6, 3] == 255  # opaque
+    assert plain_depth == 24, plain_depth
+    for y, x in corners:  # the plain background, not whatever the icon's corners held
+        assert tuple(plain[y, x, 2::-1]) == BACKGROUND, (y, x, plain[y, x])
+    for noise in ("Failed to dock", "AssertionError", "BadWindow", "BadMatch", "Traceback"):
+        assert noise not in err, err

@@ -452,3 +452,25 @@ def test_a_help_command_is_not_also_notified_as_a_command(
     ctl.outcome(help_)
     ctl.outcome(_outcome())
     assert notes == [("voxagent", "new tab  (New tab.)")]
+
+
+def test_tray_icon_pixels_are_see_through_or_on_the_plain_background() -> None:
+    """ARGB: premultiplied (a transparent pixel is all zero, whatever colour it held);
+    plain: transparent parts are the background, not the colour they held."""
+    import numpy as np
+    from PIL import Image
+
+    from agent.desktop.tray_xorg import BACKGROUND, icon_pixels
+
+    image = Image.new("RGBA", (4, 4), (46, 125, 50, 0))  # see-through, but green
+    image.putpixel((1, 1), (200, 100, 50, 255))
+    image.putpixel((2, 2), (200, 100, 50, 128))
+    argb = np.frombuffer(icon_pixels(image, 4, 4, True, True), np.uint8).reshape(4, 4, 4)
+    assert tuple(argb[0, 0]) == (0, 0, 0, 0)
+    assert tuple(argb[1, 1]) == (50, 100, 200, 255)  # B, G, R, A
+    assert tuple(argb[2, 2]) == (25, 50, 100, 128)  # premultiplied
+    plain = np.frombuffer(icon_pixels(image, 4, 4, False, True), np.uint8).reshape(4, 4, 4)
+    assert tuple(plain[0, 0, 2::-1]) == BACKGROUND
+    assert tuple(plain[1, 1, 2::-1]) == (200, 100, 50)
+    big_endian = np.frombuffer(icon_pixels(image, 4, 4, True, False), np.uint8)
+    assert tuple(big_endian.reshape(4, 4, 4)[1, 1]) == (255, 200, 100, 50)  # A, R, G, B
