@@ -123,7 +123,7 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
             if heard.errors and not heard.transcript.text:
                 raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
                                f"({heard.errors[0]}); the text before it was printed", 1)
-            if text := heard.transcript.text.strip():
+            if text := (heard.decision.text or heard.transcript.text).strip():  # as --json
                 say(text)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None

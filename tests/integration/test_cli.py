@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from agent import __version__
+from agent.dispatch.normalize import normalize
 
 TIMEOUT = 180
 
@@ -172,20 +173,26 @@ def test_run_on_silence_succeeds_with_no_utterances(home: Home, audio: Audio) ->
 
 
 def test_transcribe_prints_the_words(home: Home, audio: Audio) -> None:
+    """Free speech too is heard as `run` hears it: with the command vocabulary as a hint,
+    tiny.en may write "round" for "brown" (sox's dither decides), in both."""
     result = voxagent(home, "transcribe", audio.sentence)
     assert result.returncode == 0, result.stderr
     words = result.stdout.lower()
-    for word in ("quick", "brown", "fox", "lazy", "dog"):
+    for word in ("quick", "fox", "lazy", "dog"):
         assert word in words, result.stdout
+    (line,) = json_lines(dry_run(home, audio.sentence))
+    assert normalize(result.stdout) == normalize(str(line["text"])), (result.stdout, line)
 
 
 def test_transcribe_hears_what_run_hears(home: Home, audio: Audio) -> None:
-    """Both hear with the command vocabulary: without it, tiny.en wrote "New time." here."""
+    """Both hear with the command vocabulary: without it, tiny.en wrote "New time." here.
+    The same words; case and commas may differ, as `run` may take the text from a peek
+    at the pause (the early end)."""
     result = voxagent(home, "transcribe", audio.new_tab)
     assert result.returncode == 0, result.stderr
     (line,) = json_lines(dry_run(home, audio.new_tab))
-    assert result.stdout.strip() == line["text"], (result.stdout, line)
-    assert "tab" in result.stdout.lower(), result.stdout
+    assert normalize(result.stdout) == normalize(str(line["text"])) == "new tab", (
+        result.stdout, line)
 
 
 def test_what_can_i_say_reports_the_active_commands(home: Home, tmp_path: Path) -> None:
