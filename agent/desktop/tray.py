@@ -5,7 +5,9 @@ tray it says so once and the agent runs on without it; on X11 it keeps looking f
 a tray host and shows up when one appears.
 
 On X11 pystray's icon is adapted (agent/desktop/tray_xorg.py): clicks open the menu
-as a Tk popup at the pointer (agent/desktop/menu.py).
+as a Tk popup at the pointer (agent/desktop/menu.py); it docks again when the tray host
+restarts, and when a host with another kind of visual comes, its loop ends and run()
+makes a new icon at once.
 """
 
 from __future__ import annotations
