@@ -164,7 +164,22 @@ class ListenAction:
         return {"action": "listen", "style": self.style.value}
 
 
-Action = KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
+@dataclass(frozen=True, slots=True)
+class HelpAction:
+    """Show the person what they can say here ("what can I say"); performed by the
+    desktop side (a window, else a notification), reported in a dry run."""
+
+    commands: tuple[str, ...] = ()
+    """The spoken forms of the commands active where it was said (the mode, the focused
+    app), app-specific first, as written in the command files ("press <key> <n> times");
+    filled in by the dispatcher."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "help", "commands": list(self.commands)}
+
+
+Action = (KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
+          | HelpAction)
 
 
 @dataclass(frozen=True, slots=True)

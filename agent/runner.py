@@ -8,19 +8,21 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
 from agent.app import Listening, Pipeline, PipelineError
-from agent.asr.base import Hint, ModelError, Recogniser, RecognitionError, create, transcribe
+from agent.asr.base import Hint, ModelError, Recogniser, RecognitionError, create
+from agent.asr.guard import coverage_doubt
 from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
 from agent.cli import CliError
 from agent.config import Config
-from agent.decide import Decider
+from agent.decide import Decider, Heard
 from agent.desktop.history import latency
 from agent.desktop.signals import stop_on_signals
 from agent.dispatch.collisions import Collision
@@ -104,16 +106,23 @@ def load_transcriber(cfg: Config) -> Recogniser:
 def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print) -> int:
     """say() the text of each utterance in the file, as the segmenter cuts it (silence
     says nothing); the file is read as it goes, so memory does not grow with its length.
-    An utterance the recogniser fails on ends it with one line and status 1."""
+    Each utterance is heard as `run --dry-run` hears it (the active vocabulary as a hint,
+    n-best, the decide stage's second tries; modes change as commands say), so both
+    print the same words for the same speech. An utterance the recogniser fails on ends
+    it with one line and status 1."""
+    from agent.actions.dryrun import DryRunExecutor
+
     try:
         source = FileSource(path, cfg.audio.block_ms, fast=True)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
+    dispatcher = _dispatcher(cfg, command_library(cfg))
     transcriber = load_transcriber(cfg)
+    worker = _worker(cfg, transcriber, dispatcher, DryRunExecutor())
     try:
         for utt in _utterances(source, Segmenter(cfg.vad, cfg.audio.block_ms)):
             try:
-                text = transcribe(transcriber, utt.pcm, Hint()).text.strip()
+                text = _heard_as_run(worker, utt, cfg.whisper.alternatives)
             except RecognitionError as exc:
                 raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
                                f"({exc}); the text before it was printed", 1) from None
@@ -124,6 +133,18 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
     finally:
         transcriber.close()
     return 0
+
+
+def _heard_as_run(worker: Worker, utt: Utterance, alternatives: int) -> str:
+    """The text `run` reports for `utt`: Worker.process's hearing and decision, without
+    acting, and with a recognition failure raised (for transcribe's one line) rather
+    than logged."""
+    hint = Hint(tuple(worker.dispatcher.vocabulary()), alternatives)
+    hearing = worker.recogniser.hear(utt.pcm)
+    first = hearing.decode(hint)
+    first = replace(first, doubt=first.doubt or coverage_doubt(first.text, utt.voiced))
+    transcript, decision = worker.decider.decide(Heard(utt, hearing, first, hint))
+    return (decision.text or transcript.text).strip()
 
 
 def _utterances(source: FileSource, segmenter: Segmenter) -> Iterator[Utterance]:
@@ -247,7 +268,7 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
     stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
     log.warning("listening on the microphone; Ctrl+C to stop")
     try:
-        session.run(pipeline, reload)
+        session.run(pipeline, reload, library.stamp)
     except PipelineError as exc:
         raise CliError(str(exc), 1) from None
     return stopped.exit_status(141 if output.closed else 0)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
+import re
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -47,14 +51,24 @@ def refresh_devices() -> None:
 @dataclass(frozen=True)
 class InputDevice:
     index: int
+    """PortAudio's device index (for a PulseAudio source: of the device that reaches it)."""
     name: str
     channels: int
     default_rate: float
     is_default: bool
+    pulse_source: str = ""
+    """A PulseAudio/PipeWire source recorded through `index` (PULSE_SOURCE); "" = none."""
+
+
+PULSE_PREFIX = "pulse:"
+"""How PulseAudio/PipeWire sources are named in the device list ("pulse:<source>")."""
+_PACTL_TIMEOUT_S = 5.0
 
 
 def list_input_devices() -> list[InputDevice]:
-    """Every device with input channels, as PortAudio sees them."""
+    """Every device with input channels, as PortAudio sees them; then, where PortAudio
+    reaches a PulseAudio or PipeWire server (its `pulse` or `default` device), each of
+    the server's sources ("pulse:<name>"), which PortAudio does not list."""
     import sounddevice as sd
 
     try:
@@ -62,28 +76,84 @@ def list_input_devices() -> list[InputDevice]:
         devices = sd.query_devices()
     except sd.PortAudioError as exc:
         raise DeviceError(f"audio system unavailable: {exc}") from None
-    return [
+    found = [
         InputDevice(i, d["name"], d["max_input_channels"], d["default_samplerate"],
                     i == default_in)
         for i, d in enumerate(devices) if d["max_input_channels"] > 0
     ]
+    via = next((d for name in ("pulse", "default") for d in found if d.name == name), None)
+    if via is None:
+        return found
+    return found + [InputDevice(via.index, PULSE_PREFIX + name, channels, rate, False, name)
+                    for name, channels, rate in pulse_sources()]
 
 
-def resolve_device(spec: str) -> int | None:
-    """A device index from a config value: "" (default), an index, or part of a name."""
+def pulse_sources() -> list[tuple[str, int, float]]:
+    """(name, channels, rate) of each source of the PulseAudio or PipeWire server, by
+    `pactl list short sources`; [] when there is no pactl or no server."""
+    pactl = shutil.which("pactl")
+    if pactl is None:
+        return []
+    try:
+        done = subprocess.run([pactl, "list", "short", "sources"], capture_output=True,
+                              text=True, timeout=_PACTL_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.debug("no PulseAudio sources: %s", exc)
+        return []
+    out = []
+    for line in done.stdout.splitlines() if done.returncode == 0 else []:
+        fields = line.split("\t")
+        if len(fields) < 4:
+            continue
+        spec = re.search(r"(\d+)ch (\d+)Hz", fields[3])
+        out.append((fields[1], int(spec.group(1)) if spec else 1,
+                    float(spec.group(2)) if spec else float(SAMPLE_RATE)))
+    return out
+
+
+def find_device(spec: str) -> InputDevice | None:
+    """The device a config value names: "" (the default: None), an index, part of a
+    name, or a PulseAudio/PipeWire source ("pulse:NAME", or part of NAME)."""
     devices = list_input_devices()
     if not devices:
         raise DeviceError("no audio input device found (try --input FILE to run on a recording)")
     if spec == "":
         return None
     if spec.isdigit():
-        if any(d.index == int(spec) for d in devices):
-            return int(spec)
+        exact = [d for d in devices if d.index == int(spec) and not d.pulse_source]
+        if exact:
+            return exact[0]
         raise DeviceError(f"no input device with index {spec}; see `voxagent devices`")
-    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    wanted = spec.lower()
+    matches = ([d for d in devices if d.name.lower() == wanted]
+               or [d for d in devices if wanted in d.name.lower()])
     if not matches:
         raise DeviceError(f"no input device named like '{spec}'; see `voxagent devices`")
-    return matches[0].index
+    return matches[0]
+
+
+def resolve_device(spec: str) -> int | None:
+    """A device index from a config value (see find_device)."""
+    found = find_device(spec)
+    return None if found is None else found.index
+
+
+@contextlib.contextmanager
+def _pulse_source(name: str) -> Iterator[None]:
+    """PULSE_SOURCE set to `name` while a stream opens (the ALSA pulse plugin connects
+    then, to the source libpulse reads from it); as it was afterwards."""
+    if not name:
+        yield
+        return
+    before = os.environ.get("PULSE_SOURCE")
+    os.environ["PULSE_SOURCE"] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PULSE_SOURCE", None)
+        else:
+            os.environ["PULSE_SOURCE"] = before
 
 
 class MicSource:
@@ -116,11 +186,15 @@ class MicSource:
     def _open(self) -> tuple[Any, int]:
         import sounddevice as sd
 
-        index = resolve_device(self._device)
+        device = find_device(self._device)
+        index = None if device is None else device.index
+        if device is not None and device.pulse_source:
+            log.info("recording from PulseAudio source %s", device.pulse_source)
         try:
-            stream = sd.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
-                                    blocksize=self._block, device=index,
-                                    callback=self._callback)
+            with _pulse_source(device.pulse_source if device else ""):
+                stream = sd.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
+                                        blocksize=self._block, device=index,
+                                        callback=self._callback)
             return stream, SAMPLE_RATE
         except sd.PortAudioError:
             rate = int(sd.query_devices(index, "input")["default_samplerate"])
@@ -128,8 +202,10 @@ class MicSource:
                      SAMPLE_RATE, rate)
             block = rate * self._block // SAMPLE_RATE
             try:
-                stream = sd.InputStream(samplerate=rate, channels=1, dtype="int16",
-                                        blocksize=block, device=index, callback=self._callback)
+                with _pulse_source(device.pulse_source if device else ""):
+                    stream = sd.InputStream(samplerate=rate, channels=1, dtype="int16",
+                                            blocksize=block, device=index,
+                                            callback=self._callback)
             except sd.PortAudioError as exc:
                 raise DeviceError(f"cannot open input device: {exc}") from None
             return stream, rate

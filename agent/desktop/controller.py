@@ -22,7 +22,7 @@ from agent.desktop.history import History, history_record
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import Cue, CuePlayer
 from agent.desktop.status import Status, style_label
-from agent.messages import Activity, ActivityEvent, ListenStyle, Mode, Outcome
+from agent.messages import Activity, ActivityEvent, HelpAction, ListenStyle, Mode, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,18 @@ class Controller:
         self._dispatcher: Any = None
         self._reload: Callable[[], list[str]] = list
         self._quit: Callable[[], None] = lambda: None
+        self._active_app: Callable[[], str] = str
+        self.help_view: Callable[[str, str], bool] = lambda title, text: False
+        """Shows "what can I say" in a window (title, text); False when it cannot."""
 
     # --- wiring ---------------------------------------------------------------------------
 
     def attach(self, worker: Worker, dispatcher: Any, reload: Callable[[], list[str]],
-               quit_: Callable[[], None]) -> None:
+               quit_: Callable[[], None], active_app: Callable[[], str] = str) -> None:
+        """`active_app`: the focused window's class (for the commands active there)."""
         self._worker, self._dispatcher, self._reload, self._quit = (
             worker, dispatcher, reload, quit_)
+        self._active_app = active_app
 
     def subscribe(self, fn: Callable[[Status], None]) -> None:
         self._subscribers.append(fn)
@@ -126,15 +131,35 @@ class Controller:
 
         self._worker.call(apply)
 
-    def reload_commands(self) -> None:
+    def reload_commands(self, why: str = "") -> None:
+        """Re-read the command files on the worker thread; `why`: what prompted it, for
+        the log ("a command file changed"; "" = the tray menu)."""
         if self._worker is None:
             return
 
         def apply() -> None:
             errors = self._reload()
-            log.warning("commands reloaded%s", f" ({len(errors)} file errors)" if errors else "")
+            log.warning("commands reloaded%s%s", f" ({why})" if why else "",
+                        f": {len(errors)} problems, the last good version of each broken "
+                        "file kept" if errors else "")
 
         self._worker.call(apply)
+
+    def show_help(self) -> None:
+        """The tray's "What can I say": the commands active now, read on the worker."""
+        if self._worker is None or self._dispatcher is None:
+            return
+        dispatcher = self._dispatcher
+        self._worker.call(lambda: self.help(dispatcher.sayable(self._active_app())))
+
+    def help(self, commands: tuple[str, ...]) -> None:
+        """Show what can be said: in a window, else as a notification, else in the log."""
+        text = help_text(commands)
+        log.info("what can I say: %d commands", len(commands))
+        if self.help_view(HELP_TITLE, text):
+            return
+        if not self._notifier.notify(HELP_TITLE, " · ".join(commands), asked=True):
+            log.warning("%s:\n%s", HELP_TITLE, text)
 
     def quit(self) -> None:
         log.warning("quit from the tray")
@@ -158,6 +183,8 @@ class Controller:
             self._update(hearing=event.on)
         elif event.activity is Activity.RECOGNISING:
             self._update(recognising=event.on, held=self.gate.held)
+        elif event.activity is Activity.PARTIAL:
+            self._update(partial=event.detail.strip() if event.on else "")
 
     def device_fault(self, fault: str | None) -> None:
         self._update(fault=fault or "", hearing=False)
@@ -184,5 +211,27 @@ class Controller:
             self._cue(Cue.DONE)
         elif d.text and d.mode is Mode.COMMAND and not d.command:
             self._cue(Cue.NOT_UNDERSTOOD)
-        if d.command and d.actions:
+        if d.command and d.actions and not any(isinstance(a, HelpAction) for a in d.actions):
             self._notifier.notify("voxagent", f"{d.command}  ({d.text})")
+
+
+HELP_TITLE = "voxagent: what you can say"
+
+
+def help_text(commands: tuple[str, ...]) -> str:
+    """One spoken form a line; what <n>, [words] and (a|b) mean, once, at the end."""
+    if not commands:
+        return "Nothing can be said here."
+    said = " ".join(commands)
+    notes = [note for needle, note in _NOTES if needle in said]
+    return "\n".join([*commands, *(["", *notes] if notes else [])])
+
+
+_NOTES = (
+    ("<key>", "<key>: a key name (page down, f five, escape, letter b)"),
+    ("<chord>", "<chord>: modifiers then a key (control shift t)"),
+    ("<n>", "<n>: a number (one to twenty, or digits)"),
+    ("<text>", "<text>: any words, to the end"),
+    ("[", "[words]: may be left out"),
+    ("(", "(a|b): either one"),
+)

@@ -2,7 +2,8 @@
 where the tray backend has no menus of its own (pystray's X11 backend).
 
 Items: Listening (on/off) · Hands-free / Push-to-talk · Dictation · Recent commands ▸
-· Reload commands · Open commands folder · Quit.
+· What can I say · Reload commands · Open commands folder · Quit. The same Tk thread
+shows the "what can I say" window (show_text).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class MenuActions(Protocol):
 
     def reload_commands(self) -> None: ...
 
+    def show_help(self) -> None: ...
+
     def quit(self) -> None: ...
 
 
@@ -66,6 +69,7 @@ def menu_entries(status: Status, recent: Sequence[str], ctl: MenuActions,
         Entry("Dictation", lambda: ctl.set_dictation(not dictating), checked=dictating),
         Entry("Recent commands", children=history),
         SEPARATOR,
+        Entry("What can I say", ctl.show_help),
         Entry("Reload commands", ctl.reload_commands),
         Entry("Open commands folder", open_folder),
         SEPARATOR,
@@ -77,33 +81,54 @@ def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_Menu = tuple[tuple[Entry, ...], int | None, int | None]
+_Text = tuple[str, str]
+_TK_START_S = 10.0
+
+
 class TkPopup:
     """A Tk popup menu on its own thread (Tk calls stay on the thread that made Tk).
-    `show(entries, x, y)` posts it at screen position x, y; None = at the pointer."""
+    `show(entries, x, y)` posts it at screen position x, y; None = at the pointer.
+    `show_text(title, text)` opens a small window with the text (one at a time)."""
 
     def __init__(self) -> None:
-        self._requests: queue.Queue[tuple[tuple[Entry, ...], int | None, int | None] | None] = \
-            queue.Queue()
+        self._requests: queue.Queue[_Menu | _Text | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._failed = False
+        self._started = threading.Event()
+        self._lock = threading.Lock()
 
     def show(self, entries: tuple[Entry, ...], x: int | None = None,
              y: int | None = None) -> None:
-        if self._failed:
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tray-menu", daemon=True)
-            self._thread.start()
-        self._requests.put((entries, x, y))
+        if self._start():
+            self._requests.put((entries, x, y))
+
+    def show_text(self, title: str, text: str) -> bool:
+        """Open the text window (any thread); False when Tk cannot run here (waits for
+        Tk to start, the first time)."""
+        if not self._start() or not self._started.wait(_TK_START_S) or self._failed:
+            return False
+        self._requests.put((title, text))
+        return True
+
+    def _start(self) -> bool:
+        with self._lock:
+            if self._thread is None and not self._failed:
+                self._thread = threading.Thread(target=self._run, name="tray-menu",
+                                                daemon=True)
+                self._thread.start()
+        return not self._failed
 
     def _run(self) -> None:
         try:
             import tkinter
             root = tkinter.Tk(className="voxagent")
         except (ImportError, RuntimeError) as exc:  # no tkinter, or no display for it
-            log.warning("tray menu unavailable: %s", exc)
+            log.warning("tray menu and help window unavailable: %s", exc)
             self._failed = True
+            self._started.set()
             return
+        self._started.set()
         root.withdraw()
         self._loop(tkinter, root)
         # Tk objects must die on this thread: collect them here, not on another thread
@@ -112,6 +137,7 @@ class TkPopup:
 
     def _loop(self, tkinter: Any, root: Any) -> None:
         menus: list[Any] = []
+        windows: list[Any] = []
 
         def poll() -> None:
             try:
@@ -123,6 +149,12 @@ class TkPopup:
                 menus.pop().destroy()
             if request is None:
                 root.destroy()
+                return
+            if len(request) == 2:
+                while windows:
+                    windows.pop().destroy()
+                windows.append(_text_window(tkinter, root, *request))
+                root.after(50, poll)
                 return
             entries, x, y = request
             menus.append(_build(tkinter, root, entries))
@@ -137,6 +169,25 @@ class TkPopup:
         if self._thread is not None:
             self._requests.put(None)
             self._thread.join(timeout=2.0)
+
+
+def _text_window(tkinter: Any, root: Any, title: str, text: str) -> Any:
+    """A small read-only window with `text`, scrolled when long; Escape or Close ends it."""
+    win = tkinter.Toplevel(root, class_="VoxagentHelp")
+    win.title(title)
+    lines = text.splitlines() or [""]
+    box = tkinter.Text(win, width=min(max(map(len, lines)) + 2, 90),
+                       height=min(len(lines), 30), wrap="word", padx=8, pady=6)
+    bar = tkinter.Scrollbar(win, command=box.yview)
+    box.configure(yscrollcommand=bar.set)
+    box.insert("1.0", text)
+    box.configure(state="disabled")
+    close = tkinter.Button(win, text="Close", command=win.destroy)
+    close.pack(side="bottom", pady=4)
+    bar.pack(side="right", fill="y")
+    box.pack(side="left", fill="both", expand=True)
+    win.bind("<Escape>", lambda _e: win.destroy())
+    return win
 
 
 def _build(tkinter: Any, parent: Any, entries: tuple[Entry, ...]) -> Any:

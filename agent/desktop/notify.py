@@ -37,16 +37,21 @@ def _applescript(text: str) -> str:
 class Notifier:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        """Notify of each recognised command (the config's choice, if a tool exists)."""
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=8)
         self._thread: threading.Thread | None = None
-        if enabled and notify_argv("", "") is None:
+        self._tool = notify_argv("", "") is not None
+        if enabled and not self._tool:
             log.warning("desktop notifications off: notify-send not found "
                         "(Debian: apt-get install libnotify-bin)")
             self.enabled = False
 
-    def notify(self, title: str, body: str) -> None:
-        if not self.enabled:
-            return
+    def notify(self, title: str, body: str, *, asked: bool = False) -> bool:
+        """Show a notification (on the notifier's thread); `asked`: the person asked for
+        it ("what can I say"), so it is shown even when notifications of commands are
+        off. False when it cannot be shown here."""
+        if not (self.enabled or (asked and self._tool)):
+            return False
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
             self._thread.start()
@@ -54,6 +59,7 @@ class Notifier:
             self._queue.put_nowait((title, body))
         except queue.Full:
             log.debug("notification dropped: too many waiting")
+        return True
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:

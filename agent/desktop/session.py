@@ -5,7 +5,8 @@ around a Pipeline. The tray runs on the main thread, the pipeline on its own.
     source = session.source(lambda: MicSource(...))
     pipeline = Pipeline(source, ..., executor=session.executor(inner), gate=session.gate,
                         held_segmenter=session.held_segmenter(), on_event=...)
-    session.run(pipeline, reload)     # blocks until quit, SIGINT or SIGTERM
+    session.run(pipeline, reload, library.stamp)  # blocks until quit, SIGINT or SIGTERM;
+                                                  # reloads the command files as they change
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,12 @@ from agent.desktop.hotkey import (
     make_hotkey,
     pick_backend,
 )
-from agent.desktop.menu import Entry, menu_entries
+from agent.desktop.menu import Entry, TkPopup, menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import CuePlayer
 from agent.desktop.status import Status
-from agent.messages import Action, ListenAction, ListenStyle
+from agent.desktop.watch import ChangeWatcher
+from agent.messages import Action, HelpAction, ListenAction, ListenStyle
 from agent.paths import data_dir, state_dir, user_commands_dir
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,9 @@ utterance; releasing the key does."""
 
 
 class DesktopExecutor:
-    """Performs `listen` actions (hands-free / push-to-talk) itself, even in a dry run
-    (like mode changes, they change the agent, not the desktop); the rest goes on."""
+    """Performs `listen` actions (hands-free / push-to-talk) and `help` ("what can I say")
+    itself, even in a dry run (like mode changes, they are the agent's, not the
+    desktop's); the rest goes on."""
 
     def __init__(self, inner: Executor, controller: Controller) -> None:
         self._inner = inner
@@ -62,6 +65,8 @@ class DesktopExecutor:
     def perform(self, action: Action) -> None:
         if isinstance(action, ListenAction):
             self._controller.set_style(action.style)
+        elif isinstance(action, HelpAction):
+            self._controller.help(action.commands)
         else:
             self._inner.perform(action)
 
@@ -87,9 +92,15 @@ class LiveSession:
             self.controller.recent.extend(_said(r) for r in self.history.recent())
         self._tray_wanted = tray and d.tray
         self._tray: Any = None
+        self._popup = TkPopup()
+        """The tray menu's Tk thread; it also shows the "what can I say" window."""
+        if os.environ.get("DISPLAY") or sys.platform in ("win32", "darwin"):
+            self.controller.help_view = self._popup.show_text
+        self._executor: DesktopExecutor | None = None
         self._hotkey: Hotkey | None = None
         self._stopping = threading.Event()
         self._pipeline: Any = None
+        self._watcher: ChangeWatcher | None = None
 
     # --- building ---------------------------------------------------------------------------
 
@@ -98,7 +109,11 @@ class LiveSession:
                               on_fault=self.controller.device_fault, refresh=refresh_devices)
 
     def executor(self, inner: Executor) -> DesktopExecutor:
-        return DesktopExecutor(inner, self.controller)
+        self._executor = DesktopExecutor(inner, self.controller)
+        return self._executor
+
+    def _active_app(self) -> str:
+        return self._executor.active_app() if self._executor is not None else ""
 
     def held_segmenter(self) -> Segmenter:
         """Push-to-talk: the key's release ends speech, so neither a pause (long hangover)
@@ -109,11 +124,19 @@ class LiveSession:
 
     # --- running ----------------------------------------------------------------------------
 
-    def run(self, pipeline: Any, reload: Callable[[], list[str]]) -> None:
-        """Run until quit or stop(); re-raise what stopped the pipeline, if anything."""
+    def run(self, pipeline: Any, reload: Callable[[], list[str]],
+            stamp: Callable[[], Hashable] | None = None) -> None:
+        """Run until quit or stop(); re-raise what stopped the pipeline, if anything.
+        `stamp`: the command files' state (CommandLibrary.stamp); when it changes, the
+        commands are reloaded by themselves."""
         self._pipeline = pipeline
-        self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop)
+        self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop,
+                               self._active_app)
         self._start_hotkey()
+        if stamp is not None:
+            self._watcher = ChangeWatcher(
+                stamp, lambda: self.controller.reload_commands("a command file changed"))
+            self._watcher.start()
         failure: list[BaseException] = []
         worker = threading.Thread(target=self._run_pipeline, args=(pipeline, failure),
                                   name="pipeline", daemon=True)
@@ -134,7 +157,7 @@ class LiveSession:
             return
         from agent.desktop.tray import Tray
 
-        self._tray = Tray(data_dir("assets") / "icons", self._menu)
+        self._tray = Tray(data_dir("assets") / "icons", self._menu, self._popup)
         self.controller.subscribe(self._tray.update)
         threading.Thread(target=self._stop_tray_on_stop, name="tray-stopper",
                          daemon=True).start()
@@ -159,8 +182,11 @@ class LiveSession:
             self._pipeline.stop()
 
     def _close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._hotkey is not None:
             self._hotkey.stop()
+        self._popup.stop()
         self.cues.stop()
         self.notifier.stop()
 

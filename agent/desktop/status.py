@@ -48,6 +48,9 @@ class Status:
     """The last command performed (or what was heard, when nothing matched)."""
     hotkey: str = ""
     """The push-to-talk key as shown to the user ("F9, hold"); "" when there is none."""
+    partial: str = ""
+    """What is being heard while the person speaks (a streaming recogniser's partial
+    text); "" when nothing is, or the utterance is over."""
 
     @property
     def state(self) -> TrayState:
@@ -64,14 +67,26 @@ class Status:
         return next((state for hit, state in rules if hit), TrayState.LISTENING)
 
     def tooltip(self) -> str:
-        """"voxagent: listening (hands-free, command mode) | last: new tab"."""
+        """"voxagent: listening (hands-free, command mode) | last: new tab"; while speech
+        is heard with a partial text: "voxagent: hearing: new ta…" in its place."""
         state = self.state
         if state is TrayState.ERROR:
             head = f"voxagent: error: {self.fault}"
         else:
             how = "off" if not self.enabled else style_label(self.style, self.hotkey)
             head = f"voxagent: {STATE_WORDS[state]} ({how}, {self.mode.value} mode)"
+        if self.partial and state is not TrayState.ERROR:
+            return f"voxagent: hearing: {_tail(self.partial)}"
         return head + (f" | last: {self.last_command}" if self.last_command else "")
+
+
+PARTIAL_CHARS = 60
+"""The most of a partial text a tooltip shows (its end: the words just heard)."""
+
+
+def _tail(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= PARTIAL_CHARS else "…" + text[-(PARTIAL_CHARS - 1):]
 
 
 def style_label(style: ListenStyle, hotkey: str = "") -> str:

@@ -5,7 +5,9 @@ tray it says so once and the agent runs on without it; on X11 it keeps looking f
 a tray host and shows up when one appears.
 
 On X11 pystray's icon is adapted (agent/desktop/tray_xorg.py): clicks open the menu
-as a Tk popup at the pointer (agent/desktop/menu.py).
+as a Tk popup at the pointer (agent/desktop/menu.py); it docks again when the tray host
+restarts, and when a host with another kind of visual comes, its loop ends and run()
+makes a new icon at once.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def tray_missing() -> str | None:
 
 
 class Tray:
-    def __init__(self, icons: Path, menu: Callable[[], tuple[Entry, ...]]) -> None:
+    def __init__(self, icons: Path, menu: Callable[[], tuple[Entry, ...]],
+                 popup: TkPopup | None = None) -> None:
         from PIL import Image
 
         self._images = {s: Image.open(icon_path(icons, s)).convert("RGBA") for s in TrayState}
@@ -65,7 +68,7 @@ class Tray:
         self._status = Status()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._popup = TkPopup()
+        self._popup = popup or TkPopup()
 
     def update(self, status: Status) -> None:
         """Show a new status (any thread)."""

@@ -30,7 +30,16 @@ from agent.dispatch.tools import (
     without_controls,
 )
 from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
-from agent.messages import Action, Decision, Hypothesis, Mode, ModeAction, Transcript, TypeAction
+from agent.messages import (
+    Action,
+    Decision,
+    HelpAction,
+    Hypothesis,
+    Mode,
+    ModeAction,
+    Transcript,
+    TypeAction,
+)
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
@@ -101,6 +110,11 @@ class Dispatcher:
         live = [c for c in self.commands if c.mode is self.mode
                 and (not c.app or re.search(c.app, app, re.IGNORECASE))]
         return tuple(sorted(live, key=lambda c: not c.app))
+
+    def sayable(self, app: str = "") -> tuple[str, ...]:
+        """What can be said here (for "what can I say"): the spoken forms of the active
+        commands as written, app-specific first, each once."""
+        return tuple(dict.fromkeys(c.spoken or c.name for c in self.active(app)))
 
     def vocabulary(self, app: str = "") -> list[str]:
         """Phrases of the active commands and words for their captures, to bias the
@@ -186,7 +200,7 @@ class Dispatcher:
             return self._confirm(text)
         found = self._match(self._hyps(transcript), app)
         if found is not None:
-            return self._perform(*found)
+            return self._perform(*found, app=app)
         if self.mode is Mode.DICTATION and text:
             return self._dictate(text)
         note = "asleep" if self.mode is Mode.SLEEP else "not a command"
@@ -229,7 +243,7 @@ class Dispatcher:
             log.warning("command intent: %s", exc)
             return None
         confirm = confirm_always or is_risky(chain)
-        decision = self._perform(text, chain, confirm)
+        decision = self._perform(text, chain, confirm, app)
         log.info("command intent: %r -> %s%s", text, decision.command,
                  " (awaiting yes)" if self._pending is not None else "")
         return decision
@@ -239,11 +253,14 @@ class Dispatcher:
         match would be, asking for a spoken yes first when `confirm` (or a command says so)."""
         return self._perform(text, chain, confirm)
 
-    def _perform(self, text: str, chain: list[Match], confirm: bool = False) -> Decision:
+    def _perform(self, text: str, chain: list[Match], confirm: bool = False,
+                 app: str = "") -> Decision:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
             built += [t.build(m.captures) for t in m.command.actions]
+        built = [HelpAction(self.sayable(app)) if isinstance(a, HelpAction) else a
+                 for a in built]
         actions, controls = self._guard(built)
         if confirm or controls or any(m.command.confirm for m in chain):
             return self._ask(text, name, actions)

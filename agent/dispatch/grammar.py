@@ -3,12 +3,14 @@
 Spoken form:  words, <key> <chord> <n> <text> captures, (a|b) alternatives,
 [optional words].   Example: "press <chord> <n> times".
 Action:       "key ctrl+c", "key <chord> * <n>", "type <text:snake>",
-              "scroll down * <n>", "launch terminal", "mode sleep", "listen push_to_talk".
+              "scroll down * <n>", "launch terminal", "mode sleep", "listen push_to_talk",
+              "help commands".
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.dispatch.formatters import FORMATTERS
@@ -16,6 +18,7 @@ from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import parse_chord
 from agent.messages import (
     Action,
+    HelpAction,
     KeyAction,
     LaunchAction,
     ListenAction,
@@ -104,7 +107,7 @@ class ActionTemplate:
     """An action with holes filled from captures at match time."""
 
     kind: str
-    """key, type, scroll, launch, mode or listen."""
+    """One of _KINDS: key, type, scroll, launch, mode, listen or help."""
     arg: str
     """Chord, text, direction, app or mode; or a capture name like "<chord>"."""
     count: str = "1"
@@ -117,17 +120,7 @@ class ActionTemplate:
     def build(self, caps: dict[str, str | int]) -> Action:
         arg = str(caps[self.arg[1:-1]]) if self.arg.startswith("<") else self.arg
         count = int(caps["n"]) if self.count == "<n>" else int(self.count)
-        if self.kind == "key":
-            return KeyAction(keys=arg, count=count)
-        if self.kind == "type":
-            return TypeAction(text=FORMATTERS[self.formatter](arg))
-        if self.kind == "scroll":
-            return ScrollAction(direction=arg, count=count)
-        if self.kind == "launch":
-            return LaunchAction(app=arg)
-        if self.kind == "listen":
-            return ListenAction(style=ListenStyle(arg))
-        return ModeAction(mode=Mode(arg))
+        return _KINDS[self.kind][1](arg, count, self.formatter)
 
 
 _ACTION = re.compile(r"^(\w+)\s+(.+?)(?:\s*\*\s*(<n>|\d+))?$")
@@ -143,10 +136,9 @@ def parse_action(text: str, apps: frozenset[str] | None = None) -> ActionTemplat
         raise GrammarError(f"count {count} out of range 1..100 in '{text}'")
     if count != "1" and kind not in ("key", "scroll"):
         raise GrammarError(f"only key and scroll actions take a count: '{text}'")
-    parse = _PARSERS.get(kind)
-    if parse is None:
-        raise GrammarError(f"unknown action '{kind}'; allowed: " + ", ".join(_PARSERS))
-    return parse(arg, count, text, apps)
+    if kind not in _KINDS:
+        raise GrammarError(f"unknown action '{kind}'; allowed: " + ", ".join(_KINDS))
+    return _KINDS[kind][0](arg, count, text, apps)
 
 
 def _key(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
@@ -194,8 +186,24 @@ def _listen(arg: str, count: str, text: str, apps: frozenset[str] | None) -> Act
     return ActionTemplate("listen", arg)
 
 
-_PARSERS = {"key": _key, "type": _type, "scroll": _scroll, "launch": _launch, "mode": _mode,
-            "listen": _listen}
+def _help(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if arg != "commands":
+        raise GrammarError(f"help shows 'commands' (the ones active here), not '{arg}'")
+    return ActionTemplate("help", arg)
+
+
+_KINDS: dict[str, tuple[Callable[[str, str, str, frozenset[str] | None], ActionTemplate],
+                        Callable[[str, int, str], Action]]] = {
+    # kind: (parse the action line, build the action from arg, count and formatter)
+    "key": (_key, lambda arg, n, fmt: KeyAction(keys=arg, count=n)),
+    "type": (_type, lambda arg, n, fmt: TypeAction(text=FORMATTERS[fmt](arg))),
+    "scroll": (_scroll, lambda arg, n, fmt: ScrollAction(direction=arg, count=n)),
+    "launch": (_launch, lambda arg, n, fmt: LaunchAction(app=arg)),
+    "mode": (_mode, lambda arg, n, fmt: ModeAction(mode=Mode(arg))),
+    "listen": (_listen, lambda arg, n, fmt: ListenAction(style=ListenStyle(arg))),
+    "help": (_help, lambda arg, n, fmt: HelpAction()),
+}
+"""Every action kind: adding one is adding its line here (and its message type)."""
 
 
 def check_captures(pattern: tuple[Element, ...], actions: tuple[ActionTemplate, ...],

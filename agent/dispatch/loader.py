@@ -287,8 +287,27 @@ class CommandLibrary:
                     continue
                 errors += problems
                 for problem in problems:
-                    log.error("%s%s", problem, " (keeping its last good version)"
+                    log.warning("%s%s", problem, " (keeping its last good version)"
                               if path in self._good else " (file skipped)")
         self.commands = merge(self._good[p] for p in order if p in self._good)
         self.errors = errors
         return errors
+
+    def stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """The command files as they are now (path, mtime in ns, size in bytes): a
+        different stamp means a file was added, removed or changed since."""
+        return files_stamp(self._folders)
+
+
+def files_stamp(folders: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime in ns, size in bytes) of each command file in `folders`; a file that
+    vanishes while it is looked at is left out."""
+    out: list[tuple[str, int, int]] = []
+    for folder in folders:
+        for path in command_files(folder):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)

@@ -192,6 +192,39 @@ def test_devices_lists_the_virtual_microphone(mic: pulse.VirtualMic) -> None:
         assert "\n" not in got[bad] and bad in got[bad], got[bad]
 
 
+def _pactl(mic: pulse.VirtualMic, *args: str) -> list[list[str]]:
+    done = subprocess.run(["pactl", *args], env=mic.env, capture_output=True, text=True,
+                          timeout=10, check=True)
+    return [line.split("\t") for line in done.stdout.splitlines()]
+
+
+def test_a_pulseaudio_source_is_listed_and_recorded_by_name(mic: pulse.VirtualMic,
+                                                             tmp_path: Path) -> None:
+    """PortAudio lists only `pulse` and `default` for a sound server; its sources are
+    listed too ("pulse:<name>"), and one picked by name is the one recorded from. The
+    null sink's monitor has no ALSA name of its own (unlike the test's voxmic alias)."""
+    monitor = "voxnull.monitor"
+    listed = _devices(mic.env)
+    assert listed.returncode == 0, listed.stderr
+    assert f"pulse:{monitor}  (1 ch, 16000 Hz)" in listed.stdout, listed.stdout
+    assert f"pulse:{mic.source}  (1 ch, 16000 Hz)" in listed.stdout, listed.stdout
+
+    out = tmp_path / "rec"
+    proc, _ = probe(mic, out, "--seconds", "3", "--device", f"pulse:{monitor}")
+    try:
+        sources = {row[1]: row[0] for row in _pactl(mic, "list", "short", "sources")}
+        recorders = [row for row in _pactl(mic, "list", "short", "source-outputs")
+                     if row[1] == sources[monitor]]
+        tone = (20000 * np.sin(np.arange(RATE) * 2 * np.pi * 440 / RATE)).astype("<i2")
+        mic.say(tone.tobytes()).wait()
+    finally:
+        pcm, meta, err = finish(proc, out)
+    assert recorders, "no stream records from the monitor source"
+    assert "recording from PulseAudio source voxnull.monitor" in err, err
+    assert np.abs(pcm.astype(np.int32)).max() > 5000, "the tone did not reach the recording"
+    assert meta["overruns"] == 0
+
+
 def _no_audio(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     env = pulse.no_audio_env(tmp_path)
     count = ("import sounddevice as sd\n"

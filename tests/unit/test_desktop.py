@@ -144,6 +144,9 @@ class _Actions:
     def reload_commands(self) -> None:
         self.calls.append(("reload", None))
 
+    def show_help(self) -> None:
+        self.calls.append(("help", None))
+
     def quit(self) -> None:
         self.calls.append(("quit", None))
 
@@ -155,18 +158,18 @@ def test_menu_items_reflect_the_status_and_call_the_controller() -> None:
                            actions, lambda: opened.append(True))
     by_text = {e.text: e for e in entries if e.text != "-"}
     assert list(by_text) == ["Listening", "Hands-free", "Push-to-talk (F9, hold)", "Dictation",
-                             "Recent commands", "Reload commands", "Open commands folder",
-                             "Quit"]
+                             "Recent commands", "What can I say", "Reload commands",
+                             "Open commands folder", "Quit"]
     assert by_text["Listening"].checked is True
     assert by_text["Dictation"].checked is True
     assert [c.text for c in by_text["Recent commands"].children] == ["paste", "copy"]
-    for text in ("Listening", "Push-to-talk (F9, hold)", "Dictation", "Reload commands",
-                 "Open commands folder", "Quit"):
+    for text in ("Listening", "Push-to-talk (F9, hold)", "Dictation", "What can I say",
+                 "Reload commands", "Open commands folder", "Quit"):
         action = by_text[text].action
         assert action is not None
         action()
     assert actions.calls == [("toggle", None), ("style", PTT), ("dictation", False),
-                             ("reload", None), ("quit", None)]
+                             ("help", None), ("reload", None), ("quit", None)]
     assert opened == [True]
 
 
@@ -367,3 +370,107 @@ def test_notifications_without_notify_send_are_refused_once(
     notifier.notify("voxagent", "x")
     assert not notifier.enabled
     assert sum("notify-send not found" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_partial_text_shows_while_heard_and_goes_when_the_utterance_ends(
+        tmp_path: Path) -> None:
+    ctl, seen = _controller(tmp_path)
+    before = ctl.status.tooltip()
+    ctl.activity(ActivityEvent(Activity.HEARING, True))
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, "new"))
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, " new ta"))
+    assert ctl.status.partial == "new ta"
+    assert seen[-1].tooltip() == "voxagent: hearing: new ta"
+    assert [s.partial for s in seen if s.partial] == ["new", "new ta"]
+    ctl.activity(ActivityEvent(Activity.PARTIAL, False))
+    ctl.activity(ActivityEvent(Activity.HEARING, False))
+    assert ctl.status.partial == "" and seen[-1].tooltip() == before
+    long = "word " * 40
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, long + "last"))
+    tip = ctl.status.tooltip()
+    assert tip.endswith("word last") and tip.startswith("voxagent: hearing: …")
+    assert len(tip) < len("voxagent: hearing: ") + 61
+    ctl.device_fault("no audio")  # a fault outranks what was heard
+    assert ctl.status.tooltip() == "voxagent: error: no audio"
+
+
+def test_what_can_i_say_from_the_menu_shows_the_commands_of_the_focused_app(
+        tmp_path: Path, builtins: tuple[Command, ...], command_file) -> None:
+    ctl, _ = _controller(tmp_path)
+    firefox = command_file('[context]\napp = "firefox"\n[commands]\n"reader view" = "key f9"\n')
+    shown: list[tuple[str, str]] = []
+    ctl.help_view = lambda title, text: shown.append((title, text)) or True
+    ctl.attach(_Worker(), Dispatcher(builtins + firefox), list, lambda: None,
+               lambda: "Navigator.firefox")
+    ctl.show_help()
+    ((title, text),) = shown
+    lines = text.splitlines()
+    assert title == "voxagent: what you can say"
+    assert lines[0] == "reader view" and "new tab" in lines and "go to sleep" in lines
+    assert "press <chord> <n> times" in lines
+    assert "<n>: a number (one to twenty, or digits)" in lines  # captures explained once
+    assert lines.count("<n>: a number (one to twenty, or digits)") == 1
+
+
+def test_what_can_i_say_without_a_window_is_a_notification_else_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Shown even with notifications of commands turned off: the person asked for it."""
+    record = tmp_path / "args.txt"
+    tool = tmp_path / "notify-send"
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    notifier = Notifier(False)
+    ctl = Controller(CaptureGate(), Status(), cues=CuePlayer(tmp_path, enabled=False),
+                     notifier=notifier)
+    ctl.help(("new tab", "copy"))
+    notifier.stop()
+    assert record.read_text().splitlines()[-2:] == ["voxagent: what you can say",
+                                                    "new tab · copy"]
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    ctl = Controller(CaptureGate(), Status(), cues=CuePlayer(tmp_path, enabled=False),
+                     notifier=Notifier(True))
+    ctl.help(("new tab", "copy"))
+    assert any(r.levelname == "WARNING" and "new tab\ncopy" in r.getMessage()
+               for r in caplog.records), caplog.text
+
+
+def test_a_help_command_is_not_also_notified_as_a_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.messages import HelpAction
+
+    notes: list[tuple[str, str]] = []
+    ctl, _ = _controller(tmp_path)
+    ctl._notifier.enabled = True
+    monkeypatch.setattr(ctl._notifier, "notify", lambda t, b, **kw: notes.append((t, b)))
+    ctl.help_view = lambda title, text: True
+    utt = Utterance(b"", 0, 1)
+    help_ = Outcome(utt, Transcript("What can I say?"),
+                    Decision("What can I say?", "what can I say", (HelpAction(("copy",)),),
+                             Mode.COMMAND))
+    ctl.outcome(help_)
+    ctl.outcome(_outcome())
+    assert notes == [("voxagent", "new tab  (New tab.)")]
+
+
+def test_tray_icon_pixels_are_see_through_or_on_the_plain_background() -> None:
+    """ARGB: premultiplied (a transparent pixel is all zero, whatever colour it held);
+    plain: transparent parts are the background, not the colour they held."""
+    import numpy as np
+    from PIL import Image
+
+    from agent.desktop.tray_xorg import BACKGROUND, icon_pixels
+
+    image = Image.new("RGBA", (4, 4), (46, 125, 50, 0))  # see-through, but green
+    image.putpixel((1, 1), (200, 100, 50, 255))
+    image.putpixel((2, 2), (200, 100, 50, 128))
+    argb = np.frombuffer(icon_pixels(image, 4, 4, True, True), np.uint8).reshape(4, 4, 4)
+    assert tuple(argb[0, 0]) == (0, 0, 0, 0)
+    assert tuple(argb[1, 1]) == (50, 100, 200, 255)  # B, G, R, A
+    assert tuple(argb[2, 2]) == (25, 50, 100, 128)  # premultiplied
+    plain = np.frombuffer(icon_pixels(image, 4, 4, False, True), np.uint8).reshape(4, 4, 4)
+    assert tuple(plain[0, 0, 2::-1]) == BACKGROUND
+    assert tuple(plain[1, 1, 2::-1]) == (200, 100, 50)
+    big_endian = np.frombuffer(icon_pixels(image, 4, 4, True, False), np.uint8)
+    assert tuple(big_endian.reshape(4, 4, 4)[1, 1]) == (255, 200, 100, 50)  # A, R, G, B

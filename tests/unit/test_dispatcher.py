@@ -167,3 +167,43 @@ def test_focus_leaves_other_speech_and_other_modes_alone(builtins) -> None:
     assert d.focus(Transcript("New time.")) is None  # "new tab" has no key to capture
     assert d.focus(Transcript("snake case use our name")) is None  # free text: no focus
     assert Dispatcher(builtins, mode=Mode.DICTATION).focus(Transcript("Press time.")) is None
+
+
+def test_every_scroll_direction_takes_a_count(builtins) -> None:
+    """The README lists scroll up/down/left/right (N times); left and right had no count."""
+    from agent.messages import ScrollAction
+
+    for direction in ("up", "down", "left", "right"):
+        dec = say(Dispatcher(builtins), f"Scroll {direction} three times.")
+        assert dec.actions == (ScrollAction(direction, 3),), (direction, dec)
+        assert say(Dispatcher(builtins), f"scroll {direction} 2").actions == (
+            ScrollAction(direction, 2),)
+
+
+def test_what_can_i_say_lists_the_commands_active_here(command_file) -> None:
+    from agent.messages import HelpAction
+
+    d = Dispatcher(command_file(
+        '[commands]\n"what can I say" = "help commands"\n"new tab" = "key ctrl+t"\n'
+        '"press <key> <n> times" = "key <key> * <n>"\n'))
+    dec = say(d, "What can I say?")
+    (help_,) = dec.actions
+    assert isinstance(help_, HelpAction) and dec.command == "what can I say"
+    assert help_.commands == ("what can I say", "new tab", "press <key> <n> times")
+    assert help_.to_json() == {"action": "help", "commands": list(help_.commands)}
+
+
+def test_what_can_i_say_puts_the_focused_apps_commands_first(builtins, command_file) -> None:
+    from agent.messages import HelpAction
+
+    firefox = command_file('[context]\napp = "firefox"\n[commands]\n"reader view" = "key f9"\n')
+    d = Dispatcher(builtins + firefox)
+    (in_firefox,) = say(d, "what can I say", app="firefox").actions
+    (elsewhere,) = say(d, "what can I say", app="xterm").actions
+    assert isinstance(in_firefox, HelpAction) and isinstance(elsewhere, HelpAction)
+    assert in_firefox.commands[0] == "reader view"
+    assert "reader view" not in elsewhere.commands
+    assert {"new tab", "go to sleep", "what can I say"} <= set(elsewhere.commands)
+    assert "wake up" not in elsewhere.commands  # sleep mode's, not active in command mode
+    say(d, "go to sleep")
+    assert say(d, "what can I say").actions == ()  # asleep: only "wake up" acts

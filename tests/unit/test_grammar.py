@@ -13,7 +13,15 @@ from agent.dispatch.grammar import (
     parse_action,
     parse_spoken,
 )
-from agent.messages import KeyAction, LaunchAction, Mode, ModeAction, ScrollAction, TypeAction
+from agent.messages import (
+    HelpAction,
+    KeyAction,
+    LaunchAction,
+    Mode,
+    ModeAction,
+    ScrollAction,
+    TypeAction,
+)
 
 
 def test_words_captures_alternatives_and_optionals() -> None:
@@ -58,6 +66,7 @@ def test_display_name_picks_first_alternative_and_keeps_optionals() -> None:
     ("scroll down * <n>", {"n": 4}, ScrollAction("down", 4)),
     ("launch terminal", {}, LaunchAction("terminal")),
     ("mode sleep", {}, ModeAction(Mode.SLEEP)),
+    ("help commands", {}, HelpAction()),
 ])
 def test_action_templates_build_contract_actions(text, caps, action) -> None:
     assert parse_action(text, frozenset({"terminal"})).build(caps) == action
@@ -74,6 +83,9 @@ def test_action_templates_build_contract_actions(text, caps, action) -> None:
     ("launch rocket", "unknown app 'rocket'"),
     ("mode party", "mode 'party'"),
     ("jump high", "unknown action 'jump'"),
+    ("jump high", "allowed: key, type, scroll, launch, mode, listen, help"),
+    ("help me", "help shows 'commands'"),
+    ("help commands * 2", "only key and scroll"),
     ("key", "cannot read action"),
 ])
 def test_bad_actions_say_what_is_allowed(text: str, message: str) -> None:

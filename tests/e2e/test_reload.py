@@ -1,0 +1,52 @@
+"""Command files edited while the live agent runs: the change is taken by itself (no
+restart, no menu), and a broken edit keeps the last good version with one warning that
+names the file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.e2e.rig import LiveAgent
+
+ROCKETS = '[commands]\n"launch rocket" = "key ctrl+alt+r"\n'
+EDITED = '[commands]\n"launch rocket" = "key ctrl+alt+x"\n"land rocket" = "key ctrl+alt+l"\n'
+BROKEN = '[commands]\n"launch rocket" = "key ctrl+alt+y"\n"land rocket" = "key ctrl+zz"\n'
+
+
+def _keys(line: dict[str, object]) -> list[object]:
+    return [a.get("keys") for a in line["actions"]]  # type: ignore[union-attr]
+
+
+def test_an_edited_command_file_is_taken_while_running(
+        tmp_path: Path, start_agent: Callable[..., LiveAgent]) -> None:
+    user = tmp_path / "agent0" / "config" / "commands"
+    user.mkdir(parents=True)
+    rockets = user / "rockets.toml"
+    rockets.write_text(ROCKETS)
+    agent = start_agent("--dry-run")
+    assert agent.state.parent == tmp_path / "agent0"
+    agent.say("launch rocket")
+    before = agent.next_json()
+
+    rockets.write_text(EDITED)
+    agent.log_wait("commands reloaded (a command file changed)")
+    agent.say("land rocket")
+    new = agent.next_json()
+    agent.say("launch rocket")
+    changed = agent.next_json()
+
+    rockets.write_text(BROKEN)
+    agent.log_wait("commands reloaded (a command file changed): 1 problems", count=1)
+    agent.say("land rocket")
+    kept = agent.next_json()
+    err = agent.stop()
+
+    assert (before["command"], _keys(before)) == ("launch rocket", ["ctrl+alt+r"]), before
+    assert (new["command"], _keys(new)) == ("land rocket", ["ctrl+alt+l"]), new
+    assert _keys(changed) == ["ctrl+alt+x"], changed
+    assert _keys(kept) == ["ctrl+alt+l"], kept  # the last good version, not ctrl+zz
+    warnings = [line for line in err.splitlines() if f"{rockets}:3:" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], err
+    assert "keeping its last good version" in warnings[0], warnings
+    assert err.count("commands reloaded") == 2, err  # once per edit, not per poll
