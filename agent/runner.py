@@ -8,21 +8,19 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
 from agent.app import Listening, Pipeline, PipelineError
-from agent.asr.base import Hint, ModelError, Recogniser, RecognitionError, create
-from agent.asr.guard import coverage_doubt
+from agent.asr.base import ModelError, Recogniser, RecognitionError, create
 from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
 from agent.cli import CliError
 from agent.config import Config
-from agent.decide import Decider, Heard
+from agent.decide import Decider
 from agent.desktop.history import latency
 from agent.desktop.signals import stop_on_signals
 from agent.dispatch.collisions import Collision
@@ -122,7 +120,7 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
     try:
         for utt in _utterances(source, Segmenter(cfg.vad, cfg.audio.block_ms)):
             try:
-                text = _heard_as_run(worker, utt, cfg.whisper.alternatives)
+                text = _heard_as_run(worker, utt)
             except RecognitionError as exc:
                 raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
                                f"({exc}); the text before it was printed", 1) from None
@@ -135,15 +133,11 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
     return 0
 
 
-def _heard_as_run(worker: Worker, utt: Utterance, alternatives: int) -> str:
-    """The text `run` reports for `utt`: Worker.process's hearing and decision, without
+def _heard_as_run(worker: Worker, utt: Utterance) -> str:
+    """The text `run` reports for `utt`: the worker's hearing and decision, without
     acting, and with a recognition failure raised (for transcribe's one line) rather
     than logged."""
-    hint = Hint(tuple(worker.dispatcher.vocabulary()), alternatives)
-    hearing = worker.recogniser.hear(utt.pcm)
-    first = hearing.decode(hint)
-    first = replace(first, doubt=first.doubt or coverage_doubt(first.text, utt.voiced))
-    transcript, decision = worker.decider.decide(Heard(utt, hearing, first, hint))
+    transcript, decision = worker.decider.decide(worker.hear(utt))
     return (decision.text or transcript.text).strip()
 
 

@@ -41,7 +41,7 @@ class Worker:
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
         try:
-            heard = self._hear(utt, stream)
+            heard = self.hear(utt, stream)
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
@@ -55,7 +55,7 @@ class Worker:
         utt = Utterance(peek.pcm, peek.start, peek.end, index=peek.utterance,
                         voiced=peek.voiced)
         try:
-            heard = self._hear(utt)
+            heard = self.hear(utt)
         except RecognitionError as exc:
             log.info("peek %.2f-%.2f s not recognised: %s", peek.start, peek.end, exc)
             return None
@@ -78,7 +78,9 @@ class Worker:
         return Outcome(heard.utterance, transcript, decision, time.monotonic(), errors,
                        recognised_at=recognised_at)
 
-    def _hear(self, utt: Utterance, stream: Stream | None = None) -> Heard:
+    def hear(self, utt: Utterance, stream: Stream | None = None) -> Heard:
+        """The utterance heard once, with its first transcript (doubted when its words
+        cannot account for the speech); raise RecognitionError."""
         app = self.executor.active_app()
         hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
         hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
