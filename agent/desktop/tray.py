@@ -39,7 +39,7 @@ def tray_missing() -> str | None:
         return None
     display = os.environ.get("DISPLAY")
     if not display:
-        return "no display" if not os.environ.get("WAYLAND_DISPLAY") else None
+        return "no display" if not os.environ.get("WAYLAND_DISPLAY") else _wayland_tray()
     try:
         from Xlib import X, error
         from Xlib import display as xdisplay
@@ -55,6 +55,19 @@ def tray_missing() -> str | None:
         return None if owner not in (X.NONE, 0) else f"no system tray on display {display}"
     finally:
         d.close()
+
+
+def _wayland_tray() -> str | None:
+    """A Wayland session without XWayland: pystray needs a backend that is not X11
+    (appindicator or GTK, through PyGObject); its X11 backend cannot open a display."""
+    try:
+        import pystray
+    except Exception as exc:  # noqa: BLE001 - any backend failing to load means no icon
+        return f"no tray backend on this Wayland session ({type(exc).__name__}: {exc})"
+    if pystray.Icon.__module__.endswith("_xorg"):
+        return ("no tray on this Wayland session without XWayland (pystray's appindicator "
+                "backend needs PyGObject: pip install PyGObject)")
+    return None
 
 
 class Tray:
