@@ -26,13 +26,41 @@ class CliError(Exception):
         self.status = status
 
 
+CONFIG_ERROR = 2
+"""Exit status of a config error, a bad argument or a part `run` cannot do without: the
+systemd unit does not restart on it (packaging/voxagent.service RestartPreventExitStatus)."""
+LOCK_HELD = 3
+"""Exit status when another agent already acts (not restarted either)."""
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """--config and -v, taken before or after the subcommand (the subcommand's copy leaves
+    the value alone unless given, so `--config F run` keeps F)."""
+    p = argparse.ArgumentParser(add_help=False)
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--config", type=Path, help="config file (default: the user's config.toml)",
+                   **({"default": None} | unset))
+    p.add_argument("-v", "--verbose", action="count", help="more log output",
+                   **({"default": 0} | unset))
+    return p
+
+
+class _Sub:
+    """add_parser with the common options (--config, -v) on every subcommand."""
+
+    def __init__(self, sub: Any) -> None:
+        self._sub = sub
+        self._common = _common(suppress=True)
+
+    def add_parser(self, name: str, **kw: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, parents=[self._common], **kw)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="voxagent", description="Talk to your computer; it acts.")
+    p = argparse.ArgumentParser(prog="voxagent", description="Talk to your computer; it acts.",
+                                parents=[_common(suppress=False)])
     p.add_argument("--version", action="version", version=f"voxagent {__version__}")
-    p.add_argument("--config", type=Path, help="config file (default: %(default)s)",
-                   default=None)
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = _Sub(p.add_subparsers(dest="command", metavar="COMMAND"))
 
     run = sub.add_parser("run", help="listen and act (microphone, or --input FILE)")
     run.add_argument("--input", type=Path, help="audio file (WAV/FLAC) instead of the microphone")
@@ -63,28 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio input devices")
     sub.add_parser("config", help="print the effective configuration")
+    from agent.doctor import add_parser as add_doctor
+    from agent.install import add_parsers as add_install
     from agent.voxtral.cli import add_parsers
 
+    add_doctor(sub)
+    add_install(sub)  # init, autostart
     add_parsers(sub)  # server, features, ask, summarize
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="voxagent: %(levelname)s: %(name)s: %(message)s")
+    from agent.logsetup import setup
+
+    setup(args.verbose)
     if args.command is None:
         build_parser().print_help()
         return 2
     try:
+        if args.command in _WITHOUT_CONFIG:  # a broken config is theirs to report or fix
+            return int(_WITHOUT_CONFIG[args.command](args))
         cfg = load_config(args.config or config_file())
         if args.config is not None and not args.config.exists():
             raise ConfigError(f"{args.config}: no such config file")
         return _COMMANDS[args.command](args, cfg)
     except (CliError, ConfigError) as exc:
         print(f"voxagent: error: {exc}", file=sys.stderr)
-        return getattr(exc, "status", 2)
+        return getattr(exc, "status", CONFIG_ERROR)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -124,14 +158,31 @@ def _desktop_overrides(args: argparse.Namespace, cfg: Config) -> Config:
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from agent.lock import LockHeld, acquire
+    from agent.logsetup import add_file
+
+    cfg = _with_overrides(args, cfg)
+    held = None
+    if not args.dry_run:  # two agents acting on the same speech would both act
+        try:
+            held = acquire()
+        except LockHeld as exc:
+            raise CliError(str(exc), LOCK_HELD) from None
+        except OSError as exc:
+            raise CliError(f"cannot take the single-instance lock: {exc}", 1) from None
+    add_file(show=args.input is None)
     if args.input is None:  # live: before any thread starts (see agent/desktop/signals.py)
         from agent.desktop.signals import block_signals
 
         block_signals()
     from agent.runner import run_agent
 
-    return run_agent(_with_overrides(args, cfg), input_file=args.input, dry_run=args.dry_run,
-                     as_json=args.json, fast=args.fast, app=args.app, tray=not args.no_tray)
+    try:
+        return run_agent(cfg, input_file=args.input, dry_run=args.dry_run, as_json=args.json,
+                         fast=args.fast, app=args.app, tray=not args.no_tray)
+    finally:
+        if held is not None:
+            held.release()
 
 
 def cmd_transcribe(args: argparse.Namespace, cfg: Config) -> int:
@@ -190,6 +241,20 @@ def cmd_voxtral(args: argparse.Namespace, cfg: Config) -> int:
     return int(COMMANDS[args.command](args, cfg))
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from agent.doctor import cmd_doctor
+
+    return cmd_doctor(args)
+
+
+def _install(args: argparse.Namespace) -> int:
+    from agent.install import COMMANDS
+
+    return COMMANDS[args.command](args)
+
+
+_WITHOUT_CONFIG: dict[str, Any] = {"doctor": _doctor, "init": _install, "autostart": _install}
+"""Subcommands that run whatever the config holds."""
 _COMMANDS: dict[str, Any] = {
     "run": cmd_run, "transcribe": cmd_transcribe, "commands": cmd_commands,
     "devices": cmd_devices, "config": cmd_config,

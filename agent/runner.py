@@ -260,7 +260,7 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
                         report, on_event=session.controller.activity)
     output.on_close = session.stop
     stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
-    log.warning("listening on the microphone; Ctrl+C to stop")
+    log.info("listening on the microphone; Ctrl+C to stop")
     try:
         session.run(pipeline, reload, library.stamp)
     except PipelineError as exc:

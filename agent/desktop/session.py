@@ -203,7 +203,7 @@ class LiveSession:
                 log.warning("no push-to-talk hotkey: %s", exc)
         if wanted is ListenStyle.PUSH_TO_TALK:
             self.controller.set_style(wanted)  # says so if there is no hotkey
-        log.warning("%s", self.controller.status.tooltip())
+        log.info("%s", self.controller.status.tooltip())
 
     def _menu(self) -> tuple[Entry, ...]:
         return menu_entries(self.controller.status, list(self.controller.recent),

@@ -1,0 +1,124 @@
+"""The parts of the agent itself: config, command files, microphone, model, Voxtral."""
+
+from __future__ import annotations
+
+import os
+
+from agent.doctor.base import Context, Finding, State
+from agent.paths import config_file
+
+LISTEN_S = 2.0
+"""How long `--listen` records, in seconds."""
+SILENT_DBFS = -60.0
+"""A peak below this over LISTEN_S is called silence, in dBFS."""
+
+
+def check_config(ctx: Context) -> Finding:
+    if ctx.config_problem:
+        return Finding(State.MISSING, ctx.config_problem, "correct that line (voxagent config "
+                       "shows every option)")
+    where = ctx.cfg.source or f"{config_file()} (absent: defaults)"
+    return Finding(State.OK, where)
+
+
+def check_commands(ctx: Context) -> Finding:
+    from agent.actions.launch import app_names
+    from agent.dispatch.loader import command_files, read_file
+    from agent.runner import _command_folders
+
+    problems: list[str] = []
+    count = 0
+    for folder in _command_folders(ctx.cfg):
+        for path in command_files(folder):
+            count += 1
+            problems += read_file(path, app_names(ctx.cfg.apps))[1]
+    if problems:
+        return Finding(State.WARN, f"{len(problems)} problem(s) in {count} file(s); those "
+                       "files are skipped", "fix the lines below", tuple(problems))
+    return Finding(State.OK, f"{count} file(s) parsed")
+
+
+def check_audio_input(ctx: Context) -> Finding:
+    from agent.audio.mic_source import DeviceError, list_input_devices, resolve_device
+
+    try:
+        index = resolve_device(ctx.cfg.audio.device)
+        devices = list_input_devices()
+    except DeviceError as exc:
+        return Finding(State.MISSING, str(exc).split(" (")[0],
+                       "plug in a microphone, start PulseAudio/PipeWire, or set "
+                       "[audio] device (voxagent devices lists them)")
+    chosen = next((d for d in devices if d.index == index or (index is None and d.is_default)),
+                  devices[0])
+    detail = f"{chosen.name} ({chosen.default_rate:.0f} Hz)"
+    if not ctx.listen:
+        return Finding(State.OK, detail)
+    try:
+        peak, rms = _level(index)
+    except Exception as exc:  # noqa: BLE001 - PortAudio raises several kinds
+        return Finding(State.MISSING, f"{detail}: cannot record: {exc}",
+                       "check that no other program holds the device")
+    level = f"{detail}; level over {LISTEN_S:.0f} s: peak {peak:.0f} dBFS, rms {rms:.0f} dBFS"
+    if peak < SILENT_DBFS:
+        return Finding(State.WARN, level + " (silent)", "unmute the microphone or raise its "
+                       "gain (pavucontrol, alsamixer)")
+    return Finding(State.OK, level)
+
+
+def _level(index: int | None) -> tuple[float, float]:
+    """Peak and RMS level of LISTEN_S of the device, in dBFS."""
+    import numpy as np
+    import sounddevice as sd
+
+    rate = 16000
+    data = sd.rec(int(LISTEN_S * rate), samplerate=rate, channels=1, dtype="float32",
+                  device=index, blocking=True)
+    x = np.abs(data.astype(np.float64)).ravel()
+
+    def db(v: float) -> float:
+        return float(20 * np.log10(max(v, 1e-9)))
+    return db(float(x.max(initial=0.0))), db(float(np.sqrt(np.mean(x * x)) if x.size else 0.0))
+
+
+def check_model(ctx: Context) -> Finding:
+    if ctx.cfg.recognition.backend == "voxtral":
+        return Finding(State.OK, "voxtral only (no whisper model needed)")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # a model that is not here is missing, not fetched
+    from agent.asr.base import ModelError
+    from agent.asr.whisper import WhisperTranscriber
+
+    model = ctx.cfg.whisper.model
+    transcriber = WhisperTranscriber(ctx.cfg)
+    try:
+        transcriber.load()
+    except ModelError as exc:
+        return Finding(State.MISSING, f"{model}: {exc}", "set [whisper] model = \"embedded\" "
+                       "(shipped), or fetch the model once while online")
+    except Exception as exc:  # noqa: BLE001 - faster-whisper/CTranslate2/hub errors
+        return Finding(State.MISSING, f"{model}: does not load offline: {exc}",
+                       'set [whisper] model = "embedded", or run once while online')
+    finally:
+        transcriber.close()
+    return Finding(State.OK, f"{model} loads offline")
+
+
+def check_voxtral(ctx: Context) -> Finding:
+    from agent.voxtral.client import base_url, health
+
+    backend = ctx.cfg.recognition.backend
+    if backend == "whisper":
+        return Finding(State.OK, "not used ([recognition] backend = \"whisper\")")
+    url = base_url(ctx.cfg.voxtral)
+    code = health(url, 2.0)
+    if code is None:
+        if backend == "auto":
+            return Finding(State.OK, f"no server at {url}: whisper recognises")
+        return Finding(State.MISSING, f"no server answers at {url}",
+                       "voxagent server start, or set [voxtral] base_url, or backend = \"auto\"")
+    if code in (401, 403):
+        return Finding(State.MISSING if backend == "voxtral" else State.WARN,
+                       f"{url} refuses the key (HTTP {code})",
+                       "set [voxtral] api_key or $VOXAGENT_VOXTRAL_API_KEY")
+    if code != 200:
+        return Finding(State.WARN, f"{url}: HTTP {code} on /health", "voxagent server logs")
+    return Finding(State.OK, f"ready at {url}")

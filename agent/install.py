@@ -1,0 +1,155 @@
+"""First run and install: `voxagent init` (a commented config and an example command
+file) and `voxagent autostart on|off` (the XDG autostart entry, or the systemd user unit).
+
+Nothing existing is overwritten: a file that is there is left alone and said so.  What is
+written is private (0600 in a 0700 folder) where it may come to hold a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.config import Config, _toml_key, _toml_value
+from agent.desktop.history import FILE_MODE, private_folder
+from agent.paths import config_file, data_dir, user_commands_dir
+
+EXAMPLE_COMMANDS = "example.toml"
+DESKTOP_ENTRY = "voxagent.desktop"
+SYSTEMD_UNIT = "voxagent.service"
+
+
+def add_parsers(sub: Any) -> None:
+    sub.add_parser("init", help="write a commented config and an example command file "
+                   "(never overwriting)")
+    auto = sub.add_parser("autostart", help="start voxagent with the desktop session, or not")
+    auto.add_argument("state", choices=("on", "off"))
+    auto.add_argument("--systemd", action="store_true",
+                      help="a systemd user unit instead of the XDG autostart entry")
+
+
+def commented_config(cfg: Any = None, prefix: str = "") -> list[str]:
+    """Every option with its documentation, commented out at its default."""
+    cfg = Config() if cfg is None else cfg
+    lines: list[str] = []
+    for f in fields(cfg):
+        if f.name == "source":
+            continue
+        value = getattr(cfg, f.name)
+        doc = f.metadata.get("doc", "")
+        if is_dataclass(value):
+            lines += ["", f"[{prefix}{f.name}]", *commented_config(value, f"{prefix}{f.name}.")]
+        elif isinstance(value, dict):
+            lines += ["", f"# {doc}", f"# [{prefix}{f.name}]",
+                      '# terminal = ["xterm", "-e", "bash"]']
+        else:
+            lines += [f"# {doc}", f"# {_toml_key(f.name)} = {_toml_value(value)}"]
+    return lines
+
+
+def _write_new(path: Path, text: str, say: Any) -> bool:
+    """Write `path` (0600) unless it exists; say which."""
+    private_folder(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        say(f"{path}: exists, left as it is")
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    say(f"{path}: written")
+    return True
+
+
+def cmd_init(args: argparse.Namespace, say: Any = print) -> int:
+    path: Path = args.config or config_file()
+    head = ["# voxagent configuration: every option, commented out at its default.",
+            "# Uncomment a line (and its [section]) to change it; `voxagent config` prints",
+            "# the effective values, `voxagent doctor` checks the parts."]
+    _write_new(path, "\n".join([*head, *commented_config()]) + "\n", say)
+    example = (data_dir("packaging") / "example-commands.toml").read_text(encoding="utf-8")
+    _write_new(user_commands_dir() / EXAMPLE_COMMANDS, example, say)
+    return 0
+
+
+def _voxagent_argv() -> list[str]:
+    """How to start this voxagent: its console script if it is on PATH, else this Python."""
+    script = shutil.which("voxagent")
+    return [script, "run"] if script else [sys.executable, "-m", "agent", "run"]
+
+
+def _autostart_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "autostart"
+
+
+def _systemd_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user"
+
+
+def _exec_line(argv: list[str]) -> str:
+    """A desktop-entry / systemd Exec value: each argument quoted where it needs it."""
+    def quote(a: str) -> str:
+        if a and all(c.isalnum() or c in "/._-+:=" for c in a):
+            return a
+        return '"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return " ".join(quote(a) for a in argv)
+
+
+def rendered(name: str) -> str:
+    """A shipped packaging file with Exec/ExecStart pointing at this voxagent."""
+    text = (data_dir("packaging") / name).read_text(encoding="utf-8")
+    key = "ExecStart=" if name == SYSTEMD_UNIT else "Exec="
+    out = [key + _exec_line(_voxagent_argv()) if line.startswith(key) else line
+           for line in text.splitlines()]
+    return "\n".join(out) + "\n"
+
+
+def cmd_autostart(args: argparse.Namespace, say: Any = print) -> int:
+    name = SYSTEMD_UNIT if args.systemd else DESKTOP_ENTRY
+    path = (_systemd_dir() if args.systemd else _autostart_dir()) / name
+    if args.state == "on":
+        if path.exists():
+            say(f"{path}: exists, left as it is (autostart off, then on, to renew it)")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(rendered(name), encoding="utf-8")
+            say(f"{path}: written")
+        if args.systemd:
+            _systemctl(["enable", name], say)
+        return 0
+    if args.systemd:
+        _systemctl(["disable", name], say)
+    if path.exists():
+        path.unlink()
+        say(f"{path}: removed")
+    else:
+        say(f"{path}: not there; nothing to remove")
+    return 0
+
+
+def _systemctl(action: list[str], say: Any) -> None:
+    """systemctl --user ACTION, when a user manager answers; else say what to run."""
+    program = shutil.which("systemctl")
+    argv = ["systemctl", "--user", "daemon-reload"]
+    if program:
+        reload = subprocess.run([program, "--user", "daemon-reload"], capture_output=True,
+                                text=True, timeout=30, check=False)
+        if reload.returncode == 0:
+            done = subprocess.run([program, "--user", *action], capture_output=True, text=True,
+                                  timeout=30, check=False)
+            if done.returncode == 0:
+                say(f"systemctl --user {' '.join(action)}: done")
+                return
+    say(f"no systemd user manager answers here; in your session run: {' '.join(argv)} && "
+        f"systemctl --user {' '.join(action)}")
+
+
+COMMANDS = {"init": cmd_init, "autostart": cmd_autostart}

@@ -1,0 +1,106 @@
+"""Where log lines go: stderr for the person at the terminal, and a rotating file in the
+state folder for a start from the desktop entry or autostart, where no terminal shows them.
+
+stderr: status lines (INFO from the loggers in STATUS_LOGGERS) and every problem
+(WARNING and up), each printed once as "voxagent: message" or "voxagent: warning: message";
+-v adds every INFO line, -vv DEBUG, both with the logger's name.  The file takes INFO and
+up from every logger, with a time stamp, private (0600).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+from agent.desktop.history import FILE_MODE, FOLDER_MODE, private_folder, tighten
+from agent.paths import state_dir
+
+LOG_NAME = "voxagent.log"
+MAX_BYTES = 1_000_000
+"""Size at which the log file is rotated, in bytes."""
+BACKUPS = 3
+"""Rotated files kept beside it (voxagent.log.1 ...)."""
+STATUS_LOGGERS = ("agent.runner", "agent.desktop", "agent.lock", "agent.logsetup",
+                  "agent.audio.retrying", "agent.actions.launch")
+"""Loggers whose INFO lines are status the person at the terminal wants without -v."""
+_PREFIX = "voxagent: "
+
+log = logging.getLogger(__name__)
+
+
+class _TerminalFormat(logging.Formatter):
+    def __init__(self, verbose: int) -> None:
+        super().__init__()
+        self._verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage().removeprefix(_PREFIX)  # status texts name themselves
+        if record.exc_info and self._verbose:
+            text += "\n" + self.formatException(record.exc_info)
+        where = f"{record.name}: " if self._verbose else ""
+        level = "" if record.levelno < logging.WARNING else record.levelname.lower() + ": "
+        return f"{_PREFIX}{level}{where}{text}"
+
+
+class _StatusOnly(logging.Filter):
+    """Without -v: problems, and INFO only from the status loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return record.levelno >= logging.INFO and record.name.startswith(STATUS_LOGGERS)
+
+
+def setup(verbose: int) -> None:
+    """The terminal handler (stderr); replaces whatever was set before."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setFormatter(_TerminalFormat(verbose))
+    terminal.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    if verbose == 0:
+        terminal.addFilter(_StatusOnly())
+    root.addHandler(terminal)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+def log_file() -> Path:
+    return state_dir() / LOG_NAME
+
+
+def add_file(path: Path | None = None, *, show: bool = False) -> Path | None:
+    """Also log INFO and up to the rotating file (0600, folder 0700), saying where once if
+    `show`; its path, or None (with one warning) when it cannot be written."""
+    path = path or log_file()
+    try:
+        private_folder(path.parent)
+        tighten(path.parent, FOLDER_MODE)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE))
+        tighten(path, FILE_MODE)
+        handler = _PrivateRotatingHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+                                          encoding="utf-8")
+    except OSError as exc:
+        log.warning("no log file: %s: %s", path, exc.strerror or exc)
+        return None
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    if show:
+        log.info("log file: %s", path)
+    return path
+
+
+class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
+    """Rotated files are created 0600 too."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        old = os.umask(0o077)
+        try:
+            return super()._open()
+        finally:
+            os.umask(old)
