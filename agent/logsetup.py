@@ -9,11 +9,14 @@ up from every logger, with a time stamp, private (0600).
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import logging
 import logging.handlers
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from agent.desktop.history import FILE_MODE, FOLDER_MODE, private_folder, tighten
 from agent.paths import state_dir
@@ -67,6 +70,7 @@ def setup(verbose: int) -> None:
         terminal.addFilter(_StatusOnly())
     root.addHandler(terminal)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    route_native_errors()
 
 
 def log_file() -> Path:
@@ -104,3 +108,46 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
             return super()._open()
         finally:
             os.umask(old)
+
+
+_ALSA_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                                 ctypes.c_int, ctypes.c_char_p)
+"""snd_lib_error_handler_t without its varargs (the format's arguments are not read)."""
+_native: dict[str, Any] = {}
+"""What must stay alive: the ALSA callback (libasound keeps only its address)."""
+
+
+def route_native_errors() -> None:
+    """ALSA's messages ("underrun occurred", "cannot find card") and python-xlib's
+    unhandled X errors ("BadWindow" when the tray's window goes at exit) are written
+    straight to stderr by those libraries; send them to the log at DEBUG instead."""
+    if "alsa" not in _native:
+        _native["alsa"] = _quiet_alsa()
+    if "xlib" not in _native and importlib.util.find_spec("Xlib") is not None:
+        from Xlib.protocol import display as xprotocol
+
+        def x_error(self: Any, err: Any) -> None:
+            logging.getLogger("Xlib").debug("X protocol error: %s", err)
+
+        xprotocol.Display.default_error_handler = x_error  # type: ignore[method-assign]
+        _native["xlib"] = x_error
+
+
+def _quiet_alsa() -> Any:
+    """Install an ALSA error handler that logs at DEBUG (process-wide: PortAudio loads the
+    same libasound); None where there is no ALSA."""
+    try:
+        lib = ctypes.CDLL("libasound.so.2")
+    except OSError:
+        return None
+    alsa_log = logging.getLogger("alsa")
+
+    def handler(file: bytes | None, line: int, function: bytes | None, err: int,
+                fmt: bytes | None) -> None:
+        alsa_log.debug("%s:%d %s: %s (error %d)", (file or b"").decode(errors="replace"),
+                       line, (function or b"").decode(errors="replace"),
+                       (fmt or b"").decode(errors="replace"), err)
+
+    callback = _ALSA_HANDLER(handler)
+    lib.snd_lib_error_set_handler(callback)
+    return callback

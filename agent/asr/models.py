@@ -16,6 +16,8 @@ from agent.asr.base import ModelError
 log = logging.getLogger(__name__)
 
 EMBEDDED = "embedded"
+EMBEDDED_NAMES = (EMBEDDED, "tiny.en")
+"""Names that mean the shipped tiny.en (never fetched from the hub)."""
 HUB_MODELS: dict[str, str] = {
     "tiny.en": "Systran/faster-whisper-tiny.en",
     "tiny": "Systran/faster-whisper-tiny",
@@ -52,7 +54,7 @@ def embedded_model() -> Path:
 
 def resolve_model(spec: str, download_root: str = "") -> Path:
     """A local CTranslate2 model folder for `spec`, downloading it from the hub if needed."""
-    if spec == EMBEDDED:
+    if spec in EMBEDDED_NAMES:
         return embedded_model()
     path = Path(spec).expanduser()
     if path.is_dir():

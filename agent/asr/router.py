@@ -229,7 +229,9 @@ class RouterTranscriber:
         try:
             self.voxtral.load()
         except ModelError as exc:
-            log.warning("voxtral: not used for now (%s); recognising with whisper", exc)
+            # auto without a server is a normal machine: one quiet line (`voxagent doctor`
+            # and the log file show it)
+            log.info("voxtral: not used for now (%s); recognising with whisper", exc)
         if not self.voxtral.healthy():
             self.breaker.trip()
         if self.voxtral.server is not None:

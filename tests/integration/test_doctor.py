@@ -1,0 +1,120 @@
+"""`voxagent doctor` run for real, as a subprocess, on this machine: it has no sound card
+and (unless a test gives it Xvfb) no display, so those lines say MISSING and the exit status
+is 1; with an Xvfb display the input-route line is OK; a broken config or command file is a
+line naming the file, never the end of the check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration import x11
+
+x_server = x11.x_server
+TIMEOUT = 180
+NO_SESSION = ("DISPLAY", "WAYLAND_DISPLAY", "PULSE_SERVER", "DBUS_SESSION_BUS_ADDRESS")
+
+
+def doctor(tmp: Path, *args: str, **env: str) -> tuple[int, dict[str, str], str]:
+    """Exit status, {part: its line}, stderr."""
+    base = {k: v for k, v in os.environ.items() if k not in NO_SESSION}
+    base |= {"VOXAGENT_CONFIG_DIR": str(tmp / "config"), "VOXAGENT_STATE_DIR": str(tmp / "state"),
+             "XDG_RUNTIME_DIR": str(tmp), "PATH": os.environ["PATH"]}
+    result = subprocess.run([sys.executable, "-m", "agent", *args, "doctor"], env=base | env,
+                            cwd=tmp, capture_output=True, text=True, timeout=TIMEOUT,
+                            check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = {}
+    for line in result.stdout.splitlines():
+        state, _, rest = line.partition(" ")
+        if state in ("OK", "WARN", "MISSING"):
+            lines[rest.strip()[:15].strip()] = line
+    return result.returncode, lines, result.stdout + result.stderr
+
+
+def test_missing_parts_are_named_and_fail_the_check(tmp_path: Path) -> None:
+    status, lines, out = doctor(tmp_path)
+    assert status == 1, out
+    assert lines["audio input"].startswith("MISSING"), out
+    assert "microphone" in lines["audio input"]  # how to fix it
+    assert lines["input route"].startswith("MISSING"), out
+    assert "DISPLAY" in lines["input route"] and "WAYLAND_DISPLAY" in lines["input route"]
+    assert lines["speech model"].startswith("OK"), out  # the embedded model loads offline
+    assert lines["voxtral"].startswith("OK") and "no server" in lines["voxtral"]
+    assert lines["sound output"].startswith("WARN"), out  # not needed: a warning only
+    assert out.splitlines()[-1] == "voxagent run is missing a part it needs"
+    assert len(lines) == 11, out
+
+
+def test_x_display_with_xtest_is_ok(tmp_path: Path, x_server: x11.XServer) -> None:
+    status, lines, out = doctor(tmp_path, DISPLAY=x_server.display)
+    assert lines["input route"].startswith("OK"), out
+    assert f"X11 display {x_server.display} with XTEST" in lines["input route"]
+    assert lines["tray host"].startswith("WARN"), out  # Xvfb alone has no tray
+    assert status == 1  # still no microphone
+
+
+def test_wayland_without_a_route_says_how_to_get_one(tmp_path: Path) -> None:
+    status, lines, out = doctor(tmp_path, WAYLAND_DISPLAY="wayland-9", PATH="/nonexistent")
+    assert status == 1
+    assert lines["input route"].startswith("MISSING"), out
+    assert "wtype" in lines["input route"] and "/dev/uinput" in lines["input route"]
+
+
+def test_wayland_with_wtype_is_ok(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "wtype").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "wtype").chmod(0o755)
+    _, lines, out = doctor(tmp_path, WAYLAND_DISPLAY="wayland-9",
+                           PATH=f"{bin_dir}:{os.environ['PATH']}")
+    assert lines["input route"].startswith("OK") and "wtype" in lines["input route"], out
+
+
+def test_a_broken_config_is_a_line_and_the_rest_is_still_checked(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir()
+    config.write_text("[audio]\nblock_ms = 7\n")
+    status, lines, out = doctor(tmp_path)
+    assert status == 1
+    assert lines["config"].startswith("MISSING") and "'audio.block_ms'" in lines["config"]
+    assert str(config) in lines["config"]
+    assert lines["speech model"].startswith("OK"), out
+
+
+def test_command_file_problems_name_file_and_line(tmp_path: Path) -> None:
+    commands = tmp_path / "config" / "commands"
+    commands.mkdir(parents=True)
+    bad = commands / "mine.toml"
+    bad.write_text('[commands]\n"fine" = "key ctrl+c"\n"broken" = "key ctrl+nothing"\n')
+    _, lines, out = doctor(tmp_path)
+    assert lines["command files"].startswith("WARN"), out
+    assert f"{bad}:3: " in out
+
+
+def test_loose_history_mode_is_a_warning(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "history.jsonl").write_text("")
+    (state / "history.jsonl").chmod(0o644)
+    _, lines, out = doctor(tmp_path)
+    assert lines["permissions"].startswith("WARN") and "0644" in lines["permissions"], out
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_option_before_or_after_the_subcommand(tmp_path: Path, where: str) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('[recognition]\nbackend = "voxtral"\n[voxtral]\nport = 9\n')
+    base = {k: v for k, v in os.environ.items() if k not in NO_SESSION}
+    base |= {"VOXAGENT_CONFIG_DIR": str(tmp_path / "c"), "VOXAGENT_STATE_DIR": str(tmp_path)}
+    argv = (["--config", str(other), "doctor"] if where == "before"
+            else ["doctor", "--config", str(other)])
+    result = subprocess.run([sys.executable, "-m", "agent", *argv], env=base, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert str(other) in result.stdout
+    voxtral = next(line for line in result.stdout.splitlines() if line[8:23].strip() == "voxtral")
+    assert voxtral.startswith("MISSING") and ":9/v1" in voxtral, result.stdout
