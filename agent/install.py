@@ -35,22 +35,31 @@ def add_parsers(sub: Any) -> None:
 
 
 def commented_config(cfg: Any = None, prefix: str = "") -> list[str]:
-    """Every option with its documentation, commented out at its default."""
+    """Every option with its documentation and what it allows, commented out at its
+    default: "# doc" lines, and "#key = value" lines to uncomment."""
     cfg = Config() if cfg is None else cfg
     lines: list[str] = []
     for f in fields(cfg):
         if f.name == "source":
             continue
         value = getattr(cfg, f.name)
-        doc = f.metadata.get("doc", "")
         if is_dataclass(value):
             lines += ["", f"[{prefix}{f.name}]", *commented_config(value, f"{prefix}{f.name}.")]
         elif isinstance(value, dict):
-            lines += ["", f"# {doc}", f"# [{prefix}{f.name}]",
-                      '# terminal = ["xterm", "-e", "bash"]']
+            lines += ["", f"# {f.metadata.get('doc', '')}", f"#[{prefix}{f.name}]",
+                      '#terminal = ["xterm", "-e", "bash"]']
         else:
-            lines += [f"# {doc}", f"# {_toml_key(f.name)} = {_toml_value(value)}"]
+            lines += [f"# {_doc(f.metadata)}", f"#{_toml_key(f.name)} = {_toml_value(value)}"]
     return lines
+
+
+def _doc(meta: Any) -> str:
+    doc, choices, lo, hi = (meta.get(k) for k in ("doc", "choices", "lo", "hi"))
+    if choices:
+        return f"{doc} Allowed: {', '.join(_toml_value(c) for c in choices)}."
+    if lo is not None or hi is not None:
+        return f"{doc} From {lo if lo is not None else '-'} to {hi if hi is not None else '-'}."
+    return str(doc)
 
 
 def _write_new(path: Path, text: str, say: Any) -> bool:
@@ -70,8 +79,8 @@ def _write_new(path: Path, text: str, say: Any) -> bool:
 def cmd_init(args: argparse.Namespace, say: Any = print) -> int:
     path: Path = args.config or config_file()
     head = ["# voxagent configuration: every option, commented out at its default.",
-            "# Uncomment a line (and its [section]) to change it; `voxagent config` prints",
-            "# the effective values, `voxagent doctor` checks the parts."]
+            "# Remove the # before a key = value line to change it; `voxagent config` prints",
+            "# the effective values, `voxagent doctor` checks every part."]
     _write_new(path, "\n".join([*head, *commented_config()]) + "\n", say)
     example = (data_dir("packaging") / "example-commands.toml").read_text(encoding="utf-8")
     _write_new(user_commands_dir() / EXAMPLE_COMMANDS, example, say)

@@ -67,7 +67,7 @@ def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
     code = health(client.url, 2.0)
     where = "ready" if code == 200 else "not answering" if code is None else f"HTTP {code}"
     print(f"server: {client.url} ({where}); recognition backend: {cfg.recognition.backend}")
-    down = "" if code == 200 else "not usable: no server ready (voxagent server start)"
+    down = "" if code == 200 else "no server (voxagent server start)"
     for feature in FEATURES.values():
         why = feature.availability(cfg.voxtral)
         state = why or down or "on"
