@@ -441,7 +441,7 @@ def test_collisions_at_load_keep_the_first_and_warn(home: Home, audio: Audio) ->
     warnings = [line for line in result.stderr.splitlines() if "collides" in line]
     assert len(warnings) == 3, result.stderr
     assert f"{mine}:4: 'Copy  It!' collides with 'copy it' at {mine}:3" in warnings[0]
-    assert all(line.startswith("voxagent: WARNING: ") for line in warnings)
+    assert all(line.startswith("voxagent: warning: ") for line in warnings)
     # said, "copy it" does what its first definition says (it used to cut)
     copy_it = speak(home.root, "copy-it.wav", "copy it")
     (heard,) = json_lines(dry_run(home, copy_it))

@@ -122,3 +122,26 @@ def test_installed_wheel_runs_the_pipeline(installed: Installed) -> None:
     assert '"keys": "ctrl+t"' in result.stdout
     version = installed.run(str(installed.venv / "bin" / "python"), "-m", "agent", "--version")
     assert version.stdout.startswith("voxagent ")
+
+
+def test_wheel_ships_the_autostart_files(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {n.removeprefix("agent/_data/packaging/") for n in names
+               if n.startswith("agent/_data/packaging/")}
+    assert {"voxagent.desktop", "voxagent.service", "example-commands.toml"} <= shipped
+
+
+def test_installed_wheel_inits_and_autostarts(installed: Installed) -> None:
+    voxagent = str(installed.venv / "bin" / "voxagent")
+    xdg = {"XDG_CONFIG_HOME": str(installed.outside / "xdg")}
+    init = subprocess.run([voxagent, "init"], cwd=installed.outside, env=installed.env() | xdg,
+                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert init.returncode == 0, init.stderr
+    example = installed.outside / "config" / "commands" / "example.toml"
+    assert example.read_bytes() == (REPO / "packaging" / "example-commands.toml").read_bytes()
+    on = subprocess.run([voxagent, "autostart", "on"], cwd=installed.outside,
+                        env=installed.env() | xdg | {"PATH": f"{installed.venv / 'bin'}:/usr/bin"},
+                        capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert on.returncode == 0, on.stderr
+    entry = (installed.outside / "xdg" / "autostart" / "voxagent.desktop").read_text()
+    assert f"\nExec={voxagent} run\n" in entry
