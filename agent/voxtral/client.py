@@ -76,8 +76,8 @@ def shared_client(url: str, key: str) -> Any:
             try:
                 from openai import OpenAI
             except ImportError:
-                raise VoxtralError("the openai package is missing: pip install "
-                                   "'voxagent[voxtral]'") from None
+                raise VoxtralError("the openai package is missing (a voxagent dependency): "
+                                   "pip install openai") from None
             client = OpenAI(base_url=url, api_key=key, timeout=30.0, max_retries=0)
             _CLIENTS[url, key] = client
         return client
@@ -226,4 +226,4 @@ def require_openai() -> None:
     from agent.asr.base import ModelError
 
     if importlib.util.find_spec("openai") is None:
-        raise ModelError("the openai package is missing: pip install 'voxagent[voxtral]'")
+        raise ModelError("the openai package is missing (a voxagent dependency): pip install openai")
