@@ -226,4 +226,5 @@ def require_openai() -> None:
     from agent.asr.base import ModelError
 
     if importlib.util.find_spec("openai") is None:
-        raise ModelError("the openai package is missing (a voxagent dependency): pip install openai")
+        raise ModelError("the openai package is missing (a voxagent dependency): "
+                         "pip install openai")
