@@ -6,25 +6,31 @@ line naming the file, never the end of the check."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.integration import x11
+from tests.integration import pulse, x11
 
 x_server = x11.x_server
+virtual_mic = pulse.virtual_mic
 TIMEOUT = 180
 NO_SESSION = ("DISPLAY", "WAYLAND_DISPLAY", "PULSE_SERVER", "DBUS_SESSION_BUS_ADDRESS")
 
 
-def doctor(tmp: Path, *args: str, **env: str) -> tuple[int, dict[str, str], str]:
-    """Exit status, {part: its line}, stderr."""
-    base = {k: v for k, v in os.environ.items() if k not in NO_SESSION}
-    base |= {"VOXAGENT_CONFIG_DIR": str(tmp / "config"), "VOXAGENT_STATE_DIR": str(tmp / "state"),
-             "XDG_RUNTIME_DIR": str(tmp), "PATH": os.environ["PATH"]}
-    result = subprocess.run([sys.executable, "-m", "agent", *args, "doctor"], env=base | env,
+def doctor(tmp: Path, *args: str, audio: dict[str, str] | None = None,
+           **env: str) -> tuple[int, dict[str, str], str]:
+    """Exit status, {part: its line}, and all it printed.  With no `audio` environment the
+    process finds no sound device (pulse.no_audio_env: hardware cards hidden too)."""
+    prefix = [] if audio else pulse.NO_AUDIO_PREFIX
+    base = audio or pulse.no_audio_env(tmp)
+    base = {k: v for k, v in base.items() if k not in NO_SESSION or k == "PULSE_SERVER"}
+    base |= {"VOXAGENT_CONFIG_DIR": str(tmp / "config"), "VOXAGENT_STATE_DIR": str(tmp / "state")}
+    result = subprocess.run([*prefix, sys.executable, "-m", "agent", *args], env=base | env,
                             cwd=tmp, capture_output=True, text=True, timeout=TIMEOUT,
                             check=False)
     assert "Traceback" not in result.stderr, result.stderr
@@ -37,7 +43,7 @@ def doctor(tmp: Path, *args: str, **env: str) -> tuple[int, dict[str, str], str]
 
 
 def test_missing_parts_are_named_and_fail_the_check(tmp_path: Path) -> None:
-    status, lines, out = doctor(tmp_path)
+    status, lines, out = doctor(tmp_path, "doctor")
     assert status == 1, out
     assert lines["audio input"].startswith("MISSING"), out
     assert "microphone" in lines["audio input"]  # how to fix it
@@ -51,15 +57,29 @@ def test_missing_parts_are_named_and_fail_the_check(tmp_path: Path) -> None:
 
 
 def test_x_display_with_xtest_is_ok(tmp_path: Path, x_server: x11.XServer) -> None:
-    status, lines, out = doctor(tmp_path, DISPLAY=x_server.display)
+    status, lines, out = doctor(tmp_path, "doctor", DISPLAY=x_server.display)
     assert lines["input route"].startswith("OK"), out
     assert f"X11 display {x_server.display} with XTEST" in lines["input route"]
     assert lines["tray host"].startswith("WARN"), out  # Xvfb alone has no tray
     assert status == 1  # still no microphone
 
 
+def tools_only(tmp: Path, *names: str) -> str:
+    """A PATH holding only `names` (and what NO_AUDIO_PREFIX runs)."""
+    folder = tmp / "tools"
+    folder.mkdir(exist_ok=True)
+    for name in {*names, "sh", "unshare", "mount"}:
+        found = shutil.which(name)
+        if found:
+            (folder / name).symlink_to(found)
+    return str(folder)
+
+
 def test_wayland_without_a_route_says_how_to_get_one(tmp_path: Path) -> None:
-    status, lines, out = doctor(tmp_path, WAYLAND_DISPLAY="wayland-9", PATH="/nonexistent")
+    if os.access("/dev/uinput", os.W_OK):
+        pytest.skip("this user can write /dev/uinput: the uinput route is there")
+    status, lines, out = doctor(tmp_path, "doctor", WAYLAND_DISPLAY="wayland-9",
+                                PATH=tools_only(tmp_path))
     assert status == 1
     assert lines["input route"].startswith("MISSING"), out
     assert "wtype" in lines["input route"] and "/dev/uinput" in lines["input route"]
@@ -70,7 +90,7 @@ def test_wayland_with_wtype_is_ok(tmp_path: Path) -> None:
     bin_dir.mkdir()
     (bin_dir / "wtype").write_text("#!/bin/sh\nexit 0\n")
     (bin_dir / "wtype").chmod(0o755)
-    _, lines, out = doctor(tmp_path, WAYLAND_DISPLAY="wayland-9",
+    _, lines, out = doctor(tmp_path, "doctor", WAYLAND_DISPLAY="wayland-9",
                            PATH=f"{bin_dir}:{os.environ['PATH']}")
     assert lines["input route"].startswith("OK") and "wtype" in lines["input route"], out
 
@@ -79,7 +99,7 @@ def test_a_broken_config_is_a_line_and_the_rest_is_still_checked(tmp_path: Path)
     config = tmp_path / "config" / "config.toml"
     config.parent.mkdir()
     config.write_text("[audio]\nblock_ms = 7\n")
-    status, lines, out = doctor(tmp_path)
+    status, lines, out = doctor(tmp_path, "doctor")
     assert status == 1
     assert lines["config"].startswith("MISSING") and "'audio.block_ms'" in lines["config"]
     assert str(config) in lines["config"]
@@ -91,7 +111,7 @@ def test_command_file_problems_name_file_and_line(tmp_path: Path) -> None:
     commands.mkdir(parents=True)
     bad = commands / "mine.toml"
     bad.write_text('[commands]\n"fine" = "key ctrl+c"\n"broken" = "key ctrl+nothing"\n')
-    _, lines, out = doctor(tmp_path)
+    _, lines, out = doctor(tmp_path, "doctor")
     assert lines["command files"].startswith("WARN"), out
     assert f"{bad}:3: " in out
 
@@ -101,7 +121,7 @@ def test_loose_history_mode_is_a_warning(tmp_path: Path) -> None:
     state.mkdir(mode=0o700)
     (state / "history.jsonl").write_text("")
     (state / "history.jsonl").chmod(0o644)
-    _, lines, out = doctor(tmp_path)
+    _, lines, out = doctor(tmp_path, "doctor")
     assert lines["permissions"].startswith("WARN") and "0644" in lines["permissions"], out
 
 
@@ -109,12 +129,25 @@ def test_loose_history_mode_is_a_warning(tmp_path: Path) -> None:
 def test_config_option_before_or_after_the_subcommand(tmp_path: Path, where: str) -> None:
     other = tmp_path / "other.toml"
     other.write_text('[recognition]\nbackend = "voxtral"\n[voxtral]\nport = 9\n')
-    base = {k: v for k, v in os.environ.items() if k not in NO_SESSION}
-    base |= {"VOXAGENT_CONFIG_DIR": str(tmp_path / "c"), "VOXAGENT_STATE_DIR": str(tmp_path)}
     argv = (["--config", str(other), "doctor"] if where == "before"
             else ["doctor", "--config", str(other)])
-    result = subprocess.run([sys.executable, "-m", "agent", *argv], env=base, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    assert str(other) in result.stdout
-    voxtral = next(line for line in result.stdout.splitlines() if line[8:23].strip() == "voxtral")
-    assert voxtral.startswith("MISSING") and ":9/v1" in voxtral, result.stdout
+    status, lines, out = doctor(tmp_path, *argv)
+    assert status == 1
+    assert str(other) in lines["config"], out
+    assert lines["voxtral"].startswith("MISSING") and ":9/v1" in lines["voxtral"], out
+
+
+def test_listen_reports_the_microphone_level(tmp_path: Path,
+                                            virtual_mic: pulse.VirtualMic) -> None:
+    _, lines, out = doctor(tmp_path, "doctor", "--listen", audio=virtual_mic.env)
+    assert lines["audio input"].startswith("WARN") and "(silent)" in lines["audio input"], out
+    t = np.arange(16000 * 20) / 16000  # 20 s of a 440 Hz tone at half scale
+    virtual_mic.say((0.5 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+    try:
+        _, lines, out = doctor(tmp_path, "doctor", "--listen", audio=virtual_mic.env)
+    finally:
+        virtual_mic.clear()
+    line = lines["audio input"]
+    assert line.startswith("OK") and "level over 2 s" in line, out
+    peak = float(line.split("peak ")[1].split(" dBFS")[0])
+    assert -12 < peak <= 0, line
