@@ -4,7 +4,8 @@ state folder for a start from the desktop entry or autostart, where no terminal 
 stderr: status lines (INFO from the loggers in STATUS_LOGGERS) and every problem
 (WARNING and up), each printed once as "voxagent: message" or "voxagent: warning: message";
 -v adds every INFO line, -vv DEBUG, both with the logger's name.  The file takes INFO and
-up from every logger, with a time stamp, private (0600).
+up from voxagent's loggers (WARNING and up from libraries), with a time stamp, private
+(0600).
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ class _TerminalFormat(logging.Formatter):
         where = f"{record.name}: " if self._verbose else ""
         level = "" if record.levelno < logging.WARNING else record.levelname.lower() + ": "
         return f"{_PREFIX}{level}{where}{text}"
+
+
+class _OursAtInfo(logging.Filter):
+    """The file: INFO from voxagent's own loggers, problems from everyone (httpx's INFO
+    line per request would drown the rest)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.startswith("agent")
 
 
 class _StatusOnly(logging.Filter):
@@ -92,6 +101,7 @@ def add_file(path: Path | None = None, *, show: bool = False) -> Path | None:
         log.warning("no log file: %s: %s", path, exc.strerror or exc)
         return None
     handler.setLevel(logging.INFO)
+    handler.addFilter(_OursAtInfo())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
     if show:

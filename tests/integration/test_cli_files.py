@@ -52,7 +52,7 @@ def the_one_warning(result: subprocess.CompletedProcess[str], path: Path) -> str
     """stderr is exactly one warning line, naming the file (no numpy warning, no trace)."""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert "WARNING" in lines[0] and str(path) in lines[0], lines[0]
+    assert lines[0].startswith("voxagent: warning: ") and str(path) in lines[0], lines[0]
     return lines[0]
 
 
