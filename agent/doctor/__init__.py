@@ -8,8 +8,9 @@ route is needed although `run --dry-run` works without it, since the agent exist
 the line says so.  The rest (tray, hotkey, sounds, launch programs, file modes, command
 files) only WARN: `run` starts without them and does less.
 
-Each part is one entry in CHECKS; the input-route checks look at the programs and devices
-directly and can be pointed at the executor module once it says what it can reach.
+Each part is one entry in CHECKS.  The input route is the one agent/actions/route.py
+picks for this session; agent/doctor/desktop.py ROUTE_CHECKS looks at what it needs
+(wtype, /dev/uinput, XTEST) directly, without pressing anything.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from agent.doctor.base import Context, Finding, State, loose_mode
 from agent.paths import config_file, state_dir
 
 UINPUT = "/dev/uinput"
-UINPUT_FIX = ('install wtype (sway, Hyprland, river), or let your user write /dev/uinput '
-              '(GNOME, KDE): a udev rule KERNEL=="uinput", GROUP="input", MODE="0660", '
+UINPUT_FIX = ('install wtype (sway, Hyprland, river); on GNOME or KDE let your user write '
+              '/dev/uinput: a udev rule KERNEL=="uinput", GROUP="input", MODE="0660", '
               'OPTIONS+="static_node=uinput", then add yourself to the input group and log in '
               "again")
 
@@ -33,10 +33,11 @@ def _x_display() -> Iterator[Any]:
         d.close()
 
 
-def _x11_route(ctx: Context) -> Finding | None:
+def _x11_route(ctx: Context) -> Finding:
     name = os.environ.get("DISPLAY", "")
     if not name:
-        return None
+        return Finding(State.MISSING, "no X display (DISPLAY is not set)",
+                       "run inside your desktop session (run --dry-run only reports actions)")
     try:
         with _x_display() as d:
             if not d.query_extension("XTEST").present:
@@ -48,43 +49,45 @@ def _x11_route(ctx: Context) -> Finding | None:
     return Finding(State.OK, f"X11 display {name} with XTEST")
 
 
-def _wtype_route(ctx: Context) -> Finding | None:
+def _wtype_route(ctx: Context) -> Finding:
+    where = f"Wayland {os.environ.get('WAYLAND_DISPLAY', '')} (wlroots)"
     path = shutil.which("wtype")
-    if not (os.environ.get("WAYLAND_DISPLAY") and path):
-        return None
-    return Finding(State.OK, f"Wayland {os.environ['WAYLAND_DISPLAY']}: wtype ({path}; "
-                   "wlroots virtual keyboard)")
+    if not path:
+        return Finding(State.MISSING, f"{where}: wtype is not installed", UINPUT_FIX)
+    return Finding(State.OK, f"{where}: wtype ({path}, the virtual-keyboard protocol)")
 
 
-def _uinput_route(ctx: Context) -> Finding | None:
-    if not (os.environ.get("WAYLAND_DISPLAY") and os.access(UINPUT, os.W_OK)):
-        return None
-    return Finding(State.OK, f"Wayland {os.environ['WAYLAND_DISPLAY']}: {UINPUT} (uinput)")
+def _uinput_route(ctx: Context) -> Finding:
+    where = f"Wayland {os.environ.get('WAYLAND_DISPLAY', '')} (GNOME/KDE)"
+    if not os.access(UINPUT, os.W_OK):
+        return Finding(State.MISSING, f"{where}: this user cannot write {UINPUT}", UINPUT_FIX)
+    return Finding(State.OK, f"{where}: {UINPUT} (uinput)")
 
 
-INPUT_ROUTES: tuple[tuple[str, Callable[[Context], Finding | None]], ...] = (
-    ("wtype", _wtype_route),
-    ("uinput", _uinput_route),
-    ("x11", _x11_route),
-)
-"""The ways keys reach windows, best first: each says OK or what is wrong with it, or None
-when it does not apply to this session.  On Wayland the X route reaches XWayland only."""
+ROUTE_CHECKS: dict[str, Callable[[Context], Finding]] = {
+    "x11": _x11_route,
+    "wlroots": _wtype_route,
+    "uinput": _uinput_route,
+}
+"""A check per input route of agent/actions/route.py: what the route needs, looked at
+directly (the program, the device, the X extension), without pressing anything."""
 
 
 def check_input_route(ctx: Context) -> Finding:
-    wayland = os.environ.get("WAYLAND_DISPLAY", "")
-    found = [(name, f) for name, probe in INPUT_ROUTES if (f := probe(ctx)) is not None]
-    ok = [f for name, f in found if f.state is State.OK and (name != "x11" or not wayland)]
-    if ok:
-        return ok[0]
-    if wayland:
-        xwayland = " (X11 reaches XWayland windows only)" if found else ""
-        return Finding(State.MISSING, f"Wayland {wayland}: neither wtype nor write access to "
-                       f"{UINPUT}{xwayland}", UINPUT_FIX)
-    if found:
-        return found[0][1]
-    return Finding(State.MISSING, "no display: neither DISPLAY nor WAYLAND_DISPLAY is set",
-                   "run inside your desktop session (run --dry-run only reports actions)")
+    """The route `run` would take in this session ([keyboard] backend, the session's
+    variables), and whether it has what it needs."""
+    from agent.actions.base import ActionError
+    from agent.actions.route import choose_route
+
+    try:
+        route = choose_route(ctx.cfg.keyboard.backend, os.environ)
+    except ActionError as exc:
+        return Finding(State.MISSING, f"{exc}".replace("no desktop session", "no display"),
+                       "run inside your desktop session (run --dry-run only reports actions)")
+    check = ROUTE_CHECKS.get(route)
+    if check is None:
+        return Finding(State.OK, f"{route} (not checked here)")
+    return check(ctx)
 
 
 def check_tray(ctx: Context) -> Finding:
