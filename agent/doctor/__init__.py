@@ -16,6 +16,7 @@ picks for this session; agent/doctor/desktop.py ROUTE_CHECKS looks at what it ne
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,4 +101,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             problem = f"{path}: no such config file"
     except ConfigError as exc:
         cfg, problem = Config(), str(exc)
-    return diagnose(Context(cfg, problem, args.listen))
+    logging.disable(logging.INFO)  # the parts' own status lines ("hotkey grabbed") would
+    try:                           # interleave with the report
+        return diagnose(Context(cfg, problem, args.listen))
+    finally:
+        logging.disable(logging.NOTSET)

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,24 @@ def test_listen_reports_the_microphone_level(tmp_path: Path,
     assert line.startswith("OK") and "level over 2 s" in line, out
     peak = float(line.split("peak ")[1].split(" dBFS")[0])
     assert -12 < peak <= 0, line
+
+
+def test_tray_host_and_x11_hotkey_are_ok_with_trayer(tmp_path: Path) -> None:
+    server = x11.start_xvfb(tmp_path / "xvfb.log")  # its own: a tray would change others' tests
+    trayer = subprocess.Popen(["trayer"], env=server.env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        d = server.connect()
+        tray = d.intern_atom("_NET_SYSTEM_TRAY_S0")
+        deadline = time.monotonic() + TIMEOUT
+        while not d.get_selection_owner(tray) and time.monotonic() < deadline:
+            assert trayer.poll() is None, "trayer exited"
+            time.sleep(0.05)
+        d.close()
+        _, lines, out = doctor(tmp_path, "doctor", DISPLAY=server.display)
+    finally:
+        x11.stop_process(trayer)
+        x11.stop_process(server.process)
+    assert lines["tray host"].startswith("OK") and "X11 system tray" in lines["tray host"], out
+    assert lines["hotkey"] == "OK      hotkey          f9 through x11", out
+    assert "grabbed" not in out  # the parts' own status lines stay out of the report
