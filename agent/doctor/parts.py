@@ -115,10 +115,45 @@ def check_voxtral(ctx: Context) -> Finding:
             return Finding(State.OK, f"no server at {url}: whisper recognises")
         return Finding(State.MISSING, f"no server answers at {url}",
                        "voxagent server start, or set [voxtral] base_url, or backend = \"auto\"")
-    if code in (401, 403):
-        return Finding(State.MISSING if backend == "voxtral" else State.WARN,
-                       f"{url} refuses the key (HTTP {code})",
-                       "set [voxtral] api_key or $VOXAGENT_VOXTRAL_API_KEY")
-    if code != 200:
-        return Finding(State.WARN, f"{url}: HTTP {code} on /health", "voxagent server logs")
-    return Finding(State.OK, f"ready at {url}")
+    return _served(ctx, url, code)
+
+
+def _served(ctx: Context, url: str, health_code: int) -> Finding:
+    """A server that answers /health: is it ready, and does it take the key?"""
+    from agent.voxtral.client import API_KEY_ENV
+
+    if health_code != 200:
+        return Finding(State.WARN, f"{url}: HTTP {health_code} on /health",
+                       "voxagent server logs")
+    models = _models_status(ctx, url)
+    if models in (401, 403):  # auto: whisper recognises, so only a warning
+        needed = ctx.cfg.recognition.backend == "voxtral"
+        return Finding(State.MISSING if needed else State.WARN,
+                       f"{url} refuses the key (HTTP {models} on /v1/models)",
+                       f"set [voxtral] api_key or ${API_KEY_ENV} to the server's --api-key")
+    if models != 200:
+        return Finding(State.WARN, f"{url}: HTTP {models} on /v1/models", "voxagent server logs")
+    return Finding(State.OK, f"ready at {url}, key accepted")
+
+
+def _models_status(ctx: Context, url: str) -> int | None:
+    """GET /v1/models with the configured key (vLLM's /health needs none): the status."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from agent.voxtral.client import api_key
+
+    parts = urlsplit(url)
+    conn_cls = (http.client.HTTPSConnection if parts.scheme == "https"
+                else http.client.HTTPConnection)
+    conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=5.0)
+    try:
+        conn.request("GET", parts.path.rstrip("/") + "/models",
+                     headers={"Authorization": f"Bearer {api_key(ctx.cfg.voxtral)}"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()

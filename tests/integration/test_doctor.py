@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.integration import pulse, x11
+from tests.integration.vllm_support import Double, free_port
 
 x_server = x11.x_server
 virtual_mic = pulse.virtual_mic
@@ -186,3 +187,23 @@ def test_tray_host_and_x11_hotkey_are_ok_with_trayer(tmp_path: Path) -> None:
     assert lines["tray host"].startswith("OK") and "X11 system tray" in lines["tray host"], out
     assert lines["hotkey"] == "OK      hotkey          f9 through x11", out
     assert "grabbed" not in out  # the parts' own status lines stay out of the report
+
+
+def test_voxtral_server_and_its_key(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir()
+    with Double(port, tmp_path / "double.log", flags=["--api-key", "s3cret"]):
+        config.write_text(f'[recognition]\nbackend = "voxtral"\n[voxtral]\nport = {port}\n')
+        status, lines, out = doctor(tmp_path, "doctor")
+        assert status == 1 and lines["voxtral"].startswith("MISSING"), out
+        assert "refuses the key (HTTP 401" in lines["voxtral"]
+        config.write_text(f'[recognition]\nbackend = "auto"\n[voxtral]\nport = {port}\n')
+        _, lines, out = doctor(tmp_path, "doctor")
+        assert lines["voxtral"].startswith("WARN"), out  # auto: whisper takes over
+        config.write_text(f'[recognition]\nbackend = "voxtral"\n[voxtral]\nport = {port}\n'
+                          'api_key = "s3cret"\n')
+        config.chmod(0o600)
+        _, lines, out = doctor(tmp_path, "doctor")
+        assert lines["voxtral"] == (f"OK      voxtral         ready at http://127.0.0.1:{port}/v1,"
+                                    " key accepted"), out
