@@ -170,7 +170,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
             raise CliError(str(exc), LOCK_HELD) from None
         except OSError as exc:
             raise CliError(f"cannot take the single-instance lock: {exc}", 1) from None
-    add_file(show=args.input is None)
+    add_file()  # a live run names it in its "listening" line, once it has started
     if args.input is None:  # live: before any thread starts (see agent/desktop/signals.py)
         from agent.desktop.signals import block_signals
 

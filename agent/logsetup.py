@@ -86,9 +86,9 @@ def log_file() -> Path:
     return state_dir() / LOG_NAME
 
 
-def add_file(path: Path | None = None, *, show: bool = False) -> Path | None:
-    """Also log INFO and up to the rotating file (0600, folder 0700), saying where once if
-    `show`; its path, or None (with one warning) when it cannot be written."""
+def add_file(path: Path | None = None) -> Path | None:
+    """Also log INFO and up to the rotating file (0600, folder 0700); its path, or None
+    (with one warning) when it cannot be written."""
     path = path or log_file()
     try:
         private_folder(path.parent)
@@ -104,8 +104,6 @@ def add_file(path: Path | None = None, *, show: bool = False) -> Path | None:
     handler.addFilter(_OursAtInfo())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
-    if show:
-        log.info("log file: %s", path)
     return path
 
 
