@@ -97,7 +97,7 @@ class LiveAgent:
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.out, self.err = Lines(self.proc.stdout), Lines(self.proc.stderr)
         self.listening_at = self.err.wait_for("listening on the microphone", START_TIMEOUT)
-        self.log_wait("agent.desktop.session: voxagent: ")  # status line: hotkey set up
+        self.log_wait("voxagent: agent.desktop.session: ")  # the INFO status line: hotkey set up
         self.log_wait("microphone open")  # what is played from now on is heard
 
     def log_wait(self, needle: str, timeout: float = 20.0, count: int = 1) -> None:
