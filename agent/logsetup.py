@@ -128,7 +128,7 @@ _native: dict[str, Any] = {}
 def route_native_errors() -> None:
     """ALSA's messages ("underrun occurred", "cannot find card") and python-xlib's
     unhandled X errors ("BadWindow" when the tray's window goes at exit) are written
-    straight to stderr by those libraries; send them to the log at DEBUG instead."""
+    straight to stderr by those libraries: drop ALSA's, log Xlib's at DEBUG."""
     if "alsa" not in _native:
         _native["alsa"] = _quiet_alsa()
     if "xlib" not in _native and importlib.util.find_spec("Xlib") is not None:
@@ -142,19 +142,18 @@ def route_native_errors() -> None:
 
 
 def _quiet_alsa() -> Any:
-    """Install an ALSA error handler that logs at DEBUG (process-wide: PortAudio loads the
-    same libasound); None where there is no ALSA."""
+    """Install an ALSA error handler that drops the message (process-wide: PortAudio loads
+    the same libasound); None where there is no ALSA.  It must return at once: it runs on
+    the audio thread in the middle of ALSA's own recovery, and a handler that logged there
+    stopped live input streams (tests/e2e/test_tray.py, "the input device stopped")."""
     try:
         lib = ctypes.CDLL("libasound.so.2")
     except OSError:
         return None
-    alsa_log = logging.getLogger("alsa")
 
     def handler(file: bytes | None, line: int, function: bytes | None, err: int,
                 fmt: bytes | None) -> None:
-        alsa_log.debug("%s:%d %s: %s (error %d)", (file or b"").decode(errors="replace"),
-                       line, (function or b"").decode(errors="replace"),
-                       (fmt or b"").decode(errors="replace"), err)
+        return None
 
     callback = _ALSA_HANDLER(handler)
     lib.snd_lib_error_set_handler(callback)
