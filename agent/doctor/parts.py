@@ -138,22 +138,9 @@ def _served(ctx: Context, url: str, health_code: int) -> Finding:
 
 def _models_status(ctx: Context, url: str) -> int | None:
     """GET /v1/models with the configured key (vLLM's /health needs none): the status."""
-    import http.client
     from urllib.parse import urlsplit
 
-    from agent.voxtral.client import api_key
+    from agent.voxtral.client import api_key, get_status
 
-    parts = urlsplit(url)
-    conn_cls = (http.client.HTTPSConnection if parts.scheme == "https"
-                else http.client.HTTPConnection)
-    conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=5.0)
-    try:
-        conn.request("GET", parts.path.rstrip("/") + "/models",
-                     headers={"Authorization": f"Bearer {api_key(ctx.cfg.voxtral)}"})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
+    path = urlsplit(url).path.rstrip("/") + "/models"
+    return get_status(url, path, 5.0, {"Authorization": f"Bearer {api_key(ctx.cfg.voxtral)}"})

@@ -86,13 +86,19 @@ def shared_client(url: str, key: str) -> Any:
 def health(url: str, timeout: float) -> int | None:
     """GET /health of the server behind `url`: the HTTP status, or None when nothing
     answers (refused, unreachable or no answer within `timeout`)."""
+    root = urlsplit(url).path.rstrip("/").removesuffix("/v1")
+    return get_status(url, f"{root}/health", timeout)
+
+
+def get_status(url: str, path: str, timeout: float,
+               headers: dict[str, str] | None = None) -> int | None:
+    """GET `path` on the server of `url`: the HTTP status, or None when nothing answers."""
     parts = urlsplit(url)
     https = parts.scheme == "https"
     conn_cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
     conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
-    root = parts.path.rstrip("/").removesuffix("/v1")
     try:
-        conn.request("GET", f"{root}/health")
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         response.read()
         return response.status
