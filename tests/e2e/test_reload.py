@@ -47,6 +47,6 @@ def test_an_edited_command_file_is_taken_while_running(
     assert _keys(changed) == ["ctrl+alt+x"], changed
     assert _keys(kept) == ["ctrl+alt+l"], kept  # the last good version, not ctrl+zz
     warnings = [line for line in err.splitlines() if f"{rockets}:3:" in line]
-    assert len(warnings) == 1 and "WARNING" in warnings[0], err
+    assert len(warnings) == 1 and "warning:" in warnings[0], err
     assert "keeping its last good version" in warnings[0], warnings
     assert err.count("commands reloaded") == 2, err  # once per edit, not per poll

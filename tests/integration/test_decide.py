@@ -132,10 +132,10 @@ def test_free_text_is_taken_from_the_decode_without_the_prompt(whisper, commands
     # "type thanks for the update" is heard "type, thanks for a little update."
     pcm = speak("type thanks for the update", tmp_path)
     prompted = decider(whisper, commands, free_text="first")
-    h = heard(prompted, whisper, pcm)
+    h = heard(prompted, whisper, pcm, Transcript("type, thanks for a little update."))
     assert "little" in prompted.decide(h)[1].actions[0].text  # type: ignore[union-attr]
     d = decider(whisper, commands)
-    transcript, decision = d.decide(heard(d, whisper, pcm))
+    transcript, decision = d.decide(h)
     assert decision.command is not None and decision.command.startswith("type")
     assert decision.actions == (TypeAction("thanks for the update"),), transcript
     assert transcript.seconds > h.transcript.seconds  # the second decode is counted

@@ -50,6 +50,9 @@ except ModelError as exc:
     sys.exit(3)
 """
 
+HUB_TINY = "Systran/faster-whisper-tiny.en"
+"""tiny.en from the hub: the short name "tiny.en" means the embedded model, never fetched."""
+
 
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -264,7 +267,7 @@ def assert_transcribed(result: subprocess.CompletedProcess[str]) -> None:
 def test_first_use_downloads_with_a_progress_bar(user: User, hub: HubDouble,
                                                  embedded: Path) -> None:
     status, out, terminal = run_on_a_terminal(
-        [sys.executable, "-c", RESOLVE_SCRIPT, "tiny.en", ""], user.env(), user.root)
+        [sys.executable, "-c", RESOLVE_SCRIPT, HUB_TINY, ""], user.env(), user.root)
 
     assert status == 0, terminal
     folder = Path(out.strip())
@@ -300,16 +303,16 @@ def test_first_use_downloads_with_a_progress_bar(user: User, hub: HubDouble,
 
 def test_second_use_is_offline_without_any_request(user: User, hub: HubDouble,
                                                    embedded: Path) -> None:
-    first = user.resolve("tiny.en")
+    first = user.resolve(HUB_TINY)
     assert first.returncode == 0, first.stderr
     folder = Path(first.stdout.strip())
     hub.clear()
 
-    offline = user.resolve("tiny.en", HF_HUB_OFFLINE="1")
+    offline = user.resolve(HUB_TINY, HF_HUB_OFFLINE="1")
     assert offline.returncode == 0, offline.stderr
     assert Path(offline.stdout.strip()) == folder
     assert offline.stderr == ""  # no progress bar: nothing is fetched
-    online = user.resolve("tiny.en")  # online, a cached model is not looked up again either
+    online = user.resolve(HUB_TINY)  # online, a cached model is not looked up again either
     assert online.returncode == 0, online.stderr
     assert Path(online.stdout.strip()) == folder
     assert hub.requests() == []
@@ -321,17 +324,17 @@ def test_download_root_from_the_config_holds_the_cache(user: User, hub: HubDoubl
     models = user.root / "my models"
     user.config(f"[whisper]\ndownload_root = {json.dumps(str(models))}\n")
 
-    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"))
+    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY))
     assert_is_the_model(snapshot_of(models, TINY), embedded)
     assert not (user.hub_cache / f"models--{TINY.replace('/', '--')}").exists()
     assert downloaded(hub.requests()) == sorted(MODEL_FILES)
 
     hub.clear()
-    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en",
+    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY,
                                      HF_HUB_OFFLINE="1"))
     assert hub.requests() == []
     # resolve_model(spec, download_root) directly, offline: the same folder.
-    direct = user.resolve("tiny.en", str(models), HF_HUB_OFFLINE="1")
+    direct = user.resolve(HUB_TINY, str(models), HF_HUB_OFFLINE="1")
     assert Path(direct.stdout.strip()) == snapshot_of(models, TINY), direct.stderr
 
 
@@ -380,7 +383,7 @@ def test_unreachable_hub_is_one_line(user: User, hub: HubDouble, speech: Speech)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en",
+    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY,
                                         HF_ENDPOINT=closed))
     assert f"cannot download model {TINY} from {closed}: ConnectError" in line, line
 
@@ -388,28 +391,28 @@ def test_unreachable_hub_is_one_line(user: User, hub: HubDouble, speech: Speech)
 def test_hub_api_outage_is_one_line_and_a_retry_succeeds(user: User, hub: HubDouble,
                                                          speech: Speech) -> None:
     hub.fail(f"/api/models/{TINY}/*", "503", times=1, port="hub")
-    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"))
+    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY))
     assert line.endswith(f"cannot download model {TINY} from {hub.endpoint}: "
                          "HTTP 503 Service Unavailable"), line
     assert downloaded(hub.requests()) == []
 
-    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"))
+    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY))
 
 
 def test_server_error_mid_download_is_one_line_and_a_retry_resumes(
         user: User, hub: HubDouble, speech: Speech, embedded: Path) -> None:
     hub.fail("/repos/*", "500", times=1, port="cdn")  # the CDN fails model.bin
-    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"),
+    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY),
                           mid_download=True)
     assert line.endswith(f"cannot download model {TINY} from {hub.endpoint}: "
                          "HTTP 500 Internal Server Error"), line
     first = hub.requests()
     assert "model.bin" not in downloaded(first)
     # The partial snapshot is not taken for a model, offline or not.
-    model_error(user.resolve("tiny.en", HF_HUB_OFFLINE="1"))
+    model_error(user.resolve(HUB_TINY, HF_HUB_OFFLINE="1"))
 
     hub.clear()  # the hub has recovered
-    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"))
+    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY))
     # The retry fetched what was missing, not what was already in the cache.
     assert downloaded(hub.requests()) == sorted(set(MODEL_FILES) - set(downloaded(first)))
     assert_is_the_model(snapshot_of(user.hub_cache, TINY), embedded)
@@ -418,7 +421,7 @@ def test_server_error_mid_download_is_one_line_and_a_retry_resumes(
 def test_connection_dropped_mid_body_resumes_with_a_range_request(
         user: User, hub: HubDouble, embedded: Path) -> None:
     hub.fail("/repos/*", "truncate", times=1, port="cdn")  # half of model.bin, then EOF
-    result = user.resolve("tiny.en")
+    result = user.resolve(HUB_TINY)
     assert result.returncode == 0, result.stderr
     assert_is_the_model(Path(result.stdout.strip()), embedded)
     size = (embedded / "model.bin").stat().st_size
@@ -433,12 +436,12 @@ def test_connection_dropped_mid_body_resumes_with_a_range_request(
 def test_connection_lost_for_good_is_one_line_and_a_retry_succeeds(
         user: User, hub: HubDouble, speech: Speech) -> None:
     hub.fail("/repos/*", "reset", times=1000, port="cdn")  # model.bin never arrives
-    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"),
+    line = one_line_error(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY),
                           mid_download=True)
     assert f"cannot download model {TINY} from {hub.endpoint}: ReadError: " in line, line
 
     hub.clear()
-    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", "tiny.en"))
+    assert_transcribed(user.voxagent("transcribe", speech.sentence, "--model", HUB_TINY))
 
 
 def test_a_model_partly_in_the_cache_is_completed(user: User, hub: HubDouble,
@@ -448,8 +451,8 @@ def test_a_model_partly_in_the_cache_is_completed(user: User, hub: HubDouble,
                           f"hf_hub_download({TINY!r}, 'config.json')"])
     assert fetch_one.returncode == 0, fetch_one.stderr
     hub.clear()
-    model_error(user.resolve("tiny.en", HF_HUB_OFFLINE="1"))
-    result = user.resolve("tiny.en")
+    model_error(user.resolve(HUB_TINY, HF_HUB_OFFLINE="1"))
+    result = user.resolve(HUB_TINY)
     assert result.returncode == 0, result.stderr
     assert_is_the_model(Path(result.stdout.strip()), embedded)
     assert downloaded(hub.requests()) == sorted(MODEL_FILES - {"config.json"})

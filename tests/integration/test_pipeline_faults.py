@@ -184,6 +184,6 @@ def test_a_peek_that_fails_leaves_the_utterance_to_its_normal_end(whisper, speec
 
 def test_a_hearing_needs_no_dispatcher(whisper) -> None:
     # the recogniser's side of the protocol: declared capabilities, decode on a hearing
-    assert whisper.capabilities == Capabilities(nbest=True, prefix=True, score=True)
+    assert whisper.capabilities == Capabilities(nbest=True, prefix=True, score=True, peek=True)
     hearing = whisper.hear(bytes(32000))
     assert isinstance(hearing.decode(Hint()), Transcript)

@@ -1,6 +1,6 @@
 """End to end on a real X server: spoken audio in, real key events out.
 
-`voxagent run --input FILE --fast` (not --dry-run) hears "new tab" and "type hello world"
+`voxagent run --input FILE --fast` (not --dry-run) hears "new tab" and "type open the window"
 (spoken by espeak-ng) and the focused Tk window on a private Xvfb receives ctrl+t and the
 text, as real input events.
 """
@@ -48,7 +48,7 @@ def _speak(phrases: list[str], folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _speak(["new tab", "type hello world"], tmp_path_factory.mktemp("speech"))
+    return _speak(["new tab", "type open the window"], tmp_path_factory.mktemp("speech"))
 
 
 def test_spoken_commands_reach_the_focused_window(keylog: KeylogWindow, x_server: XServer,
@@ -61,7 +61,7 @@ def test_spoken_commands_reach_the_focused_window(keylog: KeylogWindow, x_server
     got = keylog.sync()
     keys = [(k["keysym"].lower(), k["state"] & (CTRL | SHIFT)) for k in got.keys]
     assert keys[0] == ("t", CTRL), got.keys
-    assert got.text.casefold() == "hello world", done.stdout
+    assert got.text.casefold() == "open the window", done.stdout
     assert not any(e["send_event"] for e in got.events)
 
 

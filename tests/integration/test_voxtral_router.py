@@ -178,8 +178,10 @@ def test_run_reports_which_backend_heard_each_utterance(tmp_path: Path,
     lines = [json.loads(line) for line in after.stdout.splitlines()]
     assert [(x["backend"], x["command"]) for x in lines] == [
         ("whisper", "scroll down"), ("whisper", "go to sleep")]
+    # no server here is the ordinary case: said once at INFO (the log file, -v), never a
+    # warning on the terminal
     notes = [line for line in after.stderr.splitlines() if "voxtral" in line]
-    assert len(notes) == 1 and "recognising with whisper" in notes[0], after.stderr
+    assert notes == [], after.stderr
 
 
 class Clock:
