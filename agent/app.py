@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from agent.audio.vad import Pausing, Peek, Segmenter
-from agent.decide import Heard
 from agent.messages import Activity, ActivityEvent, AudioFrame, ListenStyle, Outcome, Utterance
 from agent.streaming import Streamer
-from agent.worker import Worker
+from agent.worker import Early, EndAt, Worker
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,16 @@ _STOP = None
 _JOIN_TIMEOUT_S = 5.0
 MAX_FAILURES = 5
 """Utterances in a row whose processing may fail before the pipeline gives up."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """The worker's request to close at a peek (worker thread to capture thread)."""
+
+    box: queue.Queue[Utterance | None]
+    """Where the capture thread puts the closed utterance, or None (speech went on)."""
+    end: EndAt
+    """How long the pause must last first (vad.early_end_ms or vad.settle_ms)."""
 
 
 class PipelineError(RuntimeError):
@@ -73,7 +82,11 @@ class PipelineStats:
     failures: int = 0
     """Utterances whose processing failed (each reported with its error)."""
     early_ends: int = 0
-    """Utterances closed at a pause because they were a complete command (peeks)."""
+    """Utterances closed at a pause because they were a complete command (peeks), after
+    vad.early_end_ms."""
+    settled_ends: int = 0
+    """Utterances closed at a pause after vad.settle_ms: a command more words could
+    extend, or one found on a second try."""
 
 
 @dataclass
@@ -117,13 +130,12 @@ class Pipeline:
             maxsize=listening.queue_size + 2)
         """Room for queue_size utterances (live: counted by _room), a peek and the stop."""
         self._room = threading.BoundedSemaphore(listening.queue_size)
-        self._answers: queue.Queue[tuple[int, queue.Queue[Utterance | None] | None]] = \
-            queue.Queue()
-        """The worker's answers to peeks: (peek id, where to send the closed utterance),
-        or (peek id, None) for "not now"."""
+        self._answers: queue.Queue[tuple[int, _Reply | None]] = queue.Queue()
+        """The worker's answers to peeks: (peek id, where to send the closed utterance and
+        how long the pause must last), or (peek id, None) for "not now"."""
         self._capturing = threading.Event()
         self._streams = Streamer(worker.recogniser, self._emit)
-        self._closing: tuple[int, queue.Queue[Utterance | None]] | None = None
+        self._closing: tuple[int, _Reply] | None = None
         """A close the worker asked for at a peek, waiting for the pause to last (capture
         thread only)."""
         self._stop = threading.Event()
@@ -253,21 +265,24 @@ class Pipeline:
         if self._closing is None:
             return
         peek_id, reply = self._closing
-        closed = self._active.close_if_paused(peek_id, self._active.early_end_ms)
+        wait = self._active.early_end_ms if reply.end is EndAt.COMPLETE \
+            else self._active.settle_ms
+        closed = self._active.close_if_paused(peek_id, wait)
         if closed is not Pausing.PAUSING:
             if closed is not None:
                 self._streams.frame(self._active, None, closed)
-            reply.put(closed)
+            reply.box.put(closed)
             self._closing = None
 
-    def _close_at(self, peek: Peek) -> Utterance | None:
-        """Ask the capture thread to close the utterance at `peek` (worker thread): the
-        utterance if no speech came since, else None."""
-        reply: queue.Queue[Utterance | None] = queue.Queue(maxsize=1)
+    def _close_at(self, peek: Peek, end: EndAt) -> Utterance | None:
+        """Ask the capture thread to close the utterance at `peek` once the pause has
+        lasted as long as `end` says (worker thread): the utterance if no speech came
+        since, else None."""
+        reply = _Reply(queue.Queue(maxsize=1), end)
         self._answers.put((peek.id, reply))
         while not self._stop.is_set() and self._capturing.is_set():
             try:
-                return reply.get(timeout=0.2)
+                return reply.box.get(timeout=0.2)
             except queue.Empty:
                 continue
         return None
@@ -340,28 +355,35 @@ class Pipeline:
                           lambda o=outcome: self._on_outcome(o))
 
     def _consider(self, peek: Peek) -> None:
-        """A peek at a pause: act now if it is a complete command and speech did not go on;
-        otherwise let the utterance run to its normal end."""
-        heard: Heard | bool | None = None
+        """A peek at a pause: when the worker finds a command that may end here, close the
+        utterance once the pause lasts (early_end_ms or settle_ms) and act on what the peek
+        heard, unless speech went on; otherwise let the utterance run to its normal end."""
+        early: Early | EndAt | None = None
         try:
             if not self._queue.empty():  # something newer is waiting: this one is stale
                 pass
             elif self._streams.on:  # the stream's partial text says whether it is complete
-                heard = self.worker.complete_so_far(self._streams.partial) or None
+                early = EndAt.COMPLETE if self.worker.complete_so_far(self._streams.partial) \
+                    else None
             else:
-                heard = self.worker.consider(peek)
+                early = self.worker.consider(peek)
         except Exception as exc:  # noqa: BLE001 - the normal end still comes
             self._failed(f"peek at {peek.start:.2f}-{peek.end:.2f} s failed", exc)
-        utt = self._close_at(peek) if heard is not None else None
-        if heard is None:
+        if early is None:
             self._answers.put((peek.id, None))
+            return
+        heard = early.heard if isinstance(early, Early) else None
+        utt = self._close_at(peek, early.end if isinstance(early, Early) else early)
         if utt is None:
             return
         self.stats.utterances += 1
-        self.stats.early_ends += 1
+        if isinstance(early, Early) and early.end is EndAt.SETTLED:
+            self.stats.settled_ends += 1
+        else:
+            self.stats.early_ends += 1
         self._emit(Activity.RECOGNISING, True)
         try:
-            outcome = self._process(utt, None if not isinstance(heard, Heard) else
+            outcome = self._process(utt, None if heard is None else
                                     lambda: self.worker.conclude(replace(heard, utterance=utt)))
         finally:
             self._emit(Activity.RECOGNISING, False)

@@ -54,15 +54,24 @@ class VadConfig:
         choices=("silero", "none"))
     end_threshold: float = _opt(
         0.5, "Silero speech probability that counts as speech (speech ends below this "
-        "minus 0.15).", lo=0.1, hi=0.95)
+        "minus end_hysteresis).", lo=0.1, hi=0.95)
+    end_hysteresis: float = _opt(
+        0.0, "Speech, once begun, ends when Silero's probability falls below end_threshold "
+        "minus this (0.15 is Silero's own rule; 0 finds pauses ~25 ms sooner and splits "
+        "no more commands: bench/endpoint.py).", lo=0.0, hi=0.5)
     end_ms: int = _opt(
         450, "With end_model: an utterance closes after this much audio Silero calls "
         "non-speech, whatever webrtcvad says, ms (shorter splits commands said with a "
         "pause in them; complete commands end sooner, at early_end_ms).", lo=30, hi=5000)
     early_end_ms: int = _opt(
-        180, "A command heard at a peek that nothing could extend ends the utterance once "
+        150, "A command heard at a peek that nothing could extend ends the utterance once "
         "the pause has lasted this long, ms (shorter pauses are inside words: stop "
         "consonants).", lo=0, hi=2000)
+    settle_ms: int = _opt(
+        300, "A command heard at a peek that more words could extend (a count, a longer "
+        "command) or that was heard only on a second try, with no free text, ends the "
+        "utterance once the pause has lasted this long, ms (a 200 ms pause inside a command "
+        "stays one utterance; free text and anything else wait for end_ms).", lo=0, hi=5000)
     peek_ms: int = _opt(
         90, "A pause this long inside an open utterance offers a peek at the speech so far "
         "(once per pause), ms; 0 = no peeks.", lo=0, hi=5000)

@@ -91,6 +91,20 @@ class Decider:
             decision = self._intended(heard, transcript) or decision
         return transcript, decision
 
+    def settled(self, heard: Heard) -> Transcript | None:
+        """At a pause while the speaker may go on: the transcript a command would be
+        decided on now (as heard, or from a second try), when it performs a command with
+        no free text in command mode; else None.  No free-text decode, no intent."""
+        first = heard.transcript
+        if self.dispatcher.mode is not Mode.COMMAND or self.dispatcher.awaiting \
+                or first.doubt or heard.utterance.unbroken:
+            return None
+        found = first if self.dispatcher.matches(first, heard.app) else self._second_tries(heard)
+        if found.doubt or not self.dispatcher.matches(found, heard.app) \
+                or self.dispatcher.takes_text(found, heard.app):
+            return None
+        return found
+
     def _second_tries(self, heard: Heard) -> Transcript:
         first = heard.transcript
         if self.dispatcher.mode is Mode.DICTATION:

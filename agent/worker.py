@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import Enum
 
 from agent.actions.base import ActionError, Executor
 from agent.asr.base import Hint, Recogniser, RecognitionError, Stream
@@ -20,6 +21,25 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
 
 log = logging.getLogger(__name__)
+
+
+class EndAt(Enum):
+    """How long the pause after a peek must last before the utterance closes there."""
+
+    COMPLETE = "complete"
+    """A complete, exact command nothing could extend: vad.early_end_ms."""
+    SETTLED = "settled"
+    """A command with no free text that more words could extend, or found on a second
+    try: vad.settle_ms."""
+
+
+@dataclass(frozen=True, slots=True)
+class Early:
+    """The worker's answer to a peek: close the utterance at this pause, and act on this."""
+
+    heard: Heard
+    """The speech so far, heard; its transcript is the one to decide on."""
+    end: EndAt
 
 
 class Worker:
@@ -47,9 +67,10 @@ class Worker:
             return self.failed(utt, str(exc))
         return self.conclude(heard)
 
-    def consider(self, peek: Peek) -> Heard | None:
-        """The speech so far, heard at a pause: returned when it is a complete command that
-        nothing said next could extend (act now), else None (wait for the end)."""
+    def consider(self, peek: Peek) -> Early | None:
+        """The speech so far, heard at a pause: Early when it is a command that may end
+        here (COMPLETE: nothing said next could extend it; SETTLED: a command with no free
+        text, as heard or on a second try), else None (wait for the end)."""
         if self.dispatcher.mode is not Mode.COMMAND:
             return None
         utt = Utterance(peek.pcm, peek.start, peek.end, index=peek.utterance,
@@ -59,10 +80,16 @@ class Worker:
         except RecognitionError as exc:
             log.info("peek %.2f-%.2f s not recognised: %s", peek.start, peek.end, exc)
             return None
+        if heard.transcript.doubt:
+            return None
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)
         log.debug("peek %.2f-%.2f s: %r %s", peek.start, peek.end, heard.transcript.text,
                   verdict.reason)
-        return heard if verdict.complete and not heard.transcript.doubt else None
+        if verdict.complete:
+            return Early(heard, EndAt.COMPLETE)
+        settled = self.decider.settled(heard)
+        return None if settled is None else Early(replace(heard, transcript=settled),
+                                                  EndAt.SETTLED)
 
     def complete_so_far(self, text: str) -> bool:
         """Whether `text`, a streaming recogniser's partial text at a pause, is a complete

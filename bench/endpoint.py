@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import make_fixtures as mf  # noqa: E402
 
 from agent.audio.endpoint import ModelOpinion, SileroModel  # noqa: E402
-from agent.audio.vad import Segmenter  # noqa: E402
+from agent.audio.vad import Pausing, Segmenter  # noqa: E402
 from agent.config import VadConfig  # noqa: E402
 from agent.messages import SAMPLE_RATE, AudioFrame  # noqa: E402
 
@@ -109,7 +109,8 @@ def with_noise(speech: np.ndarray, kind: str, snr_db: float, span: tuple[int, in
     return out
 
 
-def make_clips(voices: list[str], work: Path) -> dict[str, list[Clip]]:
+def make_clips(voices: list[str], work: Path, pause_s: float = PAUSE_S
+               ) -> dict[str, list[Clip]]:
     conds: dict[str, list[Clip]] = {}
     rate = SAMPLE_RATE
     seed = 0
@@ -134,7 +135,7 @@ def make_clips(voices: list[str], work: Path) -> dict[str, list[Clip]]:
                 conds.setdefault(f"swell{snr}", []).append(Clip(to_pcm(swell), span))
         for first, second in PAUSED:
             a, b = mf.synthesize(voice, first, work), mf.synthesize(voice, second, work)
-            speech = np.concatenate([a, np.zeros(int(PAUSE_S * rate), np.float32), b])
+            speech = np.concatenate([a, np.zeros(int(pause_s * rate), np.float32), b])
             at, n = int(LEAD_S * rate), int((LEAD_S + TRAIL_S) * rate) + len(speech)
             clip = with_noise(speech, "none", 0, (0, n), 0, n, at)
             conds.setdefault("pause", []).append(
@@ -148,17 +149,29 @@ def frames_of(pcm: np.ndarray) -> list[AudioFrame]:
             for i in range(0, len(pcm) - n + 1, n)]
 
 
-def run_clip(seg: Segmenter, clip: Clip, tally: Tally) -> None:
+def run_clip(seg: Segmenter, clip: Clip, tally: Tally, early_ms: int | None = None) -> None:
+    """One clip through the segmenter.  With `early_ms`, every peek is taken for a
+    complete command: the utterance closes once the pause has lasted early_ms (the worst
+    case of early endpointing: what it would split if every prefix were a command)."""
     s0, s1 = clip.speech
     closes: list[tuple[float, float, float]] = []  # (closed at, utt start, utt end)
     peek_after: float | None = None
+    asked: int | None = None
     frames = frames_of(clip.pcm)
     for f in frames:
         utt = seg.feed(f)
         now = f.start + f.duration
+        if utt is None and asked is not None:
+            closed = seg.close_if_paused(asked, early_ms or 0)
+            if not isinstance(closed, Pausing):
+                asked = None
+                utt = closed
         if utt is not None:
+            asked = None
             closes.append((now, utt.start, utt.end))
         peek = seg.take_peek()
+        if peek is not None and early_ms is not None:
+            asked = peek.id
         if peek is not None and now < s1:
             tally.inner_peeks += 1
         elif peek is not None and peek_after is None:
@@ -214,7 +227,8 @@ def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
     if bursts:
         on = (np.arange(n) // (2 * SAMPLE_RATE)) % 2 == 1
         x[on] = rng.standard_normal(int(on.sum())).astype(np.float32) * 10 ** (-30 / 20)
-    opinion = ModelOpinion(model, cfg.end_threshold) if cfg.end_model == "silero" else None
+    opinion = ModelOpinion(model, cfg.end_threshold, cfg.end_hysteresis) \
+        if cfg.end_model == "silero" else None
     seg = Segmenter(cfg, FRAME_MS, opinion=opinion) if opinion else Segmenter(cfg, FRAME_MS)
     frames = frames_of(to_pcm(x))
     t = time.thread_time()
@@ -225,7 +239,8 @@ def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
 
 def segmenter(cfg: VadConfig, model: TimedModel) -> Segmenter:
     if cfg.end_model == "silero":
-        return Segmenter(cfg, FRAME_MS, opinion=ModelOpinion(model, cfg.end_threshold))
+        return Segmenter(cfg, FRAME_MS, opinion=ModelOpinion(model, cfg.end_threshold,
+                                                             cfg.end_hysteresis))
     return Segmenter(cfg, FRAME_MS)
 
 
@@ -243,7 +258,7 @@ def row(cond: str, variant: str, n: str, t: Tally, note: str = "") -> str:
 
 
 def report_endpoints(conds: dict[str, list[Clip]], variants: dict[str, VadConfig],
-                     model: TimedModel) -> None:
+                     model: TimedModel, early: dict[str, int] | None = None) -> None:
     print(f"{'condition':9} {'variant':11} {'n':>3}  end->close med/max ms  split open "
           "missed extra  end->peek med/max ms  inner peeks")
     every = {v: Tally() for v in variants}
@@ -251,7 +266,7 @@ def report_endpoints(conds: dict[str, list[Clip]], variants: dict[str, VadConfig
         for vname, cfg in variants.items():
             t = Tally()
             for clip in clips:
-                run_clip(segmenter(cfg, model), clip, t)
+                run_clip(segmenter(cfg, model), clip, t, (early or {}).get(vname))
             if cname != "pause":
                 add(every[vname], t)
             print(row(cname, vname, str(len(clips)), t))
@@ -276,19 +291,31 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--end-ms", default="160,250,450", help="Silero end_ms values to try")
     ap.add_argument("--threshold", type=float, default=dflt.end_threshold)
+    ap.add_argument("--hysteresis", type=float, default=dflt.end_hysteresis)
     ap.add_argument("--peek-ms", type=int, default=dflt.peek_ms)
     ap.add_argument("--voices", default=",".join(VOICES))
+    ap.add_argument("--early-ms", default="",
+                    help="also close at every peek once the pause lasts this long (ms, "
+                    "comma-separated): what early endpointing would split at worst")
+    ap.add_argument("--pause-ms", type=int, default=round(PAUSE_S * 1000),
+                    help="the pause inside the 'pause' clips")
     args = ap.parse_args(argv)
-    base = VadConfig(peek_ms=args.peek_ms, end_threshold=args.threshold)
+    base = VadConfig(peek_ms=args.peek_ms, end_threshold=args.threshold,
+                     end_hysteresis=args.hysteresis)
     variants = {"webrtcvad": replace(base, end_model="none")}
     for e in args.end_ms.split(","):
         variants[f"silero {e}"] = replace(base, end_model="silero", end_ms=int(e))
+    early = {}
+    for e in filter(None, args.early_ms.split(",")):
+        name = f"early {e}"
+        variants[name] = replace(base, end_model="silero", end_ms=dflt.end_ms)
+        early[name] = int(e)
     with tempfile.TemporaryDirectory() as tmp:
-        conds = make_clips(args.voices.split(","), Path(tmp))
+        conds = make_clips(args.voices.split(","), Path(tmp), args.pause_ms / 1000)
     print(f"{sum(len(c) for c in conds.values())} clips, {FRAME_MS} ms frames, "
-          f"peek_ms {args.peek_ms}, threshold {args.threshold}")
+          f"peek_ms {args.peek_ms}, threshold {args.threshold}, hysteresis {args.hysteresis}")
     model = TimedModel()
-    report_endpoints(conds, variants, model)
+    report_endpoints(conds, variants, model, early)
     report_cpu(base, model)
     return 0
 

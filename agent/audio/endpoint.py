@@ -29,8 +29,6 @@ CHUNK = 512
 """Samples per Silero chunk at 16 kHz (32 ms)."""
 _CONTEXT = 64
 """Samples of the previous chunk the model sees before each new one."""
-_HYSTERESIS = 0.15
-"""Speech ends below threshold - this (Silero's own rule for its offsets)."""
 
 
 def model_path() -> Path:
@@ -74,13 +72,14 @@ class SileroModel:
 
 class ModelOpinion:
     """Speech or not, from a chunk model: speech starts at `threshold` and ends below
-    threshold - 0.15.  Audio comes in frames of any length; the verdict is the one after
-    the last whole chunk heard."""
+    threshold - hysteresis (Silero's own rule uses 0.15).  Audio comes in frames of any
+    length; the verdict is the one after the last whole chunk heard."""
 
-    def __init__(self, model: ChunkModel, threshold: float = 0.5) -> None:
+    def __init__(self, model: ChunkModel, threshold: float = 0.5,
+                 hysteresis: float = 0.0) -> None:
         self._model = model
         self._on = threshold
-        self._off = max(0.01, threshold - _HYSTERESIS)
+        self._off = max(0.01, threshold - hysteresis)
         self._pending = np.zeros(0, dtype=np.float32)
         self._speaking = False
         self.chunks = 0
@@ -105,11 +104,12 @@ class ModelOpinion:
         return self._speaking
 
 
-def silero_opinion(threshold: float, path: Path | None = None) -> ModelOpinion | None:
+def silero_opinion(threshold: float, path: Path | None = None,
+                   hysteresis: float = 0.0) -> ModelOpinion | None:
     """Silero's opinion, or None (with one warning) when the model cannot be loaded."""
     where = path or model_path()
     try:
-        return ModelOpinion(SileroModel(where), threshold)
+        return ModelOpinion(SileroModel(where), threshold, hysteresis)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types; we go on
         log.warning("Silero VAD model %s cannot be loaded (%s); ends of speech are found by "
                     "webrtcvad alone", where, str(exc).splitlines()[0] if str(exc) else exc)

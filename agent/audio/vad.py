@@ -113,7 +113,7 @@ def _configured_opinion(cfg: VadConfig) -> EndOpinion | None:
         return None
     from agent.audio.endpoint import silero_opinion
 
-    return silero_opinion(cfg.end_threshold)
+    return silero_opinion(cfg.end_threshold, hysteresis=cfg.end_hysteresis)
 
 
 class Segmenter:
@@ -176,6 +176,12 @@ class Segmenter:
         """How long a pause must last before a complete command heard at a peek closes
         the utterance (see close_if_paused)."""
         return self._cfg.early_end_ms
+
+    @property
+    def settle_ms(self) -> int:
+        """How long a pause must last before a command heard at a peek that more words
+        could extend closes the utterance (see close_if_paused)."""
+        return self._cfg.settle_ms
 
     @property
     def has_opinion(self) -> bool:

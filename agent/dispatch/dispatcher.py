@@ -130,6 +130,11 @@ class Dispatcher:
                     hints.update(dict.fromkeys(CAPTURE_HINTS.get(e.kind, ())))
         return list(phrases) + [h for h in hints if h not in phrases]
 
+    @property
+    def awaiting(self) -> bool:
+        """True while a risky command waits for a spoken yes."""
+        return self._pending is not None
+
     def matches(self, transcript: Transcript, app: str = "") -> bool:
         """Whether dispatch() would find a command (or an answer it awaits); no state change."""
         return self._pending is not None or self._match(self._hyps(transcript), app) is not None
@@ -138,6 +143,12 @@ class Dispatcher:
         """The command (chain) dispatch() would perform for `transcript`; no state change."""
         found = self._match(self._hyps(transcript), app)
         return None if found is None else " then ".join(m.command.name for m in found[1])
+
+    def takes_text(self, transcript: Transcript, app: str = "") -> bool:
+        """Whether what `transcript` matches types free text (type, formatters), which
+        may go on after any pause; no state change."""
+        found = self._match(self._hyps(transcript), app)
+        return found is not None and any("text" in m.captures for m in found[1])
 
     def text_prefix(self, transcript: Transcript, app: str = "") -> str | None:
         """When what `transcript` matches types free text (type, formatters): the words heard

@@ -146,3 +146,34 @@ def test_the_plain_decode_keeps_the_command_it_was(whisper, commands, tmp_path) 
     d = decider(whisper, commands)
     _, decision = d.decide(heard(d, whisper, speak("camel case get value", tmp_path, "en-us")))
     assert decision.command is not None and decision.command.startswith("camel case")
+
+
+def test_what_may_end_at_a_longer_pause(whisper, commands, tmp_path) -> None:
+    """settled(): a command with no free text, as heard or found on a second try, may
+    end the utterance at settle_ms; free text, talk, doubt, a cut, dictation and a
+    pending yes never do."""
+    d = decider(whisper, commands, verify_margin=3.0)
+    escape = heard(d, whisper, speak("press escape", tmp_path))
+    assert d.settled(escape) is escape.transcript  # a count could follow: still a command
+    near = heard(d, whisper, speak("new tab", tmp_path), Transcript("New camp."))
+    found = d.settled(near)  # found on a second try (verified against the hearing)
+    assert found is not None and d.dispatcher.dispatch(found).command == "new tab"
+    d.dispatcher.set_mode(Mode.COMMAND)
+    typed = heard(d, whisper, speak("type hello world", tmp_path))
+    assert d.dispatcher.matches(typed.transcript) and d.settled(typed) is None
+    talk = heard(d, whisper, speak("my sister lives near the coast", tmp_path))
+    assert d.settled(talk) is None
+    assert d.settled(replace(escape, transcript=replace(escape.transcript, doubt="x"))) is None
+    assert d.settled(replace(escape, utterance=replace(escape.utterance, unbroken=True))) \
+        is None
+    d.dispatcher.set_mode(Mode.DICTATION)
+    assert d.settled(escape) is None
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "risky.toml").write_text(
+        '[commands]\n"shut it down" = { do = "key ctrl+alt+delete", confirm = true }\n')
+    d = Decider(whisper, Dispatcher(CommandLibrary([data_dir("commands"), mine]).commands),
+                CommandsConfig())
+    asked = d.dispatcher.dispatch(Transcript("Shut it down."))
+    assert asked.actions == () and d.dispatcher.awaiting  # it asks first
+    assert d.settled(escape) is None  # what comes next is the answer

@@ -1,6 +1,7 @@
 """Ending an utterance on meaning: the real pipeline (file source, segmenter with Silero,
-the embedded model, the dispatcher) closes an utterance at a pause only when what was
-heard is a complete command nothing could extend, and never acts on a prefix."""
+the embedded model, the dispatcher) closes an utterance at a short pause (early_end_ms)
+only when what was heard is a complete command nothing could extend, at a longer one
+(settle_ms) when it is a command more words could extend, and never acts on a prefix."""
 
 from __future__ import annotations
 
@@ -67,16 +68,25 @@ def test_a_complete_command_ends_at_the_pause(whisper, tmp_path) -> None:
     outcomes, pipeline = run(said(tmp_path, "new tab"), whisper)
     assert [o.decision.actions for o in outcomes] == [(KeyAction("ctrl+t"),)]
     assert pipeline.stats.early_ends == 1  # closed at the pause, not after the hangover
+    assert pipeline.stats.settled_ends == 0
 
 
 def test_a_pause_inside_a_command_never_acts_on_its_prefix(whisper, tmp_path) -> None:
-    # "press down" is complete as heard at the pause, but a count could follow it
+    # "press down" is a command as heard at the pause, but a count could follow it: it
+    # may end only after settle_ms, longer than this pause
     outcomes, pipeline = run(said(tmp_path, "press down", 0.2, "five times"), whisper)
     assert [o.decision.actions for o in outcomes] == [(KeyAction("down", 5),)]
     assert pipeline.stats.early_ends == 0
 
 
-def test_a_command_that_could_go_on_waits_for_the_end(whisper, tmp_path) -> None:
+def test_a_command_that_could_go_on_ends_after_the_longer_pause(whisper, tmp_path) -> None:
     outcomes, pipeline = run(said(tmp_path, "scroll up"), whisper)
     assert len(outcomes) == 1 and outcomes[0].decision.command is not None
-    assert pipeline.stats.early_ends == 0  # "scroll up three times" could follow
+    assert pipeline.stats.early_ends == 0  # "scroll up three times" could follow,
+    assert pipeline.stats.settled_ends == 1  # so it waited settle_ms, not end_ms
+
+
+def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
+    outcomes, pipeline = run(said(tmp_path, "type hello world"), whisper)
+    assert len(outcomes) == 1 and outcomes[0].decision.command is not None
+    assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)

@@ -20,11 +20,11 @@ from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Peek, Segmenter
 from agent.config import Config
-from agent.decide import Decider, Heard
+from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Action, KeyAction, Outcome, Transcript
 from agent.runner import command_library
-from agent.worker import Worker
+from agent.worker import Early, Worker
 
 PHRASES = ["new tab", "copy", "close tab"]
 KEYS = {"new tab": "ctrl+t", "copy": "ctrl+c", "close tab": "ctrl+w"}
@@ -162,7 +162,7 @@ class PeekFails(Worker):
 
     peeks = 0
 
-    def consider(self, peek: Peek) -> Heard | None:
+    def consider(self, peek: Peek) -> Early | None:
         self.peeks += 1
         raise RuntimeError("peek exploded")
 

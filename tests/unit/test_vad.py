@@ -378,9 +378,15 @@ class Script:
         return self.probs.pop(0)
 
 
+def test_model_opinion_without_hysteresis_ends_below_the_threshold() -> None:
+    opinion = ModelOpinion(Script([0.6, 0.45, 0.55, 0.5]), threshold=0.5)
+    frame = bytes(CHUNK * 2)
+    assert [opinion.hear(frame) for _ in range(4)] == [True, False, True, True]
+
+
 def test_model_opinion_cuts_frames_into_chunks_and_keeps_hysteresis() -> None:
     model = Script([0.2, 0.6, 0.4, 0.3, 0.45])
-    opinion = ModelOpinion(model, threshold=0.5)
+    opinion = ModelOpinion(model, threshold=0.5, hysteresis=0.15)
     frame = bytes(FRAME * 2)  # 480 samples: a chunk is 512
     verdicts = [opinion.hear(frame) for _ in range(5)]
     # chunks end inside frames 2, 3, 4 and 5 (480 * k // 512 chunks after k frames)
