@@ -230,7 +230,7 @@ class Pipeline:
             self._capturing.clear()
             self._answer_peeks(wait_for=None)
             if self._closing is not None:
-                self._closing[1].put(None)  # the stream ended first
+                self._closing[1].box.put(None)  # the stream ended first
             self._note_hearing(force_off=True)
             self._put(_STOP)
 

@@ -73,7 +73,7 @@ class VadConfig:
         "utterance once the pause has lasted this long, ms (a 200 ms pause inside a command "
         "stays one utterance; free text and anything else wait for end_ms).", lo=0, hi=5000)
     peek_ms: int = _opt(
-        90, "A pause this long inside an open utterance offers a peek at the speech so far "
+        60, "A pause this long inside an open utterance offers a peek at the speech so far "
         "(once per pause), ms; 0 = no peeks.", lo=0, hi=5000)
 
 

@@ -31,9 +31,9 @@ def whisper() -> WhisperTranscriber:
     return recogniser
 
 
-def said(folder: Path, *parts: str | float) -> Path:
+def said(folder: Path, *parts: str | float, after: float = 1.0) -> Path:
     """espeak-ng saying the text parts (trimmed) with exactly the given seconds of silence
-    between them, after and before a second of silence."""
+    between them, after a second of silence and before `after` seconds of it."""
     pcm = [np.zeros(16000, dtype="<i2")]
     for i, part in enumerate(parts):
         if isinstance(part, float):
@@ -44,7 +44,7 @@ def said(folder: Path, *parts: str | float) -> Path:
         voice = read_audio(wav)
         loud = np.flatnonzero(np.abs(voice.astype(np.int32)) > 300)
         pcm.append(voice[loud[0]:loud[-1] + 1])  # espeak's own leading and trailing silence off
-    pcm.append(np.zeros(16000, dtype="<i2"))
+    pcm.append(np.zeros(int(after * 16000), dtype="<i2"))
     out = folder / "said.wav"
     import soundfile
 
@@ -52,12 +52,14 @@ def said(folder: Path, *parts: str | float) -> Path:
     return out
 
 
-def run(path: Path, recogniser: WhisperTranscriber) -> tuple[list[Outcome], Pipeline]:
+def run(path: Path, recogniser: WhisperTranscriber, tail_silence_s: float = 1.0
+        ) -> tuple[list[Outcome], Pipeline]:
     cfg = Config()
     dispatcher = Dispatcher(command_library(cfg).commands)
     worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), DryRunExecutor())
     outcomes: list[Outcome] = []
-    pipeline = Pipeline(Listening(FileSource(path, cfg.audio.block_ms, fast=True),
+    pipeline = Pipeline(Listening(FileSource(path, cfg.audio.block_ms, fast=True,
+                                             tail_silence_s=tail_silence_s),
                                   Segmenter(cfg.vad, cfg.audio.block_ms)),
                         worker, outcomes.append)
     pipeline.run()
@@ -89,4 +91,13 @@ def test_a_command_that_could_go_on_ends_after_the_longer_pause(whisper, tmp_pat
 def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
     outcomes, pipeline = run(said(tmp_path, "type hello world"), whisper)
     assert len(outcomes) == 1 and outcomes[0].decision.command is not None
+    assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
+
+
+def test_audio_that_ends_during_the_longer_pause_still_acts_once(whisper, tmp_path) -> None:
+    # the worker asks to close "scroll up" after settle_ms, but the file ends first: the
+    # request is refused and the utterance ends with the stream, acted on once
+    outcomes, pipeline = run(said(tmp_path, "scroll up", after=0.12), whisper, 0.0)
+    assert pipeline.source_error is None
+    assert [o.decision.command for o in outcomes] == ["scroll up"]
     assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
