@@ -20,12 +20,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
-from agent.audio.vad import Pausing, Peek, Segmenter
-from agent.messages import Activity, ActivityEvent, AudioFrame, ListenStyle, Outcome, Utterance
+from agent.audio.vad import Pausing, Peek
+from agent.listening import Listening
+from agent.messages import Activity, ActivityEvent, AudioFrame, Outcome, Utterance
 from agent.streaming import Streamer
 from agent.worker import Early, EndAt, Worker
 
@@ -51,27 +52,6 @@ class PipelineError(RuntimeError):
     """The pipeline cannot go on (one line)."""
 
 
-class AudioSource(Protocol):
-    started_at: float
-
-    def frames(self) -> Iterator[AudioFrame]: ...
-
-    def stop(self) -> None: ...
-
-
-class FrameVerdict(Protocol):
-    take: bool
-    style: ListenStyle
-    close: bool
-    muted: bool
-
-
-class Gate(Protocol):
-    """Decides, per arriving frame, what the segmenter gets (see agent/desktop/gate.py)."""
-
-    def verdict(self, now: float) -> FrameVerdict: ...
-
-
 @dataclass
 class PipelineStats:
     utterances: int = 0
@@ -87,29 +67,6 @@ class PipelineStats:
     settled_ends: int = 0
     """Utterances closed at a pause after vad.settle_ms: a command more words could
     extend, or one found on a second try."""
-
-
-@dataclass
-class Listening:
-    """The capture side: where frames come from and how they are cut into utterances."""
-
-    source: AudioSource
-    segmenter: Segmenter
-    """Hands-free: cuts on voice activity."""
-    gate: Gate | None = None
-    """Live: decides per frame what the segmenter gets (None: everything)."""
-    held: Segmenter | None = None
-    """Push-to-talk: a segmenter whose hangover is long, so the release of the key, not
-    a pause, closes the utterance (None: the hands-free one)."""
-    live: bool = False
-    """A live source never waits for the worker: a full queue drops (and counts) an
-    utterance.  A file waits, so nothing is lost."""
-    queue_size: int = 16
-    segmenters: dict[ListenStyle, Segmenter] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.segmenters = {ListenStyle.HANDS_FREE: self.segmenter,
-                           ListenStyle.PUSH_TO_TALK: self.held or self.segmenter}
 
 
 class Pipeline:

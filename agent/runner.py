@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
-from agent.app import Listening, Pipeline, PipelineError
+from agent.app import Pipeline, PipelineError
 from agent.asr.base import ModelError, Recogniser, RecognitionError, create
 from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
@@ -33,6 +33,7 @@ from agent.dispatch.loader import (
     merge,
     read_file,
 )
+from agent.listening import Listening
 from agent.logsetup import log_file
 from agent.messages import Outcome, Utterance
 from agent.paths import data_dir, user_commands_dir

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.app import Listening, Pipeline
+from agent.app import Pipeline
 from agent.asr.base import Hearing, Recogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
 from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
+from agent.listening import Listening
 from agent.messages import AudioFrame, Outcome
 from agent.runner import command_library, load_transcriber
 from agent.worker import Worker

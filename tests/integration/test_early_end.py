@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from agent.actions.dryrun import DryRunExecutor
-from agent.app import Listening, Pipeline
+from agent.app import Pipeline
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource, read_audio
 from agent.audio.vad import Segmenter
 from agent.config import Config
 from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
+from agent.listening import Listening
 from agent.messages import KeyAction, Outcome
 from agent.runner import command_library
 from agent.worker import Worker

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agent.actions.dryrun import DryRunExecutor
-from agent.app import MAX_FAILURES, Listening, Pipeline, PipelineError
+from agent.app import MAX_FAILURES, Pipeline, PipelineError
 from agent.asr.base import Capabilities, Hearing, Hint, Recogniser
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource
@@ -22,6 +22,7 @@ from agent.audio.vad import Peek, Segmenter
 from agent.config import Config
 from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
+from agent.listening import Listening
 from agent.messages import Action, KeyAction, Outcome, Transcript
 from agent.runner import command_library
 from agent.worker import Early, Worker
