@@ -329,7 +329,10 @@ class Pipeline:
         if early is None:
             self._answers.put((peek.id, None))
             return
-        heard = early.heard if isinstance(early, Early) else None
+        # a complete command acts on what the peek heard (the early end's whole point);
+        # one that waited settle_ms is heard again with all of its audio, as at any end
+        heard = early.heard if isinstance(early, Early) and early.end is EndAt.COMPLETE \
+            else None
         utt = self._close_at(peek, early.end if isinstance(early, Early) else early)
         if utt is None:
             return

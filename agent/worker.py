@@ -30,7 +30,8 @@ class EndAt(Enum):
     """A complete, exact command nothing could extend: vad.early_end_ms."""
     SETTLED = "settled"
     """A command with no free text that more words could extend, or found on a second
-    try: vad.settle_ms."""
+    try: vad.settle_ms; the closed utterance is then heard again, whole (the peek's
+    audio stops peek_ms after the speech, which can cut a final consonant)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,7 +222,8 @@ class Segmenter:
     def close_if_paused(self, peek_id: int, pause_ms: int = 0) -> Utterance | Pausing | None:
         """Close the open utterance where peek `peek_id` ended, if no speech came since and
         the pause has lasted `pause_ms` (a stop consonant's closure is a pause too short
-        to end a command); the utterance has the peek's audio and times.  PAUSING while
+        to end a command); the utterance has the peek's times, and its audio up to tail_ms
+        after the speech (the peek's stops at the peek).  PAUSING while
         the pause is shorter: ask again after the next frame.  None when speech resumed
         (the peek is overtaken) or that utterance is no longer open."""
         if self._speech_start is None or self._peek is None or self._peek[0].id != peek_id:
@@ -232,8 +233,9 @@ class Segmenter:
             return None
         if (len(self._frames) - 1 - at) * self._frame_s * 1000 < pause_ms - 1e-6:
             return Pausing.PAUSING
+        pcm = b"".join(f.pcm for f in self._frames[: at + 1 + self._tail])  # the whole tail
         self._release(at)
-        utt = Utterance(pcm=peek.pcm, start=peek.start, end=peek.end, index=self._count,
+        utt = Utterance(pcm=pcm, start=peek.start, end=peek.end, index=self._count,
                         closed_at=self._clock(), voiced=peek.voiced, unbroken=self._after_cut)
         self._count += 1
         self._after_cut = False

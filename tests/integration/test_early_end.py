@@ -13,6 +13,7 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.app import Pipeline
+from agent.asr.base import Hearing, Stream
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource, read_audio
 from agent.audio.vad import Segmenter
@@ -53,7 +54,28 @@ def said(folder: Path, *parts: str | float, after: float = 1.0) -> Path:
     return out
 
 
-def run(path: Path, recogniser: WhisperTranscriber, tail_silence_s: float = 1.0
+class Listened:
+    """The real recogniser, with the length of every piece of audio it was asked to hear."""
+
+    def __init__(self, inner: WhisperTranscriber) -> None:
+        self.inner = inner
+        self.name, self.capabilities = inner.name, inner.capabilities
+        self.heard: list[int] = []
+        """Bytes of audio per hear(), in order."""
+
+    def load(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def hear(self, pcm: bytes) -> Hearing:
+        self.heard.append(len(pcm))
+        return self.inner.hear(pcm)
+
+    def stream(self) -> Stream:
+        return self.inner.stream()
+
+
+def run(path: Path, recogniser: WhisperTranscriber | Listened, tail_silence_s: float = 1.0
         ) -> tuple[list[Outcome], Pipeline]:
     cfg = Config()
     dispatcher = Dispatcher(command_library(cfg).commands)
@@ -87,6 +109,24 @@ def test_a_command_that_could_go_on_ends_after_the_longer_pause(whisper, tmp_pat
     assert len(outcomes) == 1 and outcomes[0].decision.command is not None
     assert pipeline.stats.early_ends == 0  # "scroll up three times" could follow,
     assert pipeline.stats.settled_ends == 1  # so it waited settle_ms, not end_ms
+
+
+def test_what_acts_at_the_short_pause_is_what_the_peek_heard(whisper, tmp_path) -> None:
+    listened = Listened(whisper)
+    outcomes, pipeline = run(said(tmp_path, "new tab"), listened)
+    assert pipeline.stats.early_ends == 1
+    # the closed utterance keeps tail_ms of audio, more than the peek had; acting at once
+    # means it was not heard again
+    assert len(outcomes[0].utterance.pcm) not in listened.heard
+    assert len(outcomes[0].utterance.pcm) > max(listened.heard)
+
+
+def test_a_command_ended_at_the_longer_pause_is_heard_again_whole(whisper, tmp_path) -> None:
+    listened = Listened(whisper)
+    outcomes, pipeline = run(said(tmp_path, "scroll up"), listened)
+    assert pipeline.stats.settled_ends == 1 and outcomes[0].decision.command is not None
+    # the peek's audio stops peek_ms after the speech and may cut a final consonant
+    assert listened.heard[-1] == len(outcomes[0].utterance.pcm) > min(listened.heard)
 
 
 def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:

@@ -307,12 +307,14 @@ def test_close_if_paused_closes_at_the_peek() -> None:
         assert seg.feed(f) is None
         peek = seg.take_peek() or peek
     assert peek is not None
-    for f in frames("n" * 2):  # noise after the peek is no speech
+    for f in frames("n" * 4):  # noise after the peek is no speech
         assert seg.feed(f) is None
     utt = seg.close_if_paused(peek.id)
     assert utt is not None
-    assert (utt.pcm, utt.start, utt.end, utt.voiced) == (peek.pcm, peek.start, peek.end,
-                                                         peek.voiced)
+    assert (utt.start, utt.end, utt.voiced) == (peek.start, peek.end, peek.voiced)
+    # its audio goes on past the peek's, up to tail_ms (5 frames) after the speech
+    assert utt.pcm.startswith(peek.pcm)
+    assert len(utt.pcm) == (10 + 20 + 5) * FRAME * 2 > len(peek.pcm)
     assert (utt.index, utt.closed_at) == (0, 3.0)
     assert not seg.in_speech
     assert seg.close_if_paused(peek.id) is None  # once
