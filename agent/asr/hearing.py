@@ -217,6 +217,8 @@ class WhisperHearing:
         encoded = np.asarray(self.encoded(self._decoded_on))
         prompt = eng.prompt(hint.phrases, "")
         ids = [eng.tokenizer.encode(" " + t.strip()) for t in texts]
+        # CTranslate2 counts the forced tokens twice against max_length: with a prompt of
+        # a few tokens (no phrases), room for them once cut the last rows of logits off
         scores: list[float] = []
         for at in range(0, len(ids), SCORE_BATCH):
             part = ids[at:at + SCORE_BATCH]
@@ -225,7 +227,7 @@ class WhisperHearing:
             try:
                 results = eng.model.model.generate(
                     batch, [prompt + i for i in part], beam_size=1,
-                    max_length=len(prompt) + max(map(len, part)) + 4,
+                    max_length=len(prompt) + 2 * max(map(len, part)) + 4,
                     return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])
             except RuntimeError as exc:
                 raise RecognitionError(f"whisper scoring failed: {exc}") from None

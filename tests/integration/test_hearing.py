@@ -88,6 +88,14 @@ def test_one_encoding_serves_every_decode_and_score(whisper, dispatcher, said) -
     assert hearing.encode_seconds == spent
 
 
+def test_a_long_text_is_scored_without_a_prompt_too(whisper, said) -> None:
+    # a prompt of two tokens left CTranslate2 too little room for the forced text
+    hearing = whisper.hear(said["the quick brown fox jumps over the lazy dog"])
+    right, wrong = hearing.score(["The quick brown fox jumps over the lazy dog.",
+                                  "The quick brown fox jumps over the lazy frog."], Hint())
+    assert right > wrong
+
+
 def test_the_plain_path_hears_once_and_decodes(whisper, said) -> None:
     pcm = said["volume up"]
     hint = Hint(("volume up", "volume down"), 3)
