@@ -130,8 +130,10 @@ class CommandsConfig:
         "plain", "How free text (type, formatters, dictation) is decoded again once the "
         "command is known: plain (after the command's words as heard, without the "
         "vocabulary prompt, which pulls free words toward command words, on the full "
-        "window), thorough (with the prompt, on the full window) or first (as first "
-        "heard, no second decode).", choices=("plain", "thorough", "first"))
+        "window), best (that decode, its n-best and the first reading, whichever the "
+        "hearing explains best with the prompt, words only), thorough (with the prompt, "
+        "on the full window) or first (as first heard, no second decode).",
+        choices=("plain", "best", "thorough", "first"))
     widen: bool = _opt(
         False, "When nothing matched, decode the same hearing on the full 30 s window "
         "before the other second tries (one more encoding, paid by misses only).")

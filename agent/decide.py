@@ -20,13 +20,16 @@ still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) 
 acts.  When the command takes free text (type, formatters) or in dictation, the text is
 decoded once more without the command-vocabulary prompt, which pulls free words toward
 command words, forced to follow the command's words as first heard (capability
-`prefix`); that reading is taken when it is still the same command.  A
+`prefix`); that reading is taken when it is still the same command, or, with
+`free_text = "best"` (capability `score`), the first reading, the plain one or one of
+its n-best, whichever the hearing explains best (bench/free_text.py).  A
 failure of a second try logs a warning and keeps what was first heard.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -213,8 +216,32 @@ class Decider:
             self.dispatcher.command_name(transcript, heard.app)
         if plain.doubt or not plain.text.strip() or not same:
             return transcript
+        if how == "best" and self._can.score:
+            return self._best_reading(heard, transcript, plain)
         log.info("free text %r, decoded again (%s) %r: taken", transcript.text, how, plain.text)
         return replace(plain, seconds=transcript.seconds + plain.seconds)
+
+    def _best_reading(self, heard: Heard, first: Transcript, plain: Transcript) -> Transcript:
+        """Of the first reading, the plain one and its n-best (the same command), the one
+        whose words, in one surface form, the hearing with the vocabulary prompt explains
+        best: punctuation and case, which the two prompts favour differently, weigh
+        nothing, and the plain decode's n-best often holds the words both missed."""
+        name = self.dispatcher.command_name(first, heard.app)
+        readings = [first, plain, *(replace(plain, text=h.text, alternatives=(h,))
+                                    for h in plain.alternatives[1:]
+                                    if self.dispatcher.command_name(
+                                        Transcript(h.text), heard.app) == name)]
+        forms = list(dict.fromkeys(surface_form(r.text) for r in readings))
+        try:
+            scores = heard.hearing.score([f + "." for f in forms], heard.hint)
+        except RecognitionError as exc:
+            log.warning("could not score the readings of %r: %s", first.text, exc)
+            return replace(plain, seconds=first.seconds + plain.seconds)
+        best = forms[max(range(len(forms)), key=lambda i: scores[i])]
+        taken = next(r for r in readings if surface_form(r.text) == best)
+        log.info("free text %r, plain %r; readings %s: took %r", first.text, plain.text,
+                 dict(zip(forms, (round(s, 2) for s in scores), strict=True)), taken.text)
+        return replace(taken, seconds=first.seconds + plain.seconds)
 
     def _intended(self, heard: Heard, transcript: Transcript) -> Decision | None:
         """No command matched: the recogniser (Voxtral with command_intent on) may pick
@@ -232,6 +259,12 @@ class Decider:
             return None
         return self.dispatcher.intended(text, calls, heard.app,
                                         confirm_always=self._intent_confirm == "always")
+
+
+def surface_form(text: str) -> str:
+    """`text` reduced to its words (apostrophes kept), lower case, the first capitalised:
+    one surface form for readings that differ only in punctuation and case."""
+    return " ".join(re.sub(r"[^\w' ]+", " ", text).lower().split()).capitalize()
 
 
 def pick_candidate(candidates: list[str], scores: list[float], heard: float,
