@@ -14,7 +14,7 @@ from agent.asr.base import Hint
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import read_audio
 from agent.config import CommandsConfig, Config
-from agent.decide import Decider, Heard, pick_candidate
+from agent.decide import Decider, Heard, pick_candidate, surface_form
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import KeyAction, Mode, Transcript, TypeAction, Utterance
@@ -146,6 +146,12 @@ def test_the_plain_decode_keeps_the_command_it_was(whisper, commands, tmp_path) 
     d = decider(whisper, commands)
     _, decision = d.decide(heard(d, whisper, speak("camel case get value", tmp_path, "en-us")))
     assert decision.command is not None and decision.command.startswith("camel case")
+
+
+def test_readings_are_compared_by_their_words() -> None:
+    assert surface_form("All caps, stop here.") == surface_form("all caps stop here") \
+        == "All caps stop here"
+    assert surface_form("snake case I'll pass") != surface_form("snake case ill pass")
 
 
 @pytest.mark.parametrize(("said", "typed"), [("all caps stop here", "STOP HERE"),
