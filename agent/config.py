@@ -127,11 +127,12 @@ class CommandsConfig:
         "semitones), slower (85% speed, same pitch), deeper (90% speed, so also lower). "
         "[] = off.", choices=REHEAR_VARIANTS)
     free_text: str = _opt(
-        "plain", "How free text (type, formatters, dictation) is decoded again once the "
-        "command is known: plain (after the command's words as heard, without the "
-        "vocabulary prompt, which pulls free words toward command words, on the full "
-        "window), best (that decode, its n-best and the first reading, whichever the "
-        "hearing explains best with the prompt, words only), thorough (with the prompt, "
+        "best", "How free text (type, formatters, dictation) is decoded again once the "
+        "command is known: best (decoded again after the command's words as heard, "
+        "without the vocabulary prompt, which pulls free words toward command words, on "
+        "the full window; then that reading, its n-best or the first reading, whichever "
+        "the hearing explains best with the prompt, words only), plain (that second "
+        "decode alone), thorough (with the prompt, "
         "on the full window) or first (as first heard, no second decode).",
         choices=("plain", "best", "thorough", "first"))
     widen: bool = _opt(

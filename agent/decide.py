@@ -20,10 +20,11 @@ still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) 
 acts.  When the command takes free text (type, formatters) or in dictation, the text is
 decoded once more without the command-vocabulary prompt, which pulls free words toward
 command words, forced to follow the command's words as first heard (capability
-`prefix`); that reading is taken when it is still the same command, or, with
-`free_text = "best"` (capability `score`), the first reading, the plain one or one of
-its n-best, whichever the hearing explains best (bench/free_text.py).  A
-failure of a second try logs a warning and keeps what was first heard.
+`prefix`).  While it is still the same command, the first reading, that plain one or
+one of its n-best is taken, whichever the hearing explains best with the prompt
+(`free_text = "best"`, capability `score`; bench/free_text.py), or the plain one
+(`free_text = "plain"`).  A failure of a second try logs a warning and keeps what
+was first heard (a failed scoring of the readings: the plain one).
 """
 
 from __future__ import annotations

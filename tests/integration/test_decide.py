@@ -134,7 +134,7 @@ def test_free_text_is_taken_from_the_decode_without_the_prompt(whisper, commands
     prompted = decider(whisper, commands, free_text="first")
     h = heard(prompted, whisper, pcm, Transcript("type, thanks for a little update."))
     assert "little" in prompted.decide(h)[1].actions[0].text  # type: ignore[union-attr]
-    d = decider(whisper, commands)
+    d = decider(whisper, commands, free_text="plain")
     transcript, decision = d.decide(h)
     assert decision.command is not None and decision.command.startswith("type")
     assert decision.actions == (TypeAction("thanks for the update"),), transcript
