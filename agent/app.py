@@ -97,6 +97,9 @@ class Pipeline:
         thread only)."""
         self._stop = threading.Event()
         self._failed_in_a_row = 0
+        self._next_utterance = 0
+        """Index after the last utterance closed at a peek (worker thread): older peeks
+        are stale."""
         self.stats = PipelineStats()
         self.source_error: BaseException | None = None
         self.fatal: PipelineError | None = None
@@ -174,7 +177,9 @@ class Pipeline:
                 if utt is not None:
                     self._put(utt)
                 self._try_close()
-                if utt is None and (peek := self._peek()) is not None:
+                # no peek while a close waits for its pause (a file would wait for the
+                # answer while the worker waits for the close)
+                if utt is None and self._closing is None and (peek := self._peek()) is not None:
                     self._put(peek)
                     if not self.listening.live:  # a file waits for the answer
                         self._answer_peeks(wait_for=peek.id)
@@ -317,8 +322,8 @@ class Pipeline:
         heard, unless speech went on; otherwise let the utterance run to its normal end."""
         early: Early | EndAt | None = None
         try:
-            if not self._queue.empty():  # something newer is waiting: this one is stale
-                pass
+            if not self._queue.empty() or peek.utterance < self._next_utterance:
+                pass  # something newer is waiting, or its utterance was closed: stale
             elif self._streams.on:  # the stream's partial text says whether it is complete
                 early = EndAt.COMPLETE if self.worker.complete_so_far(self._streams.partial) \
                     else None
@@ -329,13 +334,11 @@ class Pipeline:
         if early is None:
             self._answers.put((peek.id, None))
             return
-        # a complete command acts on what the peek heard (the early end's whole point);
-        # one that waited settle_ms is heard again with all of its audio, as at any end
-        heard = early.heard if isinstance(early, Early) and early.end is EndAt.COMPLETE \
-            else None
+        heard = early.heard if isinstance(early, Early) else None  # act on what it heard
         utt = self._close_at(peek, early.end if isinstance(early, Early) else early)
         if utt is None:
             return
+        self._next_utterance = utt.index + 1
         self.stats.utterances += 1
         if isinstance(early, Early) and early.end is EndAt.SETTLED:
             self.stats.settled_ends += 1

@@ -97,25 +97,27 @@ class Decider:
 
     def settled(self, heard: Heard) -> Transcript | None:
         """At a pause while the speaker may go on: the transcript a command would be
-        decided on now (as heard, or from a second try), when it performs a command with
-        no free text in command mode; else None.  No free-text decode, no intent."""
+        decided on now (as heard, or from a second try on the same hearing), when it
+        performs a command with no free text in command mode; else None.  No hearing
+        again (rehear), no free-text decode, no intent: those wait for the end."""
         first = heard.transcript
         if self.dispatcher.mode is not Mode.COMMAND or self.dispatcher.awaiting \
                 or first.doubt or heard.utterance.unbroken:
             return None
-        found = first if self.dispatcher.matches(first, heard.app) else self._second_tries(heard)
+        found = first if self.dispatcher.matches(first, heard.app) \
+            else self._second_tries(heard, rehear=False)
         if found.doubt or not self.dispatcher.matches(found, heard.app) \
                 or self.dispatcher.takes_text(found, heard.app):
             return None
         return found
 
-    def _second_tries(self, heard: Heard) -> Transcript:
+    def _second_tries(self, heard: Heard, rehear: bool = True) -> Transcript:
         first = heard.transcript
         if self.dispatcher.mode is Mode.DICTATION:
             return self._plain(heard, first, "")
         tries = [self.widened] if self._cfg.widen else []
         tries += [self.refocused] if self._cfg.refocus and self._can.prefix else []
-        if self._worth_rehearing(first):
+        if rehear and self._worth_rehearing(first):
             tries += [lambda h, name=name: self.reheard(h, name) for name in self._cfg.rehear]
         if self._cfg.verify_margin > 0 and self._can.score:
             tries.append(self.verified)

@@ -30,8 +30,8 @@ class EndAt(Enum):
     """A complete, exact command nothing could extend: vad.early_end_ms."""
     SETTLED = "settled"
     """A command with no free text that more words could extend, or found on a second
-    try: vad.settle_ms; the closed utterance is then heard again, whole (the peek's
-    audio stops peek_ms after the speech, which can cut a final consonant)."""
+    try, heard at a whole peek (all the utterance's audio: a first peek's stops peek_ms
+    after the speech, which can cut a final consonant): vad.settle_ms."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,8 @@ class Worker:
                   verdict.reason)
         if verdict.complete:
             return Early(heard, EndAt.COMPLETE)
+        if not peek.whole:
+            return None  # the whole peek of this pause decides
         settled = self.decider.settled(heard)
         return None if settled is None else Early(replace(heard, transcript=settled),
                                                   EndAt.SETTLED)

@@ -10,8 +10,10 @@ agent/audio/endpoint.py) tells speech from noise: the utterance closes after
 voiced.  An utterance in which it heard no speech at all is dropped as noise.
 
 Pauses: after `peek_ms` of non-speech inside an open utterance, `take_peek()` hands
-out a `Peek` at the speech so far, once per pause; `close_if_paused(peek.id)` then
-closes the utterance exactly there, unless speech has resumed since.
+out a `Peek` at the speech so far, and again after `tail_ms` (a `whole` peek: its audio
+is what the utterance would have if it closed there), at most twice per pause;
+`close_if_paused(peek.id)` then closes the utterance exactly there, unless speech has
+resumed since.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class Peek:
     """Index the utterance will have when it closes."""
     voiced: float
     """Seconds of audio the VAD called voiced between start and now."""
+    whole: bool = False
+    """Its audio goes on tail_ms after the speech: all the audio the utterance would
+    have if it closed at this pause (the first peek's stops peek_ms after it)."""
 
 
 class Pausing(Enum):
@@ -151,8 +156,9 @@ class Segmenter:
         """Frames the VAD called voiced in the open utterance (noise gate aside)."""
         self._said = 0
         """Frames the opinion called speech in the open utterance."""
-        self._peek: tuple[Peek, int] | None = None
-        """The open utterance's last peek and the frame it ended at."""
+        self._peek: tuple[Peek, int, int] | None = None
+        """The open utterance's last peek, the frame its speech ended at, and the id of
+        the first peek in that pause."""
         self._offered: Peek | None = None
         self._peeks = 0
         self._count = 0
@@ -226,9 +232,10 @@ class Segmenter:
         after the speech (the peek's stops at the peek).  PAUSING while
         the pause is shorter: ask again after the next frame.  None when speech resumed
         (the peek is overtaken) or that utterance is no longer open."""
-        if self._speech_start is None or self._peek is None or self._peek[0].id != peek_id:
+        if self._speech_start is None or self._peek is None \
+                or not self._peek[2] <= peek_id <= self._peek[0].id:
             return None
-        peek, at = self._peek
+        peek, at, _ = self._peek
         if self._speech_ref() != at:
             return None
         if (len(self._frames) - 1 - at) * self._frame_s * 1000 < pause_ms - 1e-6:
@@ -265,20 +272,25 @@ class Segmenter:
         return self._last_said if self._opinion is not None else self._last_voiced
 
     def _offer_peek(self, now: int) -> None:
-        """A peek when the pause since the last speech reaches peek_ms (once per pause)."""
+        """A peek when the pause since the last speech reaches peek_ms, and a whole one
+        when it reaches tail_ms (each once per pause)."""
         ref = self._speech_ref()
         if not self._peek_after or ref < 0 or now - ref < self._peek_after \
-                or (self._peek is not None and self._peek[1] == ref) \
                 or self._voiced_s() < self._cfg.min_speech_ms / 1000:
+            return
+        same = self._peek is not None and self._peek[1] == ref
+        whole = now - ref >= self._tail
+        if same and (not whole or (self._peek is not None and self._peek[0].whole)):
             return
         assert self._speech_start is not None
         last = self._frames[ref]
         keep = self._frames[: ref + 1 + self._tail]
         peek = Peek(pcm=b"".join(f.pcm for f in keep), start=self._speech_start,
                     end=last.start + last.duration, id=self._peeks, utterance=self._count,
-                    voiced=self._voiced_s())
+                    voiced=self._voiced_s(), whole=whole)
         self._peeks += 1
-        self._peek = (peek, ref)
+        first = self._peek[2] if same and self._peek is not None else peek.id
+        self._peek = (peek, ref, first)
         self._offered = peek
 
     def _idle(self, frame: AudioFrame, voiced: bool, loud: bool) -> None:
@@ -316,7 +328,7 @@ class Segmenter:
     def _release(self, ref: int) -> None:
         """Leave the open utterance: the frames after `ref` go back to the idle ring."""
         leftover = self._frames[ref + 1:]
-        self._speech_start, self._frames, self._peek = None, [], None
+        self._speech_start, self._frames, self._peek, self._offered = None, [], None, None
         self._ring.extend((f, False, False) for f in leftover)
 
     def _close(self, ref: int | None = None, min_check: bool = True) -> Utterance | None:

@@ -6,6 +6,7 @@ only when what was heard is a complete command nothing could extend, at a longer
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +76,10 @@ class Listened:
         return self.inner.stream()
 
 
-def run(path: Path, recogniser: WhisperTranscriber | Listened, tail_silence_s: float = 1.0
-        ) -> tuple[list[Outcome], Pipeline]:
+def run(path: Path, recogniser: WhisperTranscriber | Listened, tail_silence_s: float = 1.0,
+        **vad: int) -> tuple[list[Outcome], Pipeline]:
     cfg = Config()
+    cfg = replace(cfg, vad=replace(cfg.vad, **vad))
     dispatcher = Dispatcher(command_library(cfg).commands)
     worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), DryRunExecutor())
     outcomes: list[Outcome] = []
@@ -121,12 +123,16 @@ def test_what_acts_at_the_short_pause_is_what_the_peek_heard(whisper, tmp_path) 
     assert len(outcomes[0].utterance.pcm) > max(listened.heard)
 
 
-def test_a_command_ended_at_the_longer_pause_is_heard_again_whole(whisper, tmp_path) -> None:
+def test_a_command_ended_at_the_longer_pause_acts_on_all_of_its_audio(whisper,
+                                                                     tmp_path) -> None:
     listened = Listened(whisper)
     outcomes, pipeline = run(said(tmp_path, "scroll up"), listened)
     assert pipeline.stats.settled_ends == 1 and outcomes[0].decision.command is not None
-    # the peek's audio stops peek_ms after the speech and may cut a final consonant
-    assert listened.heard[-1] == len(outcomes[0].utterance.pcm) > min(listened.heard)
+    # decided on the pause's whole peek, whose audio is the utterance's (the first
+    # peek's stops peek_ms after the speech and may cut a final consonant), heard once
+    whole = len(outcomes[0].utterance.pcm)
+    assert listened.heard[-1] == whole > min(listened.heard)
+    assert listened.heard.count(whole) == 1
 
 
 def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
@@ -142,3 +148,12 @@ def test_audio_that_ends_during_the_longer_pause_still_acts_once(whisper, tmp_pa
     assert pipeline.source_error is None
     assert [o.decision.command for o in outcomes] == ["scroll up"]
     assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
+
+
+def test_a_close_longer_than_the_tail_does_not_wait_on_the_whole_peek(whisper,
+                                                                       tmp_path) -> None:
+    # the whole peek comes at tail_ms (150), while the close of "new tab" still waits
+    # for its pause (200): a file must neither wait for that peek nor act twice
+    outcomes, pipeline = run(said(tmp_path, "new tab"), whisper, early_end_ms=200)
+    assert [o.decision.actions for o in outcomes] == [(KeyAction("ctrl+t"),)]
+    assert pipeline.stats.early_ends == 1

@@ -279,22 +279,27 @@ def test_the_opinion_runs_only_while_an_utterance_is_open() -> None:
 
 PEEK = 3
 """peek_ms (90) in frames."""
+TAIL = 5
+"""tail_ms (150) in frames."""
 
 
 @pytest.mark.parametrize("cfg", [NOISY, plain(VadConfig(peek_ms=90))], ids=["opinion", "vad"])
-def test_one_peek_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
+def test_two_peeks_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
     gap = "." if cfg.end_model == "none" else "n"
     pattern = "." * 10 + "#" * 20 + gap * 5 + "#" * 20 + "." * 30
     utts, peeks, _ = drive(pattern, cfg)
-    assert [i for i, _ in peeks] == [30 + PEEK - 1, 55 + PEEK - 1]
-    first, second = peeks[0][1], peeks[1][1]
-    assert (first.id, second.id) == (0, 1)
+    # at peek_ms (3 frames) into each pause, then whole at tail_ms (5 frames)
+    assert [i for i, _ in peeks] == [30 + PEEK - 1, 30 + TAIL - 1, 55 + PEEK - 1, 55 + TAIL - 1]
+    first, whole, second = peeks[0][1], peeks[1][1], peeks[2][1]
+    assert [p.id for _, p in peeks] == [0, 1, 2, 3]
+    assert [p.whole for _, p in peeks] == [False, True, False, True]
     assert first.utterance == second.utterance == 0
     assert first.start == second.start == pytest.approx(0.30)
-    assert first.end == pytest.approx(30 * 0.03)
+    assert first.end == whole.end == pytest.approx(30 * 0.03)
     assert second.end == pytest.approx(55 * 0.03)
-    # pre-roll (10 frames) + speech + the pause so far (3 frames)
+    # pre-roll (10 frames) + speech + the pause so far (3 frames); whole: up to tail_ms
     assert len(first.pcm) == (10 + 20 + PEEK) * FRAME * 2
+    assert len(whole.pcm) == (10 + 20 + TAIL) * FRAME * 2 and whole.pcm.startswith(first.pcm)
     assert first.voiced == pytest.approx(20 * 0.03)
     assert len(utts) == 1
     assert utts[0][1].end == second.end
