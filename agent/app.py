@@ -334,13 +334,13 @@ class Pipeline:
         if early is None:
             self._answers.put((peek.id, None))
             return
-        heard = early.heard if isinstance(early, Early) else None  # act on what it heard
-        utt = self._close_at(peek, early.end if isinstance(early, Early) else early)
+        heard, end = (early.heard, early.end) if isinstance(early, Early) else (None, early)
+        utt = self._close_at(peek, end)  # then act on what the peek heard, if it was heard
         if utt is None:
             return
         self._next_utterance = utt.index + 1
         self.stats.utterances += 1
-        if isinstance(early, Early) and early.end is EndAt.SETTLED:
+        if end is EndAt.SETTLED:
             self.stats.settled_ends += 1
         else:
             self.stats.early_ends += 1

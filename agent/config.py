@@ -74,7 +74,7 @@ class VadConfig:
         "stays one utterance; free text and anything else wait for end_ms).", lo=0, hi=5000)
     peek_ms: int = _opt(
         60, "A pause this long inside an open utterance offers a peek at the speech so far "
-        "(once per pause), ms; 0 = no peeks.", lo=0, hi=5000)
+        "(once per pause, and a whole one at tail_ms), ms; 0 = no peeks.", lo=0, hi=5000)
 
 
 @dataclass(frozen=True)

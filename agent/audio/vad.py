@@ -278,10 +278,10 @@ class Segmenter:
         if not self._peek_after or ref < 0 or now - ref < self._peek_after \
                 or self._voiced_s() < self._cfg.min_speech_ms / 1000:
             return
-        same = self._peek is not None and self._peek[1] == ref
+        last_peek = self._peek if self._peek is not None and self._peek[1] == ref else None
         whole = now - ref >= self._tail
-        if same and (not whole or (self._peek is not None and self._peek[0].whole)):
-            return
+        if last_peek is not None and (not whole or last_peek[0].whole):
+            return  # this pause's peeks are out
         assert self._speech_start is not None
         last = self._frames[ref]
         keep = self._frames[: ref + 1 + self._tail]
@@ -289,8 +289,7 @@ class Segmenter:
                     end=last.start + last.duration, id=self._peeks, utterance=self._count,
                     voiced=self._voiced_s(), whole=whole)
         self._peeks += 1
-        first = self._peek[2] if same and self._peek is not None else peek.id
-        self._peek = (peek, ref, first)
+        self._peek = (peek, ref, peek.id if last_peek is None else last_peek[2])
         self._offered = peek
 
     def _idle(self, frame: AudioFrame, voiced: bool, loud: bool) -> None:
