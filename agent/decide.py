@@ -24,13 +24,16 @@ command words, forced to follow the command's words as first heard (capability
 one of its n-best is taken, whichever the hearing explains best with the prompt
 (`free_text = "best"`, capability `score`; bench/free_text.py), or the plain one
 (`free_text = "plain"`).  A failure of a second try logs a warning and keeps what
-was first heard (a failed scoring of the readings: the plain one).
+was first heard (a failed scoring of the readings: the plain one).  The second tries'
+results are kept for the latest hearing: a pause's whole peek (agent/worker.py) and
+the utterance that ends at that pause share one hearing, and the end does not redo them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -72,6 +75,8 @@ class Decider:
         self._cfg = cfg
         self._intent_confirm = intent_confirm
         """"always": every command picked by intent waits for a spoken yes."""
+        self._memo: tuple[tuple[object, ...], dict[str, Transcript]] | None = None
+        """The latest hearing's key and its second tries' results by name."""
 
     @property
     def _can(self) -> Capabilities:
@@ -97,35 +102,49 @@ class Decider:
 
     def settled(self, heard: Heard) -> Transcript | None:
         """At a pause while the speaker may go on: the transcript a command would be
-        decided on now (as heard, or from a second try on the same hearing), when it
-        performs a command with no free text in command mode; else None.  No hearing
-        again (rehear), no free-text decode, no intent: those wait for the end."""
+        decided on now (as heard, or from a second try), when it performs a command with
+        no free text in command mode; else None.  No free-text decode, no intent: those
+        wait for the end.  The second tries' results are kept for this hearing, so when
+        the utterance ends at this pause with the same audio, decide() does not redo
+        them."""
         first = heard.transcript
         if self.dispatcher.mode is not Mode.COMMAND or self.dispatcher.awaiting \
                 or first.doubt or heard.utterance.unbroken:
             return None
         found = first if self.dispatcher.matches(first, heard.app) \
-            else self._second_tries(heard, rehear=False)
+            else self._second_tries(heard)
         if found.doubt or not self.dispatcher.matches(found, heard.app) \
                 or self.dispatcher.takes_text(found, heard.app):
             return None
         return found
 
-    def _second_tries(self, heard: Heard, rehear: bool = True) -> Transcript:
+    def _second_tries(self, heard: Heard) -> Transcript:
         first = heard.transcript
         if self.dispatcher.mode is Mode.DICTATION:
             return self._plain(heard, first, "")
-        tries = [self.widened] if self._cfg.widen else []
-        tries += [self.refocused] if self._cfg.refocus and self._can.prefix else []
-        if rehear and self._worth_rehearing(first):
-            tries += [lambda h, name=name: self.reheard(h, name) for name in self._cfg.rehear]
+        tries: list[tuple[str, Callable[[Heard], Transcript]]] = \
+            [("widen", self.widened)] if self._cfg.widen else []
+        tries += [("refocus", self.refocused)] if self._cfg.refocus and self._can.prefix else []
+        if self._worth_rehearing(first):
+            tries += [(f"rehear {name}", lambda h, name=name: self.reheard(h, name))
+                      for name in self._cfg.rehear]
         if self._cfg.verify_margin > 0 and self._can.score:
-            tries.append(self.verified)
-        for attempt in tries:
-            again = attempt(heard)
+            tries.append(("verify", self.verified))
+        done = self._tried(heard)
+        for name, attempt in tries:
+            again = done[name] if name in done else done.setdefault(name, attempt(heard))
             if again is not first:
                 return again
         return first
+
+    def _tried(self, heard: Heard) -> dict[str, Transcript]:
+        """The second tries' results so far on this hearing, first transcript, hint, app
+        and mode (only the latest hearing's are kept)."""
+        key = (heard.hearing, heard.transcript, heard.hint, heard.app, self.dispatcher.mode)
+        if self._memo is None or self._memo[0][0] is not key[0] \
+                or self._memo[0][1] is not key[1] or self._memo[0][2:] != key[2:]:
+            self._memo = (key, {})
+        return self._memo[1]
 
     def _worth_rehearing(self, transcript: Transcript) -> bool:
         """In command mode, what was heard short enough to be a command.  Dictated text and

@@ -52,6 +52,9 @@ class Worker:
         self.decider = decider
         self.executor = executor
         self._alternatives = alternatives
+        self._whole: Heard | None = None
+        """The latest whole peek, heard: when the utterance ends at that pause its audio
+        is the same, and so is its hearing."""
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -62,11 +65,25 @@ class Worker:
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
         try:
-            heard = self.hear(utt, stream)
+            heard = self._heard_at_peek(utt) if stream is None else None
+            heard = heard or self.hear(utt, stream)
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
         return self.conclude(heard)
+
+    def _heard_at_peek(self, utt: Utterance) -> Heard | None:
+        """`utt` as its last whole peek heard it, when that peek had all of its audio
+        (the utterance ended at that pause) and the same window is focused."""
+        whole, self._whole = self._whole, None
+        if whole is None:
+            return None
+        seen = whole.utterance
+        if (seen.index, seen.voiced, seen.pcm) != (utt.index, utt.voiced, utt.pcm) \
+                or whole.app != self.executor.active_app():
+            return None
+        log.debug("utterance %.2f-%.2f s: heard at its whole peek", utt.start, utt.end)
+        return replace(whole, utterance=utt)
 
     def consider(self, peek: Peek) -> Early | None:
         """The speech so far, heard at a pause: Early when it is a command that may end
@@ -81,6 +98,8 @@ class Worker:
         except RecognitionError as exc:
             log.info("peek %.2f-%.2f s not recognised: %s", peek.start, peek.end, exc)
             return None
+        if peek.whole:
+            self._whole = heard
         if heard.transcript.doubt:
             return None
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)

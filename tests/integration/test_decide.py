@@ -88,6 +88,12 @@ def test_an_utterance_heard_lower_becomes_the_command_it_was(whisper, commands,
     again, decision = d.decide(h)
     assert decision.actions == (KeyAction("tab"),)
     assert again.seconds > h.transcript.seconds  # both passes are counted
+    # at a pause, the same second try finds it, and decide() then takes it as found
+    fresh = decider(whisper, commands, refocus=False, verify_margin=0.0, rehear=("lower",))
+    settled = fresh.settled(h)
+    assert settled is not None and fresh.dispatcher.dispatch(settled).actions == \
+        (KeyAction("tab"),)
+    assert fresh.decide(h)[0] is settled
     # with rehearing off, nothing is tried
     off = decider(whisper, commands, refocus=False, verify_margin=0.0, rehear=())
     kept, nothing = off.decide(h)

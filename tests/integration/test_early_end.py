@@ -63,6 +63,8 @@ class Listened:
         self.name, self.capabilities = inner.name, inner.capabilities
         self.heard: list[int] = []
         """Bytes of audio per hear(), in order."""
+        self.audio: list[bytes] = []
+        """The audio of every hear(), in order."""
 
     def load(self) -> None: ...
 
@@ -70,6 +72,7 @@ class Listened:
 
     def hear(self, pcm: bytes) -> Hearing:
         self.heard.append(len(pcm))
+        self.audio.append(pcm)
         return self.inner.hear(pcm)
 
     def stream(self) -> Stream:
@@ -136,9 +139,23 @@ def test_a_command_ended_at_the_longer_pause_acts_on_all_of_its_audio(whisper,
 
 
 def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
-    outcomes, pipeline = run(said(tmp_path, "type hello world"), whisper)
+    listened = Listened(whisper)
+    outcomes, pipeline = run(said(tmp_path, "type hello world"), listened)
     assert len(outcomes) == 1 and outcomes[0].decision.command is not None
     assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
+    # it ended at the pause of its whole peek, with that peek's audio: heard once
+    assert listened.audio.count(outcomes[0].utterance.pcm) == 1
+
+
+def test_what_a_whole_peek_tried_is_not_tried_again_at_the_end(whisper, tmp_path) -> None:
+    # talk is no command: its whole peek hears it, and tries it lower and deeper; the
+    # utterance ends at that pause with the same audio, and nothing is heard again
+    listened = Listened(whisper)
+    outcomes, _ = run(said(tmp_path, "my sister lives near the coast"), listened)
+    assert len(outcomes) == 1 and outcomes[0].decision.actions == ()
+    assert outcomes[0].utterance.pcm in listened.audio
+    assert len(listened.audio) >= 3  # the whole peek and its variants
+    assert len(set(listened.audio)) == len(listened.audio), listened.heard
 
 
 def test_audio_that_ends_during_the_longer_pause_still_acts_once(whisper, tmp_path) -> None:
