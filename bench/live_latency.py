@@ -163,15 +163,19 @@ def run_agent(trials: list[lc.Trial], clips: dict[int, lc.Clip], silence: float,
                 run.idle_cpu = lr.idle_cpu(agent.proc.pid, silence)
             finally:
                 run.peak_rss_mb = max(run.peak_rss_mb, lr.peak_rss_mb(agent.proc.pid))
-                keep_log(agent.stop(), run.restarts)
+                keep_log(agent, run.restarts)
     finally:
         window.stop()
         x11.stop_process(server.process)
     return run
 
 
-def keep_log(log: str, run: int) -> None:
-    """The agent's own log (-v), to see where a slow trial's time went."""
+def keep_log(agent: LiveAgent, run: int) -> None:
+    """Stop the agent and keep its own log file (with times), to see where a slow trial's
+    time went."""
+    err = agent.stop()
+    file = agent.state / "voxagent.log"
+    log = file.read_text(errors="replace") if file.exists() else err
     OUT.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if run == 0 else os.O_APPEND)
     with os.fdopen(os.open(OUT / "live_agent.log", flags, 0o600), "w") as f:
@@ -182,7 +186,7 @@ def restart(agent: LiveAgent, run: AgentRun, tmp: Path) -> LiveAgent:
     """A misheard command left command mode (sleep, dictation): start afresh."""
     print("voxagent left command mode; restarting it", flush=True)
     run.peak_rss_mb = max(run.peak_rss_mb, lr.peak_rss_mb(agent.proc.pid))
-    keep_log(agent.stop(), run.restarts)
+    keep_log(agent, run.restarts)
     run.restarts += 1
     return LiveAgent(agent.mic, agent.server, tmp / f"agent{run.restarts}", "--no-tray")
 
