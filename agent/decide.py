@@ -25,8 +25,10 @@ one of its n-best is taken, whichever the hearing explains best with the prompt
 (`free_text = "best"`, capability `score`; bench/free_text.py), or the plain one
 (`free_text = "plain"`).  A failure of a second try logs a warning and keeps what
 was first heard (a failed scoring of the readings: the plain one).  The second tries'
-results are kept for the latest hearing: a pause's whole peek (agent/worker.py) and
-the utterance that ends at that pause share one hearing, and the end does not redo them.
+results, and the free-text decode, are kept for the latest hearing: a pause's whole
+peek (agent/worker.py) and the utterance that ends at that pause share one hearing, and
+the end does not redo them.  At a whole peek of free text, which waits for the end,
+prepare() makes the free-text decode while the speaker is silent.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class Decider:
         if not self.dispatcher.matches(transcript, heard.app):
             transcript = self._second_tries(heard)
         elif (lead := self.dispatcher.text_prefix(transcript, heard.app)) is not None:
-            transcript = self._plain(heard, transcript, lead)
+            transcript = self._free_text(heard, lead)
         decision = self.dispatcher.dispatch(transcript, heard.app)
         if decision.command is None and not decision.actions and self._can.intent:
             decision = self._intended(heard, transcript) or decision
@@ -118,10 +120,33 @@ class Decider:
             return None
         return found
 
+    def prepare(self, heard: Heard) -> None:
+        """At a pause where the utterance waits for its end (free text, dictation): the
+        free-text decode decide() would make, made now, while the speaker is silent, and
+        kept for this hearing; nothing is decided."""
+        first, mode = heard.transcript, self.dispatcher.mode
+        if self.dispatcher.awaiting or first.doubt or mode is Mode.SLEEP:
+            return
+        if mode is Mode.DICTATION:
+            if not self.dispatcher.matches(first, heard.app):
+                self._free_text(heard, "")
+            return
+        lead = None if heard.utterance.unbroken else self.dispatcher.text_prefix(first,
+                                                                                heard.app)
+        if lead is not None:
+            self._free_text(heard, lead)
+
+    def _free_text(self, heard: Heard, lead: str) -> Transcript:
+        """_plain on the first transcript, once per hearing."""
+        done = self._tried(heard)
+        if "free text" not in done:
+            done["free text"] = self._plain(heard, heard.transcript, lead)
+        return done["free text"]
+
     def _second_tries(self, heard: Heard) -> Transcript:
         first = heard.transcript
         if self.dispatcher.mode is Mode.DICTATION:
-            return self._plain(heard, first, "")
+            return self._free_text(heard, "")
         tries: list[tuple[str, Callable[[Heard], Transcript]]] = \
             [("widen", self.widened)] if self._cfg.widen else []
         tries += [("refocus", self.refocused)] if self._cfg.refocus and self._can.prefix else []

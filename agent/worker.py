@@ -89,8 +89,9 @@ class Worker:
         """The speech so far, heard at a pause: Early when it is a command that may end
         here (COMPLETE: nothing said next could extend it; SETTLED: a command with no free
         text, as heard or on a second try), else None (wait for the end)."""
-        if self.dispatcher.mode is not Mode.COMMAND:
-            return None
+        mode = self.dispatcher.mode
+        if mode is Mode.SLEEP or (mode is Mode.DICTATION and not peek.whole):
+            return None  # dictation ends as usual; its text is decoded again meanwhile
         utt = Utterance(peek.pcm, peek.start, peek.end, index=peek.utterance,
                         voiced=peek.voiced)
         try:
@@ -100,8 +101,12 @@ class Worker:
             return None
         if peek.whole:
             self._whole = heard
-        if heard.transcript.doubt:
+        if mode is Mode.DICTATION:
+            self.decider.prepare(heard)
             return None
+        return None if heard.transcript.doubt else self._early(heard, peek)
+
+    def _early(self, heard: Heard, peek: Peek) -> Early | None:
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)
         log.debug("peek %.2f-%.2f s: %r %s", peek.start, peek.end, heard.transcript.text,
                   verdict.reason)
@@ -110,8 +115,10 @@ class Worker:
         if not peek.whole:
             return None  # the whole peek of this pause decides
         settled = self.decider.settled(heard)
-        return None if settled is None else Early(replace(heard, transcript=settled),
-                                                  EndAt.SETTLED)
+        if settled is None:  # it waits for the end: free text is decoded again meanwhile
+            self.decider.prepare(heard)
+            return None
+        return Early(replace(heard, transcript=settled), EndAt.SETTLED)
 
     def complete_so_far(self, text: str) -> bool:
         """Whether `text`, a streaming recogniser's partial text at a pause, is a complete

@@ -76,11 +76,15 @@ def peer_times(spans: list[tuple[Path, float, float]]) -> tuple[list[float], lis
 
 
 def by_outcome(lines: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """End of speech to done, for utterances that acted and for those that did nothing
-    (ordinary speech and missed commands, which also pay for every second try)."""
-    out: dict[str, list[float]] = {"acted": [], "did nothing": []}
+    """End of speech to done, for utterances that typed text (free text: type, formatters,
+    dictation, which wait for the full end and one more decode), for those that did
+    something else, and for those that did nothing (ordinary speech and missed commands,
+    which also pay for every second try)."""
+    out: dict[str, list[float]] = {"typed text": [], "acted": [], "did nothing": []}
     for ln in lines:
-        out["acted" if ln["actions"] else "did nothing"].append(ln["latency"]["performed"])
+        typed = any(a.get("action") == "type" for a in ln["actions"])
+        kind = "typed text" if typed else "acted" if ln["actions"] else "did nothing"
+        out[kind].append(ln["latency"]["performed"])
     return out
 
 

@@ -6,15 +6,18 @@ only when what was heard is a complete command nothing could extend, at a longer
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.app import Pipeline
-from agent.asr.base import Hearing, Stream
+from agent.asr.base import Hearing, Hint, Stream, ToolCall
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource, read_audio
 from agent.audio.vad import Segmenter
@@ -22,7 +25,7 @@ from agent.config import Config
 from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
 from agent.listening import Listening
-from agent.messages import KeyAction, Outcome
+from agent.messages import KeyAction, Outcome, Transcript
 from agent.runner import command_library
 from agent.worker import Worker
 
@@ -55,6 +58,23 @@ def said(folder: Path, *parts: str | float, after: float = 1.0) -> Path:
     return out
 
 
+class Recorded:
+    """A real hearing that notes when each decode was asked for, and with which hint."""
+
+    def __init__(self, inner: Hearing, decodes: list[tuple[Hint, float]]) -> None:
+        self.inner, self.decodes = inner, decodes
+
+    def decode(self, hint: Hint) -> Transcript:
+        self.decodes.append((hint, time.monotonic()))
+        return self.inner.decode(hint)
+
+    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
+        return self.inner.score(texts, hint)
+
+    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        return self.inner.intent(text, tools)
+
+
 class Listened:
     """The real recogniser, with the length of every piece of audio it was asked to hear."""
 
@@ -65,6 +85,8 @@ class Listened:
         """Bytes of audio per hear(), in order."""
         self.audio: list[bytes] = []
         """The audio of every hear(), in order."""
+        self.decodes: list[tuple[Hint, float]] = []
+        """Every decode on those hearings: its hint and time.monotonic() when asked."""
 
     def load(self) -> None: ...
 
@@ -73,7 +95,7 @@ class Listened:
     def hear(self, pcm: bytes) -> Hearing:
         self.heard.append(len(pcm))
         self.audio.append(pcm)
-        return self.inner.hear(pcm)
+        return Recorded(self.inner.hear(pcm), self.decodes)
 
     def stream(self) -> Stream:
         return self.inner.stream()
@@ -145,6 +167,21 @@ def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
     assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
     # it ended at the pause of its whole peek, with that peek's audio: heard once
     assert listened.audio.count(outcomes[0].utterance.pcm) == 1
+    # and its text decoded again without the prompt once, at that peek, before the end
+    plain = [at for hint, at in listened.decodes if hint.prefix and not hint.phrases]
+    assert len(plain) == 1 and plain[0] < outcomes[0].utterance.closed_at
+
+
+def test_dictated_text_is_decoded_again_while_the_end_is_awaited(whisper, tmp_path) -> None:
+    listened = Listened(whisper)
+    outcomes, _ = run(said(tmp_path, "start dictation", 1.0, "the weather is lovely today"),
+                      listened)
+    assert [o.decision.mode.value for o in outcomes] == ["dictation", "dictation"]
+    dictated = outcomes[1]
+    assert dictated.decision.actions and listened.audio.count(dictated.utterance.pcm) == 1
+    plain = [at for hint, at in listened.decodes
+             if hint.thorough and not hint.phrases and at > outcomes[0].utterance.closed_at]
+    assert len(plain) == 1 and plain[0] < dictated.utterance.closed_at
 
 
 def test_what_a_whole_peek_tried_is_not_tried_again_at_the_end(whisper, tmp_path) -> None:
