@@ -78,7 +78,8 @@ class Decider:
         self._intent_confirm = intent_confirm
         """"always": every command picked by intent waits for a spoken yes."""
         self._memo: tuple[tuple[object, ...], dict[str, Transcript]] | None = None
-        """The latest hearing's key and its second tries' results by name."""
+        """The latest hearing's key, and what was tried on it by name (each second try,
+        the free-text decode)."""
 
     @property
     def _can(self) -> Capabilities:
@@ -163,8 +164,8 @@ class Decider:
         return first
 
     def _tried(self, heard: Heard) -> dict[str, Transcript]:
-        """The second tries' results so far on this hearing, first transcript, hint, app
-        and mode (only the latest hearing's are kept)."""
+        """What was tried so far on this hearing, first transcript, hint, app and mode
+        (only the latest hearing's is kept)."""
         key = (heard.hearing, heard.transcript, heard.hint, heard.app, self.dispatcher.mode)
         if self._memo is None or self._memo[0][0] is not key[0] \
                 or self._memo[0][1] is not key[1] or self._memo[0][2:] != key[2:]:
