@@ -139,10 +139,8 @@ class Decider:
 
     def _free_text(self, heard: Heard, lead: str) -> Transcript:
         """_plain on the first transcript, once per hearing."""
-        done = self._tried(heard)
-        if "free text" not in done:
-            done["free text"] = self._plain(heard, heard.transcript, lead)
-        return done["free text"]
+        return self._once(heard, "free text",
+                          lambda h: self._plain(h, h.transcript, lead))
 
     def _second_tries(self, heard: Heard) -> Transcript:
         first = heard.transcript
@@ -156,21 +154,24 @@ class Decider:
                       for name in self._cfg.rehear]
         if self._cfg.verify_margin > 0 and self._can.score:
             tries.append(("verify", self.verified))
-        done = self._tried(heard)
         for name, attempt in tries:
-            again = done[name] if name in done else done.setdefault(name, attempt(heard))
+            again = self._once(heard, name, attempt)
             if again is not first:
                 return again
         return first
 
-    def _tried(self, heard: Heard) -> dict[str, Transcript]:
-        """What was tried so far on this hearing, first transcript, hint, app and mode
-        (only the latest hearing's is kept)."""
+    def _once(self, heard: Heard, name: str,
+              attempt: Callable[[Heard], Transcript]) -> Transcript:
+        """`attempt(heard)`, made once per hearing, first transcript, hint, app and mode
+        (only the latest hearing's results are kept)."""
         key = (heard.hearing, heard.transcript, heard.hint, heard.app, self.dispatcher.mode)
         if self._memo is None or self._memo[0][0] is not key[0] \
                 or self._memo[0][1] is not key[1] or self._memo[0][2:] != key[2:]:
             self._memo = (key, {})
-        return self._memo[1]
+        done = self._memo[1]
+        if name not in done:
+            done[name] = attempt(heard)
+        return done[name]
 
     def _worth_rehearing(self, transcript: Transcript) -> bool:
         """In command mode, what was heard short enough to be a command.  Dictated text and

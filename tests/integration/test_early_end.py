@@ -81,19 +81,21 @@ class Listened:
     def __init__(self, inner: WhisperTranscriber) -> None:
         self.inner = inner
         self.name, self.capabilities = inner.name, inner.capabilities
-        self.heard: list[int] = []
-        """Bytes of audio per hear(), in order."""
         self.audio: list[bytes] = []
         """The audio of every hear(), in order."""
         self.decodes: list[tuple[Hint, float]] = []
         """Every decode on those hearings: its hint and time.monotonic() when asked."""
+
+    @property
+    def heard(self) -> list[int]:
+        """Bytes of audio per hear(), in order."""
+        return [len(pcm) for pcm in self.audio]
 
     def load(self) -> None: ...
 
     def close(self) -> None: ...
 
     def hear(self, pcm: bytes) -> Hearing:
-        self.heard.append(len(pcm))
         self.audio.append(pcm)
         return Recorded(self.inner.hear(pcm), self.decodes)
 
