@@ -224,14 +224,29 @@ def test_device_failure_shows_error_and_resumes(trayer: Trayer, x_server: XServe
     assert err.count("microphone failed") == 1, err  # said once, not at every retry
 
 
-def _help_window(server: XServer) -> str:
-    """The "what can I say" window's title, once it is on screen with text in it."""
+def _help_ids(server: XServer) -> set[str]:
+    """The X ids of the "what can I say" windows on screen (none: an empty set)."""
+    done = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", "VoxagentHelp"],
+                          env=server.env(), capture_output=True, text=True, timeout=10,
+                          check=False)  # exit 1: none found
+    return set(done.stdout.split())
+
+
+def _help_window(server: XServer, old: frozenset[str] = frozenset(),
+                 timeout: float = 30.0) -> tuple[frozenset[str], str]:
+    """A "what can I say" window that is not one of `old` (the ids of a window it
+    replaces, which must be gone), once it is on screen with text in it: its ids and
+    title."""
+    deadline = time.monotonic() + timeout
+    while not ((ids := _help_ids(server)) and not ids & old):
+        assert time.monotonic() < deadline, f"no new help window (on screen: {ids})"
+        time.sleep(0.1)
     box = find_window(server, "VoxagentHelp")
     assert share_near(grab(server, box), (0, 0, 0), tolerance=60) > 0.002, box  # text
-    done = subprocess.run(["xdotool", "search", "--class", "VoxagentHelp", "getwindowname"],
+    done = subprocess.run(["xdotool", "getwindowname", sorted(ids)[-1]],
                           env=server.env(), capture_output=True, text=True, timeout=10,
                           check=True)
-    return done.stdout.strip().splitlines()[-1]
+    return frozenset(ids), done.stdout.strip()
 
 
 def test_what_can_i_say_from_the_menu_and_by_voice_opens_the_list(
@@ -243,12 +258,15 @@ def test_what_can_i_say_from_the_menu_and_by_voice_opens_the_list(
 
     _click_menu_entry(x_server, 7)  # "What can I say"
     agent.log_wait("what can I say: ")
-    assert _help_window(x_server) == "voxagent: what you can say"
+    first, title = _help_window(x_server)
+    assert title == "voxagent: what you can say"
 
     agent.say("what can I say")
     line = agent.next_json()
     agent.log_wait("what can I say: ", count=2)
-    assert _help_window(x_server) == "voxagent: what you can say"
+    # The list said by voice replaces the one from the menu: wait for that window.
+    _, title = _help_window(x_server, old=first)
+    assert title == "voxagent: what you can say"
     err = agent.stop()
     assert [a["action"] for a in line["actions"]] == ["help"], line
     assert "new tab" in line["actions"][0]["commands"], line
