@@ -209,7 +209,7 @@ class Trayer:
         stop_process(self.proc)
 
 
-def find_window(server: XServer, wm_class: str, timeout: float = 10.0,
+def find_window(server: XServer, wm_class: str, timeout: float = 20.0,
                 viewable: bool = True) -> tuple[int, int, int, int]:
     """(x, y, width, height) on the screen of a window whose WM_CLASS has `wm_class`."""
     from Xlib import X

@@ -50,7 +50,7 @@ def icon_state(server: XServer) -> str | None:
     return best if shares[best] > 0.3 else None
 
 
-def wait_state(server: XServer, state: str, timeout: float = 5.0) -> None:
+def wait_state(server: XServer, state: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     seen = None
     while time.monotonic() < deadline:
@@ -70,7 +70,7 @@ def tooltip(server: XServer) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def wait_tooltip(server: XServer, needle: str, timeout: float = 5.0) -> str:
+def wait_tooltip(server: XServer, needle: str, timeout: float = 20.0) -> str:
     """The tooltip once it contains `needle` (it is set just after the icon changes)."""
     deadline = time.monotonic() + timeout
     while needle not in (tip := tooltip(server)):

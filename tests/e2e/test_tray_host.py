@@ -37,7 +37,7 @@ def tray_share(server: XServer, state: str) -> float:
     return share_near(screenshot(server)[y:y + h, x:x + w], ICON_COLOURS[state])
 
 
-def wait_in_tray(server: XServer, state: str, timeout: float = 10.0) -> float:
+def wait_in_tray(server: XServer, state: str, timeout: float = 20.0) -> float:
     """The share of the panel in `state`'s colour, once the icon shows it there."""
     _, _, w, h = find_window(server, "trayer")
     enough = 0.4 * min(h, w) ** 2 / (w * h)  # most of one square icon's disc
