@@ -122,6 +122,10 @@ class CommandsConfig:
     refocus: bool = _opt(
         True, 'When the first words begin a key command ("press ...") but nothing matched, '
         "decode the utterance again from those words, prompted with key names only.")
+    retry_wide: bool = _opt(
+        True, "When no second try matched, refocus and verify once more on the full 30 s "
+        "window, which goes wrong on other utterances than the fitted one (one more "
+        "encoding, paid by such misses only).")
     rehear: tuple[str, ...] = _opt(
         ["lower", "deeper"], "When nothing matched in command mode, recognise the audio "
         "again as these variants, in order, until one matches a command: lower (two "

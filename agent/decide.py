@@ -148,12 +148,18 @@ class Decider:
             return self._free_text(heard, "")
         tries: list[tuple[str, Callable[[Heard], Transcript]]] = \
             [("widen", self.widened)] if self._cfg.widen else []
-        tries += [("refocus", self.refocused)] if self._cfg.refocus and self._can.prefix else []
+        refocus = self._cfg.refocus and self._can.prefix
+        tries += [("refocus", self.refocused)] if refocus else []
         if self._worth_rehearing(first):
             tries += [(f"rehear {name}", lambda h, name=name: self.reheard(h, name))
                       for name in self._cfg.rehear]
-        if self._cfg.verify_margin > 0 and self._can.score:
-            tries.append(("verify", self.verified))
+        verify = self._cfg.verify_margin > 0 and self._can.score
+        tries += [("verify", self.verified)] if verify else []
+        if self._cfg.retry_wide:  # last: one more encoding, of the full window
+            tries += [("refocus wide", lambda h: self.refocused(h, thorough=True))] \
+                if refocus else []
+            tries += [("verify wide", lambda h: self.verified(h, thorough=True))] \
+                if verify else []
         for name, attempt in tries:
             again = self._once(heard, name, attempt)
             if again is not first:
@@ -200,19 +206,22 @@ class Decider:
             return heard.transcript
         return self._taken(heard, again, "with more context")
 
-    def refocused(self, heard: Heard) -> Transcript:
+    def refocused(self, heard: Heard, thorough: bool = False) -> Transcript:
         """A key command begun but not understood ("press time"), decoded again from the
-        command's words on the same hearing; taken only if it matches ("Press tab.")."""
+        command's words on the same hearing (`thorough`: on the full window); taken only
+        if it matches ("Press tab.")."""
         focus = self.dispatcher.focus(heard.transcript, heard.app)
         if focus is None:
             return heard.transcript
-        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix)
+        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix,
+                    thorough=thorough)
         try:
             again = heard.hearing.decode(hint)
         except RecognitionError as exc:
             log.warning("could not decode %r again: %s", heard.transcript.text, exc)
             return heard.transcript
-        return self._taken(heard, again, f"again, from {focus.prefix!r}")
+        wide = ", with more context" if thorough else ""
+        return self._taken(heard, again, f"again, from {focus.prefix!r}{wide}")
 
     def reheard(self, heard: Heard, name: str) -> Transcript:
         """The utterance heard anew as the audio variant `name` ("lower", "slower")."""
@@ -225,20 +234,22 @@ class Decider:
             return heard.transcript
         return self._taken(heard, again, f"heard {name}")
 
-    def verified(self, heard: Heard) -> Transcript:
-        """Near-miss commands scored against the hearing; one that explains it almost as
-        well as what was heard takes its place."""
+    def verified(self, heard: Heard, thorough: bool = False) -> Transcript:
+        """Near-miss commands scored against the hearing (`thorough`: on the full window);
+        one that explains it almost as well as what was heard takes its place."""
         transcript = heard.transcript
         candidates = self.dispatcher.candidates(transcript, heard.app)
         if not candidates:
             return transcript
+        hint = replace(heard.hint, thorough=thorough)
         try:
-            scores = heard.hearing.score([normalize(transcript.text), *candidates], heard.hint)
+            scores = heard.hearing.score([normalize(transcript.text), *candidates], hint)
         except RecognitionError as exc:
             log.warning("could not verify candidates: %s", exc)
             return transcript
         best = pick_candidate(candidates, scores[1:], scores[0], self._cfg.verify_margin)
-        log.info("heard %r; candidates %s; picked %r", transcript.text,
+        log.info("heard %r; candidates%s %s; picked %r", transcript.text,
+                 " on the full window" if thorough else "",
                  dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
                           strict=True)), best)
         if best is None:

@@ -36,8 +36,9 @@ class Hint:
     """Words the transcript must begin with ("Press"): decoding continues after them.
     Only whisper honours it; the router sends such hints there."""
     thorough: bool = False
-    """Decode with all the context the backend has (whisper: the full 30 s window, one
-    more encoding), for second tries and free text, where a little time buys accuracy."""
+    """Decode (or score) with all the context the backend has (whisper: the full 30 s
+    window, one more encoding), for second tries and free text, where a little time buys
+    accuracy."""
 
 
 class Unsupported(RecognitionError):

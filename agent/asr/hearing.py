@@ -117,6 +117,7 @@ class WhisperHearing:
         """The window the last decode settled on; scoring uses it too."""
         self._mel: np.ndarray | None = None
         self._encoded: dict[int, Any] = {}
+        self._decodes: dict[tuple[int, Hint], Decoded] = {}
         self.encode_seconds = 0.0
         """Wall time spent in the encoder so far, in seconds."""
         self.last: Decoded | None = None
@@ -177,6 +178,13 @@ class WhisperHearing:
                 or guard.coverage_doubt(got.text, self.seconds))
 
     def _generate(self, window: int, hint: Hint) -> Decoded:
+        """The decode of `hint` on `window`, made once per hearing (a second try may ask
+        for one made already, e.g. on the full window when that is the fitted one)."""
+        if (window, hint) not in self._decodes:
+            self._decodes[window, hint] = self._generated(window, hint)
+        return self._decodes[window, hint]
+
+    def _generated(self, window: int, hint: Hint) -> Decoded:
         eng = self._engine
         tok = eng.tokenizer
         prompt = eng.prompt(hint.phrases, hint.prefix)
@@ -208,13 +216,14 @@ class WhisperHearing:
 
     def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
         """log P(text, then end of transcript | audio, prompt) for each text, in one batch:
-        how well each candidate explains the utterance (higher is better)."""
+        how well each candidate explains the utterance (higher is better); on the window
+        the last decode settled on, or on the full one when `hint.thorough`."""
         import ctranslate2
 
         if not texts:
             return []
         eng = self._engine
-        encoded = np.asarray(self.encoded(self._decoded_on))
+        encoded = np.asarray(self.encoded(FULL_WINDOW_S if hint.thorough else self._decoded_on))
         prompt = eng.prompt(hint.phrases, "")
         ids = [eng.tokenizer.encode(" " + t.strip()) for t in texts]
         # CTranslate2 counts the forced tokens twice against max_length: with a prompt of

@@ -4,13 +4,17 @@ recogniser doubts, does nothing."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.asr.base import Hint
+from agent.asr.hearing import FULL_WINDOW_S
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import read_audio
 from agent.config import CommandsConfig, Config
@@ -19,6 +23,18 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import KeyAction, Mode, Transcript, TypeAction, Utterance
 from agent.paths import data_dir
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _clips() -> Any:
+    """tests/fixtures/hard_clips.py (clips made from a recipe)."""
+    sys.path.insert(0, str(FIXTURES))
+    spec = importlib.util.spec_from_file_location("hard_clips", FIXTURES / "hard_clips.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def speak(text: str, folder: Path, voice: str = "en-us") -> bytes:
@@ -78,6 +94,46 @@ def test_a_key_command_is_decoded_again_focused_on_key_names(whisper, commands,
     said = Transcript("Press the button on the left side firmly.")
     speech = speak("press the button on the left side firmly", tmp_path)
     assert d.refocused(heard(d, whisper, speech, said)) is said
+
+
+def test_a_key_command_refocused_in_vain_is_refocused_on_the_full_window(
+        whisper, commands) -> None:
+    """"press alt f four" under white noise: heard "press out at 4,", and refocused on the
+    fitted window "Press out F4." (no n-best matches); only the 30 s window hears alt+f4."""
+    pcm = _clips().noisy("press alt f four", "white", 20.0, seed=1).tobytes()
+    alone = {"verify_margin": 0.0, "rehear": ()}
+    fitted_only = decider(whisper, commands, retry_wide=False, **alone)
+    h = heard(fitted_only, whisper, pcm)
+    assert not fitted_only.dispatcher.matches(h.transcript), h.transcript.text
+    kept, nothing = fitted_only.decide(h)
+    assert kept is h.transcript and nothing.actions == (), kept.text
+    assert FULL_WINDOW_S not in h.hearing.encoded_windows  # refocus used the fitted one
+
+    d = decider(whisper, commands, **alone)
+    h = heard(d, whisper, pcm)
+    found, decision = d.decide(h)
+    assert decision.actions == (KeyAction("alt+f4"),), found.text
+    assert h.hearing.encoded_windows[-1] == FULL_WINDOW_S
+    assert found.seconds > h.transcript.seconds
+
+
+def test_a_near_miss_missed_on_the_fitted_window_is_verified_on_the_full_one(
+        whisper, commands) -> None:
+    """"press backspace" under white noise, heard "Press mark space.": scored on the fitted
+    window, "press back space" falls outside the margin; on the full window it is taken."""
+    pcm = _clips().noisy("press backspace", "white", 20.0, seed=2).tobytes()
+    alone = {"refocus": False, "rehear": ()}
+    d = decider(whisper, commands, **alone)
+    h = heard(d, whisper, pcm)
+    assert not d.dispatcher.matches(h.transcript), h.transcript.text
+    assert d.verified(h) is h.transcript
+    assert d.dispatcher.dispatch(d.verified(h, thorough=True)).actions == \
+        (KeyAction("backspace"),)
+    # in decide(): the full window's try comes after the fitted one's, and only with it on
+    found, decision = decider(whisper, commands, **alone).decide(h)
+    assert decision.actions == (KeyAction("backspace"),), found.text
+    kept, nothing = decider(whisper, commands, retry_wide=False, **alone).decide(h)
+    assert kept is h.transcript and nothing.actions == ()
 
 
 def test_an_utterance_heard_lower_becomes_the_command_it_was(whisper, commands,
