@@ -12,7 +12,9 @@ declared.  Cheapest first, each only while nothing matched:
    command mode, when what was heard is short;
 4. verify (capability `score`): near-miss commands scored against the hearing; one that
    explains the audio almost as well as what was heard is taken;
-5. intent (capability `intent`): the backend picks commands as tool calls; the
+5. wide (`retry_wide`): refocus and verify once more on the full window (Hint.thorough),
+   which goes wrong on other utterances than the fitted one; last, as the dearest;
+6. intent (capability `intent`): the backend picks commands as tool calls; the
    dispatcher checks and performs them, asking first when the guess is risky.
 
 Each try is taken only if it makes a command match, so speech that is not a command
