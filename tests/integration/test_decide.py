@@ -4,12 +4,9 @@ recogniser doubts, does nothing."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,18 +20,7 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import KeyAction, Mode, Transcript, TypeAction, Utterance
 from agent.paths import data_dir
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def _clips() -> Any:
-    """tests/fixtures/hard_clips.py (clips made from a recipe)."""
-    sys.path.insert(0, str(FIXTURES))
-    spec = importlib.util.spec_from_file_location("hard_clips", FIXTURES / "hard_clips.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.integration.fixture_modules import load_fixture
 
 
 def speak(text: str, folder: Path, voice: str = "en-us") -> bytes:
@@ -100,7 +86,7 @@ def test_a_key_command_refocused_in_vain_is_refocused_on_the_full_window(
         whisper, commands) -> None:
     """"press alt f four" under white noise: heard "press out at 4,", and refocused on the
     fitted window "Press out F4." (no n-best matches); only the 30 s window hears alt+f4."""
-    pcm = _clips().noisy("press alt f four", "white", 20.0, seed=1).tobytes()
+    pcm = load_fixture("hard_clips").noisy("press alt f four", "white", 20.0, seed=1).tobytes()
     alone = {"verify_margin": 0.0, "rehear": ()}
     fitted_only = decider(whisper, commands, retry_wide=False, **alone)
     h = heard(fitted_only, whisper, pcm)
@@ -121,7 +107,7 @@ def test_a_near_miss_missed_on_the_fitted_window_is_verified_on_the_full_one(
         whisper, commands) -> None:
     """"press backspace" under white noise, heard "Press mark space.": scored on the fitted
     window, "press back space" falls outside the margin; on the full window it is taken."""
-    pcm = _clips().noisy("press backspace", "white", 20.0, seed=2).tobytes()
+    pcm = load_fixture("hard_clips").noisy("press backspace", "white", 20.0, seed=2).tobytes()
     alone = {"refocus": False, "rehear": ()}
     d = decider(whisper, commands, **alone)
     h = heard(d, whisper, pcm)

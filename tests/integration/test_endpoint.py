@@ -4,12 +4,9 @@ of the frames fed, never wall-clock bounds."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,24 +14,15 @@ import pytest
 from agent.audio.vad import Peek, Segmenter
 from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
+from tests.integration.fixture_modules import load_fixture
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FRAME_MS = 30
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="needs espeak-ng and sox (.ci/run installs them)")
 
 
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-mf = _load("make_fixtures", FIXTURES / "make_fixtures.py")
+mf = load_fixture("make_fixtures")
 VOICE = mf.Voice("espeak-ng", "en-us", 150)
 
 

@@ -3,11 +3,7 @@ on the same encoder output, the fallback to 30 s, and doubt on babble."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,20 +18,9 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import SAMPLE_RATE
 from agent.paths import data_dir
+from tests.integration.fixture_modules import load_fixture
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-fl = _load("fixturelib")
+fl = load_fixture("fixturelib")
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +117,7 @@ def test_a_decode_read_twice_on_a_short_window_is_decoded_again_on_30_s(
 
 
 def test_babble_heard_as_a_short_phrase_is_doubted(whisper, dispatcher) -> None:
-    clips = _load("hard_clips")
+    clips = load_fixture("hard_clips")
     pcm = clips.babble(seed=1, snr_db=-18.0).tobytes()
     heard = whisper.hear(pcm).decode(Hint(tuple(dispatcher.vocabulary()), 5))
     assert len(guard.words(heard.text)) <= 4, heard.text  # "All right."

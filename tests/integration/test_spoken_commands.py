@@ -13,7 +13,6 @@ Regenerate the fixtures with `.venv/bin/python tests/fixtures/make_fixtures.py -
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -24,21 +23,14 @@ from typing import Any
 
 import pytest
 
+from tests.integration.fixture_modules import load_fixture
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 SPOKEN = FIXTURES / "spoken"
 
 
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-fl = _load("fixturelib", FIXTURES / "fixturelib.py")
+fl = load_fixture("fixturelib")
 SESSIONS: dict[str, Any] = {s.file: s for s in fl.load_manifest(SPOKEN)}
 FULL = sorted(f for f, s in SESSIONS.items() if s.script == fl.FULL)
 SHORT = sorted(f for f, s in SESSIONS.items() if s.script != fl.FULL)
