@@ -26,6 +26,7 @@ from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
 from agent.messages import Transcript
+from agent.voxtral import realtime_session
 from agent.voxtral.config import RecognitionConfig
 from agent.voxtral.realtime import RealtimeStream, RealtimeTranscriber
 from agent.voxtral.realtime_session import Session
@@ -273,6 +274,28 @@ def test_an_unknown_model_is_refused(backend: RealtimeTranscriber, echo: Double)
         other.close()
     assert not realtime_records(echo)
     assert all(s["model"] is None for s in Control(echo.url).sessions()[1:])
+
+
+@pytest.mark.parametrize("backend", ["echo"], indirect=True)
+def test_an_error_during_a_turn_fails_it_and_drops_the_session(
+        backend: RealtimeTranscriber, echo: Double, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn started on a session whose model was refused (the refusal forgotten at once
+    here): the server's "model_not_validated" fails it, and the session, out of step now,
+    is dropped for a new one."""
+    monkeypatch.setattr(realtime_session, "REFUSAL_S", 0.0)
+    other = Session(f"ws://127.0.0.1:{echo.port}/v1/realtime", "x/y", "k3y", 1.0, 0.05)
+    other.start()
+    try:
+        assert other.wait_connected(10)
+        until(lambda: other.refused)
+        stream = RealtimeStream(other)
+        stream.feed(bytes(3200))
+        with pytest.raises(RecognitionError, match=r"\(model_not_validated\)"):
+            stream.finish(bytes(3200))
+        until(lambda: not Control(echo.url).sessions()[1]["open"])
+        until(lambda: len(Control(echo.url).sessions()) > 2)  # and opened again
+    finally:
+        other.close()
 
 
 def until(check: Any, timeout: float = 180.0) -> None:
