@@ -160,6 +160,7 @@ def _desktop_overrides(args: argparse.Namespace, cfg: Config) -> Config:
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from agent.lock import LockHeld, acquire
     from agent.logsetup import add_file
+    from agent.paths import PrivateError
 
     cfg = _with_overrides(args, cfg)
     held = None
@@ -168,6 +169,10 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
             held = acquire()
         except LockHeld as exc:
             raise CliError(str(exc), LOCK_HELD) from None
+        except PrivateError as exc:  # the lock there would not keep a second agent out
+            raise CliError(f"{exc}; an acting run keeps its single-instance lock there: use "
+                           "a state folder of your own (VOXAGENT_STATE_DIR), or --dry-run",
+                           CONFIG_ERROR) from None
         except OSError as exc:
             raise CliError(f"cannot take the single-instance lock: {exc}", 1) from None
     add_file()  # a live run names it in its "listening" line, once it has started

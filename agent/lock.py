@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.desktop.history import FILE_MODE, FOLDER_MODE, private_folder, tighten
-from agent.paths import state_dir
+from agent.paths import open_private, private_state, state_dir
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +43,11 @@ def lock_file() -> Path:
 
 
 def acquire(path: Path | None = None) -> InstanceLock:
-    """Take the single-instance lock, or raise LockHeld naming who holds it."""
+    """Take the single-instance lock, or raise LockHeld naming who holds it (PrivateError
+    when the state folder or the file is not safely the user's: a link, another's file)."""
     path = path or lock_file()
-    private_folder(path.parent)
-    tighten(path.parent, FOLDER_MODE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    private_state(path.parent)
+    fd = open_private(path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -59,7 +58,6 @@ def acquire(path: Path | None = None) -> InstanceLock:
     except OSError:
         os.close(fd)
         raise
-    tighten(path, FILE_MODE)
     since = time.strftime("%Y-%m-%d %H:%M:%S")
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()}, since {since}\n".encode(), 0)

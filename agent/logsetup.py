@@ -10,6 +10,7 @@ up from voxagent's loggers (WARNING and up from libraries), with a time stamp, p
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import logging
@@ -19,15 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.desktop.history import FILE_MODE, FOLDER_MODE, private_folder, tighten
-from agent.paths import state_dir
+from agent.paths import PrivateError, open_private, state_dir, usable_state
 
 LOG_NAME = "voxagent.log"
 MAX_BYTES = 1_000_000
 """Size at which the log file is rotated, in bytes."""
 BACKUPS = 3
 """Rotated files kept beside it (voxagent.log.1 ...)."""
-STATUS_LOGGERS = ("agent.runner", "agent.desktop", "agent.lock", "agent.logsetup",
+STATUS_LOGGERS = ("agent.runner", "agent.desktop", "agent.lock", "agent.logsetup", "agent.paths",
                   "agent.audio.retrying", "agent.actions.launch")
 """Loggers whose INFO lines are status the person at the terminal wants without -v."""
 _PREFIX = "voxagent: "
@@ -86,17 +86,27 @@ def log_file() -> Path:
     return state_dir() / LOG_NAME
 
 
+_active: dict[str, Path] = {}
+"""The log file being written, once add_file() has opened it and while it can be written."""
+
+
+def active_file() -> Path | None:
+    """The log file lines go to now, or None (none could be opened, or it stopped)."""
+    return _active.get("file")
+
+
 def add_file(path: Path | None = None) -> Path | None:
     """Also log INFO and up to the rotating file (0600, folder 0700); its path, or None
-    (with one warning) when it cannot be written."""
+    (with one warning) when it cannot be written or its folder is refused."""
     path = path or log_file()
     try:
-        private_folder(path.parent)
-        tighten(path.parent, FOLDER_MODE)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE))
-        tighten(path, FILE_MODE)
+        if usable_state(path.parent) is None:  # said once, for the history too
+            return None
         handler = _PrivateRotatingHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
                                           encoding="utf-8")
+    except PrivateError as exc:  # names the file
+        log.warning("no log file: %s", exc)
+        return None
     except OSError as exc:
         log.warning("no log file: %s: %s", path, exc.strerror or exc)
         return None
@@ -104,18 +114,38 @@ def add_file(path: Path | None = None) -> Path | None:
     handler.addFilter(_OursAtInfo())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
+    _active["file"] = path
     return path
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
-    """Rotated files are created 0600 too."""
+    """Each file (rotated ones too) opened by open_private: 0600, never through a link.
+    A write that fails (a full disk) is said once on the terminal and the file is given up,
+    instead of logging's traceback per record."""
+
+    _stopped = False
 
     def _open(self):  # type: ignore[no-untyped-def]
-        old = os.umask(0o077)
-        try:
-            return super()._open()
-        finally:
-            os.umask(old)
+        fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._stopped:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)
+            return
+        self._stopped = True
+        _active.pop("file", None)
+        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()  # the descriptor goes even when the last flush fails
+        log.warning("cannot write the log file %s: %s; no more lines go there",
+                    self.baseFilename, exc.strerror or exc)
 
 
 _ALSA_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,

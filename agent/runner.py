@@ -34,7 +34,7 @@ from agent.dispatch.loader import (
     read_file,
 )
 from agent.listening import Listening
-from agent.logsetup import log_file
+from agent.logsetup import active_file
 from agent.messages import Outcome, Utterance
 from agent.paths import data_dir, user_commands_dir
 from agent.worker import Worker
@@ -262,7 +262,9 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
                         report, on_event=session.controller.activity)
     output.on_close = session.stop
     stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
-    log.info("listening on the microphone; Ctrl+C to stop (log file: %s)", log_file())
+    written = active_file()
+    log.info("listening on the microphone; Ctrl+C to stop (%s)",
+             f"log file: {written}" if written else "no log file")
     try:
         session.run(pipeline, reload, library.stamp)
     except PipelineError as exc:

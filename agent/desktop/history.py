@@ -6,7 +6,8 @@ being closed, the transcript being ready and the actions being performed, plus t
 recogniser's own time).
 
 The history is private: the file (and history.1.jsonl) 0600, its folder 0700; looser modes
-found at start are tightened (one INFO line each). `keep` chooses what is written: every
+found at start are tightened (one INFO line each); a link, a file or a folder that is not
+the user's is refused (agent/paths.py). `keep` chooses what is written: every
 utterance ("all"), only those that matched a command ("commands": what bystanders said
 stays out), or nothing ("off"). When a record would take the file past `max_bytes`, it
 moves to history.1.jsonl (replacing the one before) and a new file starts. Each record
@@ -21,20 +22,29 @@ import errno
 import json
 import logging
 import os
-import stat
 import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.messages import Outcome
+from agent.paths import (
+    FILE_MODE,
+    FOLDER_MODE,
+    PrivateError,
+    open_private,
+    private_folder,
+    private_state,
+    tighten,
+    usable_state,
+)
+
+__all__ = ["FILE_MODE", "FOLDER_MODE", "History", "private_folder", "tighten"]
 
 log = logging.getLogger(__name__)
 
 ROTATE_BYTES = 5_000_000
 KEEP = ("all", "commands", "off")
-FILE_MODE = 0o600
-FOLDER_MODE = 0o700
 
 
 def latency(o: Outcome, started_at: float | None) -> dict[str, float]:
@@ -77,11 +87,14 @@ class History:
         self._lock = threading.Lock()
         self._failed = False
 
-    def secure(self) -> None:
-        """Make the folder, the file and the rotated file private, where they exist."""
-        tighten(self.path.parent, FOLDER_MODE)
+    def secure(self) -> bool:
+        """Check the folder (agent/paths.py: False, said once, when it is refused) and make
+        the file and the rotated file private, where they exist."""
+        if usable_state(self.path.parent) is None:
+            return False
         tighten(self.path, FILE_MODE)
         tighten(self.rotated, FILE_MODE)
+        return True
 
     def wanted(self, record: dict[str, Any]) -> bool:
         return self.keep == "all" or (self.keep == "commands" and bool(record.get("command")))
@@ -95,7 +108,8 @@ class History:
                 self._write(data)
             except OSError as exc:
                 if not self._failed:
-                    log.warning("cannot write the history to %s: %s", self.path,
+                    log.warning("cannot write the history%s: %s",
+                                "" if isinstance(exc, PrivateError) else f" to {self.path}",
                                 exc.strerror or exc)
                 self._failed = True
                 return
@@ -104,11 +118,11 @@ class History:
                 self._failed = False
 
     def _write(self, data: bytes) -> None:
-        private_folder(self.path.parent)
+        private_state(self.path.parent)
         before = self._size()
         if before and before + len(data) > self.max_bytes:
             os.replace(self.path, self.rotated)  # the same inode: still 0600
-        fd = _open_private(self.path)
+        fd = open_private(self.path, _OPEN_FLAGS)
         try:
             size = os.fstat(fd).st_size
             if size and _last_byte(fd, size) != b"\n":
@@ -119,14 +133,15 @@ class History:
 
     def _size(self) -> int:
         try:
-            return self.path.stat().st_size
+            return os.lstat(self.path).st_size
         except FileNotFoundError:
             return 0
 
     def recent(self, limit: int = 10) -> list[dict[str, Any]]:
         """The last `limit` records, oldest first ([] when there is no history)."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()[-limit:]
+            with os.fdopen(open_private(self.path, os.O_RDONLY), "rb") as f:
+                lines = f.read().decode("utf-8").splitlines()[-limit:]
         except (OSError, UnicodeDecodeError):
             return []
         out = []
@@ -159,45 +174,10 @@ def _cut_back(fd: int, size: int) -> None:
         log.warning("cannot remove a partial history record: %s", exc.strerror or exc)
 
 
-_OPEN_FLAGS = (os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-               | getattr(os, "O_BINARY", 0))
-"""Appending, created if need be; not inherited; no newline translation (Windows)."""
-
-
-def _open_private(path: Path) -> int:
-    return os.open(path, _OPEN_FLAGS, FILE_MODE)
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT
+"""Appending, created if need be (open_private adds: no link, not inherited)."""
 
 
 def _last_byte(fd: int, size: int) -> bytes:
     os.lseek(fd, size - 1, os.SEEK_SET)  # writes still go to the end (O_APPEND)
     return os.read(fd, 1)
-
-
-def private_folder(folder: Path) -> None:
-    """Create `folder` (mode 0700) if it does not exist; its parents get the usual mode."""
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
-
-
-def tighten(path: Path, mode: int) -> None:
-    """Take away the permission bits `mode` does not have from an existing file or folder
-    (0644 -> 0600 for mode 0600); one INFO line when it changes, a warning if it cannot.
-    POSIX only: Windows keeps a user's files private with ACLs, not these bits."""
-    if os.name != "posix":
-        return
-    try:
-        current = stat.S_IMODE(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        log.warning("cannot check the mode of %s: %s", path, exc.strerror or exc)
-        return
-    if os.path.islink(path) or not current & ~mode:
-        return
-    try:
-        os.chmod(path, current & mode)
-    except OSError as exc:
-        log.warning("cannot make %s private (mode %04o): %s", path, current, exc.strerror or exc)
-        return
-    log.info("made %s private: mode %04o -> %04o", path, current, current & mode)

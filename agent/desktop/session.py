@@ -82,8 +82,8 @@ class LiveSession:
                                 click_guard_s=d.click_guard_ms / 1000,
                                 release_tail_s=d.release_tail_ms / 1000)
         history = History(state_dir() / "history.jsonl", d.history, d.history_max_kb * 1024)
-        history.secure()  # an older file stays private even when no more is kept
-        self.history = history if d.history != "off" else None
+        usable = history.secure()  # an older file stays private even when no more is kept
+        self.history = history if d.history != "off" and usable else None
         self.cues = CuePlayer(data_dir("assets") / "sounds", d.sounds)
         self.notifier = Notifier(d.notifications)
         self.controller = Controller(self.gate, Status(), cues=self.cues,

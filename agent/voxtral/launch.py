@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.paths import state_dir
+from agent.paths import open_private, private_state, state_dir
 from agent.voxtral.client import api_key
 from agent.voxtral.config import VoxtralConfig
 
@@ -174,8 +174,8 @@ def start_recorded(argv: list[str], env: dict[str, str], log_file: Path, port: i
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     size = len(_record_bytes(Record(2**31, port, tuple(argv), str(log_file), owner)))
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        f = os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), "r+b",
+        private_state(path.parent)  # not a folder others own or can write in
+        f = os.fdopen(open_private(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC), "r+b",
                       buffering=0)  # unbuffered: a write fails where it is made
     except OSError as exc:
         raise ServerError(f"cannot write the server's record {path}: "

@@ -99,7 +99,7 @@ def test_loose_modes_are_tightened_at_start(tmp_path: Path, monkeypatch: pytest.
     (state / "history.1.jsonl").write_text("")
     (state / "history.1.jsonl").chmod(0o666)
     monkeypatch.setenv("VOXAGENT_STATE_DIR", str(state))
-    caplog.set_level(logging.INFO, logger="agent.desktop.history")
+    caplog.set_level(logging.INFO, logger="agent.paths")  # where tighten() says it
     cfg = Config()
     off = replace(cfg, desktop=replace(cfg.desktop, history="off", sounds=False))
     session = LiveSession(off, tray=False)
