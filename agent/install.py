@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import fields, is_dataclass
@@ -17,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import Config, _toml_key, _toml_value
-from agent.desktop.history import FILE_MODE, private_folder
-from agent.paths import config_file, data_dir, user_commands_dir
+from agent.paths import FILE_MODE, config_file, data_dir, private_folder, user_commands_dir
 
 EXAMPLE_COMMANDS = "example.toml"
 DESKTOP_ENTRY = "voxagent.desktop"
@@ -62,12 +62,35 @@ def _doc(meta: Any) -> str:
     return str(doc)
 
 
-def _write_new(path: Path, text: str, say: Any) -> bool:
-    """Write `path` (0600) unless it exists; say which."""
+def _refuse(message: str) -> Exception:
+    """A one-line error, exit status 2."""
+    from agent.cli import CliError
+
+    return CliError(message)
+
+
+def _not_regular(path: Path) -> str:
+    """What `path` is when it is there but is not a regular file (through its links), else ""."""
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return ""
+    except OSError as exc:
+        if os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)}, which cannot be read " \
+                   f"({exc.strerror or exc})"
+        return f"not readable ({exc.strerror or exc})"
+    return "a folder" if path.is_dir() else "not a regular file"
+
+
+def _write_new(path: Path, text: str, say: Any, mode: int = FILE_MODE) -> bool:
+    """Write `path` unless it exists (never through a link); say which. Something there
+    that is not a regular file is an error."""
     private_folder(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     except FileExistsError:
+        if what := _not_regular(path):
+            raise _refuse(f"{path}: exists and is {what}: left as it is") from None
         say(f"{path}: exists, left as it is")
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -125,23 +148,36 @@ def cmd_autostart(args: argparse.Namespace, say: Any = print) -> int:
     name = SYSTEMD_UNIT if args.systemd else DESKTOP_ENTRY
     path = (_systemd_dir() if args.systemd else _autostart_dir()) / name
     if args.state == "on":
-        if path.exists():
-            say(f"{path}: exists, left as it is (autostart off, then on, to renew it)")
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(rendered(name), encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if _write_new(path, rendered(name), lambda _: None, 0o644):
             say(f"{path}: written")
+        else:
+            say(f"{path}: exists, left as it is (autostart off, then on, to renew it)")
         if args.systemd:
             _systemctl(["enable", name], say)
         return 0
     if args.systemd:
         _systemctl(["disable", name], say)
-    if path.exists():
-        path.unlink()
-        say(f"{path}: removed")
-    else:
-        say(f"{path}: not there; nothing to remove")
+    _remove(path, say)
     return 0
+
+
+def _remove(path: Path, say: Any) -> None:
+    """Remove the entry (a link itself, not what it points to); anything but a file or a
+    link is left, in one line."""
+    try:
+        kind = os.lstat(path).st_mode
+    except FileNotFoundError:
+        say(f"{path}: not there; nothing to remove")
+        return
+    if stat.S_ISDIR(kind) or not (stat.S_ISREG(kind) or stat.S_ISLNK(kind)):
+        raise _refuse(f"{path}: is {'a folder' if stat.S_ISDIR(kind) else 'not a regular file'}"
+                      ", not an autostart entry: left as it is")
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise _refuse(f"{path}: cannot remove it: {exc.strerror or exc}") from None
+    say(f"{path}: removed")
 
 
 def _systemctl(action: list[str], say: Any) -> None:

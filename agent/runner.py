@@ -75,12 +75,12 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
     apps = app_names(cfg.apps)
     entries, problems = read_file(path, apps)
     order = [p for folder in _command_folders(cfg) for p in command_files(folder)]
-    mine = path.resolve()
-    if not any(p.resolve() == mine for p in order):
+    mine = _resolved(path)
+    if not any(_resolved(p) == mine for p in order):
         order.append(mine)
     parsed: list[list[Command | Disable]] = []
     for p in order:
-        if p.resolve() == mine:
+        if _resolved(p) == mine:
             parsed.append(entries)
             continue
         others, errors = read_file(p, apps)
@@ -91,6 +91,15 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
     ours = {id(e) for e in entries}
     return problems + [c.message() for c in found
                        if id(c.dropped) in ours or id(c.kept) in ours]
+
+
+def _resolved(path: Path) -> Path:
+    """Where `path` leads; itself (absolute) when its links loop (Python 3.11's resolve()
+    raises RuntimeError there; the file's read has said so in one line)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def load_transcriber(cfg: Config) -> Recogniser:
