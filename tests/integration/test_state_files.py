@@ -7,6 +7,7 @@ chown and setpriv need root, as the tests run in CI."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -23,7 +24,9 @@ from agent.desktop.history import History
 from agent.lock import acquire
 from agent.logsetup import add_file
 from agent.paths import PrivateError, private_state
+from agent.voxtral.client import health
 from tests.integration import pulse
+from tests.integration.vllm_support import fake_gpu, fake_model, free_port, toml_config
 
 TIMEOUT = 180
 OTHER = 61001
@@ -217,6 +220,26 @@ def test_an_own_folder_open_to_all_is_made_private_and_links_in_it_refused(
         f"voxagent: warning: cannot write the history: {theirs / 'history.jsonl'} is a "
         "symbolic link: refused"]
     _untouched(tmp_path)
+
+
+@needs_root
+def test_no_vllm_server_starts_with_its_record_in_their_folder(tmp_path: Path,
+                                                                theirs: Path) -> None:
+    port = free_port()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text(toml_config(
+        port, tmp_path, f"model = {json.dumps(str(fake_model(tmp_path / 'model')))}\n"))
+    gpu = fake_gpu(tmp_path / "gpu")
+    result = subprocess.run(
+        [*NO_CAPS, sys.executable, "-m", "agent", "server", "start"],
+        env=env(tmp_path, theirs) | {"PATH": f"{gpu}{os.pathsep}{os.environ['PATH']}"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        f"voxagent: error: cannot write the server's record {theirs}/vllm-{port}.json: the "
+        f"state folder {theirs} belongs to uid {OTHER}, not to you; nothing was started"]
+    assert health(f"http://127.0.0.1:{port}/v1", 1.0) is None
+    assert sorted(p.name for p in theirs.iterdir()) == ["history.jsonl", "voxagent.log"]
 
 
 # --- full and read-only filesystems ----------------------------------------------------------
