@@ -95,14 +95,46 @@ def usable_state(folder: Path | None = None) -> Path | None:
         return None
 
 
-def _folder_problem(folder: Path) -> str:
+def refusal(path: Path, folder: bool = False) -> str:
+    """Why the agent would refuse this state folder or file as it is now ("" if it would
+    not, or it is absent): looks only, for `voxagent doctor`."""
     if os.name != "posix":
         return ""
-    st = os.stat(folder)
+    try:
+        st = os.stat(path) if folder else os.lstat(path)
+    except FileNotFoundError:
+        return ""
+    if folder:
+        return _foreign_folder(st, path)
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    return _foreign_file(st, path)
+
+
+def _foreign_folder(st: os.stat_result, folder: Path) -> str:
     if not stat.S_ISDIR(st.st_mode):
         return f"the state folder {folder} is not a folder"
     if st.st_uid != os.geteuid():
         return f"the state folder {folder} belongs to {_owner(st.st_uid)}, not to you"
+    return ""
+
+
+def _foreign_file(st: os.stat_result, path: Path) -> str:
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is not a regular file"
+    if st.st_uid != os.geteuid():
+        return f"{path} belongs to {_owner(st.st_uid)}, not to you"
+    if st.st_nlink > 1:
+        return f"{path} has {st.st_nlink} names (hard links)"
+    return ""
+
+
+def _folder_problem(folder: Path) -> str:
+    if os.name != "posix":
+        return ""
+    st = os.stat(folder)
+    if why := _foreign_folder(st, folder):
+        return why
     if stat.S_IMODE(st.st_mode) & ~FOLDER_MODE:
         tighten(folder, FOLDER_MODE)
         if stat.S_IMODE(os.stat(folder).st_mode) & _FOREIGN_WRITE:
@@ -145,12 +177,8 @@ def open_private(path: Path, flags: int) -> int:
 
 def _check_opened(fd: int, path: Path) -> None:
     st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        raise PrivateError(f"{path} is not a regular file: refused")
-    if st.st_uid != os.geteuid():
-        raise PrivateError(f"{path} belongs to {_owner(st.st_uid)}, not to you: refused")
-    if st.st_nlink > 1:
-        raise PrivateError(f"{path} has {st.st_nlink} names (hard links): refused")
+    if why := _foreign_file(st, path):
+        raise PrivateError(f"{why}: refused")
     current = stat.S_IMODE(st.st_mode)
     if current & ~FILE_MODE:
         try:

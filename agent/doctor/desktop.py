@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.doctor.base import Context, Finding, State, loose_mode
-from agent.paths import config_file, state_dir
+from agent.paths import config_file, refusal, state_dir
 
 UINPUT = "/dev/uinput"
 UINPUT_FIX = ('install wtype (sway, Hyprland, river); on GNOME or KDE let your user write '
@@ -176,9 +176,15 @@ def check_launchers(ctx: Context) -> Finding:
 
 def check_permissions(ctx: Context) -> Finding:
     state = state_dir()
+    names = ("history.jsonl", "history.1.jsonl", "voxagent.log", "voxagent.lock")
+    refused = [why for why in (refusal(state, folder=True), *(refusal(state / n) for n in names))
+               if why]
+    if refused:
+        return Finding(State.WARN, "; ".join(refused) + ": the agent does not use them",
+                       "use a state folder of your own (VOXAGENT_STATE_DIR), or remove the "
+                       "links and files that are not yours")
     loose = [(state, loose_mode(state, 0o700))]
-    loose += [(state / n, loose_mode(state / n, 0o600))
-              for n in ("history.jsonl", "history.1.jsonl", "voxagent.log")]
+    loose += [(state / n, loose_mode(state / n, 0o600)) for n in names[:3]]
     if ctx.cfg.voxtral.api_key:  # a secret in the config file
         path = Path(ctx.cfg.source) if ctx.cfg.source else config_file()
         loose.append((path, loose_mode(path, 0o600)))

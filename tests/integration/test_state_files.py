@@ -99,6 +99,17 @@ def test_a_linked_log_file_is_refused_and_the_run_goes_on(tmp_path: Path,
     assert (state / "voxagent.log").is_symlink()  # left as it is: not ours to remove
 
 
+def test_doctor_names_a_linked_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "voxagent.log").symlink_to(planted(tmp_path, "log"))
+    result = voxagent(tmp_path, state, "doctor")
+    assert "Traceback" not in result.stderr, result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if " permissions " in x]
+    assert line.split()[0] == "WARN", line
+    assert f"{state / 'voxagent.log'} is a symbolic link: the agent does not use them" in line
+
+
 @pytest.mark.parametrize("plant", ["link", "fifo", "hard link", "not ours"])
 def test_a_history_that_is_not_a_private_file_is_refused_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, plant: str) -> None:
