@@ -87,12 +87,16 @@ def private_state(folder: Path | None = None) -> Path:
 
 
 def usable_state(folder: Path | None = None) -> Path | None:
-    """The state folder, or None (said once: history and log are off) when refused."""
+    """The state folder, or None (said once: history and log are off) when it is refused
+    or cannot be made."""
     try:
         return private_state(folder)
     except PrivateError as exc:
-        warn_once(f"{exc}: no history and no log file are written")
-        return None
+        why = str(exc)
+    except OSError as exc:
+        why = f"cannot make the state folder {folder or state_dir()}: {exc.strerror or exc}"
+    warn_once(f"{why}: no history and no log file are written")
+    return None
 
 
 def refusal(path: Path, folder: bool = False) -> str:

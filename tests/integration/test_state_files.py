@@ -314,6 +314,17 @@ def test_a_read_only_state_folder_is_said_once(tmp_path: Path,
                                                        "Read-only"), lines
 
 
+def test_a_state_folder_that_cannot_be_made_is_said_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "a-file").write_text("")
+    state = tmp_path / "a-file" / "state"
+    assert not History(state / "history.jsonl").secure()  # the live session: history off
+    assert add_file(state / "voxagent.log") is None
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert line.startswith(f"cannot make the state folder {state}: "), line
+    assert line.endswith(": no history and no log file are written"), line
+
+
 def test_a_refused_folder_is_a_private_error(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("chown needs root")
