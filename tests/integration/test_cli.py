@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -524,3 +525,20 @@ def test_run_json_into_a_closed_pipe_stops_quietly(home: Home, audio: Audio) -> 
     assert proc.wait(timeout=TIMEOUT) == 141, stderr
     assert first["text"]
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_the_readme_function_example_types_the_heard_words_in_place(
+        home: Home, tmp_path: Path) -> None:
+    """`"function <text>" = ["type def <text:snake>():", ...]`: --check passes it, and a run
+    types the heard words, snake-cased, where the capture stands (not the placeholder)."""
+    mine = home.command_file("code.toml", '[commands]\n'
+                             '"function <text>" = ["type def <text:snake>():", "key left * 3"]\n')
+    checked = voxagent(home, "commands", "--check", mine)
+    assert checked.returncode == 0 and f"{mine}: ok" in checked.stdout, checked.stderr
+    said = speak(tmp_path, "function.wav", "function user name", "-r", "16000", "-c", "1")
+    (line,) = json_lines(dry_run(home, said))
+    assert line["command"] == "function <text>", line
+    typed, left = line["actions"]
+    assert left == {"action": "key", "keys": "left", "count": 3}
+    assert typed["action"] == "type" and "<" not in typed["text"], typed
+    assert re.fullmatch(r"def [a-z0-9]+(_[a-z0-9]+)*\(\):", typed["text"]), typed
