@@ -11,7 +11,7 @@ import re
 import tomllib
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -21,7 +21,8 @@ from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
 class ConfigError(ValueError):
-    """A one-line message naming the file, key and what is allowed."""
+    """A one-line message naming the file, key and what is allowed; one such line per
+    problem when a file has several (all are reported at once, as command files do)."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,11 @@ def load_config(path: Path | None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
     data.pop("source", None)
-    return _anchored(replace(_build(Config, data, where, ""), source=where), path.parent)
+    problems: list[str] = []
+    cfg = _build(Config, data, where, "", problems)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return _anchored(replace(cfg, source=where), path.parent)
 
 
 _FOLDERS = (("commands", "user_dir"), ("whisper", "download_root"), ("voxtral", "download_root"))
@@ -213,7 +218,10 @@ def _anchored(cfg: Config, base: Path) -> Config:
     return cfg
 
 
-def _build(cls: type, data: dict[str, Any], where: str, prefix: str) -> Any:
+def _build(cls: type, data: dict[str, Any], where: str, prefix: str,
+           problems: list[str]) -> Any:
+    """`cls` from `data`; each bad key is added to `problems` (one line) and left at its
+    default, so that one load reports every problem of the file."""
     hints = get_type_hints(cls)
     known = {f.name: f for f in fields(cls) if f.name != "source"}
     values: dict[str, Any] = {}
@@ -221,14 +229,19 @@ def _build(cls: type, data: dict[str, Any], where: str, prefix: str) -> Any:
         dotted = f"{prefix}{key}"
         if key not in known:
             allowed = ", ".join(sorted(known))
-            raise ConfigError(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")
+            problems.append(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")
+            continue
         hint = hints[key]
         if is_dataclass(hint):
             if not isinstance(raw, dict):
-                raise ConfigError(f"{where}: '{dotted}' must be a table [{dotted}]")
-            values[key] = _build(hint, raw, where, f"{dotted}.")
-        else:
+                problems.append(f"{where}: '{dotted}' must be a table [{dotted}]")
+            else:
+                values[key] = _build(hint, raw, where, f"{dotted}.", problems)
+            continue
+        try:
             values[key] = _coerce(raw, hint, known[key].metadata, where, dotted)
+        except ConfigError as exc:
+            problems.append(str(exc))
     return cls(**values)
 
 
@@ -296,8 +309,25 @@ def _coerce_list(raw: Any, meta: Any, bad: Callable[[str], ConfigError]) -> tupl
     return tuple(raw)
 
 
+def allowed_values(meta: Any) -> str:
+    """What an option allows, in words ("" when any value of its type is)."""
+    choices, lo, hi = meta.get("choices", ()), meta.get("lo"), meta.get("hi")
+    if choices:
+        return ", ".join(_toml_value(c) for c in choices)
+    if lo is not None and hi is not None:
+        return f"{_toml_value(lo)} to {_toml_value(hi)}"
+    if lo is not None or hi is not None:
+        return f"at least {lo}" if lo is not None else f"at most {hi}"
+    return ""
+
+
+def _default_of(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
 def describe(cfg: Any, prefix: str = "") -> list[str]:
-    """The effective configuration as TOML lines, each with its documentation."""
+    """The effective configuration as TOML lines, each setting after its documentation,
+    its default and what it allows (comments, so the output loads as a config file)."""
     lines: list[str] = []
     for f in fields(cfg):
         value = getattr(cfg, f.name)
@@ -312,7 +342,10 @@ def describe(cfg: Any, prefix: str = "") -> list[str]:
             lines.append(f"# {f.metadata.get('doc', '')}")
             lines.append(f"# {f.name} is set (not shown)")
         else:
+            allowed = allowed_values(f.metadata)
             lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"# default: {_toml_value(_default_of(f))}"
+                         + (f"; allowed: {allowed}" if allowed else ""))
             lines.append(f"{f.name} = {_toml_value(value)}")
     return lines
 

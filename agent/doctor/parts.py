@@ -18,8 +18,9 @@ SILENT_DBFS = -60.0
 
 def check_config(ctx: Context) -> Finding:
     if ctx.config_problem:
-        return Finding(State.MISSING, ctx.config_problem, "correct that line (voxagent config "
-                       "shows every option)")
+        first, *more = ctx.config_problem.splitlines()
+        return Finding(State.MISSING, first, "correct that line (voxagent config "
+                       "shows every option)", tuple(more))
     where = ctx.cfg.source or f"{config_file()} (absent: defaults)"
     return Finding(State.OK, where)
 

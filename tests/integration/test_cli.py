@@ -296,6 +296,21 @@ def test_a_hotkey_typo_stops_the_agent_at_start_with_one_line(home: Home) -> Non
     assert line.startswith("voxagent: error: --hotkey 'scrol_lock': expected f1..f24"), line
 
 
+def test_every_problem_of_a_config_file_is_reported_at_once(home: Home) -> None:
+    """One line each, naming the file and the key (they used to come one per run)."""
+    path = home.config('[vad]\nhangover_ms = 10\nend_model = "webrtc"\n'
+                       '[whisper]\nbeam_size = "five"\n[audio]\nsample_rate = 44100\n')
+    for args in (("config",), ("run", "--input", "x.wav", "--dry-run")):
+        result = voxagent(home, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 4, result.stderr
+        assert all(line.startswith(f"voxagent: error: {path}: ") for line in lines), lines
+        for key in ("'vad.hangover_ms'", "'vad.end_model'", "'whisper.beam_size'",
+                    "'audio.sample_rate'"):
+            assert sum(key in line for line in lines) == 1, (key, lines)
+
+
 def test_wrong_type_in_config_is_one_line(home: Home) -> None:
     home.config('[whisper]\nbeam_size = "five"\n')
     line = one_line_error(voxagent(home, "config"))
@@ -328,6 +343,12 @@ def test_config_prints_the_effective_configuration_as_toml(home: Home) -> None:
     assert str(path) in result.stdout
     effective = tomllib.loads(result.stdout)
     assert effective["vad"]["hangover_ms"] == 700
+    lines = result.stdout.splitlines()
+    at = lines.index("hangover_ms = 700")  # after its doc, its default and its range
+    assert lines[at - 1] == "# default: 450; allowed: 90 to 5000", lines[at - 2:at + 1]
+    assert lines[at - 2].startswith("# Silence that ends an utterance")
+    at = lines.index('end_model = "silero"')
+    assert lines[at - 1] == '# default: "silero"; allowed: "silero", "none"'
     assert effective["vad"]["aggressiveness"] == 2  # a default, shown too
     assert effective["apps"]["terminal"] == ["xterm", "-fa", "Mono"]
     assert effective["whisper"]["model"] == "embedded"
