@@ -173,6 +173,18 @@ def test_run_on_silence_succeeds_with_no_utterances(home: Home, audio: Audio) ->
     assert json_lines(result) == []
 
 
+def test_the_model_is_named_as_configured_and_the_warm_up_is_not_judged(
+        home: Home, audio: Audio) -> None:
+    """-v on silence: the load line names the model as the config does (it said "whisper
+    model model loaded", the embedded folder's name), and no "doubted" line appears, as
+    nothing was said (the warm-up's own decode of silence used to log one)."""
+    result = voxagent(home, "-v", "run", "--input", audio.silence, "--dry-run", "--json",
+                      "--fast", "--backend", "whisper")
+    assert json_lines(result) == []
+    assert "whisper model 'embedded' loaded and warmed up in " in result.stderr, result.stderr
+    assert "doubted" not in result.stderr and "model model" not in result.stderr
+
+
 def test_transcribe_prints_the_words(home: Home, audio: Audio) -> None:
     """Free speech too is heard as `run` hears it: with the command vocabulary as a hint,
     tiny.en may write "round" for "brown" (sox's dither decides), in both."""
