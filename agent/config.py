@@ -58,8 +58,8 @@ class VadConfig:
         "minus end_hysteresis).", lo=0.1, hi=0.95)
     end_hysteresis: float = _opt(
         0.0, "Speech, once begun, ends when Silero's probability falls below end_threshold "
-        "minus this (0.15 is Silero's own rule; 0 finds pauses ~25 ms sooner and splits "
-        "no more commands: bench/endpoint.py).", lo=0.0, hi=0.5)
+        "minus this (0.15 is Silero's own rule; 0 finds pauses sooner: bench/endpoint.py "
+        "measures by how much, and whether it splits commands).", lo=0.0, hi=0.5)
     end_ms: int = _opt(
         450, "With end_model: an utterance closes after this much audio Silero calls "
         "non-speech, whatever webrtcvad says, ms (shorter splits commands said with a "
@@ -98,9 +98,8 @@ class WhisperConfig:
     bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
     fit_window: bool = _opt(
         True, "Encode each utterance on a window fitted to it (8 to 30 s) rather than 30 s "
-        "of padding: tiny.en's encoder takes about a sixth of the time; false = always 30 s, "
-        "which heard 506 of 552 dev commands right against 505, and 374 of 426 held-out "
-        "ones against 376 (bench/accuracy.py, with commands.retry_wide).")
+        "of padding, which takes the encoder much less time; false = always 30 s "
+        "(bench/accuracy.py and bench/latency.py measure both).")
 
 
 REHEAR_VARIANTS = ("lower", "slower", "deeper")
