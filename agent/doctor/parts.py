@@ -19,8 +19,8 @@ SILENT_DBFS = -60.0
 def check_config(ctx: Context) -> Finding:
     if ctx.config_problem:
         first, *more = ctx.config_problem.splitlines()
-        return Finding(State.MISSING, first, "correct that line (voxagent config "
-                       "shows every option)", tuple(more))
+        return Finding(State.MISSING, first, f"correct {'those lines' if more else 'that line'} "
+                       "(voxagent config shows every option)", tuple(more))
     where = ctx.cfg.source or f"{config_file()} (absent: defaults)"
     return Finding(State.OK, where)
 
@@ -60,8 +60,7 @@ def check_audio_input(ctx: Context) -> Finding:
     try:
         peak, rms = _level(index)
     except NoSamplesError as exc:
-        return Finding(State.MISSING, f"no samples from {chosen.name} in {LISTEN_WAIT_S:g} s"
-                       + (f" ({exc})" if str(exc) else ""),
+        return Finding(State.MISSING, f"{exc} from {chosen.name} in {LISTEN_WAIT_S:g} s",
                        "check that the source is not suspended or muted (pactl list sources), "
                        "or pick another with [audio] device (voxagent devices)")
     except Exception as exc:  # noqa: BLE001 - PortAudio raises several kinds
@@ -101,7 +100,7 @@ def _level(index: int | None) -> tuple[float, float]:
         stream.abort()
     got = sum(map(len, blocks))
     if not full:
-        raise NoSamplesError(f"{got / rate:.1f} of {LISTEN_S:g} s" if got else "")
+        raise NoSamplesError(f"only {got / rate:.1f} s of samples" if got else "no samples")
     x = np.abs(np.concatenate(blocks)[:want].astype(np.float64))
 
     def db(v: float) -> float:

@@ -119,6 +119,12 @@ def test_a_broken_config_is_a_line_and_the_rest_is_still_checked(tmp_path: Path)
     assert lines["config"].startswith("MISSING") and "'audio.block_ms'" in lines["config"]
     assert str(config) in lines["config"]
     assert lines["speech model"].startswith("OK"), out
+    config.write_text("[audio]\nblock_ms = 7\nqueue_blocks = 1\n")  # each of them, at once
+    status, lines, out = doctor(tmp_path, "doctor")
+    assert status == 1 and "'audio.block_ms'" in lines["config"], out
+    assert "correct those lines" in lines["config"]
+    (more,) = [line for line in out.splitlines() if "'audio.queue_blocks'" in line]
+    assert more.strip().startswith(f"{config}: bad value"), out
 
 
 def test_command_file_problems_name_file_and_line(tmp_path: Path) -> None:
