@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{args.config}: no such config file")
         return _COMMANDS[args.command](args, cfg)
     except (CliError, ConfigError) as exc:
-        print(f"voxagent: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config file's problems: one line each
+            print(f"voxagent: error: {line}", file=sys.stderr)
         return getattr(exc, "status", CONFIG_ERROR)
     except KeyboardInterrupt:
         return 130

@@ -11,7 +11,7 @@ import re
 import tomllib
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -21,7 +21,8 @@ from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
 class ConfigError(ValueError):
-    """A one-line message naming the file, key and what is allowed."""
+    """A one-line message naming the file, key and what is allowed; one such line per
+    problem when a file has several (all are reported at once, as command files do)."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class VadConfig:
         "minus end_hysteresis).", lo=0.1, hi=0.95)
     end_hysteresis: float = _opt(
         0.0, "Speech, once begun, ends when Silero's probability falls below end_threshold "
-        "minus this (0.15 is Silero's own rule; 0 finds pauses ~25 ms sooner and splits "
-        "no more commands: bench/endpoint.py).", lo=0.0, hi=0.5)
+        "minus this (0.15 is Silero's own rule; 0 finds pauses sooner: bench/endpoint.py "
+        "measures by how much, and whether it splits commands).", lo=0.0, hi=0.5)
     end_ms: int = _opt(
         450, "With end_model: an utterance closes after this much audio Silero calls "
         "non-speech, whatever webrtcvad says, ms (shorter splits commands said with a "
@@ -97,9 +98,8 @@ class WhisperConfig:
     bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
     fit_window: bool = _opt(
         True, "Encode each utterance on a window fitted to it (8 to 30 s) rather than 30 s "
-        "of padding: tiny.en's encoder takes about a sixth of the time; false = always 30 s, "
-        "which heard 506 of 552 dev commands right against 505, and 374 of 426 held-out "
-        "ones against 376 (bench/accuracy.py, with commands.retry_wide).")
+        "of padding, which takes the encoder much less time; false = always 30 s "
+        "(bench/accuracy.py and bench/latency.py measure both).")
 
 
 REHEAR_VARIANTS = ("lower", "slower", "deeper")
@@ -194,7 +194,11 @@ def load_config(path: Path | None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
     data.pop("source", None)
-    return _anchored(replace(_build(Config, data, where, ""), source=where), path.parent)
+    problems: list[str] = []
+    cfg = _build(Config, data, where, "", problems)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return _anchored(replace(cfg, source=where), path.parent)
 
 
 _FOLDERS = (("commands", "user_dir"), ("whisper", "download_root"), ("voxtral", "download_root"))
@@ -213,7 +217,10 @@ def _anchored(cfg: Config, base: Path) -> Config:
     return cfg
 
 
-def _build(cls: type, data: dict[str, Any], where: str, prefix: str) -> Any:
+def _build(cls: type, data: dict[str, Any], where: str, prefix: str,
+           problems: list[str]) -> Any:
+    """`cls` from `data`; each bad key is added to `problems` (one line) and left at its
+    default, so that one load reports every problem of the file."""
     hints = get_type_hints(cls)
     known = {f.name: f for f in fields(cls) if f.name != "source"}
     values: dict[str, Any] = {}
@@ -221,14 +228,19 @@ def _build(cls: type, data: dict[str, Any], where: str, prefix: str) -> Any:
         dotted = f"{prefix}{key}"
         if key not in known:
             allowed = ", ".join(sorted(known))
-            raise ConfigError(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")
+            problems.append(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")
+            continue
         hint = hints[key]
         if is_dataclass(hint):
             if not isinstance(raw, dict):
-                raise ConfigError(f"{where}: '{dotted}' must be a table [{dotted}]")
-            values[key] = _build(hint, raw, where, f"{dotted}.")
-        else:
+                problems.append(f"{where}: '{dotted}' must be a table [{dotted}]")
+            else:
+                values[key] = _build(hint, raw, where, f"{dotted}.", problems)
+            continue
+        try:
             values[key] = _coerce(raw, hint, known[key].metadata, where, dotted)
+        except ConfigError as exc:
+            problems.append(str(exc))
     return cls(**values)
 
 
@@ -296,8 +308,25 @@ def _coerce_list(raw: Any, meta: Any, bad: Callable[[str], ConfigError]) -> tupl
     return tuple(raw)
 
 
+def allowed_values(meta: Any) -> str:
+    """What an option allows, in words ("" when any value of its type is)."""
+    choices, lo, hi = meta.get("choices", ()), meta.get("lo"), meta.get("hi")
+    if choices:
+        return ", ".join(_toml_value(c) for c in choices)
+    if lo is not None and hi is not None:
+        return f"{_toml_value(lo)} to {_toml_value(hi)}"
+    if lo is not None or hi is not None:
+        return f"at least {lo}" if lo is not None else f"at most {hi}"
+    return ""
+
+
+def _default_of(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
 def describe(cfg: Any, prefix: str = "") -> list[str]:
-    """The effective configuration as TOML lines, each with its documentation."""
+    """The effective configuration as TOML lines, each setting after its documentation,
+    its default and what it allows (comments, so the output loads as a config file)."""
     lines: list[str] = []
     for f in fields(cfg):
         value = getattr(cfg, f.name)
@@ -312,7 +341,10 @@ def describe(cfg: Any, prefix: str = "") -> list[str]:
             lines.append(f"# {f.metadata.get('doc', '')}")
             lines.append(f"# {f.name} is set (not shown)")
         else:
+            allowed = allowed_values(f.metadata)
             lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"# default: {_toml_value(_default_of(f))}"
+                         + (f"; allowed: {allowed}" if allowed else ""))
             lines.append(f"{f.name} = {_toml_value(value)}")
     return lines
 

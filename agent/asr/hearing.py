@@ -167,6 +167,11 @@ class WhisperHearing:
         return Transcript(text=got.text, alternatives=got.hypotheses, backend=self._name,
                           seconds=time.monotonic() - started, doubt=doubt)
 
+    def warm_up(self, hint: Hint) -> None:
+        """Encode and decode once, unjudged: the model's first call is slow, and what it
+        makes of the warm-up's silence is no one's utterance (no "doubted" line for it)."""
+        self._generate(self.window, hint)
+
     def _broken(self, got: Decoded) -> str:
         return guard.degenerate(got.text, self.seconds, hit_cap=got.hit_cap,
                                 no_speech_prob=got.no_speech_prob)

@@ -72,8 +72,9 @@ class WhisperTranscriber:
         self._prompts.clear()
         self._engine = Engine(model, tokenizer, self._cfg, self._prompt,
                               get_suppressed_tokens(tokenizer, [-1]), silence_encoded(model))
-        self.hear(bytes(2 * SAMPLE_RATE)).decode(Hint(("warm up",), 2))  # first call is slow
-        log.info("whisper model %s loaded and warm in %.2f s", path.name,
+        WhisperHearing(self._engine, np.zeros(2 * SAMPLE_RATE, np.float32), self.name,
+                       self.windows).warm_up(Hint(("warm up",), 2))  # the first call is slow
+        log.info("whisper model %r loaded and warmed up in %.2f s", self._cfg.model,
                  time.monotonic() - started)
 
     def close(self) -> None:

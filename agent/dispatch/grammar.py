@@ -2,7 +2,7 @@
 
 Spoken form:  words, <key> <chord> <n> <text> captures, (a|b) alternatives,
 [optional words].   Example: "press <chord> <n> times".
-Action:       "key ctrl+c", "key <chord> * <n>", "type <text:snake>",
+Action:       "key ctrl+c", "key <chord> * <n>", "type <text:snake>", "type def <text:snake>():",
               "scroll down * <n>", "launch terminal", "mode sleep", "listen push_to_talk",
               "help commands".
 """
@@ -115,13 +115,22 @@ class ActionTemplate:
     formatter: str = "raw"
 
     def captures(self) -> set[str]:
+        if self.kind == "type" and _TEXT_HOLE.search(self.arg):
+            return {"text"}
         return {v[1:-1] for v in (self.arg, self.count) if v.startswith("<")}
 
     def build(self, caps: dict[str, str | int]) -> Action:
+        if self.kind == "type" and self.arg != "<text>" and _TEXT_HOLE.search(self.arg):
+            # "def <text:snake>():" -> each hole filled with the heard text, formatted
+            return TypeAction(text=_TEXT_HOLE.sub(
+                lambda m: FORMATTERS[m.group(1) or "raw"](str(caps["text"])), self.arg))
         arg = str(caps[self.arg[1:-1]]) if self.arg.startswith("<") else self.arg
         count = int(caps["n"]) if self.count == "<n>" else int(self.count)
         return _KINDS[self.kind][1](arg, count, self.formatter)
 
+
+_TEXT_HOLE = re.compile(r"<text(?::(\w+))?>")
+"""A free-text capture in a type action, alone or inside longer text."""
 
 _ACTION = re.compile(r"^(\w+)\s+(.+?)(?:\s*\*\s*(<n>|\d+))?$")
 
@@ -152,13 +161,14 @@ def _key(arg: str, count: str, text: str, apps: frozenset[str] | None) -> Action
 
 
 def _type(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
-    cap = re.fullmatch(r"<text(?::(\w+))?>", arg)
+    for hole in _TEXT_HOLE.finditer(arg):
+        fmt = hole.group(1) or "raw"
+        if fmt not in FORMATTERS:
+            raise GrammarError(f"unknown formatter '{fmt}'; allowed: " + ", ".join(FORMATTERS))
+    cap = _TEXT_HOLE.fullmatch(arg)
     if not cap:
-        return ActionTemplate("type", arg)
-    fmt = cap.group(1) or "raw"
-    if fmt not in FORMATTERS:
-        raise GrammarError(f"unknown formatter '{fmt}'; allowed: " + ", ".join(FORMATTERS))
-    return ActionTemplate("type", "<text>", formatter=fmt)
+        return ActionTemplate("type", arg)  # literal text, or text with <text> holes in it
+    return ActionTemplate("type", "<text>", formatter=cap.group(1) or "raw")
 
 
 def _scroll(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from agent.doctor.base import Context, Finding, State
 from agent.paths import config_file
 
 LISTEN_S = 2.0
 """How long `--listen` records, in seconds."""
+LISTEN_WAIT_S = LISTEN_S + 3.0
+"""How long `--listen` waits for those samples before it says the source delivers none."""
 SILENT_DBFS = -60.0
 """A peak below this over LISTEN_S is called silence, in dBFS."""
 
 
 def check_config(ctx: Context) -> Finding:
     if ctx.config_problem:
-        return Finding(State.MISSING, ctx.config_problem, "correct that line (voxagent config "
-                       "shows every option)")
+        first, *more = ctx.config_problem.splitlines()
+        return Finding(State.MISSING, first, f"correct {'those lines' if more else 'that line'} "
+                       "(voxagent config shows every option)", tuple(more))
     where = ctx.cfg.source or f"{config_file()} (absent: defaults)"
     return Finding(State.OK, where)
 
@@ -55,6 +59,10 @@ def check_audio_input(ctx: Context) -> Finding:
         return Finding(State.OK, detail)
     try:
         peak, rms = _level(index)
+    except NoSamplesError as exc:
+        return Finding(State.MISSING, f"{exc} from {chosen.name} in {LISTEN_WAIT_S:g} s",
+                       "check that the source is not suspended or muted (pactl list sources), "
+                       "or pick another with [audio] device (voxagent devices)")
     except Exception as exc:  # noqa: BLE001 - PortAudio raises several kinds
         return Finding(State.MISSING, f"{detail}: cannot record: {exc}",
                        "check that no other program holds the device")
@@ -65,15 +73,35 @@ def check_audio_input(ctx: Context) -> Finding:
     return Finding(State.OK, level)
 
 
+class NoSamplesError(RuntimeError):
+    """The device opened but did not deliver LISTEN_S of samples within LISTEN_WAIT_S."""
+
+
 def _level(index: int | None) -> tuple[float, float]:
-    """Peak and RMS level of LISTEN_S of the device, in dBFS."""
+    """Peak and RMS level of LISTEN_S of the device, in dBFS; NoSamplesError when it does not
+    deliver them within LISTEN_WAIT_S (a suspended source would otherwise block for ever)."""
     import numpy as np
     import sounddevice as sd
 
     rate = 16000
-    data = sd.rec(int(LISTEN_S * rate), samplerate=rate, channels=1, dtype="float32",
-                  device=index, blocking=True)
-    x = np.abs(data.astype(np.float64)).ravel()
+    want = int(LISTEN_S * rate)
+    blocks: list[np.ndarray] = []
+    done = threading.Event()
+
+    def take(indata: np.ndarray, frames: int, t: object, status: object) -> None:
+        if not done.is_set():
+            blocks.append(indata[:, 0].copy())
+            if sum(map(len, blocks)) >= want:
+                done.set()
+
+    with sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=index,
+                        callback=take) as stream:
+        full = done.wait(LISTEN_WAIT_S)
+        stream.abort()
+    got = sum(map(len, blocks))
+    if not full:
+        raise NoSamplesError(f"only {got / rate:.1f} s of samples" if got else "no samples")
+    x = np.abs(np.concatenate(blocks)[:want].astype(np.float64))
 
     def db(v: float) -> float:
         return float(20 * np.log10(max(v, 1e-9)))

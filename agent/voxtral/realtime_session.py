@@ -60,7 +60,7 @@ def require_websockets() -> None:
 
     if importlib.util.find_spec("websockets") is None:
         raise ModelError("the websockets package is missing (voxtral.mode = \"realtime\"): "
-                         "pip install 'voxagent[voxtral]'")
+                         "run make install in the voxagent checkout (a core dependency)")
 
 
 @dataclass(eq=False)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Create bench/.peer-venv: the bench-only environment for the RealtimeSTT peer and the
-# Piper voice of bench/live_bench.py. Never part of .venv or pyproject.toml.
+# Piper voice of bench/live_latency.py. Never part of .venv or pyproject.toml.
 #
 #   sh bench/peer/setup.sh            # create or update it (about 1 GB; torch is the bulk)
 #   PYTHON=python3.11 sh bench/peer/setup.sh

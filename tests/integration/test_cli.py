@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,18 @@ def test_run_on_silence_succeeds_with_no_utterances(home: Home, audio: Audio) ->
     assert json_lines(result) == []
 
 
+def test_the_model_is_named_as_configured_and_the_warm_up_is_not_judged(
+        home: Home, audio: Audio) -> None:
+    """-v on silence: the load line names the model as the config does (it said "whisper
+    model model loaded", the embedded folder's name), and no "doubted" line appears, as
+    nothing was said (the warm-up's own decode of silence used to log one)."""
+    result = voxagent(home, "-v", "run", "--input", audio.silence, "--dry-run", "--json",
+                      "--fast", "--backend", "whisper")
+    assert json_lines(result) == []
+    assert "whisper model 'embedded' loaded and warmed up in " in result.stderr, result.stderr
+    assert "doubted" not in result.stderr and "model model" not in result.stderr
+
+
 def test_transcribe_prints_the_words(home: Home, audio: Audio) -> None:
     """Free speech too is heard as `run` hears it: with the command vocabulary as a hint,
     tiny.en may write "round" for "brown" (sox's dither decides), in both."""
@@ -295,6 +308,21 @@ def test_a_hotkey_typo_stops_the_agent_at_start_with_one_line(home: Home) -> Non
     assert line.startswith("voxagent: error: --hotkey 'scrol_lock': expected f1..f24"), line
 
 
+def test_every_problem_of_a_config_file_is_reported_at_once(home: Home) -> None:
+    """One line each, naming the file and the key (they used to come one per run)."""
+    path = home.config('[vad]\nhangover_ms = 10\nend_model = "webrtc"\n'
+                       '[whisper]\nbeam_size = "five"\n[audio]\nsample_rate = 44100\n')
+    for args in (("config",), ("run", "--input", "x.wav", "--dry-run")):
+        result = voxagent(home, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 4, result.stderr
+        assert all(line.startswith(f"voxagent: error: {path}: ") for line in lines), lines
+        for key in ("'vad.hangover_ms'", "'vad.end_model'", "'whisper.beam_size'",
+                    "'audio.sample_rate'"):
+            assert sum(key in line for line in lines) == 1, (key, lines)
+
+
 def test_wrong_type_in_config_is_one_line(home: Home) -> None:
     home.config('[whisper]\nbeam_size = "five"\n')
     line = one_line_error(voxagent(home, "config"))
@@ -327,6 +355,12 @@ def test_config_prints_the_effective_configuration_as_toml(home: Home) -> None:
     assert str(path) in result.stdout
     effective = tomllib.loads(result.stdout)
     assert effective["vad"]["hangover_ms"] == 700
+    lines = result.stdout.splitlines()
+    at = lines.index("hangover_ms = 700")  # after its doc, its default and its range
+    assert lines[at - 1] == "# default: 450; allowed: 90 to 5000", lines[at - 2:at + 1]
+    assert lines[at - 2].startswith("# Silence that ends an utterance")
+    at = lines.index('end_model = "silero"')
+    assert lines[at - 1] == '# default: "silero"; allowed: "silero", "none"'
     assert effective["vad"]["aggressiveness"] == 2  # a default, shown too
     assert effective["apps"]["terminal"] == ["xterm", "-fa", "Mono"]
     assert effective["whisper"]["model"] == "embedded"
@@ -524,3 +558,20 @@ def test_run_json_into_a_closed_pipe_stops_quietly(home: Home, audio: Audio) -> 
     assert proc.wait(timeout=TIMEOUT) == 141, stderr
     assert first["text"]
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_the_readme_function_example_types_the_heard_words_in_place(
+        home: Home, tmp_path: Path) -> None:
+    """`"function <text>" = ["type def <text:snake>():", ...]`: --check passes it, and a run
+    types the heard words, snake-cased, where the capture stands (not the placeholder)."""
+    mine = home.command_file("code.toml", '[commands]\n'
+                             '"function <text>" = ["type def <text:snake>():", "key left * 3"]\n')
+    checked = voxagent(home, "commands", "--check", mine)
+    assert checked.returncode == 0 and f"{mine}: ok" in checked.stdout, checked.stderr
+    said = speak(tmp_path, "function.wav", "function user name", "-r", "16000", "-c", "1")
+    (line,) = json_lines(dry_run(home, said))
+    assert line["command"] == "function <text>", line
+    typed, left = line["actions"]
+    assert left == {"action": "key", "keys": "left", "count": 3}
+    assert typed["action"] == "type" and "<" not in typed["text"], typed
+    assert re.fullmatch(r"def [a-z0-9]+(_[a-z0-9]+)*\(\):", typed["text"]), typed

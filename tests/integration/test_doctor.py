@@ -119,6 +119,12 @@ def test_a_broken_config_is_a_line_and_the_rest_is_still_checked(tmp_path: Path)
     assert lines["config"].startswith("MISSING") and "'audio.block_ms'" in lines["config"]
     assert str(config) in lines["config"]
     assert lines["speech model"].startswith("OK"), out
+    config.write_text("[audio]\nblock_ms = 7\nqueue_blocks = 1\n")  # each of them, at once
+    status, lines, out = doctor(tmp_path, "doctor")
+    assert status == 1 and "'audio.block_ms'" in lines["config"], out
+    assert "correct those lines" in lines["config"]
+    (more,) = [line for line in out.splitlines() if "'audio.queue_blocks'" in line]
+    assert more.strip().startswith(f"{config}: bad value"), out
 
 
 def test_command_file_problems_name_file_and_line(tmp_path: Path) -> None:
@@ -166,6 +172,25 @@ def test_listen_reports_the_microphone_level(tmp_path: Path,
     assert line.startswith("OK") and "level over 2 s" in line, out
     peak = float(line.split("peak ")[1].split(" dBFS")[0])
     assert -12 < peak <= 0, line
+
+
+def test_listen_on_a_source_that_delivers_nothing_says_so_and_ends(
+        tmp_path: Path, virtual_mic: pulse.VirtualMic) -> None:
+    """A suspended PulseAudio source opens but never delivers a sample: `--listen` used to
+    wait for ever (sd.rec blocking); now it is one MISSING line naming the device, and the
+    rest of the check still runs."""
+    pactl = ["pactl", "suspend-source", virtual_mic.source]
+    subprocess.run([*pactl, "1"], env=virtual_mic.env, check=True, timeout=10)
+    try:
+        status, lines, out = doctor(tmp_path, "doctor", "--listen", audio=virtual_mic.env)
+    finally:
+        subprocess.run([*pactl, "0"], env=virtual_mic.env, check=True, timeout=10)
+    assert status == 1, out
+    line = lines["audio input"]
+    assert line.startswith("MISSING") and "no samples from default in " in line, out
+    assert "suspended" in line  # how to fix it
+    assert lines["speech model"].startswith("OK"), out  # the parts after it were checked
+    assert out.splitlines()[-1] == "voxagent run is missing a part it needs"
 
 
 def test_tray_host_and_x11_hotkey_are_ok_with_trayer(tmp_path: Path) -> None:

@@ -145,3 +145,53 @@ def test_installed_wheel_inits_and_autostarts(installed: Installed) -> None:
     assert on.returncode == 0, on.stderr
     entry = (installed.outside / "xdg" / "autostart" / "voxagent.desktop").read_text()
     assert f"\nExec={voxagent} run\n" in entry
+
+
+def test_websockets_is_a_core_dependency_and_the_voxtral_extra_remains(wheel: Path) -> None:
+    """voxtral.mode = "realtime" needs websockets: a default install has it (it used to be
+    in the voxtral extra only, so realtime warned and fell back); `.[voxtral]` still works."""
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        meta = zf.read(name).decode()
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines()
+                if line.startswith("Requires-Dist:")]
+    core = [r for r in requires if "extra ==" not in r]
+    assert any(r.startswith("websockets") for r in core), requires
+    assert "Provides-Extra: voxtral" in meta
+
+
+def _install_user(home: Path, venv: Path) -> subprocess.CompletedProcess[str]:
+    """`make install-user` for a user whose home is `home`, on the venv these tests run in
+    (its install stamp is taken as fresh: this test checks the link, not pip)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "install-user",
+                           f"HOME={home}", f"VENV={venv}", "-o", f"{venv}/.installed"],
+                          env=env | {"PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False)
+
+
+def test_make_install_user_puts_voxagent_on_path(tmp_path: Path) -> None:
+    venv = Path(sys.prefix)
+    assert (venv / "bin" / "voxagent").exists(), "the project is installed in this venv"
+    made = _install_user(tmp_path, venv)
+    assert made.returncode == 0, made.stderr
+    link = tmp_path / ".local" / "bin" / "voxagent"
+    assert link.is_symlink() and link.resolve() == (venv / "bin" / "voxagent").resolve()
+    assert f"{tmp_path}/.local/bin is not on PATH" in made.stdout  # and says so
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    ran = subprocess.run(["voxagent", "--version"], env=env | {"PATH": f"{link.parent}:/usr/bin"},
+                         cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT,
+                         check=False)
+    assert ran.returncode == 0 and ran.stdout.startswith("voxagent "), ran.stderr
+    again = _install_user(tmp_path, venv)  # idempotent
+    assert again.returncode == 0 and link.is_symlink(), again.stderr
+
+
+def test_make_install_user_never_replaces_a_file_that_is_not_a_link(tmp_path: Path) -> None:
+    theirs = tmp_path / ".local" / "bin" / "voxagent"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("#!/bin/sh\necho the other voxagent\n")
+    made = _install_user(tmp_path, Path(sys.prefix))
+    assert made.returncode != 0
+    assert f"{theirs} exists and is not a link" in made.stderr
+    assert not theirs.is_symlink() and "the other voxagent" in theirs.read_text()

@@ -207,3 +207,13 @@ def test_what_can_i_say_puts_the_focused_apps_commands_first(builtins, command_f
     assert "wake up" not in elsewhere.commands  # sleep mode's, not active in command mode
     say(d, "go to sleep")
     assert say(d, "what can I say").actions == ()  # asleep: only "wake up" acts
+
+
+def test_a_capture_inside_longer_typed_text_is_filled_in(command_file) -> None:
+    """The README's example: the heard words replace <text:snake>, the rest is typed as is
+    (it used to type the placeholder itself)."""
+    commands = command_file('[commands]\n'
+                            '"function <text>" = ["type def <text:snake>():", "key left * 3"]\n')
+    dec = say(Dispatcher(commands), "Function user name.")
+    assert dec.command == "function <text>"
+    assert dec.actions == (TypeAction("def user_name():"), KeyAction("left", 3))

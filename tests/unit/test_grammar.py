@@ -63,6 +63,8 @@ def test_display_name_picks_first_alternative_and_keeps_optionals() -> None:
     ("type <text:snake>", {"text": "user name"}, TypeAction("user_name")),
     ("type <text>", {"text": "Hello, world"}, TypeAction("Hello, world")),
     ("type literal words", {}, TypeAction("literal words")),
+    ("type def <text:snake>():", {"text": "user name"}, TypeAction("def user_name():")),
+    ("type <<text>> or <text:caps>!", {"text": "stop"}, TypeAction("<stop> or STOP!")),
     ("scroll down * <n>", {"n": 4}, ScrollAction("down", 4)),
     ("launch terminal", {}, LaunchAction("terminal")),
     ("mode sleep", {}, ModeAction(Mode.SLEEP)),
@@ -79,6 +81,7 @@ def test_action_templates_build_contract_actions(text, caps, action) -> None:
     ("key ctrl+c * 0", "out of range"),
     ("type hello * 2", "only key and scroll"),
     ("type <text:shouty>", "unknown formatter 'shouty'"),
+    ("type def <text:shouty>():", "unknown formatter 'shouty'"),
     ("scroll sideways", "scroll direction 'sideways'"),
     ("launch rocket", "unknown app 'rocket'"),
     ("mode party", "mode 'party'"),
@@ -98,3 +101,7 @@ def test_action_may_only_use_captures_the_spoken_form_has() -> None:
     check_captures(parse_spoken("type <text>"), actions, "type <text>")
     with pytest.raises(GrammarError, match="does not capture it"):
         check_captures(parse_spoken("type this"), actions, "type this")
+    inside = (parse_action("type def <text:snake>():"),)
+    check_captures(parse_spoken("function <text>"), inside, "function <text>")
+    with pytest.raises(GrammarError, match="does not capture it"):
+        check_captures(parse_spoken("function"), inside, "function")
