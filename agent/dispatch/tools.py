@@ -170,11 +170,6 @@ def risk(chain: list[Match]) -> str:
     return ""
 
 
-def is_risky(chain: list[Match]) -> bool:
-    """Whether performing these needs a spoken yes when a model chose them (see risk)."""
-    return bool(risk(chain))
-
-
 def has_controls(text: str) -> bool:
     """Whether typing `text` would press keys other than characters (Return for a newline,
     Tab, Escape, ...)."""

@@ -13,7 +13,6 @@ from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
     has_controls,
-    is_risky,
     risk,
     tool_call_match,
     tool_name,
@@ -85,10 +84,10 @@ def test_risky_guesses_wait_for_a_spoken_yes(builtins: tuple[Command, ...]) -> N
     d = Dispatcher(builtins)
     active = d.active()
     close = [tool_call_match(active, "close_window", "{}")]
-    assert is_risky(close)
-    assert is_risky([tool_call_match(active, "open_terminal", "{}")])
-    assert not is_risky([tool_call_match(active, "new_tab", "{}")])
-    pending = d.act("shut this window", close, confirm=is_risky(close))
+    assert risk(close) == "alt+f4 closes"
+    assert risk([tool_call_match(active, "open_terminal", "{}")]) == "launches an app"
+    assert risk([tool_call_match(active, "new_tab", "{}")]) == ""
+    pending = d.act("shut this window", close, confirm=bool(risk(close)))
     assert (pending.command, pending.actions) == ("close window", ())
     assert "say yes" in pending.note
     done = d.dispatch(Transcript("Yes."))
