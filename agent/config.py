@@ -145,10 +145,15 @@ class CommandsConfig:
         "before the other second tries (one more encoding, paid by misses only).")
     builtin: bool = _opt(True, "Load the built-in command sets.")
     typed_controls: str = _opt(
-        "confirm", "Text heard (dictation, <text> captures, command intent) that holds control "
-        'characters, which would press keys such as Return: "confirm" waits for a spoken '
-        '"yes" first; "strip" types it with each run of them made one space.',
+        "confirm", "Text (<text> captures, command intent) that holds control characters, "
+        'which would press keys such as Return: "confirm" waits for a spoken "yes" first; '
+        '"strip" types it with each run of them made one space (as dictation always does: '
+        "a recogniser's line break is not a spoken one).",
         choices=("confirm", "strip"))
+    confirm_timeout_s: float = _opt(
+        8.0, "How long a command that asks first waits for its spoken yes: the next "
+        "utterance must start within this many seconds of the asking one's end.",
+        lo=1.0, hi=120.0)
 
 
 @dataclass(frozen=True)

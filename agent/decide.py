@@ -92,17 +92,21 @@ class Decider:
         if heard.utterance.unbroken and self.dispatcher.mode is not Mode.DICTATION:
             transcript = replace(transcript, doubt=transcript.doubt or "part of unbroken speech "
                                  "longer than vad.max_utterance_s")
+        utt = heard.utterance
         if transcript.doubt:
             log.info("heard %r, doubted (%s): not acted on", transcript.text, transcript.doubt)
-            return transcript, Decision(transcript.text.strip(), None, (),
-                                        self.dispatcher.mode, note=f"doubted: {transcript.doubt}")
+            return transcript, self.dispatcher.ignore(
+                transcript.text.strip(), f"doubted: {transcript.doubt}", start=utt.start)
         if not self.dispatcher.matches(transcript, heard.app):
             transcript = self._second_tries(heard)
         elif (lead := self.dispatcher.text_prefix(transcript, heard.app)) is not None:
             transcript = self._free_text(heard, lead)
-        decision = self.dispatcher.dispatch(transcript, heard.app)
+        decision = self.dispatcher.dispatch(transcript, heard.app, start=utt.start, end=utt.end)
         if decision.command is None and not decision.actions and self._can.intent:
-            decision = self._intended(heard, transcript) or decision
+            intended = self._intended(heard, transcript)
+            if intended is not None:  # it keeps what this utterance ended
+                decision = replace(intended, expired=decision.expired,
+                                   cancelled=decision.cancelled)
         return transcript, decision
 
     def settled(self, heard: Heard) -> Transcript | None:
@@ -320,7 +324,8 @@ class Decider:
         if not calls:
             return None
         return self.dispatcher.intended(text, calls, heard.app,
-                                        confirm_always=self._intent_confirm == "always")
+                                        confirm_always=self._intent_confirm == "always",
+                                        end=heard.utterance.end)
 
 
 def surface_form(text: str) -> str:

@@ -183,6 +183,16 @@ Action = (KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | Li
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """Actions held until a spoken yes: what they do, and until when a yes counts."""
+
+    what: str
+    """What a yes would do, for the person ("close window", "press backspace 100 times")."""
+    until: float
+    """Stream time (s) after which an utterance that starts is too late to be the yes."""
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the dispatcher decided for one transcript."""
 
@@ -196,6 +206,12 @@ class Decision:
     """The mode after this utterance."""
     note: str = ""
     """Why nothing happened, or what awaits confirmation; for logs and feedback."""
+    pending: Pending | None = None
+    """What waits for a spoken yes after this utterance (this one asked for it)."""
+    expired: str = ""
+    """A confirmation that had waited too long when this utterance came: what it held."""
+    cancelled: str = ""
+    """A confirmation this utterance ended by not being a yes: what it held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +229,10 @@ class Outcome:
     """time.monotonic() when the transcript was ready (before dispatch), in seconds."""
 
     def to_json(self) -> dict[str, object]:
-        """The contract's JSON object for this utterance; "error" (the failures, one line
-        each, joined by "; ") only when recognition or an action failed."""
+        """The contract's JSON object for this utterance; "pending", "expired" and
+        "cancelled" (what a confirmation holds) only when one waits, ran out or was ended;
+        "error" (the failures, one line each, joined by "; ") only when recognition or an
+        action failed."""
         line: dict[str, object] = {
             "start": round(self.utterance.start, 2),
             "end": round(self.utterance.end, 2),
@@ -224,6 +242,10 @@ class Outcome:
             "mode": self.decision.mode.value,
             "backend": self.transcript.backend,
         }
+        d = self.decision
+        ended = {"pending": d.pending.what if d.pending else "", "expired": d.expired,
+                 "cancelled": d.cancelled}
+        line |= {k: v for k, v in ended.items() if v}
         if self.errors:
             line["error"] = "; ".join(self.errors)
         return line

@@ -185,7 +185,8 @@ def _worker(cfg: Config, recogniser: Recogniser, dispatcher: Dispatcher,
 
 def _dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
     return Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
-                      cfg.commands.alternative_margin, controls=cfg.commands.typed_controls)
+                      cfg.commands.alternative_margin, controls=cfg.commands.typed_controls,
+                      confirm_timeout_s=cfg.commands.confirm_timeout_s)
 
 
 class _Output:
@@ -297,7 +298,9 @@ def _human_line(o: Outcome, started_at: float | None) -> None:
     d = o.decision
     acts = ", ".join(json.dumps(a.to_json()["action"]) + " " + " ".join(
         str(v) for k, v in a.to_json().items() if k != "action") for a in d.actions)
-    what = f"{d.command} -> {acts}" if d.command else (d.note or "-")
+    what = f"{d.command} -> {acts}" if d.command and d.actions else (d.note or "-")
+    what += "".join(f" [{k}: {v}]" for k, v in (("cancelled", d.cancelled),
+                                                 ("no yes in time", d.expired)) if v)
     stamp = time.strftime("%H:%M:%S")
     took = _latency(o, started_at)
     delay = took.get("performed", took["recognised"])

@@ -143,9 +143,10 @@ class Worker:
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 
     def failed(self, utt: Utterance, error: str) -> Outcome:
-        """The outcome of an utterance that could not be heard or decided: nothing done."""
+        """The outcome of an utterance that could not be heard or decided: nothing done
+        (and a held command ended, as by any utterance that is not its yes)."""
         transcript = Transcript(text="", backend=self.recogniser.name)
-        decision = Decision("", None, (), self.dispatcher.mode, note=f"error: {error}")
+        decision = self.dispatcher.ignore("", f"error: {error}", start=utt.start)
         return Outcome(utt, transcript, decision, time.monotonic(), (error,))
 
     @staticmethod

@@ -22,7 +22,15 @@ from agent.desktop.history import History, history_record
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import Cue, CuePlayer
 from agent.desktop.status import Status, style_label
-from agent.messages import Activity, ActivityEvent, HelpAction, ListenStyle, Mode, Outcome
+from agent.messages import (
+    Activity,
+    ActivityEvent,
+    HelpAction,
+    ListenStyle,
+    Mode,
+    Outcome,
+    Pending,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +47,18 @@ class Worker(Protocol):
     def stop(self) -> None: ...
 
 
+def _timer(seconds: float, fn: Callable[[], None]) -> None:
+    timer = threading.Timer(seconds, fn)
+    timer.daemon = True
+    timer.start()
+
+
 class Controller:
     def __init__(self, gate: CaptureGate, status: Status, *, cues: CuePlayer,
-                 notifier: Notifier, history: History | None = None) -> None:
+                 notifier: Notifier, history: History | None = None,
+                 later: Callable[[float, Callable[[], None]], None] = _timer) -> None:
+        """`later(seconds, fn)` calls fn after that long (on any thread): what the tray
+        shows of a command awaiting its yes goes when the yes can no longer come."""
         self.gate = gate
         self._status = status
         self._cues = cues
@@ -58,6 +75,9 @@ class Controller:
         self._active_app: Callable[[], str] = str
         self.help_view: Callable[[str, str], bool] = lambda title, text: False
         """Shows "what can I say" in a window (title, text); False when it cannot."""
+        self._later = later
+        self._asking: Pending | None = None
+        """The held command the status shows, until its yes, its end or its time is up."""
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -125,7 +145,8 @@ class Controller:
         dispatcher = self._dispatcher
 
         def apply() -> None:
-            dispatcher.set_mode(mode)
+            dispatcher.set_mode(mode)  # which drops a held command
+            self._ask(None)
             self._update(mode=mode)
             log.warning("mode %s", mode.value)
 
@@ -196,10 +217,29 @@ class Controller:
         if said:
             self.recent.append(said)
         before = self.status.mode
+        self._ask(d.pending, started_at, o.utterance.end)
         self._update(mode=d.mode, last_command=d.command or self.status.last_command)
         self._feedback(o, before)
         if self._history is not None:
             self._history.append(history_record(o, started_at))
+
+    def _ask(self, pending: Pending | None, started_at: float | None = None,
+             end: float = 0.0) -> None:
+        """Show what waits for a yes (None: nothing) until its time is up (`started_at`:
+        the stream's start, time.monotonic(); `end`: the asking utterance's end)."""
+        self._asking = pending
+        self._update(asking=pending.what if pending else "")
+        if pending is None:
+            return
+        left = pending.until - end if started_at is None else \
+            started_at + pending.until - time.monotonic()
+
+        def over() -> None:
+            if self._asking is pending:
+                self._asking = None
+                self._update(asking="")
+
+        self._later(max(left, 0.0), over)
 
     def _feedback(self, o: Outcome, before: Mode) -> None:
         d = o.decision
@@ -213,6 +253,8 @@ class Controller:
             self._cue(Cue.NOT_UNDERSTOOD)
         if d.command and d.actions and not any(isinstance(a, HelpAction) for a in d.actions):
             self._notifier.notify("voxagent", f"{d.command}  ({d.text})")
+        elif d.pending is not None:
+            self._notifier.notify("voxagent", f"{d.note}  ({d.text})")
 
 
 HELP_TITLE = "voxagent: what you can say"

@@ -51,6 +51,8 @@ class Status:
     partial: str = ""
     """What is being heard while the person speaks (a streaming recogniser's partial
     text); "" when nothing is, or the utterance is over."""
+    asking: str = ""
+    """What a spoken yes would do now ("close window"); "" when nothing waits for one."""
 
     @property
     def state(self) -> TrayState:
@@ -67,7 +69,8 @@ class Status:
         return next((state for hit, state in rules if hit), TrayState.LISTENING)
 
     def tooltip(self) -> str:
-        """"voxagent: listening (hands-free, command mode) | last: new tab"; while speech
+        """"voxagent: listening (hands-free, command mode) | last: new tab"; while a
+        command waits for its yes, "| say yes to close window" before "last"; while speech
         is heard with a partial text: "voxagent: hearing: new ta…" in its place."""
         state = self.state
         if state is TrayState.ERROR:
@@ -77,6 +80,8 @@ class Status:
             head = f"voxagent: {STATE_WORDS[state]} ({how}, {self.mode.value} mode)"
         if self.partial and state is not TrayState.ERROR:
             return f"voxagent: hearing: {_tail(self.partial)}"
+        if self.asking:
+            head += f" | say yes to {self.asking}"
         return head + (f" | last: {self.last_command}" if self.last_command else "")
 
 

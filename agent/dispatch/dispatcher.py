@@ -4,6 +4,13 @@ command mode:   the transcript (or an n-best alternative close to it) must match
                 a command, or commands chained with "then"; otherwise nothing.
 dictation mode: every utterance is typed as heard, except the dictation commands.
 sleep mode:     nothing acts but the sleep-mode commands ("wake up").
+
+A command that asks first (marked `confirm`, a risky guess of a model's intent, typed text
+with control characters) is held for the next utterance: a yes that starts within
+`confirm_timeout_s` of the asking utterance's end performs it; any other utterance
+(acted on, doubted, not recognised) ends it and is then taken as usual, and one that
+starts later finds it expired.  Times are the stream times of the utterances, so a
+recording and the microphone behave alike.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agent.dispatch.captures import LOOSE, similarity
@@ -23,9 +30,9 @@ from agent.dispatch.normalize import normalize, tokenize
 from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
+    described,
     has_controls,
-    is_risky,
-    shown,
+    risk,
     tool_call_match,
     without_controls,
 )
@@ -37,6 +44,7 @@ from agent.messages import (
     Hypothesis,
     Mode,
     ModeAction,
+    Pending,
     Transcript,
     TypeAction,
 )
@@ -58,10 +66,22 @@ wait for a spoken yes, or type it with each run of them made one space."""
 YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
 """Spoken confirmations of a risky command (normalised)."""
 
+CONFIRM_TIMEOUT_S = 8.0
+"""How long a held command waits for its yes (the config's commands.confirm_timeout_s)."""
+
 
 _FOCUS_KINDS = frozenset({"key", "chord"})
 _FOCUS_SIMILARITY = 0.75
 """How closely the first words heard must match a key command's leading words."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A command held for a spoken yes."""
+
+    name: str | None
+    actions: tuple[Action, ...]
+    pending: Pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +99,8 @@ class Dispatcher:
 
     def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
                  alt_margin: float = 0.6, mode: Mode = Mode.COMMAND,
-                 controls: str = "confirm") -> None:
+                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S
+                 ) -> None:
         self.alt_margin = alt_margin
         """How far below the best hypothesis an alternative may score and still match."""
         self.mode = mode
@@ -87,8 +108,11 @@ class Dispatcher:
             raise ValueError(f"controls must be one of {', '.join(CONTROLS)}, not {controls!r}")
         self.controls = controls
         """Typed text with control characters: "confirm" (a spoken yes first) or "strip"."""
+        self.confirm_timeout_s = confirm_timeout_s
+        """Seconds of stream time from the end of the asking utterance within which the
+        next must start to be taken as its yes."""
         self._matcher = Matcher(commands, threshold)
-        self._pending: tuple[str | None, tuple[Action, ...]] | None = None
+        self._pending: _Held | None = None
         self._dictated = False
 
     def set_commands(self, commands: tuple[Command, ...]) -> None:
@@ -136,8 +160,9 @@ class Dispatcher:
         return self._pending is not None
 
     def matches(self, transcript: Transcript, app: str = "") -> bool:
-        """Whether dispatch() would find a command (or an answer it awaits); no state change."""
-        return self._pending is not None or self._match(self._hyps(transcript), app) is not None
+        """Whether dispatch() would find a command (or the yes it awaits); no state change."""
+        return (self._pending is not None and _said(transcript.text) in YES) \
+            or self._match(self._hyps(transcript), app) is not None
 
     def command_name(self, transcript: Transcript, app: str = "") -> str | None:
         """The command (chain) dispatch() would perform for `transcript`; no state change."""
@@ -204,18 +229,39 @@ class Dispatcher:
                 <= 1 / _LENGTH_RATIO]
         return fits[:limit]
 
-    def dispatch(self, transcript: Transcript, app: str = "") -> Decision:
-        """Decide what one utterance does, and move to the mode it leaves us in."""
+    def dispatch(self, transcript: Transcript, app: str = "", *, start: float = 0.0,
+                 end: float = 0.0) -> Decision:
+        """Decide what one utterance does, and move to the mode it leaves us in; `start`,
+        `end`: its stream times (s), which a held command's yes is timed by."""
         text = transcript.text.strip()
-        if self._pending is not None:
-            return self._confirm(text)
+        held, expired = self._take_held(start)
+        if held is not None and _said(text) in YES:
+            return self._finish(text, held.name, held.actions)
         found = self._match(self._hyps(transcript), app)
         if found is not None:
-            return self._perform(*found, app=app)
-        if self.mode is Mode.DICTATION and text:
-            return self._dictate(text)
-        note = "asleep" if self.mode is Mode.SLEEP else "not a command"
-        return Decision(text, None, (), self.mode, note=note if text else "nothing heard")
+            decision = self._perform(*found, app=app, end=end)
+        elif self.mode is Mode.DICTATION and text:
+            decision = self._dictate(text)
+        else:
+            note = "asleep" if self.mode is Mode.SLEEP else "not a command"
+            decision = Decision(text, None, (), self.mode,
+                                note=note if text else "nothing heard")
+        return _ended(decision, held, expired)
+
+    def ignore(self, text: str, note: str, *, start: float = 0.0) -> Decision:
+        """An utterance not acted on (doubted, not recognised; `note` says why): nothing is
+        done, and, as any utterance but a yes, it ends a held command."""
+        held, expired = self._take_held(start)
+        return _ended(Decision(text, None, (), self.mode, note=note), held, expired)
+
+    def _take_held(self, start: float) -> tuple[_Held | None, str]:
+        """The held command, taken off: (it, "") when an utterance starting at `start` may
+        be its yes, (None, what it held) when it waited too long, (None, "") when none."""
+        held, self._pending = self._pending, None
+        if held is None or start <= held.pending.until:
+            return held, ""
+        log.info("no yes within %g s: %s not done", self.confirm_timeout_s, held.pending.what)
+        return None, held.pending.what
 
     @staticmethod
     def _hyps(transcript: Transcript) -> tuple[Hypothesis, ...]:
@@ -240,11 +286,11 @@ class Dispatcher:
         return command_tools(self.active(app))
 
     def intended(self, text: str, calls: Sequence[ToolCall], app: str = "",
-                 confirm_always: bool = False) -> Decision | None:
+                 confirm_always: bool = False, *, end: float = 0.0) -> Decision | None:
         """The decision for commands a model picked as tool calls (`text` is what was
-        heard), or None when there are none, they do not fit the active commands, or this
-        is not command mode. Risky ones (agent.dispatch.tools.is_risky: typed text among
-        them), or all with `confirm_always`, wait for a spoken yes."""
+        heard, `end` when it ended), or None when there are none, they do not fit the
+        active commands, or this is not command mode. Risky ones (agent.dispatch.tools.risk:
+        deleting, closing, typing, ...), or all with `confirm_always`, wait for a yes."""
         if not calls or not self.tools(app):
             return None
         live = self.active(app)
@@ -253,19 +299,20 @@ class Dispatcher:
         except ToolCallError as exc:
             log.warning("command intent: %s", exc)
             return None
-        confirm = confirm_always or is_risky(chain)
-        decision = self._perform(text, chain, confirm, app)
+        why = risk(chain) or ("intent_confirm is always" if confirm_always else "")
+        decision = self._perform(text, chain, bool(why), app, end=end)
         log.info("command intent: %r -> %s%s", text, decision.command,
-                 " (awaiting yes)" if self._pending is not None else "")
+                 f" (awaiting yes: {why})" if self._pending is not None else "")
         return decision
 
-    def act(self, text: str, chain: list[Match], confirm: bool = False) -> Decision:
+    def act(self, text: str, chain: list[Match], confirm: bool = False, *,
+            end: float = 0.0) -> Decision:
         """Perform commands found otherwise than by their words (a model's tool call) as a
         match would be, asking for a spoken yes first when `confirm` (or a command says so)."""
-        return self._perform(text, chain, confirm)
+        return self._perform(text, chain, confirm, end=end)
 
     def _perform(self, text: str, chain: list[Match], confirm: bool = False,
-                 app: str = "") -> Decision:
+                 app: str = "", *, end: float = 0.0) -> Decision:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
@@ -274,13 +321,16 @@ class Dispatcher:
                  for a in built]
         actions, controls = self._guard(built)
         if confirm or controls or any(m.command.confirm for m in chain):
-            return self._ask(text, name, actions)
+            return self._ask(text, name, actions, end)
         return self._finish(text, name, actions)
 
     def _dictate(self, text: str) -> Decision:
-        actions, controls = self._guard([TypeAction((" " if self._dictated else "") + text)])
-        if controls:
-            return self._ask(text, None, actions)
+        """Type what was heard. A recogniser's newline or other control character is its
+        layout, not a spoken "new line": typed as a space, so dictation never asks."""
+        typed = without_controls(text).strip()
+        if not typed:
+            return Decision(text, None, (), self.mode, note="nothing to type")
+        actions = (TypeAction((" " if self._dictated else "") + typed),)
         self._dictated = True
         return Decision(text, None, actions, self.mode)
 
@@ -298,12 +348,14 @@ class Dispatcher:
             out.append(a)
         return tuple(out), flagged
 
-    def _ask(self, text: str, name: str | None, actions: tuple[Action, ...]) -> Decision:
-        """Hold `actions` until the next utterance says yes; the note says what they do."""
-        self._pending = (name, actions)
-        typed = ", ".join(shown(a.text) for a in actions if isinstance(a, TypeAction))
-        what = ": ".join(filter(None, [name, typed and f"types {typed}"]))
-        return Decision(text, name, (), self.mode, note=f"say yes to confirm: {what}")
+    def _ask(self, text: str, name: str | None, actions: tuple[Action, ...],
+             end: float) -> Decision:
+        """Hold `actions` for a yes from the next utterance (`end`: this one's end); the
+        note says what they do."""
+        what = name if name and "<" not in name else described(actions)
+        pending = Pending(what, end + self.confirm_timeout_s)
+        self._pending = _Held(name, actions, pending)
+        return Decision(text, name, (), self.mode, note=f"say yes to {what}", pending=pending)
 
     def _finish(self, text: str, name: str | None, actions: tuple[Action, ...]) -> Decision:
         for a in actions:
@@ -314,15 +366,19 @@ class Dispatcher:
             self._dictated = True
         return Decision(text, name, actions, self.mode)
 
-    def _confirm(self, text: str) -> Decision:
-        assert self._pending is not None
-        name, actions = self._pending
-        self._pending = None
-        said = re.sub(r"[^a-z ]", "", text.lower()).strip()
-        if said in YES:
-            return self._finish(text, name, actions)
-        log.info("not confirmed: %s", name or "typing")
-        return Decision(text, name, (), self.mode, note=f"cancelled: {name or 'typing'}")
+
+def _said(text: str) -> str:
+    """What was said, as YES lists it: lower case, letters and spaces."""
+    return re.sub(r"[^a-z ]", "", text.lower()).strip()
+
+
+def _ended(decision: Decision, held: _Held | None, expired: str) -> Decision:
+    """`decision`, with the held command it ended (not a yes) or found expired."""
+    if held is not None:
+        log.info("not confirmed: %s (heard %r instead of yes)", held.pending.what,
+                 decision.text)
+        return replace(decision, cancelled=held.pending.what)
+    return replace(decision, expired=expired) if expired else decision
 
 
 def _leading_words(cmd: Command) -> tuple[list[str], str]:

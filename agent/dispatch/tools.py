@@ -20,9 +20,19 @@ from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import KEY_NAMES, parse_chord
 from agent.messages import Action, KeyAction, LaunchAction, TypeAction
 
-RISKY_KEYS = frozenset({"alt+f4", "ctrl+w", "ctrl+q", "ctrl+shift+w", "ctrl+shift+q",
-                        "delete", "shift+delete", "ctrl+shift+delete"})
-"""Chords that close or delete something: a guessed intent asks before pressing them."""
+REPEATS_ASKED = 5
+"""A model's guess that presses one chord more times than this asks first."""
+
+KEY_RISKS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (what, re.compile(pattern)) for what, pattern in (
+        ("deletes", r"(\w+\+)*(backspace|delete)|ctrl\+x"),
+        ("closes", r"alt\+f4|ctrl\+(shift\+)?[wq]|ctrl\+f4"),
+        ("selects", r"ctrl\+a|(ctrl\+)?shift\+(left|right|up|down|home|end|page_up|page_down)"),
+        ("inserts", r"(shift\+)?([a-z0-9]|space|enter|tab)|ctrl\+(shift\+)?v|shift\+insert"),
+    ))
+"""What a chord does, first that fits the whole chord: a model's guess asks before one
+that deletes or closes, and before one that inserts after one that selects (typing or
+pasting over a selection deletes it)."""
 
 _PARAMETERS: dict[str, dict[str, Any]] = {
     "key": {"type": "string", "description": "one key: enter, escape, tab, space, backspace, "
@@ -135,18 +145,29 @@ def actions_of(match: Match) -> list[Action]:
     return [t.build(match.captures) for t in match.command.actions]
 
 
-def is_risky(chain: list[Match]) -> bool:
-    """Whether performing these needs a spoken yes when a model chose them: marked
-    `confirm`, launching an app, a chord that closes or deletes, or typing text (the model
-    wrote it, not the speaker)."""
+def risk(chain: list[Match]) -> str:
+    """Why performing these needs a spoken yes when a model chose them ("" = it does not):
+    marked `confirm`, launching an app, typing text (the model wrote it, not the speaker),
+    a chord pressed more than REPEATS_ASKED times in all, or one that KEY_RISKS says
+    deletes, closes, or inserts over what an earlier one selected."""
+    selected = False
+    presses: dict[str, int] = {}
     for m in chain:
         if m.command.confirm:
-            return True
+            return f"{m.command.name} is marked confirm"
         for action in actions_of(m):
-            if isinstance(action, LaunchAction | TypeAction) or (
-                    isinstance(action, KeyAction) and action.keys in RISKY_KEYS):
-                return True
-    return False
+            if isinstance(action, LaunchAction | TypeAction):
+                return "launches an app" if isinstance(action, LaunchAction) else "types text"
+            if not isinstance(action, KeyAction):
+                continue
+            presses[action.keys] = presses.get(action.keys, 0) + action.count
+            if presses[action.keys] > REPEATS_ASKED:
+                return f"presses {action.keys} {presses[action.keys]} times"
+            does = next((what for what, p in KEY_RISKS if p.fullmatch(action.keys)), "")
+            if does in ("deletes", "closes") or (does == "inserts" and selected):
+                return f"{action.keys} {'replaces a selection' if does == 'inserts' else does}"
+            selected = selected or does == "selects"
+    return ""
 
 
 def has_controls(text: str) -> bool:
@@ -170,3 +191,17 @@ def shown(text: str) -> str:
     """Typed text as a confirmation shows it: quoted, control characters escaped, and
     what a newline will do said plainly."""
     return repr(text) + (" (presses Return)" if "\n" in text or "\r" in text else "")
+
+
+def described(actions: tuple[Action, ...]) -> str:
+    """What held actions do, for the person: "press backspace 100 times, type 'a\\nb'"."""
+    parts = []
+    for a in actions:
+        if isinstance(a, KeyAction):
+            parts.append(f"press {a.keys}" + (f" {a.count} times" if a.count > 1 else ""))
+        elif isinstance(a, TypeAction):
+            parts.append(f"type {shown(a.text)}")
+        elif isinstance(a, LaunchAction):
+            parts.append(f"open {a.app}")
+    return ", ".join(parts) or "it"
+

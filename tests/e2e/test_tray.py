@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -222,6 +223,32 @@ def test_device_failure_shows_error_and_resumes(trayer: Trayer, x_server: XServe
     err = agent.stop()
     assert resumed["actions"] == [CTRL_T], resumed
     assert err.count("microphone failed") == 1, err  # said once, not at every retry
+
+
+def test_a_command_that_asks_shows_what_it_waits_for_until_its_time_is_up(
+        trayer: Trayer, x_server: XServer, start_agent: Callable[..., LiveAgent],
+        tmp_path: Path) -> None:
+    mine = tmp_path / "agent0" / "config" / "commands"  # the first agent's folder
+    mine.mkdir(parents=True)
+    (mine / "mine.toml").write_text(
+        '[commands]\n"close window" = { do = "key alt+f4", confirm = true }\n')
+    agent = start_agent("--dry-run", config="[commands]\nconfirm_timeout_s = 6.0\n")
+    agent.log_wait("tray icon shown")
+    wait_state(x_server, "listening")
+    agent.say("close window")
+    asked = agent.next_json()
+    assert (asked["actions"], asked["pending"]) == ([], "close window"), asked
+    wait_tooltip(x_server, "| say yes to close window")
+    deadline = time.monotonic() + 20.0
+    while "say yes" in (tip := tooltip(x_server)):  # nothing said: its time runs out
+        assert time.monotonic() < deadline, tip
+        time.sleep(0.05)
+    agent.mic.silence(1.0)
+    agent.say("yes")
+    late = agent.next_json()
+    err = agent.stop()
+    assert (late["actions"], late["expired"]) == ([], "close window"), late
+    assert "no yes within 6 s: close window not done" in err, err
 
 
 def _help_ids(server: XServer) -> set[str]:

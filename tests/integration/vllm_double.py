@@ -29,7 +29,9 @@ Errors use vLLM's current shape {"error": {"message", "type", "param", "code"}};
 What it "hears": by default it transcribes with the embedded faster-whisper tiny.en (so it
 answers real speech with real words); `VLLM_DOUBLE_ASR=echo` answers "N.NN seconds of
 audio" instead.  Chat replies are canned: "heard: <transcript>; asked: <text>"; tool calls
-are scripted through the control endpoint.
+are scripted through the control endpoint, and so is how a transcript is written
+(`POST /_double/written` {when, text}: heard words containing `when` are answered as
+`text`, e.g. with the line breaks Voxtral puts in).
 
 Faults: `VLLM_DOUBLE_STARTUP_S` (slow start), `VLLM_DOUBLE_RESTART_S` (added to the
 start-up of every start after the first counted in `VLLM_DOUBLE_COUNTER`: a slow reload),
@@ -92,6 +94,7 @@ class Double:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self.tool_calls: list[dict[str, Any]] = []
+        self.written: list[dict[str, Any]] = []
         self.hits: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
         """/v1/realtime sessions: bytes, running sha256, utterances (vllm_double_realtime)."""
@@ -220,10 +223,13 @@ class Handler(BaseHTTPRequestHandler):
                                  "seconds": float(data.get("seconds", 5))})
             elif self.path == "/_double/tool_call":
                 d.tool_calls.append(data)
+            elif self.path == "/_double/written":
+                d.written.append(data)
             elif self.path == "/_double/clear":
                 d.requests.clear()
                 d.faults.clear()
                 d.tool_calls.clear()
+                d.written.clear()
                 d.hits.clear()
                 d.sessions.clear()
         self.send_json(200, {"ok": True})
@@ -266,6 +272,9 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 - libsndfile's errors: the client's bad file
             raise ApiError(400, "Invalid or unsupported audio file.") from None
         text = self.double.ears.hear(audio)
+        with self.double.lock:
+            text = next((w["text"] for w in self.double.written
+                         if w["when"].lower() in text.lower()), text)
         self.double.record({"path": self.path, "form": form, "filename": fields["file"][0],
                             "audio": info, "temperature": temperature, "text": text})
         return {"text": text, "usage": {"type": "duration", "seconds": math.ceil(info["seconds"])}}

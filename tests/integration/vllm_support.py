@@ -144,6 +144,10 @@ class Control:
         self._call("tool_call", {"when": when, "calls": [{"name": n, "arguments": a}
                                                          for n, a in calls]})
 
+    def written(self, when: str, text: str) -> None:
+        """Transcripts whose heard words contain `when` are answered as `text`."""
+        self._call("written", {"when": when, "text": text})
+
     def requests(self) -> list[dict[str, Any]]:
         return list(self._call("requests"))
 

@@ -106,7 +106,7 @@ def test_a_command_that_asks_first_awaits_its_answer(
     d = Dispatcher(command_file('[commands]\n"quit app" = { do = "key ctrl+q", '
                                 'confirm = true }\n'))
     assert d.complete("quit app").complete
-    assert d.dispatch(Transcript("quit app")).note == "say yes to confirm: quit app"
+    assert d.dispatch(Transcript("quit app")).note == "say yes to quit app"
     assert d.complete("yes") == Completeness(False, "awaiting a spoken yes")
 
 

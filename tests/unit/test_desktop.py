@@ -4,7 +4,9 @@ history records, hotkey names and backends, and the controller's bookkeeping."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from agent.messages import (
     Mode,
     ModeAction,
     Outcome,
+    Pending,
     Transcript,
     Utterance,
 )
@@ -452,6 +455,40 @@ def test_a_help_command_is_not_also_notified_as_a_command(
     ctl.outcome(help_)
     ctl.outcome(_outcome())
     assert notes == [("voxagent", "new tab  (New tab.)")]
+
+
+def test_a_command_awaiting_its_yes_is_shown_until_its_time_is_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builtins: tuple[Command, ...]) -> None:
+    timers: list[tuple[float, Callable[[], None]]] = []
+    ctl = Controller(CaptureGate(), Status(), cues=CuePlayer(tmp_path, enabled=False),
+                     notifier=Notifier(False), later=lambda s, fn: timers.append((s, fn)))
+    notes: list[str] = []
+    ctl._notifier.enabled = True
+    monkeypatch.setattr(ctl._notifier, "notify", lambda t, b, **kw: notes.append(b))
+    held = Decision("Close window.", "close window", (), Mode.COMMAND,
+                    note="say yes to close window", pending=Pending("close window", 9.5))
+    ask = Outcome(Utterance(b"", 0.5, 1.5), Transcript("Close window."), held)
+    ctl.outcome(ask)  # a file read as fast as it goes: no stream start
+    assert ctl.status.asking == "close window"
+    assert ctl.status.tooltip() == ("voxagent: listening (hands-free, command mode) "
+                                    "| say yes to close window | last: close window")
+    assert notes == ["say yes to close window  (Close window.)"]
+    assert timers[-1][0] == 8.0
+    timers[-1][1]()  # no yes came
+    assert ctl.status.asking == "" and "say yes" not in ctl.status.tooltip()
+    ctl.outcome(ask, started_at=time.monotonic() - 100.0)  # live, 100 s on: time is up
+    assert timers[-1][0] == 0.0
+    ctl.outcome(ask)
+    ctl.outcome(_outcome())  # another utterance: the dispatcher dropped it
+    assert ctl.status.asking == ""
+    again = Pending("close window", 20.0)  # asked again: a new one
+    ctl.outcome(replace(ask, decision=replace(held, pending=again)))
+    timers[-2][1]()  # the time of an earlier one runs out: this one still waits
+    assert ctl.status.asking == "close window"
+    dispatcher = Dispatcher(builtins)
+    ctl.attach(_Worker(), dispatcher, list, lambda: None)
+    ctl.set_dictation(True)  # the menu drops it
+    assert ctl.status.asking == ""
 
 
 def test_tray_icon_pixels_are_see_through_or_on_the_plain_background() -> None:

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import Hypothesis, KeyAction, Mode, ModeAction, Transcript, TypeAction
+from agent.messages import (
+    Hypothesis,
+    KeyAction,
+    Mode,
+    ModeAction,
+    Pending,
+    Transcript,
+    TypeAction,
+)
 
 
 def say(d: Dispatcher, text: str, app: str = ""):
@@ -92,14 +102,79 @@ def test_risky_command_waits_for_yes(command_file) -> None:
                         'confirm = true }\n')
     d = Dispatcher(cmds)
     ask = say(d, "Shut it down.")
-    assert ask.actions == () and "confirm" in ask.note and ask.command == "shut it down"
+    assert ask.actions == () and ask.note == "say yes to shut it down" \
+        and ask.command == "shut it down"
     yes = say(d, "Yes.")
     assert yes.actions == (KeyAction("ctrl+alt+delete"),)
     say(d, "shut it down")
     no = say(d, "no")
-    assert no.actions == () and "cancelled" in no.note
+    assert no.actions == () and no.cancelled == "shut it down"
     say(d, "shut it down")
     assert say(d, "shut it down").actions == ()  # repeating is not confirming
+
+
+CLOSE = '[commands]\n"close window" = { do = "key alt+f4", confirm = true }\n'
+
+
+def test_a_held_command_waits_for_its_yes_only_so_long(command_file,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The clock is the utterances' stream times: the asking one's end, the answer's start."""
+    d = Dispatcher(command_file(CLOSE), confirm_timeout_s=8.0)
+    ask = d.dispatch(Transcript("Close window."), start=0.5, end=1.5)
+    assert ask.pending == Pending("close window", 9.5) and ask.note == "say yes to close window"
+    assert ask.actions == () and d.awaiting
+    with caplog.at_level("INFO"):
+        late = d.dispatch(Transcript("Yes."), start=9.51, end=10.0)
+    assert (late.actions, late.expired, late.cancelled, late.pending) == ((), "close window",
+                                                                         "", None)
+    assert "no yes within 8 s: close window not done" in caplog.text
+    assert not d.awaiting and d.dispatch(Transcript("Yes."), start=10.5).expired == ""
+    d.dispatch(Transcript("Close window."), start=600.0, end=601.0)
+    assert d.dispatch(Transcript("Yes."), start=609.0, end=609.4).actions == (
+        KeyAction("alt+f4"),)  # just in time
+    d.dispatch(Transcript("Close window."), start=700.0, end=701.0)
+    assert d.dispatch(Transcript("Yes."), start=1301.8).actions == ()  # 600 s later
+
+
+def test_any_utterance_but_yes_ends_a_held_command_and_is_taken(command_file,
+                                                               builtins) -> None:
+    d = Dispatcher(builtins + command_file(CLOSE.replace("close window", "quit app")))
+    d.dispatch(Transcript("Quit app."), start=0.0, end=1.0)
+    doubted = d.ignore("And in the news tonight", "doubted: unbroken", start=2.0)
+    assert (doubted.actions, doubted.cancelled, doubted.note) == ((), "quit app",
+                                                                  "doubted: unbroken")
+    assert d.dispatch(Transcript("Yes."), start=3.0).actions == ()  # yes to nothing
+    d.dispatch(Transcript("Quit app."), start=10.0, end=11.0)
+    other = d.dispatch(Transcript("New tab."), start=12.0, end=13.0)
+    assert (other.actions, other.cancelled) == ((KeyAction("ctrl+t"),), "quit app")
+    d.dispatch(Transcript("Quit app."), start=20.0, end=21.0)
+    talk = d.dispatch(Transcript("I think so."), start=22.0, end=23.0)
+    assert (talk.actions, talk.cancelled, talk.note) == ((), "quit app", "not a command")
+    d.dispatch(Transcript("Quit app."), start=30.0, end=31.0)
+    assert d.ignore("", "error: the server went away", start=32.0).cancelled == "quit app"
+    assert not d.awaiting
+
+
+def test_only_a_yes_counts_as_the_answer_in_matches(command_file) -> None:
+    d = Dispatcher(command_file(CLOSE))
+    d.dispatch(Transcript("Close window."))
+    assert d.matches(Transcript("Yes.")) and d.matches(Transcript("Close window"))
+    assert not d.matches(Transcript("the weather today"))
+    d.set_mode(Mode.COMMAND)  # the tray's menu drops it
+    assert not d.awaiting and not d.matches(Transcript("Yes."))
+
+
+@pytest.mark.parametrize("controls", ["confirm", "strip"])
+def test_dictated_line_breaks_are_typed_as_spaces(builtins, controls: str) -> None:
+    """A recogniser's newline is its layout, not a spoken "new line": never held, never
+    lost, and the next sentence is typed too."""
+    d = Dispatcher(builtins, mode=Mode.DICTATION, controls=controls)
+    first = d.dispatch(Transcript("Dear team,\nthe report is attached."), start=0, end=2)
+    assert first.actions == (TypeAction("Dear team, the report is attached."),)
+    assert first.pending is None and not d.awaiting
+    second = d.dispatch(Transcript("Please review it\r\n\tbefore Friday."), start=3, end=5)
+    assert second.actions == (TypeAction(" Please review it before Friday."),)
+    assert d.dispatch(Transcript("\n")).actions == ()
 
 
 def test_per_app_commands_apply_only_in_their_app(builtins, command_file) -> None:

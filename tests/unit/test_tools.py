@@ -13,7 +13,7 @@ from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
     has_controls,
-    is_risky,
+    risk,
     tool_call_match,
     tool_name,
     without_controls,
@@ -84,10 +84,10 @@ def test_risky_guesses_wait_for_a_spoken_yes(builtins: tuple[Command, ...]) -> N
     d = Dispatcher(builtins)
     active = d.active()
     close = [tool_call_match(active, "close_window", "{}")]
-    assert is_risky(close)
-    assert is_risky([tool_call_match(active, "open_terminal", "{}")])
-    assert not is_risky([tool_call_match(active, "new_tab", "{}")])
-    pending = d.act("shut this window", close, confirm=is_risky(close))
+    assert risk(close) == "alt+f4 closes"
+    assert risk([tool_call_match(active, "open_terminal", "{}")]) == "launches an app"
+    assert risk([tool_call_match(active, "new_tab", "{}")]) == ""
+    pending = d.act("shut this window", close, confirm=bool(risk(close)))
     assert (pending.command, pending.actions) == ("close window", ())
     assert "say yes" in pending.note
     done = d.dispatch(Transcript("Yes."))
@@ -96,6 +96,64 @@ def test_risky_guesses_wait_for_a_spoken_yes(builtins: tuple[Command, ...]) -> N
     d.act("I need a shell", launch, confirm=True)
     assert d.dispatch(Transcript("no")).actions == ()
     assert d.act("x", launch).actions == (LaunchAction("terminal"),)  # unconfirmed path
+
+
+@pytest.mark.parametrize(("calls", "why"), [
+    ([("press_chord_n_times", '{"chord": "backspace", "n": 100}')],
+     "presses backspace 100 times"),
+    ([("press_chord_n_times", '{"chord": "ctrl+backspace", "n": 50}')],
+     "presses ctrl+backspace 50 times"),
+    ([("press_chord_n_times", '{"chord": "down", "n": 6}')], "presses down 6 times"),
+    ([("press_chord_n_times", '{"chord": "down", "n": 4}'),
+      ("press_chord_n_times", '{"chord": "down", "n": 3}')], "presses down 7 times"),
+    ([("press_chord", '{"chord": "ctrl+alt+delete"}')], "ctrl+alt+delete deletes"),
+    ([("press_chord", '{"chord": "backspace"}')], "backspace deletes"),
+    ([("cut", "{}")], "ctrl+x deletes"),
+    ([("close_tab", "{}")], "ctrl+w closes"),
+    ([("press_chord", '{"chord": "ctrl+q"}')], "ctrl+q closes"),
+    ([("select_all", "{}"), ("press_chord", '{"chord": "backspace"}')], "backspace deletes"),
+    ([("select_all", "{}"), ("paste", "{}")], "ctrl+v replaces a selection"),
+    ([("press_chord", '{"chord": "ctrl+shift+home"}'), ("press_chord", '{"chord": "x"}')],
+     "x replaces a selection"),
+    ([("select_all", "{}"), ("press_chord", '{"chord": "enter"}')],
+     "enter replaces a selection"),
+])
+def test_a_guess_that_deletes_closes_or_repeats_asks_first(
+        builtins: tuple[Command, ...], calls: list[tuple[str, str]], why: str) -> None:
+    d = Dispatcher(builtins)
+    chain = [tool_call_match(d.active(), name, args) for name, args in calls]
+    assert risk(chain) == why
+    held = d.intended("well I suppose we could start over",
+                      [ToolCall(name, args) for name, args in calls], end=2.0)
+    assert held is not None and held.actions == () and held.pending is not None
+    assert d.dispatch(Transcript("no"), start=3.0).actions == ()
+
+
+@pytest.mark.parametrize("calls", [
+    [("select_all", "{}"), ("copy", "{}")],
+    [("press_chord_n_times", '{"chord": "down", "n": 5}')],
+    [("press_chord", '{"chord": "x"}'), ("paste", "{}")],  # nothing was selected first
+    [("new_tab", "{}"), ("press_chord", '{"chord": "ctrl+shift+t"}')],
+])
+def test_a_guess_that_only_moves_copies_or_inserts_is_done(
+        builtins: tuple[Command, ...], calls: list[tuple[str, str]]) -> None:
+    d = Dispatcher(builtins)
+    chain = [tool_call_match(d.active(), name, args) for name, args in calls]
+    assert risk(chain) == ""
+    done = d.intended("x", [ToolCall(name, args) for name, args in calls])
+    assert done is not None and len(done.actions) == len(calls) and done.pending is None
+
+
+def test_a_held_guess_shows_what_it_would_press(builtins: tuple[Command, ...]) -> None:
+    d = Dispatcher(builtins)
+    held = d.intended("start over", [ToolCall("select_all", "{}"),
+                                     ToolCall("press_chord_n_times",
+                                              '{"chord": "backspace", "n": 100}')], end=4.0)
+    assert held is not None and held.pending is not None
+    assert held.note == "say yes to press ctrl+a, press backspace 100 times"
+    assert held.pending.until == 4.0 + d.confirm_timeout_s
+    assert d.dispatch(Transcript("Yes."), start=5.0).actions == (
+        KeyAction("ctrl+a"), KeyAction("backspace", 100))
 
 
 def test_intended_performs_a_harmless_call_and_holds_a_risky_one(
@@ -108,7 +166,7 @@ def test_intended_performs_a_harmless_call_and_holds_a_risky_one(
     assert d.dispatch(Transcript("Yes.")).actions == (KeyAction("alt+f4"),)
     asked = d.intended("a fresh tab", [ToolCall("new_tab", "{}")], confirm_always=True)
     assert asked is not None and asked.actions == ()
-    assert d.dispatch(Transcript("no")).note == "cancelled: new tab"
+    assert d.dispatch(Transcript("no")).cancelled == "new tab"
 
 
 def test_intended_refuses_what_does_not_fit(builtins: tuple[Command, ...],
@@ -128,9 +186,10 @@ def test_intent_never_types_a_newline_without_a_spoken_yes(
     call = ToolCall("type_text", '{"text": "rm -rf ~/Documents\\nexit"}')
     held = d.intended("type my command", [call])
     assert held is not None and held.actions == ()
-    assert held.note == ("say yes to confirm: type <text>: types 'rm -rf ~/Documents\\nexit' "
-                         "(presses Return)")
-    assert d.dispatch(Transcript("new tab")).actions == ()  # anything but yes cancels
+    assert held.note == "say yes to type 'rm -rf ~/Documents\\nexit' (presses Return)"
+    instead = d.dispatch(Transcript("new tab"))  # anything but yes cancels, and is taken
+    assert instead.actions == (KeyAction("ctrl+t"),)
+    assert instead.cancelled == "type 'rm -rf ~/Documents\\nexit' (presses Return)"
     d.intended("type my command", [call])
     assert d.dispatch(Transcript("Yes.")).actions == (TypeAction("rm -rf ~/Documents\nexit"),)
     plain = d.intended("type hello", [ToolCall("type_text", '{"text": "hello"}')])
@@ -145,17 +204,11 @@ def test_typed_speech_with_control_characters(builtins: tuple[Command, ...],
                                               controls: str) -> None:
     d = Dispatcher(builtins, controls=controls)
     typed = d.dispatch(Transcript("Type ls\nexit"))
-    d.set_mode(Mode.DICTATION)
-    dictated = d.dispatch(Transcript("Dear Bob,\r\n\tthanks."))
     if controls == "strip":
         assert typed.actions == (TypeAction("ls exit"),)
-        assert dictated.actions == (TypeAction("Dear Bob, thanks."),)
-        return
-    assert typed.actions == () and "(presses Return)" in typed.note
-    assert dictated.actions == () and dictated.command is None
-    assert dictated.note == "say yes to confirm: types 'Dear Bob,\\r\\n\\tthanks.' (presses Return)"
-    assert d.dispatch(Transcript("yes")).actions == (TypeAction("Dear Bob,\r\n\tthanks."),)
-    assert d.dispatch(Transcript("and more")).actions == (TypeAction(" and more"),)
+    else:
+        assert typed.actions == () and typed.note == "say yes to type 'ls\\nexit' (presses Return)"
+        assert d.dispatch(Transcript("yes")).actions == (TypeAction("ls\nexit"),)
 
 
 def test_control_characters() -> None:
