@@ -17,6 +17,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
+from agent.textfile import TextFileError, read_text
 from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
@@ -182,17 +183,15 @@ def load_config(path: Path | None) -> Config:
         return Config()
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path))
     except FileNotFoundError:
         return Config()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{where}: cannot read: it is a folder, not a file") from None
+    except TextFileError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
     data.pop("source", None)
     return _anchored(replace(_build(Config, data, where, ""), source=where), path.parent)
 

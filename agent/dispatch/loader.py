@@ -43,6 +43,7 @@ from agent.dispatch.grammar import (
 )
 from agent.dispatch.normalize import normalize
 from agent.messages import Mode
+from agent.textfile import TextFileError, read_text
 
 if TYPE_CHECKING:
     from agent.dispatch.collisions import Collision
@@ -147,9 +148,11 @@ def read_file(path: Path, apps: frozenset[str] | None = None
     """What `path` defines that is valid, and every problem in it (one line each, in the
     order of the file), rather than stopping at the first."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except TextFileError as exc:
         return [], [f"{path}:1: cannot read: {exc}"]
+    except OSError as exc:
+        return [], [f"{path}:1: cannot read: {exc.strerror or exc}"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
