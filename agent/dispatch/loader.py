@@ -100,7 +100,9 @@ def _split_key(s: str) -> tuple[tuple[str, ...], str]:
         if not m:
             return (), s
         token = m.group()
-        if token.startswith('"'):
+        if token.startswith('"') and "\\" not in token:
+            token = token[1:-1]  # no escapes: as written (tomllib per key was most of a load)
+        elif token.startswith('"'):
             try:
                 token = tomllib.loads(f"k = {token}")["k"]
             except tomllib.TOMLDecodeError:
@@ -256,8 +258,9 @@ def merge(parsed: Iterable[list[Command | Disable]],
                 else:
                     collisions.append(clash)
                 continue
-            table.pop(entry.key, None)
-            table[entry.key] = entry
+            key = overlaps.key(entry)
+            table.pop(key, None)
+            table[key] = entry
     return tuple(table.values())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agent.dispatch.vocabulary import number_words
 
@@ -44,8 +45,10 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+@lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
-    """The normalised words of `text`, joined by single spaces."""
+    """The normalised words of `text`, joined by single spaces (remembered: loading
+    thousands of commands normalises the same words again and again)."""
     return " ".join(t.word for t in tokenize(text))
 
 
