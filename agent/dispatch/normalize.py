@@ -1,6 +1,7 @@
 """Transcript text -> normalised word tokens that remember where they came from.
 
 Lower case, punctuation dropped, letter-digit runs split ("F5" -> "f five"),
+letters of any script kept ("העתק", "コピー"),
 numbers up to 99 written as words, so the matcher compares like with like.
 Each token keeps its span in the original text, so free-text captures can be
 typed exactly as heard.
@@ -14,8 +15,10 @@ from functools import lru_cache
 
 from agent.dispatch.vocabulary import number_words
 
-_CHUNK = re.compile(r"[A-Za-z0-9'.,]+")
-_SPLIT_ALNUM = re.compile(r"\d+|[A-Za-z']+")
+_CHUNK = re.compile(r"(?:[^\W_]|['.,])+")
+"""Letters (any that Unicode calls letters: Hebrew, Japanese, ...), digits, and the
+apostrophes, full stops and commas inside a word."""
+_SPLIT_ALNUM = re.compile(r"\d+|(?:[^\W\d_]|')+")
 
 
 @dataclass(frozen=True, slots=True)

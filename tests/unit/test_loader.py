@@ -547,3 +547,23 @@ def test_the_builtin_sets_have_no_collisions() -> None:
     found: list[Collision] = []
     merge([parse_file(p, APPS) for p in command_files(BUILTIN)], found)
     assert found == []
+
+
+def test_spoken_forms_in_any_script_load_and_match(tmp_path: Path) -> None:
+    """Japanese and Hebrew forms were refused as having no word that is not optional,
+    which skipped the whole file (issue 18)."""
+    from agent.dispatch.dispatcher import Dispatcher
+    from agent.messages import Transcript
+
+    path = write(tmp_path, "intl.toml", """
+[commands]
+"コピー" = "key ctrl+c"
+"העתק [הכל]" = "key ctrl+shift+c"
+"Café öffnen" = "key ctrl+alt+c"
+""")
+    entries, problems = read_file(path, APPS)
+    assert problems == []
+    dispatcher = Dispatcher(merge([entries]))
+    assert dispatcher.command_name(Transcript("コピー。")) == "コピー"
+    assert dispatcher.command_name(Transcript("העתק הכל.")) == "העתק הכל"
+    assert dispatcher.command_name(Transcript("Café öffnen!")) == "Café öffnen"
