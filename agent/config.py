@@ -239,7 +239,7 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
     if origin is tuple:
         return _coerce_list(raw, meta, bad)
     if origin is dict:
-        return _coerce_table(raw, bad)
+        return _coerce_table(raw, bad, where, key)
     if origin in (Union, types.UnionType):
         hint = next(a for a in get_args(hint) if a is not type(None))
     if hint is bool and not isinstance(raw, bool):
@@ -276,12 +276,18 @@ def _allowed(raw: Any, meta: Any, bad: Callable[[str], ConfigError]) -> Any:
     return raw
 
 
-def _coerce_table(raw: Any, bad: Callable[[str], ConfigError]) -> dict[str, tuple[str, ...]]:
-    """A table of name = [argv strings] ([apps])."""
+def _coerce_table(raw: Any, bad: Callable[[str], ConfigError], where: str, key: str
+                  ) -> dict[str, tuple[str, ...]]:
+    """A table of name = [argv strings] ([apps]); no argument may hold a NUL byte (no
+    program can be given one: the launch would fail with nothing said)."""
     if not isinstance(raw, dict) or not all(
         isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in raw.values()
     ):
         raise bad("a table of name = [argv strings]")
+    for name, argv in raw.items():
+        if any("\0" in s for s in argv):
+            raise ConfigError(f"{where}: bad value for '{key}.{name}': an argument holds a "
+                              "NUL byte (\\u0000), which no program can be given")
     return {str(k): tuple(v) for k, v in raw.items()}
 
 

@@ -85,3 +85,11 @@ def test_a_config_larger_than_the_cap_is_one_line(home: Home) -> None:
         f.write("# " + "x" * (5 * 1024 * 1024) + "\n")
     line = one_line_error(capped(home, "--config", str(big), "commands"))
     assert f"{big}: cannot read: larger than 4 MB" in line
+
+
+def test_a_nul_byte_in_an_apps_argument_stops_run_at_start_in_one_line(home: Home) -> None:
+    """It was accepted, then the launch failed with ValueError: embedded null byte and an
+    empty report."""
+    home.config('[apps]\nterminal = ["xterm", "-e", "a\\u0000b"]\n')
+    line = one_line_error(capped(home, "run", "--input", "/dev/null", "--dry-run", "--json"))
+    assert "bad value for 'apps.terminal': an argument holds a NUL byte" in line
