@@ -84,10 +84,10 @@ def _extended_by(words: tuple[str, ...], active: tuple[Command, ...], matcher: M
                  ) -> Command | None:
     """An active command that could take `words`, or the words after any chain joint in
     them, followed by more words; None if there is none. Only the commands that may
-    begin with the first of those words are looked at."""
+    begin with those words are looked at."""
     starts = [0, *(i + 1 for i, w in enumerate(words[:-1]) if w in CHAIN_WORDS)]
     for start in starts:
-        for cmd in matcher.beginning_with(words[start], active):
+        for cmd in matcher.beginning_with(words[start:], active):
             if _goes_on(cmd.pattern, words[start:]):
                 return cmd
     return None

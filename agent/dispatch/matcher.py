@@ -75,17 +75,17 @@ class Matcher:
         self._compiled = {id(c): _compile(c.pattern) for c in commands}
         self._leads = LeadIndex(self._compiled.items())
         self._places: dict[int, tuple[tuple[Command, ...], dict[int, int]]] = {}
-        self._first_words: dict[str, set[int]] = {}
-        """Commands by the words their spoken form may begin with (exactly)."""
+        self._first_words: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        """By the first word a command's spoken form may begin with: (its id, the words
+        that must come first, as far as they are fixed)."""
         self._first_free: set[int] = set()
         """Commands that begin with a capture or optional words."""
         for c in commands:
-            lead = c.pattern[0] if c.pattern else None
-            if isinstance(lead, Literal) and not lead.optional:
-                for option in lead.options:
-                    self._first_words.setdefault(option[0], set()).add(id(c))
-            else:
+            starts = _fixed_starts(c.pattern)
+            if not starts:
                 self._first_free.add(id(c))
+            for words in starts:
+                self._first_words.setdefault(words[0], []).append((id(c), words))
 
     def loosened(self, threshold: float, tolerance: Tolerance) -> Matcher:
         """The same commands with another threshold and tolerance (sharing their index)."""
@@ -94,11 +94,14 @@ class Matcher:
         other._places = {}  # its own: the copy may be asked about other candidates
         return other
 
-    def beginning_with(self, word: str, candidates: tuple[Command, ...]) -> list[Command]:
-        """The candidates some way of saying which begins with `word` exactly, or with a
-        capture or optional words, in their order."""
+    def beginning_with(self, words: tuple[str, ...], candidates: tuple[Command, ...]
+                       ) -> list[Command]:
+        """The candidates some way of saying which begins with `words` exactly (or with
+        its fixed words, when they are fewer), or with a capture or optional words, in
+        their order."""
         at = self._positions(candidates)
-        fits = (*self._first_words.get(word, ()), *self._first_free)
+        fits = (*{key for key, fixed in self._first_words.get(words[0], ())
+                  if words[:len(fixed)] == fixed[:len(words)]}, *self._first_free)
         return [candidates[i] for i in sorted(at[key] for key in fits if key in at)]
 
     def compiled(self, cmd: Command) -> tuple[Element, ...]:
@@ -210,6 +213,23 @@ class Matcher:
         if e.kind == "key":
             return key_steps(words, ti, self.tolerance)
         return chord_steps(words, ti, self.tolerance)
+
+
+def _fixed_starts(pattern: tuple[Element, ...]) -> list[tuple[str, ...]]:
+    """The words a pattern's ways of saying must begin with: each option of a leading
+    literal with alternatives, or the run of plain words it begins with; [] when it
+    begins with a capture or optional words."""
+    lead = pattern[0] if pattern else None
+    if not isinstance(lead, Literal) or lead.optional:
+        return []
+    if len(lead.options) > 1:
+        return list(lead.options)
+    words: list[str] = []
+    for e in pattern:
+        if not isinstance(e, Literal) or e.optional or len(e.options) > 1:
+            break
+        words.extend(e.options[0])
+    return [tuple(words)]
 
 
 def _drop_repeat(text: str) -> str:
