@@ -40,6 +40,7 @@ from agent.messages import (
     Transcript,
     TypeAction,
 )
+from agent.paths import data_dir
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
@@ -134,7 +135,11 @@ class Dispatcher:
 
     def vocabulary(self, app: str = "") -> list[str]:
         """Phrases of the active commands and words for their captures, to bias the
-        recogniser: "new tab", "press", "control", "three times", ..."""
+        recogniser: "new tab", "press", "control", "three times", ... A recogniser whose
+        prompt cannot hold them all keeps the end (agent/asr/whisper.py), so the user's
+        own phrases come first, then the built-in ones, the focused app's and the words
+        for captures: a thousand user commands once left only their last few in it, and
+        the built-ins ("copy") lost their bias."""
         active = self.active(app)
         if (self.mode, app) not in self._vocabulary:
             if len(self._vocabulary) > 64:
@@ -146,7 +151,8 @@ class Dispatcher:
     def _phrases(active: tuple[Command, ...]) -> list[str]:
         phrases: dict[str, None] = {}
         hints: dict[str, None] = {}
-        for cmd in active:
+        builtin = str(data_dir("commands"))
+        for cmd in sorted(active, key=lambda c: (bool(c.app), c.origin.startswith(builtin))):
             words = [" ".join(e.options[0]) for e in cmd.pattern
                      if isinstance(e, Literal) and not e.optional]
             phrases[" ".join(words)] = None
