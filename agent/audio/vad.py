@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from agent.audio.dc import DcBlocker
 from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 
@@ -82,11 +83,6 @@ _START_WINDOW_MS = 300
 _FLOOR_RISE_DB_PER_S = 3.0
 """How fast the noise-floor estimate may climb (it falls at once)."""
 _FLOOR_MIN_DB = -90.0
-DC_TIME_S = 0.5
-"""How quickly the DC blocker follows a change of offset; a speech sound's own mean
-over half a second is near zero."""
-DC_MIN = 0.005
-"""An offset below this share of full scale (-46 dBFS) is left in: it hides nothing."""
 
 
 def level_db(pcm: bytes) -> float:
@@ -108,31 +104,6 @@ class NoiseGate:
         floor = level if self.floor_db is None else min(level, self.floor_db + self._rise)
         self.floor_db = max(floor, _FLOOR_MIN_DB)
         return level >= self.floor_db + self.gate_db
-
-
-class DcBlocker:
-    """Takes a steady offset (DC) out of the frames: a microphone or interface that adds
-    one lifts every frame's level, so the noise gate and webrtcvad heard nothing as
-    speech (0.2 of full scale dropped all of it). The offset is followed as a running
-    mean of the frames' means (time constant DC_TIME_S), which leaves speech alone."""
-
-    def __init__(self, frame_s: float) -> None:
-        self._keep = math.exp(-frame_s / DC_TIME_S)
-        self._dc: float | None = None
-
-    def remove(self, frame: AudioFrame) -> AudioFrame:
-        x = np.frombuffer(frame.pcm, dtype="<i2").astype(np.float32)
-        if not x.size:
-            return frame
-        if self._dc is None:  # an offset there from the start, above what sounds on it,
-            mean = float(x.mean())  # goes at once (a sound's own mean is below its swing)
-            self._dc = mean if abs(mean) > float(x.std()) else 0.0
-        else:
-            self._dc = self._keep * self._dc + (1 - self._keep) * float(x.mean())
-        if abs(self._dc) < DC_MIN * 32768:  # audio as it should be: left bit for bit
-            return frame
-        y = np.clip(np.rint(x - self._dc), -32768, 32767).astype("<i2")
-        return AudioFrame(y.tobytes(), frame.start)
 
 
 def webrtc_classifier(aggressiveness: int) -> SpeechClassifier:

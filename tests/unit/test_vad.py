@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.audio.dc import DcBlocker
 from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
 from agent.audio.vad import (
-    DcBlocker,
     Pausing,
     Peek,
     Segmenter,
