@@ -17,6 +17,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
+from agent.textfile import TextFileError, read_text
 from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
@@ -187,17 +188,15 @@ def load_config(path: Path | None) -> Config:
         return Config()
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path))
     except FileNotFoundError:
         return Config()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{where}: cannot read: it is a folder, not a file") from None
+    except TextFileError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: not valid UTF-8 text (byte {exc.start})") from None
     data.pop("source", None)
     problems: list[str] = []
     cfg = _build(Config, data, where, "", problems)
@@ -257,7 +256,7 @@ def _coerce(raw: Any, hint: Any, meta: Any, where: str, key: str) -> Any:
     if origin is tuple:
         return _coerce_list(raw, meta, bad)
     if origin is dict:
-        return _coerce_table(raw, bad)
+        return _coerce_table(raw, bad, where, key)
     if origin in (Union, types.UnionType):
         hint = next(a for a in get_args(hint) if a is not type(None))
     if hint is bool and not isinstance(raw, bool):
@@ -294,12 +293,18 @@ def _allowed(raw: Any, meta: Any, bad: Callable[[str], ConfigError]) -> Any:
     return raw
 
 
-def _coerce_table(raw: Any, bad: Callable[[str], ConfigError]) -> dict[str, tuple[str, ...]]:
-    """A table of name = [argv strings] ([apps])."""
+def _coerce_table(raw: Any, bad: Callable[[str], ConfigError], where: str, key: str
+                  ) -> dict[str, tuple[str, ...]]:
+    """A table of name = [argv strings] ([apps]); no argument may hold a NUL byte (no
+    program can be given one: the launch would fail with nothing said)."""
     if not isinstance(raw, dict) or not all(
         isinstance(v, list) and v and all(isinstance(s, str) for s in v) for v in raw.values()
     ):
         raise bad("a table of name = [argv strings]")
+    for name, argv in raw.items():
+        if any("\0" in s for s in argv):
+            raise ConfigError(f"{where}: bad value for '{key}.{name}': an argument holds a "
+                              "NUL byte (\\u0000), which no program can be given")
     return {str(k): tuple(v) for k, v in raw.items()}
 
 

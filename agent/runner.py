@@ -262,8 +262,11 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
         session.controller.outcome(o, source.started_at)
 
     def reload() -> list[str]:
+        """Read the files on the caller's thread (the controller's reload thread); swap the
+        new set in on the worker, between utterances."""
         errors = library.reload()
-        dispatcher.set_commands(library.commands)
+        commands = library.commands
+        pipeline.call(lambda: dispatcher.set_commands(commands))
         return errors
 
     listening = Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), gate=session.gate,

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from agent.audio.dc import DcBlocker
 from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 
@@ -135,6 +136,7 @@ class Segmenter:
         self._classify = classify or webrtc_classifier(cfg.aggressiveness)
         self._opinion = opinion if opinion is not None else _configured_opinion(cfg)
         self._gate = NoiseGate(cfg.noise_gate_db, self._frame_s) if cfg.noise_gate_db else None
+        self._dc = DcBlocker(self._frame_s)
         self._clock = clock
         self._pre_roll = round(cfg.pre_roll_ms / frame_ms)
         self._start_frames = max(1, round(cfg.start_ms / frame_ms))
@@ -197,6 +199,7 @@ class Segmenter:
     def feed(self, frame: AudioFrame) -> Utterance | None:
         """Take one frame; return an utterance when this frame closes one."""
         self._offered = None
+        frame = self._dc.remove(frame)
         voiced = self._classify(frame.pcm)
         loud = self._gate is None or self._gate.passes(frame.pcm)
         if self._speech_start is None:

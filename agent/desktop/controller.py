@@ -65,6 +65,7 @@ class Controller:
         self._notifier = notifier
         self._history = history
         self._lock = threading.Lock()
+        self._reloading = threading.Lock()
         self._subscribers: list[Callable[[Status], None]] = []
         self.recent: deque[str] = deque(maxlen=RECENT)
         """Recent commands (or what was heard), newest last."""
@@ -153,18 +154,21 @@ class Controller:
         self._worker.call(apply)
 
     def reload_commands(self, why: str = "") -> None:
-        """Re-read the command files on the worker thread; `why`: what prompted it, for
-        the log ("a command file changed"; "" = the tray menu)."""
+        """Re-read the command files on a thread of their own, one reload at a time, so that
+        reading and checking them never holds up hearing (`reload` hands the new set to
+        the worker); `why`: what prompted it, for the log ("a command file changed"; "" =
+        the tray menu)."""
         if self._worker is None:
             return
 
         def apply() -> None:
-            errors = self._reload()
+            with self._reloading:
+                errors = self._reload()
             log.warning("commands reloaded%s%s", f" ({why})" if why else "",
                         f": {len(errors)} problems, the last good version of each broken "
                         "file kept" if errors else "")
 
-        self._worker.call(apply)
+        threading.Thread(target=apply, name="command-reload", daemon=True).start()
 
     def show_help(self) -> None:
         """The tray's "What can I say": the commands active now, read on the worker."""

@@ -55,18 +55,18 @@ def completeness(text: str, matcher: Matcher, active: tuple[Command, ...],
     chain = matcher.chain(text, active)
     if not chain:
         return Completeness(False, "no command")
-    return _judged(tokens, chain, active)
+    return _judged(tokens, chain, active, matcher)
 
 
-def _judged(tokens: list[Token], chain: list[Match], active: tuple[Command, ...]
-            ) -> Completeness:
+def _judged(tokens: list[Token], chain: list[Match], active: tuple[Command, ...],
+            matcher: Matcher) -> Completeness:
     if any("text" in m.captures for m in chain):
         return Completeness(False, "free text may go on")
     if any(m.score < _EXACT for m in chain) or not _said_exactly(tokens, chain):
         return Completeness(False, "not an exact match")
     if "n" in chain[-1].captures:
         return Completeness(False, "a count may go on")
-    longer = _extended_by(tuple(t.word for t in tokens), active)
+    longer = _extended_by(tuple(t.word for t in tokens), active, matcher)
     if longer is not None:
         return Completeness(False, f"may go on as '{longer.spoken}'")
     return Completeness(True, "complete: " + " then ".join(m.command.name for m in chain))
@@ -80,12 +80,14 @@ def _said_exactly(tokens: list[Token], chain: list[Match]) -> bool:
     return heard == said
 
 
-def _extended_by(words: tuple[str, ...], active: tuple[Command, ...]) -> Command | None:
+def _extended_by(words: tuple[str, ...], active: tuple[Command, ...], matcher: Matcher
+                 ) -> Command | None:
     """An active command that could take `words`, or the words after any chain joint in
-    them, followed by more words; None if there is none."""
+    them, followed by more words; None if there is none. Only the commands that may
+    begin with those words are looked at."""
     starts = [0, *(i + 1 for i, w in enumerate(words[:-1]) if w in CHAIN_WORDS)]
     for start in starts:
-        for cmd in active:
+        for cmd in matcher.beginning_with(words[start:], active):
             if _goes_on(cmd.pattern, words[start:]):
                 return cmd
     return None

@@ -48,6 +48,7 @@ from agent.messages import (
     Transcript,
     TypeAction,
 )
+from agent.paths import data_dir
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
@@ -111,13 +112,24 @@ class Dispatcher:
         self.confirm_timeout_s = confirm_timeout_s
         """Seconds of stream time from the end of the asking utterance within which the
         next must start to be taken as its yes."""
-        self._matcher = Matcher(commands, threshold)
         self._pending: _Held | None = None
         self._dictated = False
+        self._use(Matcher(commands, threshold))
 
     def set_commands(self, commands: tuple[Command, ...]) -> None:
         """Swap in a reloaded command set; the mode is kept."""
-        self._matcher = Matcher(commands, self._matcher.threshold)
+        self._use(Matcher(commands, self._matcher.threshold))
+
+    def _use(self, matcher: Matcher) -> None:
+        self._matcher = matcher
+        self._loose = matcher.loosened(0.5, LOOSE)
+        """What is worth asking the recogniser about (candidates)."""
+        self._active: dict[tuple[Mode, str], tuple[Command, ...]] = {}
+        """active() by mode and window class: asked several times per utterance."""
+        self._vocabulary: dict[tuple[Mode, str], list[str]] = {}
+        self._focusable = {id(c): lead for c in matcher.commands
+                           if (lead := _leading_words(c))[1] in _FOCUS_KINDS and lead[0]}
+        """Leading words of the commands that begin with words then a key or chord."""
 
     def set_mode(self, mode: Mode) -> None:
         """Enter `mode` from outside (the tray menu); a pending confirmation is dropped."""
@@ -131,9 +143,14 @@ class Dispatcher:
 
     def active(self, app: str = "") -> tuple[Command, ...]:
         """Commands live in the current mode for the window class `app`, app-specific first."""
-        live = [c for c in self.commands if c.mode is self.mode
-                and (not c.app or re.search(c.app, app, re.IGNORECASE))]
-        return tuple(sorted(live, key=lambda c: not c.app))
+        found = self._active.get((self.mode, app))
+        if found is None:
+            if len(self._active) > 64:  # window classes come and go
+                self._active.clear()
+            live = [c for c in self.commands if c.mode is self.mode
+                    and (not c.app or re.search(c.app, app, re.IGNORECASE))]
+            found = self._active[self.mode, app] = tuple(sorted(live, key=lambda c: not c.app))
+        return found
 
     def sayable(self, app: str = "") -> tuple[str, ...]:
         """What can be said here (for "what can I say"): the spoken forms of the active
@@ -142,10 +159,24 @@ class Dispatcher:
 
     def vocabulary(self, app: str = "") -> list[str]:
         """Phrases of the active commands and words for their captures, to bias the
-        recogniser: "new tab", "press", "control", "three times", ..."""
+        recogniser: "new tab", "press", "control", "three times", ... A recogniser whose
+        prompt cannot hold them all keeps the end (agent/asr/whisper.py), so the user's
+        own phrases come first, then the built-in ones, the focused app's and the words
+        for captures: a thousand user commands once left only their last few in it, and
+        the built-ins ("copy") lost their bias."""
+        active = self.active(app)
+        if (self.mode, app) not in self._vocabulary:
+            if len(self._vocabulary) > 64:
+                self._vocabulary.clear()
+            self._vocabulary[self.mode, app] = self._phrases(active)
+        return list(self._vocabulary[self.mode, app])
+
+    @staticmethod
+    def _phrases(active: tuple[Command, ...]) -> list[str]:
         phrases: dict[str, None] = {}
         hints: dict[str, None] = {}
-        for cmd in self.active(app):
+        builtin = str(data_dir("commands"))
+        for cmd in sorted(active, key=lambda c: (bool(c.app), c.origin.startswith(builtin))):
             words = [" ".join(e.options[0]) for e in cmd.pattern
                      if isinstance(e, Literal) and not e.optional]
             phrases[" ".join(words)] = None
@@ -194,8 +225,10 @@ class Dispatcher:
         match: that command's words and the key names, to decode the utterance again."""
         tokens = [t.word for t in tokenize(transcript.text)]
         for cmd in self.active(app):
-            lead, kind = _leading_words(cmd)
-            if kind not in _FOCUS_KINDS or not lead or len(tokens) <= len(lead):
+            if id(cmd) not in self._focusable:
+                continue
+            lead, _ = self._focusable[id(cmd)]
+            if len(tokens) <= len(lead):
                 continue
             if similarity(" ".join(tokens[:len(lead)]), " ".join(lead)) >= _FOCUS_SIMILARITY:
                 return Focus(" ".join(lead).capitalize(), FOCUS_WORDS)
@@ -212,7 +245,7 @@ class Dispatcher:
         """Commands the speaker may have meant when nothing matched, said exactly, for the
         recogniser to check against the audio ("new camp" -> "new tab")."""
         live = self.active(app)
-        loose = Matcher(live, 0.5, LOOSE)
+        loose = self._loose
         heard = len(normalize(transcript.text).replace(" ", ""))
         found: dict[str, None] = {}
         for hyp in self._hyps(transcript)[:3]:

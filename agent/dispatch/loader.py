@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import re
+import re._constants as re_constants  # what re compiles: to refuse patterns that backtrack
+import re._parser as re_parser
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from agent.dispatch.grammar import (
 )
 from agent.dispatch.normalize import normalize
 from agent.messages import Mode
+from agent.textfile import TextFileError, read_text
 
 if TYPE_CHECKING:
     from agent.dispatch.collisions import Collision
@@ -99,7 +102,9 @@ def _split_key(s: str) -> tuple[tuple[str, ...], str]:
         if not m:
             return (), s
         token = m.group()
-        if token.startswith('"'):
+        if token.startswith('"') and "\\" not in token:
+            token = token[1:-1]  # no escapes: as written (tomllib per key was most of a load)
+        elif token.startswith('"'):
             try:
                 token = tomllib.loads(f"k = {token}")["k"]
             except tomllib.TOMLDecodeError:
@@ -147,9 +152,11 @@ def read_file(path: Path, apps: frozenset[str] | None = None
     """What `path` defines that is valid, and every problem in it (one line each, in the
     order of the file), rather than stopping at the first."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except TextFileError as exc:
         return [], [f"{path}:1: cannot read: {exc}"]
+    except OSError as exc:
+        return [], [f"{path}:1: cannot read: {exc.strerror or exc}"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -201,8 +208,50 @@ def _context(ctx: Any, line_of: Callable[..., int], problems: list[tuple[int, st
     except re.error as exc:
         problems.append((line_of("context", "app"),
                          f"app is not a valid regular expression: {exc}"))
+        return Mode(mode), ""
+    slow = _backtracking(app)
+    if slow:
+        problems.append((line_of("context", "app"),
+                         f"app pattern '{app}' {slow}, which can take exponential time; "
+                         "use plain alternatives such as 'firefox|chromium'"))
         app = ""
     return Mode(mode), app
+
+
+_REPEATS = (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT,
+            getattr(re_constants, "POSSESSIVE_REPEAT", re_constants.MAX_REPEAT))
+
+
+def _backtracking(pattern: str) -> str:
+    """Why `pattern` (an app regex, matched on every utterance) could backtrack without
+    end: a repeat of something that repeats or has alternatives ("(a+)+", "(a|aa)*"), or
+    a back reference; "" when it cannot. Alternatives, classes and single repeats, what
+    window-class patterns use, are fine."""
+
+    def walk(items: Any, inside_repeat: bool) -> str:
+        for op, av in items:
+            if op is re_constants.GROUPREF:
+                return "uses a back reference"
+            if op in _REPEATS:
+                _, hi, body = av
+                if inside_repeat and hi > 1:
+                    return "repeats something that itself repeats"
+                found = walk(body, inside_repeat or hi > 1)
+            elif op is re_constants.BRANCH:
+                if inside_repeat:
+                    return "repeats a group with alternatives"
+                found = next((w for b in av[1] if (w := walk(b, False))), "")
+            elif op is re_constants.SUBPATTERN:
+                found = walk(av[-1], inside_repeat)
+            elif op in (re_constants.ASSERT, re_constants.ASSERT_NOT):
+                found = walk(av[1], inside_repeat)
+            else:
+                continue
+            if found:
+                return found
+        return ""
+
+    return walk(re_parser.parse(pattern), False)
 
 
 def _command(spoken: str, value: Any, mode: Mode, app: str, apps: frozenset[str] | None,
@@ -253,8 +302,9 @@ def merge(parsed: Iterable[list[Command | Disable]],
                 else:
                     collisions.append(clash)
                 continue
-            table.pop(entry.key, None)
-            table[entry.key] = entry
+            key = overlaps.key(entry)
+            table.pop(key, None)
+            table[key] = entry
     return tuple(table.values())
 
 

@@ -9,6 +9,7 @@ Speech with words left over is not a command.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -25,6 +26,7 @@ from agent.dispatch.captures import (
     text_steps,
 )
 from agent.dispatch.grammar import Element, Literal
+from agent.dispatch.leads import LeadIndex
 from agent.dispatch.loader import Command
 from agent.dispatch.normalize import Token, source_span, tokenize
 
@@ -32,6 +34,9 @@ CHAIN_WORDS = frozenset({"then", "than", "them", "den", "men", "and"})
 """Words that join commands: "select all then copy", "copy and paste"."""
 _Found = tuple[float, float, Captured, tuple[str, ...]]
 """Weighted similarity, weight, captures, canonical words: the best way to match a rest."""
+_INDEXED_FROM = 32
+"""Fewer candidates than this are all matched; more are first narrowed by their leading
+words (agent/dispatch/leads.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +73,69 @@ class Matcher:
         self.threshold = threshold
         self.tolerance = tolerance
         self._compiled = {id(c): _compile(c.pattern) for c in commands}
+        self._leads = LeadIndex(self._compiled.items())
+        self._places: dict[int, tuple[tuple[Command, ...], dict[int, int]]] = {}
+        self._first_words: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        """By the first word a command's spoken form may begin with: (its id, the words
+        that must come first, as far as they are fixed)."""
+        self._first_free: set[int] = set()
+        """Commands that begin with a capture or optional words."""
+        for c in commands:
+            starts = _fixed_starts(c.pattern)
+            if not starts:
+                self._first_free.add(id(c))
+            for words in starts:
+                self._first_words.setdefault(words[0], []).append((id(c), words))
+
+    def loosened(self, threshold: float, tolerance: Tolerance) -> Matcher:
+        """The same commands with another threshold and tolerance (sharing their index)."""
+        other = copy.copy(self)
+        other.threshold, other.tolerance = threshold, tolerance
+        other._places = {}  # its own: the copy may be asked about other candidates
+        return other
+
+    def beginning_with(self, words: tuple[str, ...], candidates: tuple[Command, ...]
+                       ) -> list[Command]:
+        """The candidates some way of saying which begins with `words` exactly (or with
+        its fixed words, when they are fewer), or with a capture or optional words, in
+        their order."""
+        at = self._positions(candidates)
+        fits = (*{key for key, fixed in self._first_words.get(words[0], ())
+                  if words[:len(fixed)] == fixed[:len(words)]}, *self._first_free)
+        return [candidates[i] for i in sorted(at[key] for key in fits if key in at)]
+
+    def compiled(self, cmd: Command) -> tuple[Element, ...]:
+        """`cmd`'s pattern as matched: runs of plain words joined into one literal."""
+        return self._compiled[id(cmd)]
 
     def ranked(self, text: str, tokens: list[Token], stop: int,
                candidates: tuple[Command, ...]) -> list[Match]:
         """Every command that matches all of `tokens`, best first."""
-        found = [m for cmd in candidates
+        found = [m for cmd in self._plausible(tokens, candidates)
                  if (m := self._match(cmd, text, tokens, stop)) and m.score >= self.threshold]
         return sorted(found, key=lambda m: (m.score, m.weight), reverse=True)
+
+    def _plausible(self, tokens: list[Token], candidates: tuple[Command, ...]
+                   ) -> tuple[Command, ...] | list[Command]:
+        """The candidates whose first words `tokens` could begin, in their order."""
+        if len(candidates) < _INDEXED_FROM or not tokens:
+            return candidates
+        fits = self._leads.plausible(tuple(t.word for t in tokens), self.tolerance,
+                                     self.threshold)
+        at = self._positions(candidates)
+        places = sorted(at[key] for key in (*fits, *self._leads.free) if key in at)
+        return [candidates[i] for i in places]
+
+    def _positions(self, candidates: tuple[Command, ...]) -> dict[int, int]:
+        """Command id -> its place in `candidates` (the same few tuples are asked about
+        again and again: the dispatcher's active commands)."""
+        held = self._places.get(id(candidates))
+        if held is None or held[0] is not candidates:
+            if len(self._places) > 16:
+                self._places.clear()
+            held = self._places[id(candidates)] = (
+                candidates, {id(c): i for i, c in enumerate(candidates)})
+        return held[1]
 
     def best(self, text: str, tokens: list[Token], stop: int,
              candidates: tuple[Command, ...]) -> Match | None:
@@ -152,6 +213,23 @@ class Matcher:
         if e.kind == "key":
             return key_steps(words, ti, self.tolerance)
         return chord_steps(words, ti, self.tolerance)
+
+
+def _fixed_starts(pattern: tuple[Element, ...]) -> list[tuple[str, ...]]:
+    """The words a pattern's ways of saying must begin with: each option of a leading
+    literal with alternatives, or the run of plain words it begins with; [] when it
+    begins with a capture or optional words."""
+    lead = pattern[0] if pattern else None
+    if not isinstance(lead, Literal) or lead.optional:
+        return []
+    if len(lead.options) > 1:
+        return list(lead.options)
+    words: list[str] = []
+    for e in pattern:
+        if not isinstance(e, Literal) or e.optional or len(e.options) > 1:
+            break
+        words.extend(e.options[0])
+    return [tuple(words)]
 
 
 def _drop_repeat(text: str) -> str:

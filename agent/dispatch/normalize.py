@@ -1,6 +1,7 @@
 """Transcript text -> normalised word tokens that remember where they came from.
 
 Lower case, punctuation dropped, letter-digit runs split ("F5" -> "f five"),
+letters of any script kept ("העתק", "コピー"),
 numbers up to 99 written as words, so the matcher compares like with like.
 Each token keeps its span in the original text, so free-text captures can be
 typed exactly as heard.
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agent.dispatch.vocabulary import number_words
 
-_CHUNK = re.compile(r"[A-Za-z0-9'.,]+")
-_SPLIT_ALNUM = re.compile(r"\d+|[A-Za-z']+")
+_CHUNK = re.compile(r"(?:[^\W_]|['.,])+")
+"""Letters (any that Unicode calls letters: Hebrew, Japanese, ...), digits, and the
+apostrophes, full stops and commas inside a word."""
+_SPLIT_ALNUM = re.compile(r"\d+|(?:[^\W\d_]|')+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +48,10 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+@lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
-    """The normalised words of `text`, joined by single spaces."""
+    """The normalised words of `text`, joined by single spaces (remembered: loading
+    thousands of commands normalises the same words again and again)."""
     return " ".join(t.word for t in tokenize(text))
 
 

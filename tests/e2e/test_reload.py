@@ -4,6 +4,7 @@ names the file and line."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,3 +51,30 @@ def test_an_edited_command_file_is_taken_while_running(
     assert len(warnings) == 1 and "warning:" in warnings[0], err
     assert "keeping its last good version" in warnings[0], warnings
     assert err.count("commands reloaded") == 2, err  # once per edit, not per poll
+
+
+def test_a_fifo_made_while_running_is_refused_and_commands_go_on(
+        tmp_path: Path, start_agent: Callable[..., LiveAgent]) -> None:
+    """Issue 18 item 10: a FIFO among the command files once blocked the reload on the
+    worker for good ("new tab", "copy" ignored even after it was removed). Now it is one
+    warning naming it, the other commands keep working, and removing it reloads again."""
+    user = tmp_path / "agent0" / "config" / "commands"
+    user.mkdir(parents=True)
+    (user / "rockets.toml").write_text(ROCKETS)
+    agent = start_agent("--dry-run")
+    fifo = user / "fifo.toml"
+    os.mkfifo(fifo)
+    agent.log_wait("commands reloaded (a command file changed): 1 problems")
+    agent.say("launch rocket")
+    heard = agent.next_json()
+    fifo.unlink()
+    agent.log_wait("commands reloaded (a command file changed)", count=2)
+    agent.say("new tab")
+    after = agent.next_json()
+    err = agent.stop()
+
+    assert (heard["command"], _keys(heard)) == ("launch rocket", ["ctrl+alt+r"]), heard
+    assert (after["command"], _keys(after)) == ("new tab", ["ctrl+t"]), after
+    warnings = [line for line in err.splitlines() if str(fifo) in line]
+    assert len(warnings) == 1, err
+    assert "cannot read: it is a FIFO (named pipe), not a regular file" in warnings[0], err

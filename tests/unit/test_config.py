@@ -284,6 +284,12 @@ def test_directory_instead_of_file_is_refused(tmp_path: Path) -> None:
 
 # --- [apps] ---------------------------------------------------------------------------------
 
+def test_a_nul_byte_in_an_apps_argument_is_refused_naming_the_app(tmp_path: Path) -> None:
+    message = refusal(write(tmp_path, '[apps]\nbrowser = ["firefox"]\n'
+                                      'terminal = ["xterm", "-e", "ab\\u0000cd"]\n'))
+    assert "bad value for 'apps.terminal': an argument holds a NUL byte" in message
+
+
 def test_apps_table_of_argv_lists_is_accepted(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, """
 [apps]

@@ -4,6 +4,7 @@ history records, hotkey names and backends, and the controller's bookkeeping."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -341,8 +342,8 @@ def test_dictation_and_reload_from_the_menu_reach_the_dispatcher(
         tmp_path: Path, builtins: tuple[Command, ...]) -> None:
     ctl, _ = _controller(tmp_path)
     dispatcher = Dispatcher(builtins)
-    reloads: list[bool] = []
-    ctl.attach(_Worker(), dispatcher, lambda: reloads.append(True) or [], lambda: None)
+    reloaded = threading.Event()
+    ctl.attach(_Worker(), dispatcher, lambda: reloaded.set() or [], lambda: None)
     ctl.set_dictation(True)
     assert dispatcher.mode is Mode.DICTATION and ctl.status.mode is Mode.DICTATION
     typed = dispatcher.dispatch(Transcript("hello there"))
@@ -350,7 +351,7 @@ def test_dictation_and_reload_from_the_menu_reach_the_dispatcher(
     ctl.set_dictation(False)
     assert dispatcher.mode is Mode.COMMAND
     ctl.reload_commands()
-    assert reloads == [True]
+    assert reloaded.wait(10)
 
 
 def test_notifications_run_notify_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

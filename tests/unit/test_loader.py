@@ -255,6 +255,10 @@ def test_unknown_top_level_key_is_reported_at_its_line(tmp_path: Path) -> None:
     ('mode = ["sleep"]', 4, "not one of command, dictation, sleep"),
     ("mode = 3", 4, "not one of"),
     ('app = "fire(fox"', 4, "app is not a valid regular expression"),
+    ('app = "^(a+)+$"', 4, "app pattern '^(a+)+$' repeats something that itself repeats, "
+                           "which can take exponential time"),
+    ('app = "(term|terminal)*"', 4, "repeats a group with alternatives"),
+    ("app = '(x)\\1'", 4, "uses a back reference"),
     ("app = 3", 4, "app must be a string"),
     ('window = "firefox"', 4, "unknown context key 'window'; allowed: mode, app"),
 ])
@@ -547,3 +551,32 @@ def test_the_builtin_sets_have_no_collisions() -> None:
     found: list[Collision] = []
     merge([parse_file(p, APPS) for p in command_files(BUILTIN)], found)
     assert found == []
+
+
+def test_spoken_forms_in_any_script_load_and_match(tmp_path: Path) -> None:
+    """Japanese and Hebrew forms were refused as having no word that is not optional,
+    which skipped the whole file (issue 18)."""
+    from agent.dispatch.dispatcher import Dispatcher
+    from agent.messages import Transcript
+
+    path = write(tmp_path, "intl.toml", """
+[commands]
+"コピー" = "key ctrl+c"
+"העתק [הכל]" = "key ctrl+shift+c"
+"Café öffnen" = "key ctrl+alt+c"
+""")
+    entries, problems = read_file(path, APPS)
+    assert problems == []
+    dispatcher = Dispatcher(merge([entries]))
+    assert dispatcher.command_name(Transcript("コピー。")) == "コピー"
+    assert dispatcher.command_name(Transcript("העתק הכל.")) == "העתק הכל"
+    assert dispatcher.command_name(Transcript("Café öffnen!")) == "Café öffnen"
+
+
+@pytest.mark.parametrize("app", ["firefox|chromium", "^(firefox|chromium)$", "(?:fire)?fox",
+                                 "[a-z]+-term.*", "code|Code - OSS", "(ab){2,5}"])
+def test_app_patterns_that_cannot_backtrack_without_end_load(tmp_path: Path, app: str) -> None:
+    path = write(tmp_path, "user.toml",
+                 f'[context]\napp = "{app}"\n[commands]\n"copy" = "key ctrl+c"\n')
+    (cmd,) = parse_file(path, APPS)
+    assert isinstance(cmd, Command) and cmd.app == app

@@ -11,8 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.audio.dc import DcBlocker
 from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
-from agent.audio.vad import Pausing, Peek, Segmenter, level_db, webrtc_classifier
+from agent.audio.vad import (
+    Pausing,
+    Peek,
+    Segmenter,
+    level_db,
+    webrtc_classifier,
+)
 from agent.config import ConfigError, VadConfig, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 
@@ -26,12 +33,14 @@ def loud(pcm: bytes) -> bool:
 
 def frames(pattern: str, frame_ms: int = FRAME_MS) -> list[AudioFrame]:
     """'#' = speech, 'n' = noise the VAD calls voiced but is not speech, '.' = silence;
-    frame i starts at i * frame_ms."""
+    frame i starts at i * frame_ms. Sound swings both ways (a steady value would be a DC
+    offset, which the segmenter takes out)."""
     n = SAMPLE_RATE * frame_ms // 1000
+    swing = np.where(np.arange(n) % 2, -1, 1)
     out = []
     for i, ch in enumerate(pattern):
         value = {"#": 3000, "n": 1000}.get(ch, 0)
-        out.append(AudioFrame(np.full(n, value, dtype="<i2").tobytes(), i * frame_ms / 1000))
+        out.append(AudioFrame((swing * value).astype("<i2").tobytes(), i * frame_ms / 1000))
     return out
 
 
@@ -454,3 +463,20 @@ def test_speech_during_the_wait_overtakes_the_early_close() -> None:
     seg.feed(frames("#")[0])  # the word goes on
     assert seg.close_if_paused(peeks[0].id, 180) is None
     assert seg.in_speech
+
+
+def test_the_dc_blocker_takes_out_an_offset_and_leaves_clean_audio_alone() -> None:
+    rng = np.random.default_rng(5)
+    tone = (8000 * np.sin(np.arange(SAMPLE_RATE) * 2 * np.pi * 220 / SAMPLE_RATE)
+            + rng.normal(0, 300, SAMPLE_RATE)).astype(np.int16)
+    frames = [AudioFrame(tone[i:i + 480].tobytes(), i / SAMPLE_RATE)
+              for i in range(0, SAMPLE_RATE, 480)]
+    clean = DcBlocker(0.03)
+    assert [clean.remove(f) for f in frames] == frames  # bit for bit
+    offset = 0.3 * 32768
+    shifted = [AudioFrame((np.frombuffer(f.pcm, "<i2") + offset).astype("<i2").tobytes(),
+                          f.start) for f in frames]
+    blocker = DcBlocker(0.03)
+    out = np.concatenate([np.frombuffer(blocker.remove(f).pcm, "<i2") for f in shifted])
+    assert abs(float(out.mean())) < 0.01 * 32768
+    assert np.abs(out.astype(np.int32) - tone).max() < 0.02 * 32768  # -34 dBFS at worst
