@@ -1,18 +1,10 @@
 """One utterance heard by Whisper: the mel computed once, encoded once on a window that
 fits it, and every decode and score run on that encoder output.
 
-Whisper was trained on 30 s windows, but CTranslate2's encoder takes fewer frames:
-an utterance padded to the smallest of WINDOWS_S that holds it (plus PAD_S of
-silence) costs a fraction of the 30 s encoder (bench/hearing.py).  The decoder,
-though, reads a short encoder output twice over ("Copy, copy."): on the committed
-fixtures half the utterances came out doubled on a 5 s window, a third on 8 s.
-So the short output is spliced into the encoder output of a silent 30 s window
-(computed once, at load): the decoder sees 30 s, the speech followed by silence,
-as in training, and the doubling is gone (bench/hearing.py).
-
-A decode that still looks broken (agent/asr/guard.py: said twice, a loop, a
-runaway, nothing from speech) is decoded again on the full 30 s window; what still
-looks broken, or hallucinated, is returned with Transcript.doubt set.
+The short encoder output is spliced into that of a silent 30 s window, so the decoder
+sees what it was trained on and does not read the speech twice; a decode that still
+looks broken is decoded again on the full window (docs/design.md, "Hearing an
+utterance once").
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """Silero VAD as the segmenter's second opinion on where speech ends.
 
-webrtcvad (with the noise gate) opens utterances, and in steady or loud noise it
-keeps calling the noise voiced, so the utterance stays open until the noise stops.
-Silero VAD, a small network made for this, tells speech from noise; the segmenter
-runs it only while an utterance is open (idle CPU stays with webrtcvad alone).
-
-`SileroModel` runs the vendored ONNX file (assets/silero, MIT) on onnxruntime,
-without torch: one speech probability per 512-sample chunk (32 ms at 16 kHz).
-`ModelOpinion` cuts any frame length into those chunks and turns probabilities
-into a speech / no-speech verdict with hysteresis; it is the `EndOpinion` the
-segmenter takes (agent/audio/vad.py).
+In steady or loud noise webrtcvad keeps calling the noise voiced; Silero tells speech
+from noise. `SileroModel` runs the vendored ONNX file (assets/silero) on onnxruntime;
+`ModelOpinion` turns its probabilities into the verdict the segmenter takes
+(docs/design.md, "Where speech ends in noise").
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """The capture gate: which microphone frames reach the segmenter, frame by frame.
 
-A pure state machine on the monotonic clock (no threads of its own; a lock makes
-its methods safe to call from the hotkey, tray and capture threads):
-
-- listening off: nothing is taken;
-- hands-free: everything is taken (the segmenter's voice activity cuts utterances);
-- push-to-talk: frames are taken from `click_guard` after the hotkey goes down (the
-  key's click stays out) until `release_tail` after it comes up; then the gate says
-  `close` once, and the open utterance is closed at once;
-- while a sound cue plays, frames are skipped (`muted`; an open utterance stays
-  open), so the agent does not hear its own cues.
-
-Frames are judged by when they arrive, not by stream time, so the sound card's
-clock drifting from the system clock over a long day does not move the edges.
+A pure state machine on the monotonic clock (a lock makes it safe from the hotkey, tray
+and capture threads): listening off, hands-free, push-to-talk, and muted while a sound
+cue plays (docs/desktop.md, "How the desktop parts work").
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
 """The utterance history: one JSON object per line in <state dir>/history.jsonl.
 
-Each line: time (ISO 8601, local, with offset), text, command, actions, mode,
-backend, errors, and latency (seconds from the end of speech to the utterance
-being closed, the transcript being ready and the actions being performed, plus the
-recogniser's own time).
-
-The history is private: the file (and history.1.jsonl) 0600, its folder 0700; looser modes
-found at start are tightened (one INFO line each); a link, a file or a folder that is not
-the user's is refused (agent/paths.py). `keep` chooses what is written: every
-utterance ("all"), only those that matched a command ("commands": what bystanders said
-stays out), or nothing ("off"). When a record would take the file past `max_bytes`, it
-moves to history.1.jsonl (replacing the one before) and a new file starts. Each record
-is one os.write() of the whole line on an O_APPEND descriptor; a short or failed write
-(a full disk) is cut back to where the file ended, so no record is ever glued to
-another or left half-written, and the agent goes on.
+Private (0600 in a 0700 folder), kept as `keep` says ("all", "commands", "off"), moved
+to history.1.jsonl past `max_bytes`; each record is one whole-line write that a full
+disk never leaves half-written (docs/desktop.md, "How the desktop parts work").
 """
 
 from __future__ import annotations

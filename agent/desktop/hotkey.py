@@ -1,14 +1,9 @@
 """The push-to-talk hotkey: a global key that goes to the agent and to no other program.
 
-Backends (each a class with start() and stop(), calling on_down(t) / on_up(t) with
-time.monotonic()):
-- x11 (agent/desktop/hotkey_x11.py): a passive key grab on the root window; the X
-  server hands the key to the agent only, so it never reaches the focused window.
-  (pynput's X11 listener sees keys through XRecord but cannot keep one key from the
-  focused window short of grabbing the whole keyboard.)
-- evdev (agent/desktop/hotkey_evdev.py): Linux/Wayland, where X11 grabs see nothing;
-  reads /dev/input, which needs membership of the `input` group.
-- pynput: Windows and macOS, with the platform's event filter swallowing the key.
+Backends (each with start() and stop(), calling on_down(t) / on_up(t) with
+time.monotonic()): x11 (a passive grab, agent/desktop/hotkey_x11.py), evdev
+(/dev/input on Wayland, agent/desktop/hotkey_evdev.py), pynput (Windows, macOS).
+Why each: docs/desktop.md, "How the desktop parts work".
 """
 
 from __future__ import annotations

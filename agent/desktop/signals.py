@@ -1,15 +1,10 @@
 """SIGINT and SIGTERM for the live agent, whose main thread may wait a long time in the
 tray's loop.
 
-A Python signal handler runs only when the main thread runs Python code, and the
-kernel may hand a signal to any thread that does not block it (numpy's BLAS threads,
-sound-system threads, ...): the handler would then wait as long as the tray does.
-So the live agent blocks both signals in every thread, from before the first thread
-starts (block_signals(), called by the CLI before the heavy imports), and one thread
-takes them with sigwait() and stops the agent (stop_on_signals()). A file run
-(`run --input`) keeps the signals unblocked and takes them with handlers. Either way
-the agent then exits 130 (SIGINT) or 143 (SIGTERM), as shells expect. Kept free of
-heavy imports on purpose.
+The live agent blocks both signals in every thread (block_signals(), before the first
+thread starts) and one thread takes them with sigwait() (stop_on_signals()); a file run
+uses handlers. Why: docs/desktop.md, "How the desktop parts work". Kept free of heavy
+imports on purpose.
 """
 
 from __future__ import annotations

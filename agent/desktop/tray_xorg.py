@@ -1,21 +1,10 @@
 """pystray's X11 icon, adapted.
 
-pystray 0.19's X11 backend has no menus, never asks the X server for clicks, asks
-to be docked again at every icon change (trayer then re-embeds the icon and shrinks
-it to one pixel), and hands changes made from other threads to its loop through
-messages sent on its own connection, which sometimes never arrive while the loop
-waits on that connection. It also loses the icon for good when the tray host goes
-away ("Failed to dock icon … AssertionError"), paints the icon's transparent corners
-with whatever colour they hold, and lets Xlib print errors to the terminal.
-
-The icon made here hears clicks (they open our popup menu), docks once, and takes
-changes and its end through a connection of our own. It watches the tray selection:
-when the host goes away (DestroyNotify) it waits, and when one takes the selection
-(the MANAGER message on the root window) it docks again. It is drawn with
-transparency (a 32-bit ARGB window) where the host asks for that visual
-(_NET_SYSTEM_TRAY_VISUAL), else on a plain background; a host with the other kind
-of visual gets a new icon (the loop ends and agent/desktop/tray.py makes one). X
-errors go to the debug log.
+pystray 0.19's X11 backend has no menus, redocks at every change, can lose changes made
+from other threads and loses the icon for good when the tray host goes away. The icon
+made here hears clicks, docks once (and again when a new host comes), takes changes
+through a connection of its own and is drawn with transparency where the host allows
+(docs/desktop.md, "How the desktop parts work").
 """
 
 from __future__ import annotations

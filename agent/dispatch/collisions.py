@@ -1,20 +1,9 @@
 """Spoken forms that collide: two definitions that the same words would match (pure).
 
-Two commands collide when they live in the same mode and window context and
-- they are the same spoken form after normalising, written twice in one file
-  ("copy it" and "Copy  It!"), or
-- one of them takes a way of saying the other exactly and at least as well (the
-  same score and weight, with captures where the other has them): "copy [it]" and
-  "copy it", or "press <chord>" and "press escape".  The matcher ranks such a tie by
-  load order, so which one acts would depend on file names.
-A command that merely takes more specific words than a general pattern is no
-collision ("type my address" beats "type <text>" on its own words).  The same
-form in a later file is an override, not a collision (agent/dispatch/loader.py).
-
-Only commands whose leading letters could be said together are compared (_Leads): a
-command that takes some words exactly takes their letters from its leading literal on,
-so of two that begin with required literals, one's must begin the other's.  Loading
-10,000 commands stays far from comparing every pair.
+Such a tie would be broken by load order, so which command acts would depend on file
+names; `commands --check` and the loader report it. Only commands whose leading letters
+could be said together are compared, so many commands load fast (docs/commands.md,
+"Collisions, in detail").
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
 """The dispatcher (pure): transcript in, decision out; modes, chains, confirmation.
 
-command mode:   the transcript (or an n-best alternative close to it) must match
-                a command, or commands chained with "then"; otherwise nothing.
-dictation mode: every utterance is typed as heard, except the dictation commands.
-sleep mode:     nothing acts but the sleep-mode commands ("wake up").
-
-A command that asks first (marked `confirm`, a risky guess of a model's intent, typed text
-with control characters) is held for the next utterance: a yes that starts within
-`confirm_timeout_s` of the asking utterance's end performs it; any other utterance
-(acted on, doubted, not recognised) ends it and is then taken as usual, and one that
-starts later finds it expired.  Times are the stream times of the utterances, so a
-recording and the microphone behave alike.
+Command mode acts only on a match (or a chain joined by "then"), dictation types what
+is heard, sleep mode waits for "wake up"; a command that asks first is held for the
+next utterance (docs/commands.md).
 """
 
 from __future__ import annotations

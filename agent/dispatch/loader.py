@@ -1,25 +1,9 @@
 """Command files (TOML) -> commands, with errors that name the file and line.
 
-A file:
-
-    [context]                 # optional
-    mode = "command"          # command (default), dictation or sleep
-    app = "firefox|chromium"  # only when the active window's class matches (regex)
-
-    [commands]
-    "copy" = "key ctrl+c"
-    "press <chord> <n> times" = "key <chord> * <n>"
-    "select line" = ["key home", "key shift+end"]
-    "close window" = { do = "key alt+f4", confirm = true }
-    "paste" = false           # disable a command an earlier file defined
-
-Built-in files load first, then the user's, in name order; a later file with
-the same spoken form (and context) replaces or disables the earlier command.
-Within one file, two forms that normalise alike ("copy it", "Copy  It!") collide,
-and so does a form that another command's pattern takes at least as well ("copy
-[it]" and "copy it"; agent/dispatch/collisions.py): the first definition stays and
-a warning names both places. A file with errors is skipped as a whole, and on
-reload its last good version stays active.
+Built-in files load first, then the user's, in name order; a later file replaces or
+disables a command with the same spoken form. Colliding forms keep the first and warn;
+a file with errors is skipped as a whole, and on reload its last good version stays.
+The file format: docs/commands.md.
 """
 
 from __future__ import annotations

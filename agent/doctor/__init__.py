@@ -1,16 +1,9 @@
 """`voxagent doctor`: one line per part of the agent, OK / WARN / MISSING, with how to
 fix what fails.  Exits 1 when something `run` needs is missing.
 
-What `run` needs: a readable config, a microphone, a speech model that loads offline, a
-route for keys and text into windows (an X display with XTEST, or on Wayland wtype or
-/dev/uinput), and the Voxtral server when `[recognition] backend = "voxtral"`.  The input
-route is needed although `run --dry-run` works without it, since the agent exists to act;
-the line says so.  The rest (tray, hotkey, sounds, launch programs, file modes, command
-files) only WARN: `run` starts without them and does less.
-
-Each part is one entry in CHECKS.  The input route is the one agent/actions/route.py
-picks for this session; agent/doctor/desktop.py ROUTE_CHECKS looks at what it needs
-(wtype, /dev/uinput, XTEST) directly, without pressing anything.
+Each part is one entry in CHECKS; what `run` needs and what only warns is listed in
+docs/desktop.md ("First run"). The input route checked is the one
+agent/actions/route.py picks (agent/doctor/desktop.py ROUTE_CHECKS).
 """
 
 from __future__ import annotations
