@@ -19,7 +19,9 @@ declared.  Cheapest first, each only while nothing matched:
 
 Each try is taken only if it makes a command match, so speech that is not a command
 still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
-acts.  When the command takes free text (type, formatters) or in dictation, the text is
+acts (in dictation, a doubted first decode is judged again as decoded without the
+prompt, which is what dictation types: Decider._plainly).  When the command takes free
+text (type, formatters) or in dictation, the text is
 decoded once more without the command-vocabulary prompt, which pulls free words toward
 command words, forced to follow the command's words as first heard (capability
 `prefix`).  While it is still the same command, the first reading, that plain one or
@@ -94,6 +96,10 @@ class Decider:
         if heard.utterance.unbroken and self.dispatcher.mode is not Mode.DICTATION:
             transcript = replace(transcript, doubt=transcript.doubt or "part of unbroken speech "
                                  "longer than vad.max_utterance_s")
+        if transcript.doubt and self.dispatcher.mode is Mode.DICTATION \
+                and not self.dispatcher.awaiting:
+            heard = self._plainly(heard)
+            transcript = heard.transcript
         if transcript.doubt:
             log.info("heard %r, doubted (%s): not acted on", transcript.text, transcript.doubt)
             return transcript, Decision(transcript.text.strip(), None, (),
@@ -140,6 +146,26 @@ class Decider:
                                                                                 heard.app)
         if lead is not None:
             self._free_text(heard, lead)
+
+    def _plainly(self, heard: Heard) -> Heard:
+        """Dictation whose first decode is doubted, heard as the free-text decode hears it
+        (no prompt, the full window), when the guard does not doubt that one.  The prompt
+        makes free words look unlikely, short spelled letters above all ("B." with it:
+        no-speech 0.64, log-prob -1.35, "speech unlikely"; without it: 0.59), and what
+        dictation types is the plain decode anyway; doubted too, nothing is typed."""
+        first = heard.transcript
+        try:
+            plain = heard.hearing.decode(Hint((), heard.hint.alternatives, thorough=True))
+        except RecognitionError as exc:
+            log.warning("could not decode %r without the prompt: %s", first.text, exc)
+            return heard
+        why = plain.doubt or ("nothing heard" if not plain.text.strip() else "heard as a command"
+                              if self.dispatcher.matches(plain, heard.app) else "")
+        log.info("heard %r, doubted (%s); without the prompt %r: %s", first.text, first.doubt,
+                 plain.text, f"doubted too ({why})" if why else "not doubted, taken")
+        if why:
+            return heard
+        return replace(heard, transcript=replace(plain, seconds=first.seconds + plain.seconds))
 
     def _free_text(self, heard: Heard, lead: str) -> Transcript:
         """_plain on the first transcript, once per hearing."""

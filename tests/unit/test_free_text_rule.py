@@ -122,3 +122,35 @@ def test_a_doubted_longer_plain_decode_leaves_the_shorter_reading(builtins, doub
     assert typed(builtins, hearing) == PASSWORD
     assert hearing.scored == []
 
+
+UNLIKELY = "speech unlikely (no-speech 0.64, log-prob -1.35)"
+
+
+def doubted(text: str, doubt: str = UNLIKELY) -> Transcript:
+    return Transcript(text, (Hypothesis(text, -1.35),), "given", doubt=doubt)
+
+
+def test_a_spelled_letter_doubted_with_the_prompt_is_typed_as_heard_without_it(
+        builtins, caplog) -> None:
+    # issue 17: a spelled clip typed nothing.  The prompt makes a lone letter look like
+    # no speech; the decode without it, which dictation types, is not doubted
+    hearing = GivenHearing(doubted("B."), heard_plain("B."), {"B": -2.4})
+    with caplog.at_level(logging.INFO, logger="agent.decide"):
+        assert typed(builtins, hearing, seconds=0.8) == "B."
+    assert f"heard 'B.', doubted ({UNLIKELY}); without the prompt 'B.': not doubted, taken" \
+        in caplog.text
+
+
+@pytest.mark.parametrize(("plain", "why"), [
+    (doubted("Beep!", "speech unlikely (no-speech 0.63, log-prob -1.21)"),
+     "speech unlikely (no-speech 0.63, log-prob -1.21)"),
+    (heard_plain(""), "nothing heard"),
+    (heard_plain("Stop dictation."), "heard as a command")])
+def test_a_doubted_letter_still_doubted_without_the_prompt_types_nothing_and_says_why(
+        builtins, caplog, plain, why) -> None:
+    hearing = GivenHearing(doubted("3."), plain, {})
+    with caplog.at_level(logging.INFO, logger="agent.decide"):
+        decision = dictated(builtins, hearing, seconds=0.8)
+    assert decision.actions == () and decision.mode is Mode.DICTATION
+    assert decision.note == f"doubted: {UNLIKELY}"
+    assert f"doubted too ({why})" in caplog.text
