@@ -3,6 +3,8 @@
     .venv/bin/python bench/real_speech.py                 # every clip found
     .venv/bin/python bench/real_speech.py --json > out.json
     .venv/bin/python bench/real_speech.py --log /tmp/rs.log    # the agent's -v log
+    git archive main | tar -x -C /tmp/old && \
+        .venv/bin/python bench/real_speech.py --agent-src /tmp/old    # main's agent
 
 The clips are recordings of people (no synthesis), read from Debian packages at run
 time; none is committed.  Install them with
@@ -13,10 +15,12 @@ time; none is committed.  Install them with
   University): five LibriVox sentences of "Sense and Sensibility" (LibriVox
   recordings are in the public domain) and five CMU "cards" phrases, with their
   transcripts, and goforward.raw ("go forward ten meters", its pocketsphinx test).
-  Pairs of consecutive LibriVox sentences are also joined (0.5 s apart) into
-  two-sentence dictations, where a decode may drop the second.
+  Pairs of consecutive LibriVox sentences are also joined, the silence between them
+  cut to 0.3 s (one utterance to the segmenter), into two-sentence dictations, where a
+  decode may drop one.
 - alsa-utils (/usr/share/sounds/alsa; GPL-2): a person saying the eight speaker
-  names ("Front Left", ...).
+  names ("Front Left", ...), and Noise.wav, where nothing is said (any word typed
+  there counts as an inserted word).
 
 One session file is made: espeak-ng's "start dictation", then every clip with 2 s of
 silence after it; it goes through `voxagent run --input FILE --dry-run --json --fast`
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -57,7 +62,7 @@ SPHINX = Path("/usr/share/pocketsphinx/test/data")
 ALSA = Path("/usr/share/sounds/alsa")
 INSTALL = "apt-get install -y pocketsphinx-testdata alsa-utils"
 GAP_S = 2.0
-JOIN_S = 0.5
+JOIN_S = 0.3
 NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
            "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
            "seventeen", "eighteen", "nineteen"]
@@ -87,15 +92,25 @@ def sphinx_clips() -> list[Clip]:
     books = [c for c in clips if c.name.startswith("librivox/")]
     silence = np.zeros(int(JOIN_S * SAMPLE_RATE), np.float32)
     for a, b in itertools.pairwise(books):
-        clips.append(Clip(f"{a.name}+{b.name[-4:]}", np.concatenate([a.audio, silence, b.audio]),
-                          f"{a.said} {b.said}"))
+        joined = np.concatenate([trimmed(a.audio, end=True), silence,
+                                 trimmed(b.audio, end=False)])
+        clips.append(Clip(f"{a.name}+{b.name[-4:]}", joined, f"{a.said} {b.said}"))
     return clips
+
+
+def trimmed(audio: np.ndarray, end: bool) -> np.ndarray:
+    """`audio` without the silence at its end (or start): 20 ms frames quieter than 5% of
+    the loudest frame."""
+    frames = audio[:len(audio) // 320 * 320].reshape(-1, 320)
+    rms = np.sqrt((frames ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > 0.05 * rms.max())
+    return audio[:(loud[-1] + 1) * 320] if end else audio[loud[0] * 320:]
 
 
 def alsa_clips() -> list[Clip]:
     return [Clip(f"alsa/{p.stem}", read_audio(p).astype(np.float32) / 32768,
-                 p.stem.replace("_", " ").lower())
-            for p in sorted(ALSA.glob("*_*.wav"))]
+                 "" if p.stem == "Noise" else p.stem.replace("_", " ").lower())
+            for p in sorted(ALSA.glob("*.wav"))]
 
 
 def clips() -> list[Clip]:
@@ -176,13 +191,14 @@ def session(all_clips: list[Clip], folder: Path) -> tuple[Path, list[tuple[float
 
 
 def typed_per_clip(path: Path, spans: list[tuple[float, float]], log: Path | None,
-                   free_text: str) -> list[str]:
+                   free_text: str, agent_src: Path | None) -> list[str]:
     """What the agent typed for each clip (its lines' type actions, by overlap)."""
     config = path.with_name("config.toml")  # the defaults, not the user's config
     config.write_text(f'[commands]\nfree_text = "{free_text}"\n' if free_text else "")
     cmd = [str(REPO / ".venv" / "bin" / "voxagent"), *(["-v"] if log else []), "run",
            "--config", str(config), "--input", str(path), "--dry-run", "--json", "--fast"]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    env = {**os.environ, "PYTHONPATH": str(agent_src)} if agent_src else None
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     if log:
         log.write_text(done.stderr)
     lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
@@ -202,11 +218,14 @@ def main() -> None:
     ap.add_argument("--log", type=Path, help="write the agent's -v log here")
     ap.add_argument("--free-text", default="", choices=("", "best", "plain", "thorough", "first"),
                     help="commands.free_text for the agent (default: its default)")
+    ap.add_argument("--agent-src", type=Path,
+                    help="run the agent's code from this checkout (git archive of another "
+                    "commit), for figures before and after a change")
     args = ap.parse_args()
     all_clips = clips()
     with tempfile.TemporaryDirectory() as tmp:
         path, spans = session(all_clips, Path(tmp))
-        typed = typed_per_clip(path, spans, args.log, args.free_text)
+        typed = typed_per_clip(path, spans, args.log, args.free_text, args.agent_src)
     plain = plain_decodes(all_clips)
     rows: list[dict[str, Any]] = []
     for c, t, p in zip(all_clips, typed, plain, strict=True):
