@@ -19,12 +19,15 @@ declared.  Cheapest first, each only while nothing matched:
 
 Each try is taken only if it makes a command match, so speech that is not a command
 still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
-acts.  When the command takes free text (type, formatters) or in dictation, the text is
+acts (in dictation, a doubted first decode is judged again as decoded without the
+prompt, which is what dictation types: Decider._plainly).  When the command takes free
+text (type, formatters) or in dictation, the text is
 decoded once more without the command-vocabulary prompt, which pulls free words toward
 command words, forced to follow the command's words as first heard (capability
 `prefix`).  While it is still the same command, the first reading, that plain one or
-one of its n-best is taken, whichever the hearing explains best with the prompt
-(`free_text = "best"`, capability `score`; bench/free_text.py), or the plain one
+one of its n-best is taken, whichever the hearing explains best per word with the
+prompt, never one with fewer words than the plain one (`free_text = "best"`,
+capability `score`; bench/free_text.py, bench/real_speech.py), or the plain one
 (`free_text = "plain"`).  A failure of a second try logs a warning and keeps what
 was first heard (a failed scoring of the readings: the plain one).  The second tries'
 results, and the free-text decode, are kept for the latest hearing: a pause's whole
@@ -41,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from agent.asr import guard
 from agent.asr.base import Capabilities, Hearing, Hint, Recogniser, RecognitionError
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.normalize import normalize
@@ -92,6 +96,10 @@ class Decider:
         if heard.utterance.unbroken and self.dispatcher.mode is not Mode.DICTATION:
             transcript = replace(transcript, doubt=transcript.doubt or "part of unbroken speech "
                                  "longer than vad.max_utterance_s")
+        if transcript.doubt and self.dispatcher.mode is Mode.DICTATION \
+                and not self.dispatcher.awaiting:
+            heard = self._plainly(heard)
+            transcript = heard.transcript
         utt = heard.utterance
         if transcript.doubt:
             log.info("heard %r, doubted (%s): not acted on", transcript.text, transcript.doubt)
@@ -142,6 +150,26 @@ class Decider:
                                                                                 heard.app)
         if lead is not None:
             self._free_text(heard, lead)
+
+    def _plainly(self, heard: Heard) -> Heard:
+        """Dictation whose first decode is doubted, heard as the free-text decode hears it
+        (no prompt, the full window), when the guard does not doubt that one.  The prompt
+        makes free words look unlikely, short spelled letters above all ("B." with it:
+        no-speech 0.64, log-prob -1.35, "speech unlikely"; without it: 0.59), and what
+        dictation types is the plain decode anyway; doubted too, nothing is typed."""
+        first = heard.transcript
+        try:
+            plain = heard.hearing.decode(Hint((), heard.hint.alternatives, thorough=True))
+        except RecognitionError as exc:
+            log.warning("could not decode %r without the prompt: %s", first.text, exc)
+            return heard
+        why = plain.doubt or ("nothing heard" if not plain.text.strip() else "heard as a command"
+                              if self.dispatcher.matches(plain, heard.app) else "")
+        log.info("heard %r, doubted (%s); without the prompt %r: %s", first.text, first.doubt,
+                 plain.text, f"doubted too ({why})" if why else "not doubted, taken")
+        if why:
+            return heard
+        return replace(heard, transcript=replace(plain, seconds=first.seconds + plain.seconds))
 
     def _free_text(self, heard: Heard, lead: str) -> Transcript:
         """_plain on the first transcript, once per hearing."""
@@ -291,7 +319,13 @@ class Decider:
         """Of the first reading, the plain one and its n-best (the same command), the one
         whose words, in one surface form, the hearing with the vocabulary prompt explains
         best: punctuation and case, which the two prompts favour differently, weigh
-        nothing, and the plain decode's n-best often holds the words both missed."""
+        nothing, and the plain decode's n-best often holds the words both missed.
+        A reading that drops words the audio holds must never win, so (pick_reading)
+        readings are weighed per word, as the decoder's beam weighs its own hypotheses (a
+        total log-probability favours whichever says less: "That is not a valid
+        password." over "... Please try again."), and one with fewer words than the plain
+        decode (no prompt, the full window, not doubted), or that the guard finds
+        degenerate (a loop, a runaway), is not weighed at all."""
         name = self.dispatcher.command_name(first, heard.app)
         readings = [first, plain, *(replace(plain, text=h.text, alternatives=(h,))
                                     for h in plain.alternatives[1:]
@@ -303,10 +337,13 @@ class Decider:
         except RecognitionError as exc:
             log.warning("could not score the readings of %r: %s", first.text, exc)
             return replace(plain, seconds=first.seconds + plain.seconds)
-        best = forms[max(range(len(forms)), key=lambda i: scores[i])]
-        taken = next(r for r in readings if surface_form(r.text) == best)
-        log.info("free text %r, plain %r; readings %s: took %r", first.text, plain.text,
-                 dict(zip(forms, (round(s, 2) for s in scores), strict=True)), taken.text)
+        best, left_out = pick_reading(forms, scores, surface_form(plain.text),
+                                      heard.utterance.duration)
+        taken = next(r for r in readings if surface_form(r.text) == forms[best])
+        log.info("free text %r, plain %r; readings %s%s: took %r", first.text, plain.text,
+                 dict(zip(forms, (round(s, 2) for s in scores), strict=True)),
+                 "".join(f", not {forms[i]!r} ({why})" for i, why in left_out.items()),
+                 taken.text)
         return replace(taken, seconds=first.seconds + plain.seconds)
 
     def _intended(self, heard: Heard, transcript: Transcript) -> Decision | None:
@@ -332,6 +369,26 @@ def surface_form(text: str) -> str:
     """`text` reduced to its words (apostrophes kept), lower case, the first capitalised:
     one surface form for readings that differ only in punctuation and case."""
     return " ".join(re.sub(r"[^\w' ]+", " ", text).lower().split()).capitalize()
+
+
+def pick_reading(forms: list[str], scores: list[float], plain: str,
+                 seconds: float) -> tuple[int, dict[int, str]]:
+    """The index of the reading to take among `forms` (surface forms, `plain` among them)
+    scored `scores` (log-probabilities, the end included) for `seconds` of audio, and why
+    each reading left out was: one with fewer words than the plain decode has dropped
+    some, one the guard finds degenerate cannot have been said; of the rest, the best
+    log-probability per word (and the end)."""
+    least = len(plain.split())
+    left_out: dict[int, str] = {}
+    for i, form in enumerate(forms):
+        said = len(form.split())
+        if said < least:
+            left_out[i] = f"{least - said} word{'s' if least - said > 1 else ''} fewer than "\
+                "the plain decode"
+        elif why := guard.degenerate(form, seconds):
+            left_out[i] = why
+    weighed = [i for i in range(len(forms)) if i not in left_out] or [forms.index(plain)]
+    return max(weighed, key=lambda i: scores[i] / (len(forms[i].split()) + 1)), left_out
 
 
 def pick_candidate(candidates: list[str], scores: list[float], heard: float,
