@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.cli import CliError
+from agent.errors import CliError
 
 if TYPE_CHECKING:
     from agent.config import Config
