@@ -22,8 +22,8 @@ from agent.desktop.menu import menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import Cue, CuePlayer
 from agent.desktop.status import Status, TrayState
+from agent.dispatch.command import Command
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.loader import Command
 from agent.messages import (
     Activity,
     ActivityEvent,
