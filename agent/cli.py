@@ -131,7 +131,7 @@ def _desktop_overrides(args: argparse.Namespace, cfg: Config) -> Config:
     if getattr(args, "push_to_talk", False):
         d = replace(d, listen="push_to_talk")
     if getattr(args, "hotkey", None):
-        from agent.desktop.hotkey import ALLOWED_KEYS, canonical_key
+        from agent.desktop.hotkey_base import ALLOWED_KEYS, canonical_key
 
         key = canonical_key(args.hotkey)
         if key is None:

@@ -29,14 +29,8 @@ from agent.config import Config
 from agent.desktop.controller import Controller
 from agent.desktop.gate import CaptureGate
 from agent.desktop.history import History
-from agent.desktop.hotkey import (
-    Hotkey,
-    HotkeyError,
-    check_key,
-    display_name,
-    make_hotkey,
-    pick_backend,
-)
+from agent.desktop.hotkey import make_hotkey, pick_backend
+from agent.desktop.hotkey_base import Hotkey, HotkeyError, check_key, display_name
 from agent.desktop.menu import Entry, TkPopup, menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import CuePlayer
