@@ -19,13 +19,12 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.actions.base import Executor
 from agent.audio.mic_source import refresh_devices
 from agent.audio.retrying import LiveSource, RetryingSource
 from agent.audio.vad import Segmenter
-from agent.config import Config
 from agent.desktop.controller import Controller
 from agent.desktop.gate import CaptureGate
 from agent.desktop.history import History
@@ -38,6 +37,9 @@ from agent.desktop.status import Status
 from agent.desktop.watch import ChangeWatcher
 from agent.messages import Action, HelpAction, ListenAction, ListenStyle
 from agent.paths import data_dir, state_dir, user_commands_dir
+
+if TYPE_CHECKING:
+    from agent.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -60,7 +60,6 @@ KNOWN_UP: set[tuple[str, str]] = {
     ("agent.asr.streamroute", "agent.voxtral.realtime_session"),
     ("agent.asr.hearing", "agent.config"),
     ("agent.asr.whisper", "agent.config"),
-    ("agent.desktop.session", "agent.config"),
 }
 """Arrows up not fixed yet, as (from, to)."""
 
