@@ -58,8 +58,6 @@ KNOWN_UP: set[tuple[str, str]] = {
     ("agent.asr.streamroute", "agent.voxtral.config"),
     ("agent.asr.streamroute", "agent.voxtral.realtime"),
     ("agent.asr.streamroute", "agent.voxtral.realtime_session"),
-    ("agent.asr.hearing", "agent.config"),
-    ("agent.asr.whisper", "agent.config"),
 }
 """Arrows up not fixed yet, as (from, to)."""
 
