@@ -183,7 +183,7 @@ def arrows_up(arrows: dict[str, set[str]]) -> list[tuple[str, str, str]]:
     for source, targets in sorted(arrows.items()):
         for target in sorted(targets):
             a, b = _unit(source), _unit(target)
-            if a == b or a == "agent" or b == "agent":
+            if a == b or "agent" in (a, b):
                 continue
             if a not in LAYERS or b not in LAYERS:
                 bad.append((source, target, f"no layer for {a if a not in LAYERS else b}"))
