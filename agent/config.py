@@ -15,10 +15,10 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from agent.asr.config import RecognitionConfig, VoxtralConfig
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
 from agent.textfile import TextFileError, read_text
-from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
 class ConfigError(ValueError):

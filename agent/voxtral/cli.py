@@ -46,8 +46,8 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_server(args: argparse.Namespace, cfg: Config) -> int:
 
+    from agent.asr.config import served
     from agent.voxtral import serverctl
-    from agent.voxtral.config import served
 
     vox = cfg.voxtral
     if getattr(args, "allow_remote", False):

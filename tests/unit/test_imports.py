@@ -55,7 +55,6 @@ KNOWN_UP: set[tuple[str, str]] = {
     # asr -> voxtral: the Voxtral backends are to move into agent/asr (after the router merge)
     ("agent.asr.router", "agent.voxtral.backend"),
     ("agent.asr.router", "agent.voxtral.client"),
-    ("agent.asr.streamroute", "agent.voxtral.config"),
     ("agent.asr.streamroute", "agent.voxtral.realtime"),
     ("agent.asr.streamroute", "agent.voxtral.realtime_session"),
 }
