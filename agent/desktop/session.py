@@ -49,7 +49,7 @@ HELD_HANGOVER_MS = 5000
 utterance; releasing the key does."""
 
 
-class DesktopExecutor:
+class SessionExecutor:
     """Performs `listen` actions (hands-free / push-to-talk) and `help` ("what can I say")
     itself, even in a dry run (like mode changes, they are the agent's, not the
     desktop's); the rest goes on."""
@@ -92,7 +92,7 @@ class LiveSession:
         """The tray menu's Tk thread; it also shows the "what can I say" window."""
         if os.environ.get("DISPLAY") or sys.platform in ("win32", "darwin"):
             self.controller.help_view = self._popup.show_text
-        self._executor: DesktopExecutor | None = None
+        self._executor: SessionExecutor | None = None
         self._hotkey: Hotkey | None = None
         self._stopping = threading.Event()
         self._pipeline: Any = None
@@ -104,8 +104,8 @@ class LiveSession:
         return RetryingSource(make, self.cfg.desktop.device_retry_s,
                               on_fault=self.controller.device_fault, refresh=refresh_devices)
 
-    def executor(self, inner: Executor) -> DesktopExecutor:
-        self._executor = DesktopExecutor(inner, self.controller)
+    def executor(self, inner: Executor) -> SessionExecutor:
+        self._executor = SessionExecutor(inner, self.controller)
         return self._executor
 
     def _active_app(self) -> str:
