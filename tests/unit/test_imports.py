@@ -11,6 +11,7 @@ to a package whose __init__ has imports is counted too (not from inside that pac
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "agent"
@@ -61,15 +62,15 @@ KNOWN_UP: set[tuple[str, str]] = {
 """Arrows up not fixed yet, as (from, to)."""
 
 
-def _name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+def _name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+def _modules(root: Path) -> dict[str, Path]:
+    return {_name(p, root): p for p in sorted(root.rglob("*.py"))}
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -107,30 +108,32 @@ def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom,
             for alias in node.names}
 
 
-def _with_packages(module: str, target: str, modules: dict[str, Path]) -> set[str]:
-    """The target and the packages on its way whose __init__ runs code (imports)."""
+def _with_packages(module: str, target: str, running: set[str]) -> set[str]:
+    """The target and the packages on its way whose __init__ runs imports."""
     out = {target}
     parts = target.split(".")
     for i in range(2, len(parts)):
         package = ".".join(parts[:i])
         if module == package or module.startswith(package + "."):
             continue
-        if package in modules and _imports(ast.parse(modules[package].read_text())):
+        if package in running:
             out.add(package)
     return out
 
 
-def graph() -> dict[str, set[str]]:
-    """Module → the agent modules it imports."""
-    modules = _modules()
+@cache
+def graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module → the agent modules it imports (read once per run)."""
+    modules = _modules(root)
+    trees = {m: ast.parse(p.read_text(encoding="utf-8"), str(p)) for m, p in modules.items()}
+    running = {m for m, p in modules.items() if p.name == "__init__.py" and _imports(trees[m])}
     arrows: dict[str, set[str]] = {}
     for module, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         out: set[str] = set()
-        for node in _imports(tree):
+        for node in _imports(trees[module]):
             for target in _targets(module, path.name == "__init__.py", node, modules):
                 if target in modules:
-                    out |= _with_packages(module, target, modules)
+                    out |= _with_packages(module, target, running)
         out.discard(module)
         arrows[module] = out
     return arrows
@@ -194,7 +197,27 @@ def arrows_up(arrows: dict[str, set[str]]) -> list[tuple[str, str, str]]:
 def test_the_scan_sees_arrows() -> None:
     arrows = graph()
     assert "agent.config" in arrows["agent.cli"]  # module level
+    assert "agent.runner" in arrows["agent.cli"]  # inside a function
     assert len(arrows) > 50
+
+
+def test_the_scan_counts_what_runs(tmp_path: Path) -> None:
+    files = {
+        "__init__.py": "",
+        "leaf.py": "",
+        "a/__init__.py": "from agent.a import b\n",
+        "a/b.py": "from . import c\nfrom ..leaf import x\n",
+        "a/c.py": "",
+        "user.py": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import agent.leaf\n"
+                    "def f():\n    from agent.a.c import y\n"),
+    }
+    for name, text in files.items():
+        (tmp_path / "agent" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "agent" / name).write_text(text)
+    arrows = graph(tmp_path / "agent")
+    assert arrows["agent.a.b"] == {"agent.a.c", "agent.leaf"}  # relative imports
+    assert arrows["agent.user"] == {"agent.a.c", "agent.a"}  # a/__init__ runs too
+    assert arrows["agent.a"] == {"agent.a.b"}
 
 
 def test_cycles_are_found() -> None:
