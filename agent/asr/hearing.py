@@ -30,7 +30,7 @@ from agent.asr.base import Hint, RecognitionError, ToolCall, Unsupported
 from agent.messages import SAMPLE_RATE, Hypothesis, Transcript
 
 if TYPE_CHECKING:
-    from agent.config import WhisperConfig
+    from agent.asr.config import WhisperConfig
 
 log = logging.getLogger(__name__)
 
