@@ -13,24 +13,10 @@ from typing import Any
 
 from agent import __version__
 from agent.config import Config, ConfigError, load_config
+from agent.errors import CONFIG_ERROR, LOCK_HELD, CliError
 from agent.paths import config_file
 
 log = logging.getLogger("agent")
-
-
-class CliError(Exception):
-    """A one-line error for the user; exit status 2 unless given."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-CONFIG_ERROR = 2
-"""Exit status of a config error, a bad argument or a part `run` cannot do without: the
-systemd unit does not restart on it (packaging/voxagent.service RestartPreventExitStatus)."""
-LOCK_HELD = 3
-"""Exit status when another agent already acts (not restarted either)."""
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -145,7 +131,7 @@ def _desktop_overrides(args: argparse.Namespace, cfg: Config) -> Config:
     if getattr(args, "push_to_talk", False):
         d = replace(d, listen="push_to_talk")
     if getattr(args, "hotkey", None):
-        from agent.desktop.hotkey import ALLOWED_KEYS, canonical_key
+        from agent.desktop.hotkey_base import ALLOWED_KEYS, canonical_key
 
         key = canonical_key(args.hotkey)
         if key is None:

@@ -15,10 +15,10 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from agent.asr.config import RecognitionConfig, VoxtralConfig, WhisperConfig
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
 from agent.textfile import TextFileError, read_text
-from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
 class ConfigError(ValueError):
@@ -77,30 +77,6 @@ class VadConfig:
     peek_ms: int = _opt(
         60, "A pause this long inside an open utterance offers a peek at the speech so far "
         "(once per pause, and a whole one at tail_ms), ms; 0 = no peeks.", lo=0, hi=5000)
-
-
-@dataclass(frozen=True)
-class WhisperConfig:
-    model: str = _opt(
-        "embedded",
-        '"embedded" (tiny.en shipped with the package), a local CTranslate2 model directory, '
-        'or a hub name such as "base.en", "small.en" or "Systran/faster-whisper-small.en".',
-    )
-    device: str = _opt("cpu", "CTranslate2 device.", choices=("cpu", "cuda", "auto"))
-    compute_type: str = _opt("int8", "CTranslate2 compute type.",
-                             choices=("int8", "int8_float32", "int8_float16", "float16",
-                                      "float32", "default"))
-    cpu_threads: int = _opt(0, "Threads for the CPU decoder; 0 = one per core.", lo=0, hi=256)
-    beam_size: int = _opt(5, "Beam width.", lo=1, hi=16)
-    alternatives: int = _opt(5, "N-best hypotheses offered to the command matcher.", lo=1, hi=16)
-    language: str = _opt("en", "Spoken language (English-only models ignore it).")
-    download_root: str = _opt("", 'Where hub models are stored; "" = the Hugging Face cache. '
-                              "A relative path is taken from the config file's folder.")
-    bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
-    fit_window: bool = _opt(
-        True, "Encode each utterance on a window fitted to it (8 to 30 s) rather than 30 s "
-        "of padding, which takes the encoder much less time; false = always 30 s "
-        "(bench/accuracy.py and bench/latency.py measure both).")
 
 
 REHEAR_VARIANTS = ("lower", "slower", "deeper")

@@ -64,7 +64,7 @@ def _doc(meta: Any) -> str:
 
 def _refuse(message: str) -> Exception:
     """A one-line error, exit status 2."""
-    from agent.cli import CliError
+    from agent.errors import CliError
 
     return CliError(message)
 

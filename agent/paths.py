@@ -34,6 +34,14 @@ def user_commands_dir(configured: str = "") -> Path:
     return Path(configured).expanduser() if configured else config_dir() / "commands"
 
 
+def command_folders(builtin: bool, user_dir: str = "") -> list[Path]:
+    """The folders command files load from, in order: the built-in sets (unless turned
+    off), then the user's own."""
+    folders = [data_dir("commands")] if builtin else []
+    folders.append(user_commands_dir(user_dir))
+    return folders
+
+
 def state_dir() -> Path:
     """Where history and logs go ($VOXAGENT_STATE_DIR overrides)."""
     override = os.environ.get("VOXAGENT_STATE_DIR")

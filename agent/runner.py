@@ -18,7 +18,6 @@ from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
-from agent.cli import CliError
 from agent.config import Config
 from agent.decide import Decider
 from agent.desktop.history import latency
@@ -33,10 +32,11 @@ from agent.dispatch.loader import (
     merge,
     read_file,
 )
+from agent.errors import CliError
 from agent.listening import Listening
 from agent.logsetup import active_file
 from agent.messages import Outcome, Utterance
-from agent.paths import data_dir, user_commands_dir
+from agent.paths import command_folders
 from agent.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,8 @@ log = logging.getLogger(__name__)
 
 def command_library(cfg: Config) -> CommandLibrary:
     """Built-in sets (unless disabled), then the user's; errors are logged, never fatal."""
-    return CommandLibrary(_command_folders(cfg), app_names(cfg.apps))
-
-
-def _command_folders(cfg: Config) -> list[Path]:
-    folders = [data_dir("commands")] if cfg.commands.builtin else []
-    folders.append(user_commands_dir(cfg.commands.user_dir))
-    return folders
+    folders = command_folders(cfg.commands.builtin, cfg.commands.user_dir)
+    return CommandLibrary(folders, app_names(cfg.apps))
 
 
 def list_commands(cfg: Config) -> list[str]:
@@ -74,7 +69,8 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
     would load (in place of a user file of that name, else after the others)."""
     apps = app_names(cfg.apps)
     entries, problems = read_file(path, apps)
-    order = [p for folder in _command_folders(cfg) for p in command_files(folder)]
+    folders = command_folders(cfg.commands.builtin, cfg.commands.user_dir)
+    order = [p for folder in folders for p in command_files(folder)]
     mine = _resolved(path)
     if not any(_resolved(p) == mine for p in order):
         order.append(mine)

@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.asr.base import Hint
+from agent.asr.config import VoxtralConfig
 from agent.asr.router import RouterTranscriber
 from agent.config import Config
-from agent.voxtral.config import VoxtralConfig
 from tests.integration.vllm_support import Control, Double, free_port, pcm_of, speak
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"

@@ -54,7 +54,7 @@ PY=${PYTHON:-python3}
 [ -x "$REPO/.venv/bin/python" ] && PY="$REPO/.venv/bin/python"
 CHECK='
 import sys
-from agent.voxtral.config import VoxtralConfig
+from agent.asr.config import VoxtralConfig
 from agent.voxtral.models import status
 found = status(VoxtralConfig(model=sys.argv[1]))
 print(found.path if found.present else "")'

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.actions.launch import app_names
 from agent.asr.base import Hint, Stream, create
+from agent.asr.config import served
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
@@ -45,7 +46,6 @@ from agent.dispatch.loader import CommandLibrary
 from agent.messages import Transcript
 from agent.paths import data_dir
 from agent.voxtral.backend import VoxtralTranscriber
-from agent.voxtral.config import served
 from agent.voxtral.realtime import RealtimeTranscriber
 from tests.integration.vllm_support import REALTIME_MODEL, Double, config, free_port, speak
 

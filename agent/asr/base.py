@@ -1,4 +1,4 @@
-"""The Transcriber protocol and a lazy registry of backends.
+"""The Recogniser protocol and a lazy registry of backends.
 
 A backend module is imported only when it is created, so `import agent` never
 pulls in CTranslate2, torch or HTTP clients.
@@ -129,10 +129,6 @@ class Recogniser(Protocol):
         """Release the model."""
 
 
-Transcriber = Recogniser
-"""The older name of the protocol."""
-
-
 def transcribe(recogniser: Recogniser, pcm: bytes, hint: Hint) -> Transcript:
     """Hear `pcm` and decode it once: the plain path, for callers with no second tries."""
     return recogniser.hear(pcm).decode(hint)
@@ -147,7 +143,7 @@ BACKENDS: dict[str, str] = {
 when voxtral.mode = "realtime" (agent/voxtral/realtime.py)."""
 
 
-def create(name: str, cfg: Config) -> Transcriber:
+def create(name: str, cfg: Config) -> Recogniser:
     """Instantiate a backend by name (imports its module now, not before)."""
     try:
         target = BACKENDS[name]

@@ -13,14 +13,16 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agent.asr import guard
 from agent.asr.base import Hint, RecognitionError, ToolCall, Unsupported
-from agent.config import WhisperConfig
 from agent.messages import SAMPLE_RATE, Hypothesis, Transcript
+
+if TYPE_CHECKING:
+    from agent.asr.config import WhisperConfig
 
 log = logging.getLogger(__name__)
 

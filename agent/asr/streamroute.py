@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def served_config(cfg: Config) -> Config:
     """The config whose [voxtral] names the model the server serves (the realtime model
     when voxtral.mode = "realtime")."""
-    from agent.voxtral.config import served
+    from agent.asr.config import served
 
     return replace(cfg, voxtral=served(cfg.voxtral))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,10 +27,12 @@ from agent.asr.hearing import (
     silence_encoded,
 )
 from agent.asr.models import loadable, resolve_model
-from agent.config import Config
 from agent.messages import SAMPLE_RATE
 
 __all__ = ["WhisperTranscriber", "build_prompt"]
+
+if TYPE_CHECKING:
+    from agent.config import Config
 
 log = logging.getLogger(__name__)
 

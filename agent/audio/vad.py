@@ -25,13 +25,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from agent.audio.dc import DcBlocker
-from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
+
+if TYPE_CHECKING:
+    from agent.config import VadConfig
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.desktop.hotkey import ALLOWED_KEYS, hotkey_option
+from agent.desktop.hotkey_base import ALLOWED_KEYS, hotkey_option
 from agent.options import option
 
 

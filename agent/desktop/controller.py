@@ -39,8 +39,9 @@ _ECHO_GUARD_S = 0.08
 RECENT = 10
 
 
-class Worker(Protocol):
-    """The pipeline side the controller needs."""
+class PipelineHandle(Protocol):
+    """What the controller needs of the running pipeline (agent/app.py Pipeline): run a
+    call on its processing thread, and stop it."""
 
     def call(self, fn: Callable[[], None]) -> None: ...
 
@@ -69,7 +70,7 @@ class Controller:
         self._subscribers: list[Callable[[Status], None]] = []
         self.recent: deque[str] = deque(maxlen=RECENT)
         """Recent commands (or what was heard), newest last."""
-        self._worker: Worker | None = None
+        self._pipeline: PipelineHandle | None = None
         self._dispatcher: Any = None
         self._reload: Callable[[], list[str]] = list
         self._quit: Callable[[], None] = lambda: None
@@ -82,11 +83,11 @@ class Controller:
 
     # --- wiring ---------------------------------------------------------------------------
 
-    def attach(self, worker: Worker, dispatcher: Any, reload: Callable[[], list[str]],
+    def attach(self, pipeline: PipelineHandle, dispatcher: Any, reload: Callable[[], list[str]],
                quit_: Callable[[], None], active_app: Callable[[], str] = str) -> None:
         """`active_app`: the focused window's class (for the commands active there)."""
-        self._worker, self._dispatcher, self._reload, self._quit = (
-            worker, dispatcher, reload, quit_)
+        self._pipeline, self._dispatcher, self._reload, self._quit = (
+            pipeline, dispatcher, reload, quit_)
         self._active_app = active_app
 
     def subscribe(self, fn: Callable[[Status], None]) -> None:
@@ -141,7 +142,7 @@ class Controller:
         self._set_mode(Mode.DICTATION if on else Mode.COMMAND)
 
     def _set_mode(self, mode: Mode) -> None:
-        if self._worker is None or self._dispatcher is None:
+        if self._pipeline is None or self._dispatcher is None:
             return
         dispatcher = self._dispatcher
 
@@ -151,14 +152,14 @@ class Controller:
             self._update(mode=mode)
             log.warning("mode %s", mode.value)
 
-        self._worker.call(apply)
+        self._pipeline.call(apply)
 
     def reload_commands(self, why: str = "") -> None:
         """Re-read the command files on a thread of their own, one reload at a time, so that
         reading and checking them never holds up hearing (`reload` hands the new set to
         the worker); `why`: what prompted it, for the log ("a command file changed"; "" =
         the tray menu)."""
-        if self._worker is None:
+        if self._pipeline is None:
             return
 
         def apply() -> None:
@@ -172,10 +173,10 @@ class Controller:
 
     def show_help(self) -> None:
         """The tray's "What can I say": the commands active now, read on the worker."""
-        if self._worker is None or self._dispatcher is None:
+        if self._pipeline is None or self._dispatcher is None:
             return
         dispatcher = self._dispatcher
-        self._worker.call(lambda: self.help(dispatcher.sayable(self._active_app())))
+        self._pipeline.call(lambda: self.help(dispatcher.sayable(self._active_app())))
 
     def help(self, commands: tuple[str, ...]) -> None:
         """Show what can be said: in a window, else as a notification, else in the log."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.desktop.hotkey import HotkeyError, KeyCallback
+from agent.desktop.hotkey_base import HotkeyError, KeyCallback
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from agent.desktop.hotkey import HotkeyError, KeyCallback, x_keysym_name
+from agent.desktop.hotkey_base import HotkeyError, KeyCallback, x_keysym_name
 
 log = logging.getLogger(__name__)
 

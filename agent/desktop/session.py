@@ -19,24 +19,17 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.actions.base import Executor
 from agent.audio.mic_source import refresh_devices
 from agent.audio.retrying import LiveSource, RetryingSource
 from agent.audio.vad import Segmenter
-from agent.config import Config
 from agent.desktop.controller import Controller
 from agent.desktop.gate import CaptureGate
 from agent.desktop.history import History
-from agent.desktop.hotkey import (
-    Hotkey,
-    HotkeyError,
-    check_key,
-    display_name,
-    make_hotkey,
-    pick_backend,
-)
+from agent.desktop.hotkey import make_hotkey, pick_backend
+from agent.desktop.hotkey_base import Hotkey, HotkeyError, check_key, display_name
 from agent.desktop.menu import Entry, TkPopup, menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import CuePlayer
@@ -44,6 +37,9 @@ from agent.desktop.status import Status
 from agent.desktop.watch import ChangeWatcher
 from agent.messages import Action, HelpAction, ListenAction, ListenStyle
 from agent.paths import data_dir, state_dir, user_commands_dir
+
+if TYPE_CHECKING:
+    from agent.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +49,7 @@ HELD_HANGOVER_MS = 5000
 utterance; releasing the key does."""
 
 
-class DesktopExecutor:
+class SessionExecutor:
     """Performs `listen` actions (hands-free / push-to-talk) and `help` ("what can I say")
     itself, even in a dry run (like mode changes, they are the agent's, not the
     desktop's); the rest goes on."""
@@ -96,7 +92,7 @@ class LiveSession:
         """The tray menu's Tk thread; it also shows the "what can I say" window."""
         if os.environ.get("DISPLAY") or sys.platform in ("win32", "darwin"):
             self.controller.help_view = self._popup.show_text
-        self._executor: DesktopExecutor | None = None
+        self._executor: SessionExecutor | None = None
         self._hotkey: Hotkey | None = None
         self._stopping = threading.Event()
         self._pipeline: Any = None
@@ -108,8 +104,8 @@ class LiveSession:
         return RetryingSource(make, self.cfg.desktop.device_retry_s,
                               on_fault=self.controller.device_fault, refresh=refresh_devices)
 
-    def executor(self, inner: Executor) -> DesktopExecutor:
-        self._executor = DesktopExecutor(inner, self.controller)
+    def executor(self, inner: Executor) -> SessionExecutor:
+        self._executor = SessionExecutor(inner, self.controller)
         return self._executor
 
     def _active_app(self) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice, product
 
+from agent.dispatch.command import Command
 from agent.dispatch.grammar import Capture, Element, Literal
-from agent.dispatch.loader import Command
 from agent.dispatch.matcher import CHAIN_WORDS, Match, Matcher
 from agent.dispatch.normalize import tokenize
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from agent.dispatch.captures import STRICT, Step, chord_steps, key_steps, number_steps
+from agent.dispatch.command import Command
 from agent.dispatch.grammar import Capture, Element, Literal
-from agent.dispatch.loader import Command
 from agent.dispatch.matcher import CHAIN_WORDS, Match, Matcher
 from agent.dispatch.normalize import Token, tokenize
 from agent.dispatch.vocabulary import KEY_FORMS, NUMBER_WORDS, SPOKEN_MODIFIERS

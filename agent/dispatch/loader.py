@@ -14,13 +14,12 @@ import re._constants as re_constants  # what re compiles: to refuse patterns tha
 import re._parser as re_parser
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agent.dispatch.collisions import Collision, Overlaps
+from agent.dispatch.command import Command, Disable
 from agent.dispatch.grammar import (
-    ActionTemplate,
-    Element,
     GrammarError,
     check_captures,
     display_name,
@@ -31,9 +30,6 @@ from agent.dispatch.normalize import normalize
 from agent.messages import Mode
 from agent.textfile import TextFileError, read_text
 
-if TYPE_CHECKING:
-    from agent.dispatch.collisions import Collision
-
 log = logging.getLogger(__name__)
 
 
@@ -43,33 +39,6 @@ class CommandFileError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(problems[0])
         self.problems = tuple(problems)
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    """Plain name of the spoken form ("maximize window"); what the JSON line reports."""
-    pattern: tuple[Element, ...]
-    actions: tuple[ActionTemplate, ...]
-    mode: Mode = Mode.COMMAND
-    app: str = ""
-    """Regex the active window's class must match; "" = everywhere."""
-    confirm: bool = False
-    """Ask for a spoken yes before performing."""
-    origin: str = ""
-    """`path:line` where it was defined."""
-    spoken: str = ""
-    """The spoken form as written in the file."""
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """Identity for overriding: normalised name, mode, app."""
-        return normalize(self.name), self.mode.value, self.app
-
-
-@dataclass(frozen=True, slots=True)
-class Disable:
-    key: tuple[str, str, str]
 
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -269,8 +238,6 @@ def merge(parsed: Iterable[list[Command | Disable]],
     same form twice in one file, or a form both patterns take; see collisions.py) is
     dropped: the first stays, and a warning names both places (or, when `collisions` is
     given, it is added there for the caller to report)."""
-    from agent.dispatch.collisions import Overlaps  # it matches with matcher.py, which imports us
-
     files = [list(entries) for entries in parsed]
     overlaps = Overlaps(tuple(e for entries in files for e in entries if isinstance(e, Command)))
     table: dict[tuple[str, str, str], Command] = {}

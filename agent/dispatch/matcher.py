@@ -25,9 +25,9 @@ from agent.dispatch.captures import (
     number_steps,
     text_steps,
 )
+from agent.dispatch.command import Command
 from agent.dispatch.grammar import Element, Literal
 from agent.dispatch.leads import LeadIndex
-from agent.dispatch.loader import Command
 from agent.dispatch.normalize import Token, source_span, tokenize
 
 CHAIN_WORDS = frozenset({"then", "than", "them", "den", "men", "and"})

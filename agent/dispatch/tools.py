@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
+from agent.dispatch.command import Command
 from agent.dispatch.grammar import Capture
-from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match
 from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import KEY_NAMES, parse_chord

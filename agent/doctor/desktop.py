@@ -130,7 +130,8 @@ def _dbus_has(name: str) -> bool:
 
 
 def check_hotkey(ctx: Context) -> Finding:
-    from agent.desktop.hotkey import HotkeyError, check_key, make_hotkey, pick_backend
+    from agent.desktop.hotkey import make_hotkey, pick_backend
+    from agent.desktop.hotkey_base import HotkeyError, check_key
 
     d = ctx.cfg.desktop
     if d.hotkey_backend == "none":

@@ -6,7 +6,7 @@ import os
 import threading
 
 from agent.doctor.base import Context, Finding, State
-from agent.paths import config_file
+from agent.paths import command_folders, config_file
 
 LISTEN_S = 2.0
 """How long `--listen` records, in seconds."""
@@ -28,11 +28,10 @@ def check_config(ctx: Context) -> Finding:
 def check_commands(ctx: Context) -> Finding:
     from agent.actions.launch import app_names
     from agent.dispatch.loader import command_files, read_file
-    from agent.runner import _command_folders
 
     problems: list[str] = []
     count = 0
-    for folder in _command_folders(ctx.cfg):
+    for folder in command_folders(ctx.cfg.commands.builtin, ctx.cfg.commands.user_dir):
         for path in command_files(folder):
             count += 1
             problems += read_file(path, app_names(ctx.cfg.apps))[1]

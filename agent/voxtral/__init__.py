@@ -1,5 +1,6 @@
-"""Voxtral through vLLM: configuration, model manager, server manager, client and features.
+"""Voxtral through vLLM: model manager, server manager, client and features (its
+configuration is agent/asr/config.py).
 
-Importing this package (or its config) pulls in nothing heavy; the `openai` client is
+Importing this package pulls in nothing heavy; the `openai` client is
 imported inside `agent.voxtral.client` when a request is first made.
 """

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.cli import CliError
+from agent.errors import CliError
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -46,8 +46,8 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_server(args: argparse.Namespace, cfg: Config) -> int:
 
+    from agent.asr.config import served
     from agent.voxtral import serverctl
-    from agent.voxtral.config import served
 
     vox = cfg.voxtral
     if getattr(args, "allow_remote", False):

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from agent.asr.base import RecognitionError, ToolCall
-from agent.voxtral.config import VoxtralConfig
+from agent.asr.config import VoxtralConfig
 
 log = logging.getLogger(__name__)
 

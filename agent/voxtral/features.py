@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent.asr.config import VoxtralConfig
 from agent.voxtral import audio
 from agent.voxtral.client import ChatReply, ToolCall, VoxtralClient, VoxtralError, audio_part
-from agent.voxtral.config import VoxtralConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.asr.config import VoxtralConfig
 from agent.paths import open_private, private_state, state_dir
 from agent.voxtral.client import api_key
-from agent.voxtral.config import VoxtralConfig
 
 log = logging.getLogger(__name__)
 

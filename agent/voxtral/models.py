@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.asr.base import ModelError
+from agent.asr.config import VoxtralConfig
 from agent.asr.models import _reason, single_hub_log_handler
-from agent.voxtral.config import VoxtralConfig
 
 log = logging.getLogger(__name__)
 

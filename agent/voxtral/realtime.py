@@ -2,7 +2,7 @@
 `/v1/realtime` WebSocket while they are spoken (`[voxtral] mode = "realtime"`).
 
 The server is the one the file backend manages (agent/voxtral/backend.py), serving
-voxtral.realtime_model (agent.voxtral.config.served): attached, started, or remote, with its
+voxtral.realtime_model (agent.asr.config.served): attached, started, or remote, with its
 health, logs and key handled there.  Streaming goes through one session
 (agent/voxtral/realtime_session.py) that carries utterance after utterance and reconnects
 with backoff.
@@ -26,9 +26,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agent.asr.base import Capabilities, Hearing, Hint, RecognitionError, Unsupported
+from agent.asr.config import served
 from agent.messages import Hypothesis, Transcript
 from agent.voxtral.client import api_key
-from agent.voxtral.config import served
 from agent.voxtral.realtime_session import Session, Turn, require_websockets, ws_url
 
 if TYPE_CHECKING:

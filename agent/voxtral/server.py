@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.asr.config import VoxtralConfig
 from agent.voxtral import launch
-from agent.voxtral.config import VoxtralConfig
 from agent.voxtral.launch import ServerError
 
 log = logging.getLogger(__name__)

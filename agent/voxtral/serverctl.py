@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from agent.asr.base import ModelError
-from agent.cli import CliError
+from agent.asr.config import VoxtralConfig
+from agent.errors import CliError
 from agent.voxtral import launch, models
 from agent.voxtral.client import VoxtralClient, VoxtralError, health
-from agent.voxtral.config import VoxtralConfig
 from agent.voxtral.launch import ServerError
 
 

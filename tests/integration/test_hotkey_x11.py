@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.desktop.hotkey import HotkeyError
+from agent.desktop.hotkey_base import HotkeyError
 from agent.desktop.hotkey_x11 import X11Hotkey
 from tests.integration.x11 import XServer, require_tools, start_xvfb, stop_process
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import CONFIG_ERROR, LOCK_HELD
 from agent.config import Config, load_config
+from agent.errors import CONFIG_ERROR, LOCK_HELD
 
 TIMEOUT = 120
 

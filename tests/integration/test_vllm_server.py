@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from agent.asr.base import ModelError
+from agent.asr.config import VoxtralConfig
 from agent.config import Config
 from agent.voxtral import launch
 from agent.voxtral.backend import VoxtralTranscriber
 from agent.voxtral.client import health
-from agent.voxtral.config import VoxtralConfig
 from agent.voxtral.launch import ServerError
 from agent.voxtral.server import ServerManager
 from tests.integration.vllm_support import (
@@ -218,7 +218,7 @@ import sys, time
 from dataclasses import replace
 from agent.config import Config
 from agent.voxtral.backend import VoxtralTranscriber
-from agent.voxtral.config import VoxtralConfig
+from agent.asr.config import VoxtralConfig
 cfg = VoxtralConfig(**__import__("json").loads(sys.argv[1]))
 backend = VoxtralTranscriber(replace(Config(), voxtral=cfg))
 backend.load()

@@ -22,7 +22,7 @@ SCRIPT = """
 import sys
 from agent.asr.base import ModelError
 from agent.voxtral import models
-from agent.voxtral.config import VoxtralConfig
+from agent.asr.config import VoxtralConfig
 cfg = VoxtralConfig(model=sys.argv[1])
 try:
     found = models.status(cfg)

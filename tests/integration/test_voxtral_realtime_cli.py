@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from agent.asr.config import served
 from agent.voxtral import launch
-from agent.voxtral.config import served
 from tests.integration.vllm_support import (
     REALTIME_MODEL,
     Control,

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from agent.asr.base import Hint, transcribe
+from agent.asr.config import RecognitionConfig
 from agent.asr.router import BreakerState, RouterTranscriber
 from agent.config import Config
-from agent.voxtral.config import RecognitionConfig
 from tests.integration.vllm_support import (
     Control,
     Double,

@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from agent.asr.config import VoxtralConfig
 from agent.voxtral.client import health
-from agent.voxtral.config import VoxtralConfig
 
 DOUBLE = Path(__file__).with_name("vllm_double.py")
 MODEL = "mistralai/Voxtral-Mini-3B-2507"

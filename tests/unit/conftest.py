@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.actions.launch import app_names
-from agent.dispatch.loader import Command, CommandLibrary, merge, parse_file
+from agent.dispatch.command import Command
+from agent.dispatch.loader import CommandLibrary, merge, parse_file
 from agent.paths import data_dir
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+from agent.dispatch.command import Command
 from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Matcher
 from agent.messages import Mode, Transcript
 

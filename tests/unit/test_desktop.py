@@ -16,14 +16,15 @@ import pytest
 from agent.desktop.controller import Controller
 from agent.desktop.gate import CaptureGate
 from agent.desktop.history import History, history_record, latency
-from agent.desktop.hotkey import HotkeyError, check_key, display_name, pick_backend
+from agent.desktop.hotkey import pick_backend
+from agent.desktop.hotkey_base import HotkeyError, check_key, display_name
 from agent.desktop.hotkey_evdev import open_keyboards
 from agent.desktop.menu import menu_entries
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import Cue, CuePlayer
 from agent.desktop.status import Status, TrayState
+from agent.dispatch.command import Command
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.loader import Command
 from agent.messages import (
     Activity,
     ActivityEvent,

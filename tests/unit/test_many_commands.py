@@ -12,8 +12,9 @@ import pytest
 from agent.actions.launch import app_names
 from agent.dispatch.captures import LOOSE, STRICT, Tolerance
 from agent.dispatch.collisions import Collision
+from agent.dispatch.command import Command
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.loader import Command, CommandLibrary, merge, read_file
+from agent.dispatch.loader import CommandLibrary, merge, read_file
 from agent.dispatch.matcher import Match, Matcher
 from agent.dispatch.normalize import tokenize
 from agent.messages import Mode, Transcript

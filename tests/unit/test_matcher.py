@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.dispatch.loader import Command
+from agent.dispatch.command import Command
 from agent.dispatch.matcher import Matcher
 from agent.messages import Mode
 

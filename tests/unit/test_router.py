@@ -18,10 +18,10 @@ from agent.asr.base import (
     Unsupported,
     transcribe,
 )
+from agent.asr.config import RecognitionConfig, VoxtralConfig
 from agent.asr.router import BreakerState, CircuitBreaker, RouterTranscriber
 from agent.config import Config
 from agent.messages import Transcript
-from agent.voxtral.config import RecognitionConfig, VoxtralConfig
 
 
 class Clock:
@@ -231,8 +231,8 @@ def test_voxtral_streams_when_its_mode_is_realtime() -> None:
     from dataclasses import replace
 
     from agent.asr.base import create
+    from agent.asr.config import REALTIME_MODEL
     from agent.voxtral.backend import VoxtralTranscriber
-    from agent.voxtral.config import REALTIME_MODEL
     from agent.voxtral.realtime import RealtimeTranscriber
 
     assert type(create("voxtral", Config())) is VoxtralTranscriber

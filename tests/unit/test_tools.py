@@ -7,8 +7,8 @@ import json
 import pytest
 
 from agent.asr.base import ToolCall
+from agent.dispatch.command import Command
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.loader import Command
 from agent.dispatch.tools import (
     ToolCallError,
     command_tools,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.asr.config import VoxtralConfig
 from agent.config import Config, ConfigError, load_config
 from agent.voxtral import launch
 from agent.voxtral.client import base_url, error_message, transcription_text
-from agent.voxtral.config import VoxtralConfig
 from agent.voxtral.launch import ServerError
 
 

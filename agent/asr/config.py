@@ -1,8 +1,9 @@
-"""The `[voxtral]` and `[recognition]` sections of the configuration.
+"""The recognition sections of the configuration: `[whisper]`, `[recognition]`, `[voxtral]`.
 
-`[recognition]` picks the backend (auto = Voxtral first, faster-whisper as the
-fallback) and tunes the router's circuit breaker; `[voxtral]` says where the
-vLLM server is, how to start it, and which features are on.
+`[whisper]` says which faster-whisper model to load and how it decodes; `[recognition]`
+picks the backend (auto = Voxtral first, faster-whisper as the fallback) and tunes the
+router's circuit breaker; `[voxtral]` says where the vLLM server is, how to start it, and
+which features are on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,30 @@ from agent.options import option as _opt
 
 DEFAULT_MODEL = "mistralai/Voxtral-Mini-3B-2507"
 REALTIME_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
+
+
+@dataclass(frozen=True)
+class WhisperConfig:
+    model: str = _opt(
+        "embedded",
+        '"embedded" (tiny.en shipped with the package), a local CTranslate2 model directory, '
+        'or a hub name such as "base.en", "small.en" or "Systran/faster-whisper-small.en".',
+    )
+    device: str = _opt("cpu", "CTranslate2 device.", choices=("cpu", "cuda", "auto"))
+    compute_type: str = _opt("int8", "CTranslate2 compute type.",
+                             choices=("int8", "int8_float32", "int8_float16", "float16",
+                                      "float32", "default"))
+    cpu_threads: int = _opt(0, "Threads for the CPU decoder; 0 = one per core.", lo=0, hi=256)
+    beam_size: int = _opt(5, "Beam width.", lo=1, hi=16)
+    alternatives: int = _opt(5, "N-best hypotheses offered to the command matcher.", lo=1, hi=16)
+    language: str = _opt("en", "Spoken language (English-only models ignore it).")
+    download_root: str = _opt("", 'Where hub models are stored; "" = the Hugging Face cache. '
+                              "A relative path is taken from the config file's folder.")
+    bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
+    fit_window: bool = _opt(
+        True, "Encode each utterance on a window fitted to it (8 to 30 s) rather than 30 s "
+        "of padding, which takes the encoder much less time; false = always 30 s "
+        "(bench/accuracy.py and bench/latency.py measure both).")
 
 
 @dataclass(frozen=True)
