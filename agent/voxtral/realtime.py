@@ -84,7 +84,10 @@ class RealtimeStream:
         self._session.audio(self._utt, pcm)
 
     def partial(self) -> str:
-        return self._utt.partial()
+        """The deltas so far; "" while they are more than the audio fed could hold (a
+        runaway is neither shown nor matched against the commands)."""
+        text = self._utt.partial()
+        return "" if overlong(text, self.fed / BYTES_PER_S) else text
 
     def finish(self, pcm: bytes) -> Hearing:
         ended = time.monotonic()

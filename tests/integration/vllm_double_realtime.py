@@ -346,7 +346,9 @@ class Generation:
             self.delta((" " if self.sent else "") + rest)
         text = " ".join([*self.sent, rest]).strip()
         if self.mode() == "runaway":  # the model ran on: far more words than the audio held
-            text = " ".join(["word"] * 3000)
+            more = " ".join(["word"] * 3000)
+            self.delta(" " + more)
+            text = f"{text} {more}".strip()
         record = {"path": "/v1/realtime", "session": self.s.id, "model": self.s.stats["model"],
                   "bytes": len(self.pcm), "sha256": self.sha.hexdigest(), "text": text,
                   "appends": self.appends, "deltas": self.deltas, "words_at": self.words_at,
