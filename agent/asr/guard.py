@@ -29,6 +29,10 @@ MAX_WORDS_FLOOR = 6
 MAX_WORDS_PER_S = 6.0
 """More words than FLOOR + PER_S x seconds cannot have been said: the fastest read speech
 is about 5 words/s (auctioneers, 300 wpm), so this leaves room for short words."""
+MAX_CHARS_PER_WORD = 24
+"""Characters allowed per word that could have been said (spaces and punctuation
+included): long words and spelled-out numbers fit; a run of letters without spaces,
+which counts as one word, does not."""
 TOKENS_FLOOR = 16
 TOKENS_PER_S = 8
 """New tokens allowed for an utterance: FLOOR + PER_S x seconds. English speech at
@@ -102,8 +106,19 @@ def degenerate(text: str, seconds: float, *, hit_cap: bool = False,
         return f"'{loop}' repeated"
     if len(text) >= COMPRESSION_MIN_CHARS and compression_ratio(text) > COMPRESSION_RATIO_MAX:
         return f"repetitive (compression ratio {compression_ratio(text):.1f})"
-    if len(said) > MAX_WORDS_FLOOR + MAX_WORDS_PER_S * seconds:
+    return overlong(text, seconds, said)
+
+
+def overlong(text: str, seconds: float, said: list[str] | None = None) -> str:
+    """Why `text` is longer than `seconds` of speech could hold, or "": more words than
+    MAX_WORDS_FLOOR + MAX_WORDS_PER_S x seconds, or more than MAX_CHARS_PER_WORD
+    characters for each of them.  Any backend's runaway answer is caught by it."""
+    most = MAX_WORDS_FLOOR + MAX_WORDS_PER_S * max(0.0, seconds)
+    said = words(text) if said is None else said
+    if len(said) > most:
         return f"{len(said)} words in {seconds:.1f} s"
+    if len(text) > MAX_CHARS_PER_WORD * most:
+        return f"{len(text)} characters in {seconds:.1f} s"
     return ""
 
 

@@ -12,7 +12,11 @@ closes the breaker, failure opens it again.
 
 With `[voxtral] mode = "realtime"` Voxtral Realtime comes first (agent/asr/streamroute.py):
 streamed utterances (`stream()`, capability `stream`) and whole ones alike try it, then
-file-based Voxtral on the same server, then whisper, under the same breaker.
+file-based Voxtral on the same server, then whisper, under the same breaker, and under the
+stream's own (`streaming`): streams that fail while files are answered pause streaming.
+
+An answer that is not what vLLM sends (bytes that are not UTF-8, JSON that is not, fields
+missing, text longer than the audio could hold) is a failed request like any other.
 
 `hear(pcm)` gives a `RouterHearing`. Its `score()` and decodes with a forced prefix always go
 to whisper's own hearing of the utterance, whoever heard it: they need forced decoding,
@@ -196,6 +200,9 @@ class RouterTranscriber:
         """Voxtral Realtime (voxtral.mode = "realtime") on the same server, or None."""
         rec = cfg.recognition
         self.breaker = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
+        self.streaming = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
+        """The realtime tier's own breaker: a stream that fails while file Voxtral answers
+        (no `done` in time) never opens `breaker`, so this one pauses streaming."""
         self.stats = RouterStats()
         local = self.whisper.capabilities
         realtime = cfg.voxtral.mode == "realtime"
@@ -218,7 +225,7 @@ class RouterTranscriber:
         server that is still starting.  Only whisper failing to load is an error."""
         self.whisper.load()
         try:
-            from agent.voxtral.backend import VoxtralTranscriber
+            from agent.voxtral.backend import VoxtralTranscriber, WrongModel
             from agent.voxtral.client import require_openai
 
             require_openai()
@@ -228,6 +235,10 @@ class RouterTranscriber:
         self.voxtral = VoxtralTranscriber(streamroute.served_config(self._cfg), background=True)
         try:
             self.voxtral.load()
+        except WrongModel as exc:  # every request would be refused for the same reason
+            log.warning("voxtral: not used (%s); recognising with whisper", exc)
+            self.voxtral = None
+            return
         except ModelError as exc:
             # auto without a server is a normal machine: one quiet line (`voxagent doctor`
             # and the log file show it)
@@ -251,11 +262,12 @@ class RouterTranscriber:
             self._probe_once()
 
     def _probe_once(self) -> None:
-        """While the breaker is open: ask /health, and let the breaker decide."""
-        if self.voxtral is None or self.breaker.state is not BreakerState.OPEN:
-            return
-        if self.breaker.probed(self.voxtral.healthy()):
+        """While the breaker is open: ask /health, and let the breaker decide; while
+        streaming is paused, probe the stream (agent/asr/streamroute.py)."""
+        if self.voxtral is not None and self.breaker.state is BreakerState.OPEN and \
+                self.breaker.probed(self.voxtral.healthy()):
             log.warning("voxtral: server healthy; trying it for the next utterance")
+        streamroute.probe(self)
 
     def _restarted(self) -> None:
         if self.breaker.restarted():

@@ -9,6 +9,14 @@ router's ordinary path without the realtime tier (file Voxtral while the breaker
 then whisper): heard exactly once, since only the transcript returned counts and the
 failed stream gives none.  A whole utterance (`hear()`) tries the realtime tier the same way
 (`by_realtime`) before file Voxtral.
+
+A stream's failure also counts on the realtime tier's own breaker (`router.streaming`): a
+server whose files are answered while its streams never end (no `done`) resets the
+router's breaker at every utterance, so only this one sees the streams fail.  After
+`failures_to_open` in a row streaming pauses (file Voxtral, else whisper, hears every
+utterance: none waits for a stream's timeout) until `probe()`, on the router's prober
+thread, streams half a second of silence and gets its `done`: at once once the server was
+seen failing and is back, else after the stall backoff (doubled per failed probe).
 """
 
 from __future__ import annotations
@@ -54,11 +62,36 @@ def load_realtime(cfg: Config, file: VoxtralTranscriber) -> RealtimeTranscriber 
     return realtime
 
 
+PROBE_PCM = bytes(16000)
+"""What a probe streams: 0.5 s of silence (16 kHz PCM16)."""
+
+
+def acquire(router: RouterTranscriber) -> bool:
+    """Whether this utterance may stream: both breakers let it (see the module doc)."""
+    if router.realtime is None or not router.streaming.acquire():
+        return False
+    if router.breaker.acquire():
+        return True
+    router.streaming.release()
+    return False
+
+
+def release(router: RouterTranscriber) -> None:
+    router.breaker.release()
+    router.streaming.release()
+
+
+def succeeded(router: RouterTranscriber) -> None:
+    router.breaker.success()
+    router.streaming.success()
+    router.stats.realtime += 1
+
+
 def by_realtime(router: RouterTranscriber, pcm: bytes,
                 hint: Hint) -> tuple[Hearing, Transcript] | None:
-    """A whole utterance through Voxtral Realtime when the breaker lets it; None when it
+    """A whole utterance through Voxtral Realtime when the breakers let it; None when it
     was not tried or failed (the failure counted), so the caller goes on down its tiers."""
-    if router.realtime is None or not router.breaker.acquire():
+    if router.realtime is None or not acquire(router):
         return None
     started = time.monotonic()
     try:
@@ -68,20 +101,54 @@ def by_realtime(router: RouterTranscriber, pcm: bytes,
         failed(router, exc, started)
         return None
     else:
-        router.breaker.success()
+        succeeded(router)
     finally:
-        router.breaker.release()
-    router.stats.realtime += 1
+        release(router)
     return hearing, transcript
 
 
 def failed(router: RouterTranscriber, exc: RecognitionError, started: float) -> None:
+    """Count a failed stream on both breakers and say where the utterance goes: a warning,
+    but only INFO for the server's refusal of the model, which the session said already."""
     opened = router.breaker.failure()
+    paused = router.streaming.failure()
     router.stats.fallbacks += 1
-    log.warning("%s after %.2f s; this utterance goes to %s%s", exc,
-                time.monotonic() - started,
-                "file-based voxtral, else whisper" if router.breaker.allow() else "whisper",
-                "; voxtral paused" if opened else "")
+    said = router.realtime is not None and str(exc) == router.realtime.session.refused
+    log.log(logging.INFO if said else logging.WARNING, "%s after %.2f s; this utterance "
+            "goes to %s%s", exc, time.monotonic() - started,
+            "file-based voxtral, else whisper" if router.breaker.allow() else "whisper",
+            "; voxtral paused" if opened else "")
+    if paused and not opened:
+        log.warning("voxtral realtime: %d streams in a row failed; streaming paused "
+                    "(file-based voxtral, else whisper, hears every utterance) until a "
+                    "probe of the stream is answered", router.streaming.failures)
+
+
+def probe(router: RouterTranscriber) -> None:
+    """While streaming is paused: stream PROBE_PCM once the streaming breaker lets one try
+    (and the router's breaker is closed: the server answers); its `done` in time resumes
+    streaming, else the pause goes on, doubled."""
+    from agent.asr.router import BreakerState
+
+    rt = router.realtime
+    if rt is None or router.streaming.state is not BreakerState.OPEN:
+        return
+    if router.breaker.state is not BreakerState.CLOSED:
+        router.streaming.probed(False)  # the server failing: probe at once when it is back
+        return
+    if not router.streaming.probed(True) or not router.streaming.acquire():
+        return
+    try:
+        rt.hear(PROBE_PCM)
+    except RecognitionError as exc:
+        router.streaming.failure()
+        log.info("voxtral realtime: the probe failed (%s); streaming stays paused for "
+                 "%.0f s", exc, router.streaming.backoff())
+    else:
+        router.streaming.success()
+        log.warning("voxtral realtime: the probe was answered; streaming again")
+    finally:
+        router.streaming.release()
 
 
 class RoutedStream:
@@ -94,7 +161,7 @@ class RoutedStream:
 
     @classmethod
     def begin(cls, router: RouterTranscriber) -> RoutedStream:
-        if router.realtime is None or not router.breaker.acquire():
+        if router.realtime is None or not acquire(router):
             return cls(router, None)
         return cls(router, router.realtime.stream())
 
@@ -108,14 +175,20 @@ class RoutedStream:
     def cancel(self) -> None:
         if self._inner is not None:
             self._inner.cancel()
-            self._router.breaker.release()
+            release(self._router)
             self._inner = None
 
     def finish(self, pcm: bytes) -> RouterHearing:
-        from agent.asr.router import RouterHearing
+        from agent.asr.router import BreakerState, RouterHearing
 
         inner, self._inner = self._inner, None
         if inner is None:
+            return RouterHearing(self._router, pcm, realtime=False)
+        if self._router.streaming.state is BreakerState.OPEN:
+            # streaming paused while this one was in flight: not waited for (it would
+            # likely time out too), not counted; heard like those begun after the pause
+            inner.cancel()
+            release(self._router)
             return RouterHearing(self._router, pcm, realtime=False)
         ended = time.monotonic()
         try:
@@ -124,8 +197,7 @@ class RoutedStream:
             failed(self._router, exc, ended)
             return RouterHearing(self._router, pcm, realtime=False)
         else:
-            self._router.breaker.success()
+            succeeded(self._router)
         finally:
-            self._router.breaker.release()
-        self._router.stats.realtime += 1
+            release(self._router)
         return RouterHearing(self._router, pcm, heard=heard)

@@ -28,6 +28,7 @@ from agent.asr.base import (
     ToolCall,
     Unsupported,
 )
+from agent.asr.guard import overlong
 from agent.messages import Hypothesis, Transcript
 from agent.voxtral import audio, launch, models
 from agent.voxtral.client import VoxtralClient, VoxtralError, health
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
     from agent.config import Config
 
 log = logging.getLogger(__name__)
+
+
+class WrongModel(ModelError):
+    """The server answers but serves another model: a setting to fix, not a server to wait
+    for (the router says so once and leaves Voxtral alone)."""
 
 
 class VoxtralTranscriber:
@@ -59,7 +65,8 @@ class VoxtralTranscriber:
         self._starting: threading.Thread | None = None
 
     def load(self) -> None:
-        """Attach or start; raise ModelError (one line) when Voxtral cannot be had."""
+        """Attach or start; raise ModelError (one line) when Voxtral cannot be had
+        (WrongModel when the server serves another model)."""
         try:
             if self._attach():
                 return
@@ -90,8 +97,9 @@ class VoxtralTranscriber:
         except RecognitionError as exc:
             raise ServerError(str(exc)) from None
         if self.cfg.model not in served:
-            raise ServerError(f"the server at {self.client.url} serves {', '.join(served)}, "
-                              f"not {self.cfg.model} (voxtral.model)")
+            setting = "realtime_model" if self.cfg.mode == "realtime" else "model"
+            raise WrongModel(f"the server at {self.client.url} serves {', '.join(served)}, "
+                             f"not {self.cfg.model} (voxtral.{setting})")
 
     def _start(self) -> None:
         launch.preflight(self.cfg)
@@ -135,13 +143,20 @@ class VoxtralTranscriber:
         raise Unsupported("file Voxtral does not stream (voxtral.mode = \"realtime\" does)")
 
     def recognise(self, pcm: bytes) -> Transcript:
-        """One request (or, past chunk_s, one per chunk); raise RecognitionError."""
+        """One request (or, past chunk_s, one per chunk); raise RecognitionError, also for
+        text longer than the audio could hold (a runaway answer is a failed one: it is
+        never typed, and the utterance goes to the next recogniser)."""
         started = time.monotonic()
-        if audio.duration(pcm) <= self.cfg.chunk_s:
+        seconds = audio.duration(pcm)
+        if seconds <= self.cfg.chunk_s:
             wav = audio.to_wav(audio.condition(audio.pcm_to_float(pcm)))
             text = self.client.transcribe(wav, self.cfg.request_timeout_s)
         else:
             text = get("transcription", self.cfg).execute(self.client, FeatureRequest(pcm)).text
+        runaway = overlong(text, seconds)
+        if runaway:
+            raise VoxtralError(f"voxtral transcription: a runaway answer ({runaway} of "
+                               "audio)")
         return Transcript(text=text, alternatives=(Hypothesis(text, 0.0),) if text else (),
                           backend=self.name, seconds=time.monotonic() - started)
 

@@ -14,8 +14,10 @@ import http.client
 import json
 import logging
 import os
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -29,6 +31,9 @@ API_KEY_ENV = "VOXAGENT_VOXTRAL_API_KEY"
 _CLIENTS: dict[tuple[str, str], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 T = TypeVar("T")
+ANSWER_MAX_BYTES = 256 * 1024
+"""The most of one answer that is read: far beyond any utterance's text (an answer of
+Voxtral's whole 32k-token context is about 130 KB), far below what floods the agent."""
 
 
 class VoxtralError(RecognitionError):
@@ -133,6 +138,9 @@ class VoxtralClient:
         raise AssertionError("unreachable")
 
     def _once(self, what: str, timeout: float, fn: Callable[[Any], T]) -> T:
+        """`fn` on the client: its answer, or the failure as one line.  An answer that is
+        not what vLLM sends (bytes that are not UTF-8, JSON that is not, fields missing or
+        of the wrong type) fails like a refused request: the caller's backend failed."""
         import openai
 
         client = shared_client(self.url, self._key).with_options(timeout=timeout,
@@ -153,6 +161,9 @@ class VoxtralClient:
             raise VoxtralError(line) from None
         except openai.OpenAIError as exc:  # a reply that is not what the API promises
             raise VoxtralError(f"voxtral {what}: {type(exc).__name__}: {exc}") from None
+        except (ValueError, TypeError, AttributeError, LookupError, RecursionError) as exc:
+            raise VoxtralError(f"voxtral {what}: a malformed answer ({type(exc).__name__}: "
+                               f"{_one_line(str(exc))[:120]})") from None
 
     def models(self, timeout: float = 5.0) -> list[dict[str, Any]]:
         """The served models, as /v1/models lists them."""
@@ -161,44 +172,92 @@ class VoxtralClient:
 
     def transcribe(self, wav: bytes, timeout: float, retries: int = 0,
                    response_format: str = "json") -> str:
-        """Text of one WAV file (language as configured, temperature 0)."""
+        """Text of one WAV file (language as configured, temperature 0).  The answer is
+        read raw, at most ANSWER_MAX_BYTES of it, and must be what vLLM sends (UTF-8 JSON
+        with a string "text"): anything else is a VoxtralError like a refused request."""
         extra = {"language": self.cfg.language} if self.cfg.language else {}
-        result = self._call("transcription", timeout, retries, lambda c: (
-            c.audio.transcriptions.create(
-                model=self.cfg.model, file=("audio.wav", wav, "audio/wav"),
-                temperature=0.0, response_format=response_format, **extra)))
-        return transcription_text(result)
+
+        def post(c: Any) -> bytes:
+            deadline = time.monotonic() + timeout
+            with c.audio.transcriptions.with_streaming_response.create(
+                    model=self.cfg.model, file=("audio.wav", wav, "audio/wav"),
+                    temperature=0.0, response_format=response_format, **extra) as response:
+                # the body is read here, past the client's own error handling: the HTTP
+                # library's errors (httpx, or httpx2 for newer openai) are told apart here
+                http = sys.modules[type(response.http_response).__module__.split(".")[0]]
+                try:
+                    return read_capped(response.iter_bytes(), deadline, "transcription")
+                except http.TimeoutException:
+                    raise VoxtralError(f"voxtral transcription: no answer within "
+                                       f"{timeout:g} s (not tried again)") from None
+                except http.HTTPError as exc:
+                    raise VoxtralError(f"voxtral transcription: the answer broke off "
+                                       f"({type(exc).__name__})") from None
+
+        body = self._call("transcription", timeout, retries, post)
+        return transcription_text(body, plain=response_format == "text")
 
     def chat(self, messages: list[dict[str, Any]], timeout: float, retries: int = 0, *,
              tools: list[dict[str, Any]] | None = None, temperature: float = 0.2,
              max_tokens: int = 1024) -> ChatReply:
         extra: dict[str, Any] = {"tools": tools, "tool_choice": "auto"} if tools else {}
-        reply = self._call("chat", timeout, retries, lambda c: c.chat.completions.create(
-            model=self.cfg.model, messages=messages, temperature=temperature, top_p=0.95,
-            max_tokens=max_tokens, **extra))
-        if not reply.choices:
-            raise VoxtralError("voxtral chat: the reply has no choices")
-        message = reply.choices[0].message
-        calls = tuple(ToolCall(c.function.name, c.function.arguments or "{}")
-                      for c in message.tool_calls or () if getattr(c, "function", None))
-        return ChatReply((message.content or "").strip(), calls)
+
+        def ask(c: Any) -> ChatReply:
+            reply = c.chat.completions.create(
+                model=self.cfg.model, messages=messages, temperature=temperature, top_p=0.95,
+                max_tokens=max_tokens, **extra)
+            if not reply.choices:
+                raise VoxtralError("voxtral chat: the reply has no choices")
+            message = reply.choices[0].message
+            calls = tuple(ToolCall(str(c.function.name), str(c.function.arguments or "{}"))
+                          for c in message.tool_calls or () if getattr(c, "function", None))
+            content = message.content or ""
+            if not isinstance(content, str):
+                raise TypeError(f"the message content is a {type(content).__name__}")
+            return ChatReply(content.strip(), calls)
+
+        return self._call("chat", timeout, retries, ask)
 
 
-def transcription_text(result: Any) -> str:
-    """The text of a transcription reply.  vLLM answers `response_format=text` with the
-    same JSON object as `json` (vllm-project/vllm#49095), which the client hands over as a
-    string: both that and real plain text are accepted."""
-    if isinstance(result, str):
-        body = result.strip()
-        if body.startswith("{"):
-            try:
-                data = json.loads(body)
-            except json.JSONDecodeError:
-                return body
-            if isinstance(data, dict) and isinstance(data.get("text"), str):
-                return data["text"].strip()
-        return body
-    return str(getattr(result, "text", "")).strip()
+def read_capped(chunks: Iterable[bytes], deadline: float, what: str) -> bytes:
+    """The body of an answer: VoxtralError past ANSWER_MAX_BYTES (a server that answers
+    without end) or past `deadline` (one that drips it: the read timeout is per chunk)."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > ANSWER_MAX_BYTES:
+            raise VoxtralError(f"voxtral {what}: the answer is longer than "
+                               f"{ANSWER_MAX_BYTES // 1024} KiB (not read further)")
+        if time.monotonic() > deadline:
+            raise VoxtralError(f"voxtral {what}: the answer did not end in time")
+    return bytes(body)
+
+
+def transcription_text(body: bytes | str, plain: bool = False) -> str:
+    """The text of a transcription answer, which must be UTF-8 JSON with a string "text"
+    (vLLM answers `response_format=text` with the same object, vllm-project/vllm#49095);
+    `plain`: real plain text is taken too.  VoxtralError (one line) for anything else."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VoxtralError(f"voxtral transcription: the answer is not UTF-8 (byte "
+                               f"{body[exc.start]:#04x} at {exc.start})") from None
+    text = body.strip()
+    if plain and not text.startswith("{"):
+        return text
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise VoxtralError(f"voxtral transcription: the answer is not JSON "
+                           f"({_one_line(str(exc))[:80]})") from None
+    if not isinstance(data, dict):
+        raise VoxtralError(f"voxtral transcription: the answer is a JSON "
+                           f"{type(data).__name__}, not an object")
+    if not isinstance(data.get("text"), str):
+        got = f"is a {type(data['text']).__name__}" if "text" in data else "is missing"
+        raise VoxtralError(f'voxtral transcription: the answer\'s "text" {got}')
+    return str(data["text"]).strip()
 
 
 def error_message(body: object, fallback: str) -> str:

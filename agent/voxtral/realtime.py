@@ -10,7 +10,8 @@ with backoff.
 Per utterance (the Stream protocol of agent/asr/base.py): `feed()` queues audio and never
 blocks the capture thread; `partial()` is the text of the deltas so far; `finish(pcm)`
 ends the utterance and returns as soon as `transcription.done` arrives, or raises
-RecognitionError (connection lost, an error event, no `done` in time) so the caller hears
+RecognitionError (connection lost, an error event or a malformed one, no `done` in time,
+text longer than the audio fed could hold) so the caller hears
 `pcm`, the audio it kept, some other way: the router (agent/asr/router.py) gives it to
 file-based Voxtral, then faster-whisper.  The stream hears exactly what was fed; `pcm` is
 only for that fallback.  `hear(pcm)` streams a whole recorded utterance at once.
@@ -27,9 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from agent.asr.base import Capabilities, Hearing, Hint, RecognitionError, Unsupported
 from agent.asr.config import served
+from agent.asr.guard import overlong
 from agent.messages import Hypothesis, Transcript
 from agent.voxtral.client import api_key
-from agent.voxtral.realtime_session import Session, Turn, require_websockets, ws_url
+from agent.voxtral.realtime_session import (
+    BYTES_PER_S,
+    Session,
+    Turn,
+    require_websockets,
+    ws_url,
+)
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
@@ -76,7 +84,10 @@ class RealtimeStream:
         self._session.audio(self._utt, pcm)
 
     def partial(self) -> str:
-        return self._utt.partial()
+        """The deltas so far; "" while they are more than the audio fed could hold (a
+        runaway is neither shown nor matched against the commands)."""
+        text = self._utt.partial()
+        return "" if overlong(text, self.fed / BYTES_PER_S) else text
 
     def finish(self, pcm: bytes) -> Hearing:
         ended = time.monotonic()
@@ -84,6 +95,9 @@ class RealtimeStream:
         if not self._session.wait(self._utt):
             raise RecognitionError(self._utt.error or "voxtral realtime: failed")
         text = self._utt.text or ""
+        runaway = overlong(text, self.fed / BYTES_PER_S)
+        if runaway:  # a failed answer: never typed, the utterance is heard some other way
+            raise RecognitionError(f"voxtral realtime: a runaway answer ({runaway} of audio)")
         return RealtimeHearing(Transcript(
             text=text, alternatives=(Hypothesis(text, 0.0),) if text else (), backend=NAME,
             seconds=time.monotonic() - ended))

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agent.asr.base import ModelError
+from agent.voxtral.client import ANSWER_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class Turn:
     """time.monotonic() when its final commit went out (0 before)."""
     queued: int = 0
     """Bytes of audio given to the session."""
+    chars: int = 0
+    """Characters of text received for it (deltas and done)."""
     sent: int = 0
     """Bytes of audio sent on the socket."""
     settled: threading.Event = field(default_factory=threading.Event)
@@ -115,6 +118,8 @@ class Session:
         self.refused = ""
         """The server's last refusal of the model (one line), or "" (see REFUSAL_S)."""
         self._refused_at = 0.0
+        self._refusal_said = False
+        """The refusal was said (a warning); said again only after a `done`."""
         self.connects = 0
         self.attempts = 0
         """Connection attempts, successful or not."""
@@ -203,7 +208,7 @@ class Session:
         try:
             ws = stack.enter_context(connect(self.url, additional_headers=headers,
                                              open_timeout=self.open_timeout, compression=None,
-                                             max_size=16 * 2**20))
+                                             max_size=ANSWER_MAX_BYTES))
             hello = json.loads(ws.recv(timeout=self.open_timeout))
             if hello.get("type") != "session.created":
                 raise ValueError(f"the server greeted with {hello.get('type')!r}, not "
@@ -257,38 +262,59 @@ class Session:
             while True:
                 self._event(json.loads(ws.recv()), ws)
         except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd is not None else 1006
+            frame = exc.rcvd or exc.sent  # sent: we closed it (1009: a message too big)
+            code = frame.code if frame is not None else 1006
             with self._lock:
                 mine = self._ws is ws
             if mine:
                 self._drop(f"closed with code {code}")
-        except (ValueError, OSError) as exc:
+        except (ValueError, RecursionError) as exc:
+            self._drop(f"a malformed event: {' '.join(str(exc).split())[:120]}")
+        except OSError as exc:
             self._drop(f"{type(exc).__name__}: {exc}")
 
-    def _event(self, event: dict[str, Any], ws: Any) -> None:
+    def _event(self, event: Any, ws: Any) -> None:
+        """One server event.  One that is not what vLLM sends (not a JSON object, a text
+        that is not a string, more text than ANSWER_MAX_BYTES) raises ValueError: the
+        receiver drops the session and the utterance in flight fails."""
         with self._lock:
             if self._ws is not ws:
                 return  # a connection already given up: nothing it says counts now
             utt = self._current
+        if not isinstance(event, dict):
+            raise ValueError(f"an event that is a JSON {type(event).__name__}")
         kind = event.get("type")
         if kind == "transcription.delta" and utt is not None:
-            utt.deltas.append(str(event.get("delta", "")))
+            utt.deltas.append(_text(event, "delta", utt))
         elif kind == "transcription.done" and utt is not None:
+            text = _text(event, "text", utt)
             with self._lock:
                 self._current = None
-            utt.text = str(event.get("text", "")).strip()
+            utt.text = text.strip()
+            self._refusal_said = False
             utt.settled.set()
         elif kind == "error":
-            line = f"voxtral realtime: {event.get('error')} ({event.get('code')})"
-            if event.get("code") in REFUSALS:
-                if line != self.refused:
-                    log.warning("%s: is voxtral.realtime_model what the server serves?", line)
-                self.refused, self._refused_at = line, time.monotonic()
-            if utt is None:
-                log.warning("%s", line)
-                return
-            utt.fail(line)
-            self._drop(str(event.get("code")))  # the server's generation is out of step now
+            self._error(event, utt)
+
+    def _error(self, event: dict[str, Any], utt: Turn | None) -> None:
+        """An error event: the utterance in flight fails and the session, out of step now,
+        is dropped.  A refusal of the model is said once (a warning with the setting to
+        check); the turns it fails later, and the refusals of sessions opened again, say
+        it only at INFO."""
+        line = f"voxtral realtime: {event.get('error')} ({event.get('code')})"
+        if event.get("code") in REFUSALS:
+            if not self._refusal_said:
+                log.warning("%s: is voxtral.realtime_model what the server serves?", line)
+            else:
+                log.info("%s", line)
+            self._refusal_said = True
+            self.refused, self._refused_at = line, time.monotonic()
+        elif utt is None:
+            log.warning("%s", line)
+        if utt is None:
+            return
+        utt.fail(line)
+        self._drop(str(event.get("code")))  # the server's generation is out of step now
 
     # --- the sender ----------------------------------------------------------------------------
 
@@ -364,6 +390,19 @@ class Session:
         except (ConnectionClosed, OSError) as exc:
             self._drop(type(exc).__name__)
             raise _Lost(type(exc).__name__) from None
+
+
+def _text(event: dict[str, Any], key: str, utt: Turn) -> str:
+    """The text of a delta or done event, counted against ANSWER_MAX_BYTES; ValueError for
+    one that is not a string or too much text."""
+    text = event.get(key, "")
+    if not isinstance(text, str):
+        raise ValueError(f"{event.get('type')} whose {key!r} is a {type(text).__name__}")
+    utt.chars += len(text)
+    if utt.chars > ANSWER_MAX_BYTES:
+        raise ValueError(f"more than {ANSWER_MAX_BYTES // 1024} KiB of text for one "
+                         "utterance")
+    return text
 
 
 class _Lost(Exception):

@@ -6,6 +6,7 @@ summaries with the audio itself in the chat request, tools and tool calls, and f
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -261,3 +262,30 @@ def test_a_stalled_server_costs_a_feature_one_timeout(tools_double: Double, tmp_
     assert control.hits() == [{"path": TRANSCRIPTIONS, "mode": "hang"}]
     assert tools_double.proc is not None and health(tools_double.url, 5.0) == 200
     control.clear()
+
+
+def test_malformed_answers_are_one_line_failures(small_double: Double, tmp_path: Path,
+                                                 speech: dict[str, bytes]) -> None:
+    """What vLLM would never send fails the request in one line, for a chat as for a
+    transcription (issue 18: a non-UTF-8 body escaped as UnicodeDecodeError); an answer
+    past 256 KiB is not read further."""
+    from agent.voxtral import audio
+
+    client = client_for(small_double, tmp_path, api_key="k3y")
+    control = Control(small_double.url)
+    chat = [{"role": "user", "content": "hello"}]
+    for body, why in [(b'{"choices": "\xff\xfe"}', "a malformed answer (UnicodeDecodeError"),
+                      (b'{"choices": "none"}', "a malformed answer"),
+                      (b"[1, 2", "a malformed answer")]:
+        control.answer("/v1/chat/completions", body)
+        with pytest.raises(VoxtralError, match=re.escape(f"voxtral chat: {why}")) as info:
+            client.chat(chat, 10.0, max_tokens=100)
+        assert "\n" not in str(info.value)
+    assert client.chat(chat, 10.0, max_tokens=100).text == "heard: ; asked: hello"
+    wav = audio.to_wav(audio.pcm_to_float(speech["scroll down"]))
+    control.answer(TRANSCRIPTIONS, b'{"text": "' + b"spam " * 200_000 + b'"}')
+    with pytest.raises(VoxtralError, match="the answer is longer than 256 KiB"):
+        client.transcribe(wav, 10.0)
+    seconds = len(speech["scroll down"]) / 32000
+    assert client.transcribe(wav, 10.0) == f"{seconds:.2f} seconds of audio"
+    assert [h["mode"] for h in control.hits()] == ["answer"] * 4

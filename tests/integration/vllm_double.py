@@ -39,11 +39,13 @@ start-up of every start after the first counted in `VLLM_DOUBLE_COUNTER`: a slow
 loading, with that message in the log), `VLLM_DOUBLE_CRASH_AFTER_S` (engine dies after
 being ready) for the first `VLLM_DOUBLE_CRASHES` starts counted in `VLLM_DOUBLE_COUNTER`,
 `VLLM_DOUBLE_IGNORE_SIGTERM=1`; and at run time `POST /_double/fail` {path, mode: 500 |
-delay | drop | die | hang, times, seconds}: a 500 with vLLM's error body, an answer after a
-delay, a connection closed without an answer, the whole process exiting mid-request, or a
-stalled engine (the request is held `seconds` and never answered, while /health still
-answers 200).  Each request a fault took is listed by `GET /_double/hits` (when it arrived,
-before any delay).  Control endpoints live under /_double/ and are not recorded.
+delay | drop | die | hang | answer, times, seconds, body}: a 500 with vLLM's error body, an
+answer after a delay, a connection closed without an answer, the whole process exiting
+mid-request, a stalled engine (the request is held `seconds` and never answered, while
+/health still answers 200), or a 200 "application/json" answer whose bytes are `body`
+(base64: bytes that are not UTF-8, JSON that is not, fields missing, a huge text).  Each
+request a fault took is listed by `GET /_double/hits` (when it arrived, before any delay).
+Control endpoints live under /_double/ and are not recorded.
 """
 
 from __future__ import annotations
@@ -212,6 +214,13 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "die":
             log("ERROR EngineCore died mid-request (double: die)")
             os._exit(1)
+        elif mode == "answer":
+            body = base64.b64decode(fault["body"])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         return True
 
     def control(self, data: dict[str, Any]) -> None:
@@ -220,7 +229,8 @@ class Handler(BaseHTTPRequestHandler):
             if self.path == "/_double/fail":
                 d.faults.append({"path": data["path"], "mode": str(data["mode"]),
                                  "times": int(data.get("times", 1)),
-                                 "seconds": float(data.get("seconds", 5))})
+                                 "seconds": float(data.get("seconds", 5)),
+                                 "body": str(data.get("body", ""))})
             elif self.path == "/_double/tool_call":
                 d.tool_calls.append(data)
             elif self.path == "/_double/written":

@@ -56,7 +56,8 @@ order (GET /_double/realtime, and a log line per utterance), so tests can prove 
 was lost or reordered.  Faults (POST /_double/fail with path "/v1/realtime", taken by the
 next generation): "slow" (each delta and the done `seconds` late), "drop" (the TCP
 connection is cut when the utterance's first audio arrives), "no_done" (deltas, but never
-`done`), "die" (the process exits at the first audio).
+`done`), "die" (the process exits at the first audio), "runaway" (`done` with 3,000 words),
+"bad_done" (`done` whose text is the number 42).
 """
 
 from __future__ import annotations
@@ -344,6 +345,10 @@ class Generation:
         if rest:
             self.delta((" " if self.sent else "") + rest)
         text = " ".join([*self.sent, rest]).strip()
+        if self.mode() == "runaway":  # the model ran on: far more words than the audio held
+            more = " ".join(["word"] * 3000)
+            self.delta(" " + more)
+            text = f"{text} {more}".strip()
         record = {"path": "/v1/realtime", "session": self.s.id, "model": self.s.stats["model"],
                   "bytes": len(self.pcm), "sha256": self.sha.hexdigest(), "text": text,
                   "appends": self.appends, "deltas": self.deltas, "words_at": self.words_at,
@@ -367,7 +372,8 @@ class Generation:
             self.s.stats["dropped_bytes"] += dropped
         self.s.busy = False  # before done goes out: the client's next commit may follow it
         prompt = PROMPT_TOKENS + len(self.pcm) // FRAME_BYTES
-        self.s.send({"type": "transcription.done", "text": text, "usage": {
+        self.s.send({"type": "transcription.done",
+                     "text": 42 if self.mode() == "bad_done" else text, "usage": {
             "prompt_tokens": prompt, "total_tokens": prompt + self.deltas,
             "completion_tokens": self.deltas, "prompt_tokens_details": None}})
 

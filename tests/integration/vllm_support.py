@@ -3,6 +3,7 @@ double as a subprocess, its control endpoints, configs that point at it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -139,6 +140,11 @@ class Control:
 
     def fail(self, path: str, mode: str, times: int = 1, seconds: float = 5.0) -> None:
         self._call("fail", {"path": path, "mode": mode, "times": times, "seconds": seconds})
+
+    def answer(self, path: str, body: bytes, times: int = 1) -> None:
+        """The next `times` requests to `path` are answered 200 with exactly `body`."""
+        self._call("fail", {"path": path, "mode": "answer", "times": times,
+                            "body": base64.b64encode(body).decode("ascii")})
 
     def tool_call(self, when: str, *calls: tuple[str, str]) -> None:
         self._call("tool_call", {"when": when, "calls": [{"name": n, "arguments": a}

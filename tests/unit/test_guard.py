@@ -41,6 +41,18 @@ def test_degenerate_decodes() -> None:
     assert guard.degenerate(thirty, 10.0) == ""
 
 
+def test_text_longer_than_the_audio_could_hold() -> None:
+    # issue 18: 3,000 words answered for a 1.23 s utterance; 1 MB of text
+    assert guard.overlong(" ".join(["word"] * 3000), 1.23) == "3000 words in 1.2 s"
+    assert guard.overlong("Open the terminal and then scroll down twice.", 1.23) == ""
+    assert guard.overlong(" ".join(["word"] * 13), 1.0) == "13 words in 1.0 s"
+    assert guard.overlong(" ".join(["word"] * 12), 1.0) == ""
+    # one "word" of 300 letters: no word count catches it, its length does
+    assert guard.overlong("a" * 300, 1.0) == "300 characters in 1.0 s"
+    assert guard.overlong("Supercalifragilisticexpialidocious!", 0.5) == ""
+    assert guard.overlong("x", -1.0) == ""
+
+
 def test_nothing_decoded_is_broken_only_where_speech_was_likely() -> None:
     assert guard.degenerate("", 1.0, no_speech_prob=0.1) == "nothing decoded from speech"
     assert guard.degenerate(" . ", 1.0, no_speech_prob=0.1) == "nothing decoded from speech"

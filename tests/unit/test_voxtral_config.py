@@ -11,7 +11,7 @@ import pytest
 from agent.asr.config import VoxtralConfig
 from agent.config import Config, ConfigError, load_config
 from agent.voxtral import launch
-from agent.voxtral.client import base_url, error_message, transcription_text
+from agent.voxtral.client import VoxtralError, base_url, error_message, transcription_text
 from agent.voxtral.launch import ServerError
 
 
@@ -105,4 +105,22 @@ def test_vllm_error_bodies_and_text_replies() -> None:
     assert error_message("Unauthorized", "") == "Unauthorized"
     assert error_message(None, "Error code: 502") == "Error code: 502"
     assert transcription_text('{"text": " New tab. ", "usage": {"seconds": 1}}') == "New tab."
-    assert transcription_text("New tab.\n") == "New tab."
+    assert transcription_text("New tab.\n", plain=True) == "New tab."
+    assert transcription_text(b'{"text": "caf\xc3\xa9"}') == "caf\u00e9"
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (b'{"text": "caf\xe9"}', r"not UTF-8 \(byte 0xe9 at 13\)"),
+    (b'{"text": "New tab.', "not JSON"),
+    (b"New tab.", "not JSON"),  # plain text where JSON was asked for
+    (b"[" * 100_000, "not JSON"),  # nested past the parser's recursion limit
+    (b'["New tab."]', "a JSON list, not an object"),
+    (b'{"usage": {"seconds": 1}}', '"text" is missing'),
+    (b'{"text": 42}', '"text" is a int'),
+    (b'{"text": null}', '"text" is a NoneType'),
+])
+def test_a_malformed_transcription_answer_is_a_failure(body: bytes, why: str) -> None:
+    with pytest.raises(VoxtralError, match=why) as info:
+        transcription_text(body)
+    assert str(info.value).startswith("voxtral transcription: ")
+    assert "\n" not in str(info.value)
