@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import ipaddress
 import json
 import logging
@@ -14,6 +13,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -24,9 +24,6 @@ from agent.paths import open_private, private_state, state_dir
 from agent.voxtral.client import api_key
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
 
 
 REALTIME_FLAGS = ("--enforce-eager",)
@@ -127,13 +124,22 @@ def preflight(cfg: VoxtralConfig) -> None:
                           f"{found} GPU(s) found")
 
 
-def _die_with_parent(parent: int) -> None:
-    """In the child, before exec: SIGTERM when the thread that started us dies (even by
-    SIGKILL), and no start at all if our parent is already gone."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
-        os._exit(1)
+_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n")
+"""Run as `python -c _WITH_PARENT PARENT ARGV...`: SIGTERM when the thread that started it
+dies (even by SIGKILL), no start at all if that parent is already gone, then exec ARGV in
+place (same pid). A fresh interpreter does it, not a preexec_fn, which can deadlock in the
+child of a process with threads."""
+
+
+def _with_parent(argv: list[str], parent: int) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-c", _WITH_PARENT, str(parent), *argv]
 
 
 def spawn(argv: list[str], env: dict[str, str], log_path: Path,
@@ -157,9 +163,9 @@ def spawn(argv: list[str], env: dict[str, str], log_path: Path,
                               f"{exc.strerror or exc}") from None
         try:
             return subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, close_fds=True,
-                preexec_fn=None if detached else lambda: _die_with_parent(parent))  # noqa: PLW1509
+                argv if detached else _with_parent(argv, parent), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                close_fds=True)
         except OSError as exc:
             raise ServerError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
 
