@@ -5,6 +5,8 @@ an action type outside the registry is refused loudly, never dropped."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -84,3 +86,17 @@ def test_the_session_passes_unregistered_types_on_to_be_refused() -> None:
     with pytest.raises(TypeError, match="JumpAction"):
         session.perform(JumpAction())  # type: ignore[arg-type]
     assert dry.performed == [KeyAction("ctrl+c")]
+
+
+@pytest.mark.parametrize("module", ["agent.dispatch.grammar", "agent.actions.keyboard"])
+def test_a_kind_registered_without_parser_or_performer_stops_the_import(module: str) -> None:
+    """A new kind on the registry line alone: the grammar and the executor refuse to load."""
+    program = ("import agent.messages as m\n"
+               "class JumpAction: pass\n"
+               "m.ACTION_KINDS['jump'] = JumpAction\n"
+               f"import {module}\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("TypeError: ")
+    assert "jump" in done.stderr.lower()
