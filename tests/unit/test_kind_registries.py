@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from agent.actions.base import ActionError
+from agent.actions.keyboard import open_route
 from agent.actions.route import ROUTES, choose_route
 from agent.asr.base import BACKENDS
 from agent.asr.config import RecognitionConfig
@@ -44,3 +46,9 @@ def test_doctor_checks_every_route_and_each_can_be_forced() -> None:
     assert set(ROUTE_CHECKS) == set(ROUTES)
     for route in ROUTES:
         assert choose_route(route, {}) == route
+
+
+def test_a_route_without_an_opener_is_one_clear_error() -> None:
+    with pytest.raises(ActionError, match=r"unknown input route 'carrier_pigeon'; known: "
+                                          + ", ".join((*ROUTES, "pynput"))):
+        open_route("carrier_pigeon", 0.0)
