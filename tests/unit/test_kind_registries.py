@@ -1,6 +1,7 @@
-"""Recogniser backends and keyboard routes are each named in one registry
-(agent/asr/base.py BACKENDS, agent/actions/route.py ROUTES); config choices, CLI choices
-and doctor checks are read from it, so a new one is accepted everywhere at once."""
+"""Recogniser backends, keyboard routes and hotkey backends are each named in one registry
+(agent/asr/base.py BACKENDS, agent/actions/route.py ROUTES, agent/desktop/hotkey_base.py
+HOTKEY_BACKENDS); config choices, CLI choices and doctor checks are read from it, so a
+new one is accepted everywhere at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from agent.asr.base import BACKENDS
 from agent.asr.config import RecognitionConfig
 from agent.cli import build_parser
 from agent.config import KeyboardConfig
+from agent.desktop.config import DesktopConfig
+from agent.desktop.hotkey import make_hotkey
+from agent.desktop.hotkey_base import HOTKEY_BACKENDS, HotkeyError
 from agent.doctor.desktop import ROUTE_CHECKS
 
 
@@ -52,3 +56,9 @@ def test_a_route_without_an_opener_is_one_clear_error() -> None:
     with pytest.raises(ActionError, match=r"unknown input route 'carrier_pigeon'; known: "
                                           + ", ".join((*ROUTES, "pynput"))):
         open_route("carrier_pigeon", 0.0)
+
+
+def test_hotkey_backends_come_from_one_list() -> None:
+    assert _choices(DesktopConfig, "hotkey_backend") == ("auto", *HOTKEY_BACKENDS, "none")
+    with pytest.raises(HotkeyError, match="no hotkey backend 'carrier_pigeon'"):
+        make_hotkey("carrier_pigeon", "f9", lambda t: None, lambda t: None)
