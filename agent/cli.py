@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.asr.base import BACKENDS
 from agent.config import Config, ConfigError, load_config
 from agent.errors import CONFIG_ERROR, LOCK_HELD, CliError
 from agent.paths import config_file
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("file", type=Path)
     tr.add_argument("--model", help="Whisper model: embedded, base.en, small.en or a folder")
     for parser in (run, tr):
-        parser.add_argument("--backend", choices=("auto", "voxtral", "whisper"),
+        parser.add_argument("--backend", choices=tuple(sorted(BACKENDS)),
                             help="recogniser (overrides [recognition] backend)")
 
     cmds = sub.add_parser("commands", help="list the active commands, or check a file")

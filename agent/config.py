@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from agent.actions.route import ROUTES
 from agent.asr.config import RecognitionConfig, VoxtralConfig, WhisperConfig
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
@@ -140,7 +141,7 @@ class KeyboardConfig:
         "auto", 'How keys reach the desktop: "auto" (from the session: Wayland first, then '
         'DISPLAY), "x11" (XTEST), "wlroots" (wtype: sway, Hyprland, river) or "uinput" '
         "(a virtual keyboard device: GNOME, KDE; needs /dev/uinput access, see README).",
-        choices=("auto", "x11", "wlroots", "uinput"))
+        choices=("auto", *ROUTES))
 
 
 @dataclass(frozen=True)

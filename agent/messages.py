@@ -181,6 +181,15 @@ class HelpAction:
 Action = (KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
           | HelpAction)
 
+ACTION_KINDS: dict[str, type[Action]] = {
+    "key": KeyAction, "type": TypeAction, "scroll": ScrollAction, "launch": LaunchAction,
+    "mode": ModeAction, "listen": ListenAction, "help": HelpAction,
+}
+"""Every action kind, by the name command files and the JSON output give it. Adding one:
+its message type above, its line here, its parser in agent/dispatch/grammar.py `_KINDS`
+and a performer in each executor; grammar and executors check themselves against this
+at import, so a kind left out fails there, not silently at run time."""
+
 
 @dataclass(frozen=True, slots=True)
 class Pending:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from agent.messages import Action
+from agent.actions.base import unregistered
+from agent.messages import ACTION_KINDS, Action
+
+_KNOWN = frozenset(ACTION_KINDS.values())
 
 
 class DryRunExecutor:
@@ -12,6 +15,9 @@ class DryRunExecutor:
         self.performed: list[Action] = []
 
     def perform(self, action: Action) -> None:
+        """Remember any registered kind; TypeError for anything else (never dropped)."""
+        if type(action) not in _KNOWN:
+            raise unregistered(action, "the dry run")
         self.performed.append(action)
 
     def active_app(self) -> str:

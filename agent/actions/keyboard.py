@@ -10,18 +10,20 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agent.actions.base import ActionError, KeyInput
+from agent.actions.base import ActionError, KeyInput, checked, unregistered
 from agent.actions.context import active_window_class
 from agent.actions.keynames import key
 from agent.actions.launch import Launcher
-from agent.actions.route import choose_route
+from agent.actions.route import ROUTES, choose_route
 from agent.messages import (
     Action,
+    HelpAction,
     KeyAction,
     LaunchAction,
+    ListenAction,
     ModeAction,
     ScrollAction,
     TypeAction,
@@ -84,24 +86,42 @@ class PynputInput:
         """Nothing held."""
 
 
+def _xtest(delay: float) -> KeyInput:
+    from agent.actions.xtest import XTestInput
+
+    if not os.environ.get("DISPLAY"):
+        raise ActionError("no X display to send input to (DISPLAY is not set)")
+    return XTestInput.connect(delay)
+
+
+def _wtype(delay: float) -> KeyInput:
+    from agent.actions.wayland import WtypeInput
+
+    return WtypeInput.find(delay)
+
+
+def _uinput(delay: float) -> KeyInput:
+    from agent.actions.uinput import UInputKeyboard
+
+    return UInputKeyboard.open(delay)
+
+
+_OPENERS: dict[str, Callable[[float], KeyInput]] = {
+    "x11": _xtest, "wlroots": _wtype, "uinput": _uinput, "pynput": PynputInput,
+}
+"""How each route of agent/actions/route.py (and pynput, off Linux) is opened."""
+if set(_OPENERS) != {*ROUTES, "pynput"}:  # a route without an opener fails here, at import
+    raise TypeError("input routes " + ", ".join(_OPENERS) + " do not match agent/actions/"
+                    "route.py: " + ", ".join(ROUTES) + ", pynput")
+
+
 def open_route(route: str, delay: float) -> KeyInput:
     """The KeyInput for a route name (agent/actions/route.py); ActionError if it cannot
-    be opened here."""
-    if route == "x11":
-        from agent.actions.xtest import XTestInput
-
-        if not os.environ.get("DISPLAY"):
-            raise ActionError("no X display to send input to (DISPLAY is not set)")
-        return XTestInput.connect(delay)
-    if route == "wlroots":
-        from agent.actions.wayland import WtypeInput
-
-        return WtypeInput.find(delay)
-    if route == "uinput":
-        from agent.actions.uinput import UInputKeyboard
-
-        return UInputKeyboard.open(delay)
-    return PynputInput(delay)
+    be opened here, or is no route."""
+    opener = _OPENERS.get(route)
+    if opener is None:
+        raise ActionError(f"unknown input route '{route}'; known: " + ", ".join(_OPENERS))
+    return opener(delay)
 
 
 class DesktopExecutor:
@@ -119,18 +139,34 @@ class DesktopExecutor:
         log.info("keys go out through %s", self.route)
 
     def perform(self, action: Action) -> None:
-        if isinstance(action, KeyAction):
-            names = action.keys.split("+")
-            for _ in range(action.count):
-                self._input.chord(names)
-        elif isinstance(action, TypeAction):
-            self._input.type(action.text)
-        elif isinstance(action, ScrollAction):
-            self._input.scroll(action.direction, action.count)
-        elif isinstance(action, LaunchAction):
-            self.launcher.launch(action.app)
-        elif isinstance(action, ModeAction):
-            log.debug("mode %s (handled by the dispatcher)", action.mode.value)
+        """Perform through the table below; TypeError for an unregistered action type."""
+        performer = self._performers.get(type(action))
+        if performer is None:
+            raise unregistered(action, "DesktopExecutor")
+        performer(self, action)
+
+    def _key(self, action: KeyAction) -> None:
+        names = action.keys.split("+")
+        for _ in range(action.count):
+            self._input.chord(names)
+
+    def _type(self, action: TypeAction) -> None:
+        self._input.type(action.text)
+
+    def _scroll(self, action: ScrollAction) -> None:
+        self._input.scroll(action.direction, action.count)
+
+    def _launch(self, action: LaunchAction) -> None:
+        self.launcher.launch(action.app)
+
+    def _agents(self, action: ModeAction | ListenAction | HelpAction) -> None:
+        """Mode, listen and help are the agent's own: the dispatcher and the live session
+        (agent/desktop/session.py) perform them; nothing reaches the desktop."""
+        log.debug("%s is the agent's, not the desktop's", action.to_json())
+
+    _performers = checked({KeyAction: _key, TypeAction: _type, ScrollAction: _scroll,
+                           LaunchAction: _launch, ModeAction: _agents,
+                           ListenAction: _agents, HelpAction: _agents}, "DesktopExecutor")
 
     def active_app(self) -> str:
         return active_window_class()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from agent.asr.base import BACKENDS
 from agent.options import option as _opt
 
 DEFAULT_MODEL = "mistralai/Voxtral-Mini-3B-2507"
@@ -45,7 +46,7 @@ class RecognitionConfig:
     backend: str = _opt(
         "auto", 'Recogniser: "auto" (Voxtral when its server answers, else faster-whisper, '
         'per utterance), "voxtral" (Voxtral only) or "whisper" (faster-whisper only).',
-        choices=("auto", "voxtral", "whisper"))
+        choices=tuple(sorted(BACKENDS)))
     failures_to_open: int = _opt(
         2, "auto: after this many Voxtral failures in a row, stop trying it (whisper takes "
         "every utterance) until a background probe finds the server healthy again.",

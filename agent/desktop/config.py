@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.desktop.hotkey_base import ALLOWED_KEYS, hotkey_option
+from agent.desktop.hotkey_base import ALLOWED_KEYS, HOTKEY_BACKENDS, hotkey_option
 from agent.options import option
 
 
@@ -23,7 +23,7 @@ class DesktopConfig:
     hotkey_backend: str = option(
         "auto", "auto: an X11 key grab on X11, evdev (/dev/input) on Wayland, pynput on "
         "Windows and macOS; or one of them by name; none = no hotkey.",
-        choices=("auto", "x11", "evdev", "pynput", "none"))
+        choices=("auto", *HOTKEY_BACKENDS, "none"))
     click_guard_ms: int = option(
         120, "Audio dropped just after the hotkey goes down (the key's own click), ms.",
         lo=0, hi=1000)

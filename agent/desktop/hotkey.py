@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from agent.desktop.hotkey_base import Hotkey, HotkeyError, KeyCallback
+from agent.desktop.hotkey_base import HOTKEY_BACKENDS, Hotkey, HotkeyError, KeyCallback
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +32,24 @@ def pick_backend(configured: str) -> str:
     return "x11" if os.environ.get("DISPLAY") else "evdev"
 
 
+def _x11(key: str, on_down: KeyCallback, on_up: KeyCallback) -> Hotkey:
+    from agent.desktop.hotkey_x11 import X11Hotkey
+
+    return X11Hotkey(key, on_down, on_up)
+
+
+def _evdev(key: str, on_down: KeyCallback, on_up: KeyCallback) -> Hotkey:
+    from agent.desktop.hotkey_evdev import EvdevHotkey
+
+    return EvdevHotkey(key, on_down, on_up)
+
+
 def make_hotkey(backend: str, key: str, on_down: KeyCallback, on_up: KeyCallback) -> Hotkey:
     """A started hotkey; HotkeyError (one line) when it cannot be had."""
-    hotkey: Hotkey
-    if backend == "x11":
-        from agent.desktop.hotkey_x11 import X11Hotkey
-
-        hotkey = X11Hotkey(key, on_down, on_up)
-    elif backend == "evdev":
-        from agent.desktop.hotkey_evdev import EvdevHotkey
-
-        hotkey = EvdevHotkey(key, on_down, on_up)
-    elif backend == "pynput":
-        hotkey = PynputHotkey(key, on_down, on_up)
-    else:
+    build = _BUILDERS.get(backend)
+    if build is None:
         raise HotkeyError(f"no hotkey backend '{backend}'")
+    hotkey = build(key, on_down, on_up)
     hotkey.start()
     return hotkey
 
@@ -115,3 +119,12 @@ def _pynput_key(keyboard: Any, key: str) -> Any:
     if found is None:
         raise HotkeyError(f"hotkey '{key}' is not available on this platform")
     return found.value if hasattr(found, "value") else found
+
+
+_BUILDERS: dict[str, Callable[[str, KeyCallback, KeyCallback], Hotkey]] = {
+    "x11": _x11, "evdev": _evdev, "pynput": PynputHotkey,
+}
+"""How each backend of HOTKEY_BACKENDS is built."""
+if tuple(_BUILDERS) != HOTKEY_BACKENDS:  # a backend without a builder fails here, at import
+    raise TypeError("hotkey builders " + ", ".join(_BUILDERS) + " do not match "
+                    "HOTKEY_BACKENDS " + ", ".join(HOTKEY_BACKENDS))

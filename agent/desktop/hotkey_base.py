@@ -27,6 +27,9 @@ class Hotkey(Protocol):
     def stop(self) -> None: ...
 
 
+HOTKEY_BACKENDS = ("x11", "evdev", "pynput")
+"""The hotkey backends agent/desktop/hotkey.py builds ([desktop] hotkey_backend adds
+"auto" and "none")."""
 ALLOWED_KEYS = "f1..f24, a letter or digit, or one of " + ", ".join(NAMED_KEYS)
 """What a hotkey may be, as said in error messages."""
 

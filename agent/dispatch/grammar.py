@@ -17,6 +17,7 @@ from agent.dispatch.formatters import FORMATTERS
 from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import parse_chord
 from agent.messages import (
+    ACTION_KINDS,
     Action,
     HelpAction,
     KeyAction,
@@ -213,7 +214,10 @@ _KINDS: dict[str, tuple[Callable[[str, str, str, frozenset[str] | None], ActionT
     "listen": (_listen, lambda arg, n, fmt: ListenAction(style=ListenStyle(arg))),
     "help": (_help, lambda arg, n, fmt: HelpAction()),
 }
-"""Every action kind: adding one is adding its line here (and its message type)."""
+"""How each registered action kind (agent/messages.py ACTION_KINDS) is read and built."""
+if list(_KINDS) != list(ACTION_KINDS):  # a kind without a parser fails here, at import
+    raise TypeError("grammar action kinds " + ", ".join(_KINDS) + " do not match the "
+                    "registered ones " + ", ".join(ACTION_KINDS))
 
 
 def check_captures(pattern: tuple[Element, ...], actions: tuple[ActionTemplate, ...],

@@ -9,13 +9,24 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agent.actions.context import active_window_class
 from agent.actions.keyboard import DesktopExecutor
-from agent.messages import KeyAction, LaunchAction, Mode, ModeAction, ScrollAction, TypeAction
+from agent.messages import (
+    HelpAction,
+    KeyAction,
+    LaunchAction,
+    ListenAction,
+    ListenStyle,
+    Mode,
+    ModeAction,
+    ScrollAction,
+    TypeAction,
+)
 from tests.integration import x11
 from tests.integration.x11 import ALT, CTRL, SHIFT, SUPER, KeylogWindow, Received, XServer
 
@@ -160,8 +171,22 @@ def test_scroll_sends_wheel_buttons(executor: DesktopExecutor, keylog: KeylogWin
     assert _all_real(got)
 
 
-def test_mode_action_does_nothing(executor: DesktopExecutor, keylog: KeylogWindow) -> None:
-    executor.perform(ModeAction(Mode.SLEEP))
+def test_the_agents_own_actions_send_nothing(executor: DesktopExecutor,
+                                             keylog: KeylogWindow) -> None:
+    for action in (ModeAction(Mode.SLEEP), ListenAction(ListenStyle.PUSH_TO_TALK),
+                   HelpAction(("press <key>",))):
+        executor.perform(action)
+    assert keylog.sync().events == []
+
+
+def test_an_unregistered_action_type_raises_and_sends_nothing(executor: DesktopExecutor,
+                                                              keylog: KeylogWindow) -> None:
+    @dataclass(frozen=True)
+    class JumpAction:
+        keys: str = "ctrl+c"
+
+    with pytest.raises(TypeError, match="cannot perform JumpAction: not a registered"):
+        executor.perform(JumpAction())  # type: ignore[arg-type]
     assert keylog.sync().events == []
 
 
