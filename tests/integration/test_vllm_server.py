@@ -378,8 +378,9 @@ def test_an_interrupted_server_start_stops_the_server(machine: Path) -> None:
         pid = int(line.split("(pid ")[1].split(")")[0])
         assert launch.read_record(port) is not None and launch.read_record(port).pid == pid
         log_file = machine / f"vllm-{port}.log"
+        deadline = time.monotonic() + TIMEOUT
         while "vLLM API server version" not in log_file.read_text():  # it is loading
-            assert start.poll() is None
+            assert start.poll() is None and time.monotonic() < deadline, log_file.read_text()
             time.sleep(0.05)
         start.send_signal(signal.SIGINT)
         rest = start.stderr.read()
@@ -405,7 +406,9 @@ def test_the_agents_server_on_a_read_only_state_folder(
     with pytest.raises(ServerError, match=r"cannot write the server's record .*Read-only file "
                                           r"system; nothing was started"):
         m.wait_ready(30)
+    deadline = time.monotonic() + TIMEOUT
     while m.state != "failed":
+        assert time.monotonic() < deadline, m.state
         time.sleep(0.05)
     assert m.pid is None and servers_on(cfg.port) == [] and crashed == []
 
@@ -425,7 +428,9 @@ def test_the_monitor_thread_ends_with_one_line(machine: Path, managers: list[Ser
     m.on_ready = broken
     with caplog.at_level(logging.ERROR):
         m.start()
+        deadline = time.monotonic() + TIMEOUT
         while m.state != "failed":
+            assert time.monotonic() < deadline, m.state
             time.sleep(0.05)
     assert crashed == [] and "vLLM monitor stopped: RuntimeError: the listener broke" in \
         caplog.text
