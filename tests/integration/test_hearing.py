@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from agent.asr import guard
-from agent.asr.base import Hint, RecognitionError, Unsupported, transcribe
+from agent.asr.base import Hint, ModelError, RecognitionError, Unsupported, transcribe
 from agent.asr.hearing import FULL_WINDOW_S, WINDOWS_S, LongHearing, WhisperHearing
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import COMPUTE_TYPE_ENV, CPU_THREADS_ENV, WhisperTranscriber, numerics
 from agent.audio.file_source import read_audio
 from agent.config import Config, WhisperConfig
 from agent.dispatch.dispatcher import Dispatcher
@@ -150,3 +150,18 @@ def test_an_utterance_over_30_s_takes_the_long_path(whisper) -> None:
     assert isinstance(hearing, LongHearing)
     with pytest.raises(RecognitionError, match="too long to score"):
         hearing.score(["copy"], Hint())
+
+
+def test_the_numerics_are_taken_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(COMPUTE_TYPE_ENV, "float32")
+    monkeypatch.setenv(CPU_THREADS_ENV, "1")
+    assert numerics("int8", 0) == ("float32", 1)
+    other = WhisperTranscriber(Config())
+    other.load()
+    assert other.hear(bytes(SAMPLE_RATE))._engine.model.model.compute_type == "float32"
+    monkeypatch.setenv(CPU_THREADS_ENV, "two")
+    with pytest.raises(ModelError, match="VOXAGENT_CPU_THREADS='two': not a whole number"):
+        WhisperTranscriber(Config()).load()
+    monkeypatch.delenv(COMPUTE_TYPE_ENV)
+    monkeypatch.delenv(CPU_THREADS_ENV)
+    assert numerics("int8_float32", 3) == ("int8_float32", 3)
