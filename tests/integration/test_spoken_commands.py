@@ -150,8 +150,9 @@ def test_real_time_session(file: str) -> None:
     check_outcomes(session, lines, allowed_misses=1)
     for ln in lines:
         lat = ln["latency"]
-        # measured from the end of speech: the segmenter's hangover, then recognition
-        assert 0.0 < lat["closed"] <= lat["performed"] < 10.0, ln
+        # measured from the end of speech: the segmenter's hangover, then recognition (how
+        # long these take is the machine's business: bench/latency.py measures them)
+        assert 0.0 < lat["closed"] <= lat["performed"] < wall, ln
         assert lat["recognised"] > 0.0, ln
 
 
