@@ -37,6 +37,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _PROMPT_TOKENS = 200
+COMPUTE_TYPE_ENV = "VOXAGENT_COMPUTE_TYPE"
+CPU_THREADS_ENV = "VOXAGENT_CPU_THREADS"
+
+
+def numerics(compute_type: str, cpu_threads: int) -> tuple[str, int]:
+    """The compute type and CPU threads the model is built with: the config's, unless
+    VOXAGENT_COMPUTE_TYPE or VOXAGENT_CPU_THREADS say otherwise.  The tests run the real
+    model under other numerics with them (int8 kernels differ from one CPU to another)."""
+    compute_type = os.environ.get(COMPUTE_TYPE_ENV, "").strip() or compute_type
+    raw = os.environ.get(CPU_THREADS_ENV, "").strip()
+    if raw:
+        if not raw.isdigit():
+            raise ModelError(f"{CPU_THREADS_ENV}={raw!r}: not a whole number of threads")
+        cpu_threads = int(raw)
+    return compute_type, cpu_threads or os.cpu_count() or 1
 
 
 class WhisperTranscriber:
@@ -61,13 +76,17 @@ class WhisperTranscriber:
         path = resolve_model(self._cfg.model, self._cfg.download_root)
         self.model_path = str(path)
         started = time.monotonic()
+        compute_type, threads = numerics(self._cfg.compute_type, self._cfg.cpu_threads)
+        if os.environ.get(COMPUTE_TYPE_ENV) or os.environ.get(CPU_THREADS_ENV):
+            log.info("whisper runs as %s on %d threads (%s, %s)", compute_type, threads,
+                     COMPUTE_TYPE_ENV, CPU_THREADS_ENV)
         try:
             with loadable(path) as folder:
-                model = WhisperModel(
-                    str(folder), device=self._cfg.device, compute_type=self._cfg.compute_type,
-                    cpu_threads=self._cfg.cpu_threads or os.cpu_count() or 1)
+                model = WhisperModel(str(folder), device=self._cfg.device,
+                                     compute_type=compute_type, cpu_threads=threads)
         except (RuntimeError, ValueError, OSError) as exc:
-            raise ModelError(f"cannot load Whisper model {path}: {exc}") from None
+            raise ModelError(f"cannot load Whisper model {path} as {compute_type}: {exc}") \
+                from None
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
                               task="transcribe",
                               language=self._cfg.language if model.model.is_multilingual

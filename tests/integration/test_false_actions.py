@@ -98,6 +98,7 @@ def test_the_cases_are_what_they_say(made: tuple[Path, dict[str, Any]]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the run's own limit: minutes with float32 on a loaded machine
 @pytest.mark.parametrize("case", CASES)
 def test_speech_that_is_not_a_command_does_nothing(case: str,
                                                    made: tuple[Path, dict[str, Any]]) -> None:

@@ -4,14 +4,16 @@ on the same encoder output, the fallback to 30 s, and doubt on babble."""
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
 from agent.asr import guard
-from agent.asr.base import Hint, RecognitionError, Unsupported, transcribe
-from agent.asr.hearing import FULL_WINDOW_S, WINDOWS_S, LongHearing, WhisperHearing
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.base import Hint, ModelError, RecognitionError, Unsupported, transcribe
+from agent.asr.hearing import FULL_WINDOW_S, WINDOWS_S, Engine, LongHearing, WhisperHearing
+from agent.asr.whisper import COMPUTE_TYPE_ENV, CPU_THREADS_ENV, WhisperTranscriber, numerics
 from agent.audio.file_source import read_audio
 from agent.config import Config, WhisperConfig
 from agent.dispatch.dispatcher import Dispatcher
@@ -93,8 +95,10 @@ def test_the_plain_path_hears_once_and_decodes(whisper, said) -> None:
 
 def test_a_decode_read_twice_on_a_short_window_is_decoded_again_on_30_s(
         whisper, dispatcher, said, caplog) -> None:
-    # "select all then copy" on its 5 s window, prompted with the command vocabulary,
-    # comes out as "select all men, copy, select all men, copy," (bench/hearing.py --verbose)
+    """The rule with the real model: a 5 s window makes tiny.en read "select all then
+    copy" twice over (bench/hearing.py --verbose); it is then decoded on 30 s, whose
+    reading is not broken.  Which words either window gives is the CPU's business (the
+    rule itself is tested on given readings below)."""
     whisper.windows = (5, FULL_WINDOW_S)
     try:
         hearing = whisper.hear(said["select all then copy"])
@@ -106,24 +110,96 @@ def test_a_decode_read_twice_on_a_short_window_is_decoded_again_on_30_s(
         vocabulary = tuple(p for p in dispatcher.vocabulary()
                            if p not in ("what can i say", "show commands"))
         heard = hearing.decode(Hint(vocabulary, 5))
-    assert not any(guard.said_twice(h.text) for h in heard.alternatives)
     assert "said twice on 5 s" in caplog.text
     assert hearing.encoded_windows == (5, FULL_WINDOW_S)
-    assert not guard.said_twice(heard.text) and "copy" in heard.text.lower()
-    assert heard.doubt == ""
+    assert heard.text and not guard.degenerate(heard.text, hearing.seconds), heard.text
+    assert hearing.last is not None and hearing.last.text == heard.text  # the 30 s reading
     # scoring now uses the window the decode settled on: nothing more is encoded
     hearing.score(["select all then copy"], Hint())
     assert hearing.encoded_windows == (5, FULL_WINDOW_S)
 
 
-def test_babble_heard_as_a_short_phrase_is_doubted(whisper, dispatcher) -> None:
+class GivenDecoder:
+    """Stands for CTranslate2's decoder with readings given per window: generate() answers
+    for the window the encoder output came from (GivenModel fills it with the window's
+    seconds).  Everything else in the hearing is its real code: the fitted window, the
+    splice into the silent 30 s window, the guard, the second decode, the n-best filter."""
+
+    def __init__(self, tokenizer: Any, readings: dict[int, tuple[str, ...]]) -> None:
+        self.tokenizer, self.readings = tokenizer, readings
+
+    def generate(self, encoded: Any, prompts: list[list[int]], **_: Any) -> list[Any]:
+        texts = self.readings[int(np.asarray(encoded)[0, 0, 0])]
+        return [SimpleNamespace(sequences_ids=[self.tokenizer.encode(" " + t) for t in texts],
+                                scores=[-0.2 - 0.1 * i for i in range(len(texts))],
+                                no_speech_prob=0.01)]
+
+
+def given_hearing(readings: dict[int, tuple[str, ...]], seconds: float = 3.0,
+                  windows: tuple[int, ...] = (5, FULL_WINDOW_S)) -> WhisperHearing:
+    """A hearing of `seconds` of audio whose decoder reads `readings[window]`, best first."""
+    from faster_whisper.tokenizer import Tokenizer
+    from tokenizers import Tokenizer as HfTokenizer
+
+    from agent.asr.models import embedded_model
+
+    tok = Tokenizer(HfTokenizer.from_file(str(embedded_model() / "tokenizer.json")), False,
+                    task="transcribe", language="en")
+    model = SimpleNamespace(
+        model=GivenDecoder(tok, readings),
+        feature_extractor=lambda audio: np.zeros((80, len(audio) // 160), np.float32),
+        encode=lambda mel: np.full((1, mel.shape[-1] // 2, 4), mel.shape[-1] // 100, np.float32))
+    engine = Engine(model, tok, WhisperConfig(), lambda phrases, prefix: [tok.sot_prev], [],
+                    np.zeros((1, FULL_WINDOW_S * 50, 4), np.float32))
+    return WhisperHearing(engine, np.zeros(int(seconds * SAMPLE_RATE), np.float32),
+                          windows=windows)
+
+
+def test_a_reading_said_twice_on_a_short_window_is_read_again_on_30_s(caplog) -> None:
+    hearing = given_hearing({
+        5: ("select all men, copy, select all men, copy,", "select all then copy"),
+        FULL_WINDOW_S: ("select all then copy", "Select all, then copy. Select all, then copy.")})
+    with caplog.at_level(logging.INFO, logger="agent.asr.hearing"):
+        heard = hearing.decode(Hint(("copy",), 5))
+    assert "decoding 3.0 s again on 30 s: 'select all men copy' said twice on 5 s" in caplog.text
+    assert hearing.encoded_windows == (5, FULL_WINDOW_S)
+    assert (heard.text, heard.doubt) == ("select all then copy", "")
+    # on the full window a reading said twice is taken as said: it stays an alternative
+    assert [h.text for h in heard.alternatives] == [
+        "select all then copy", "Select all, then copy. Select all, then copy."]
+
+
+def test_a_short_window_drops_alternatives_said_twice_and_keeps_a_sound_best() -> None:
+    hearing = given_hearing({5: ("Copy.", "Copy, copy.", "Copy that.", "Copy.")})
+    heard = hearing.decode(Hint(("copy",), 5))
+    assert hearing.encoded_windows == (5,)  # the best reading is sound: no second decode
+    assert [h.text for h in heard.alternatives] == ["Copy.", "Copy that."]  # distinct too
+
+
+def test_a_reading_still_broken_on_30_s_is_doubted(caplog) -> None:
+    loop = "you you you you you"
+    hearing = given_hearing({5: (loop,), FULL_WINDOW_S: (loop, "you")})
+    with caplog.at_level(logging.INFO, logger="agent.asr.hearing"):
+        heard = hearing.decode(Hint(("copy",), 5))
+    assert hearing.encoded_windows == (5, FULL_WINDOW_S)
+    assert heard.text == loop and heard.doubt == "'you' repeated"
+    assert f"doubted {loop!r}: 'you' repeated" in caplog.text
+
+
+def test_babble_is_doubted_or_no_command(whisper, dispatcher) -> None:
+    # 25 s of babble: tiny.en hears a short phrase in it ("All right."; the words are the
+    # CPU's business), which the hearing doubts
     clips = load_fixture("hard_clips")
     pcm = clips.babble(seed=1, snr_db=-18.0).tobytes()
     heard = whisper.hear(pcm).decode(Hint(tuple(dispatcher.vocabulary()), 5))
-    assert len(guard.words(heard.text)) <= 4, heard.text  # "All right."
-    assert heard.doubt, heard.text
+    assert heard.doubt or not dispatcher.matches(heard), heard.text
+
+
+def test_a_short_phrase_read_from_long_audio_is_doubted() -> None:
+    heard = given_hearing({FULL_WINDOW_S: ("All right.",)}, seconds=25.0).decode(Hint())
+    assert heard.doubt == "2 words for 25.0 s of voiced audio"
     # the pipeline's own check says the same of 25 s of voice against those words
-    assert guard.coverage_doubt(heard.text, 25.0)
+    assert guard.coverage_doubt(heard.text, 25.0) == heard.doubt
 
 
 def test_speech_and_commands_are_not_doubted(whisper, dispatcher, said) -> None:
@@ -150,3 +226,18 @@ def test_an_utterance_over_30_s_takes_the_long_path(whisper) -> None:
     assert isinstance(hearing, LongHearing)
     with pytest.raises(RecognitionError, match="too long to score"):
         hearing.score(["copy"], Hint())
+
+
+def test_the_numerics_are_taken_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(COMPUTE_TYPE_ENV, "float32")
+    monkeypatch.setenv(CPU_THREADS_ENV, "1")
+    assert numerics("int8", 0) == ("float32", 1)
+    other = WhisperTranscriber(Config())
+    other.load()
+    assert other.hear(bytes(SAMPLE_RATE))._engine.model.model.compute_type == "float32"
+    monkeypatch.setenv(CPU_THREADS_ENV, "two")
+    with pytest.raises(ModelError, match="VOXAGENT_CPU_THREADS='two': not a whole number"):
+        WhisperTranscriber(Config()).load()
+    monkeypatch.delenv(COMPUTE_TYPE_ENV)
+    monkeypatch.delenv(CPU_THREADS_ENV)
+    assert numerics("int8_float32", 3) == ("int8_float32", 3)

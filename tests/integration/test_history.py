@@ -1,6 +1,7 @@
 """The voice history on real filesystems (agent/desktop/history.py): private modes, what
 is kept, rotation by size, and records that stay whole on a full tmpfs and a read-only one,
-while the agent (its controller) goes on. Mounting needs root, as the tests run in CI."""
+while the agent (its controller) goes on. Mounting needs root, or else a user and mount
+namespace (tests/namespace.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import logging
 import os
 import stat
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -26,6 +26,7 @@ from agent.desktop.session import LiveSession
 from agent.desktop.sounds import CuePlayer
 from agent.desktop.status import Status
 from agent.messages import Decision, KeyAction, Mode, Outcome, Transcript, Utterance
+from tests import namespace
 
 
 def mode(path: Path) -> int:
@@ -45,16 +46,11 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 @contextmanager
 def tmpfs(where: Path, size: str = "64k") -> Iterator[Path]:
-    """A real, tiny filesystem mounted at `where`."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                    str(where)], check=True)
+    """A real, tiny filesystem mounted at `where` (in a test marked `mounts`)."""
     try:
-        yield where
+        yield namespace.mount_tmpfs(where, size)
     finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
+        namespace.unmount(where)
 
 
 def fill(folder: Path) -> Path:
@@ -158,6 +154,7 @@ def _controller(history: History, tmp_path: Path) -> Controller:
                       notifier=Notifier(False), history=history)
 
 
+@pytest.mark.mounts
 def test_a_full_disk_never_leaves_a_partial_record(tmp_path: Path,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="agent.desktop.history")
@@ -184,6 +181,7 @@ def test_a_full_disk_never_leaves_a_partial_record(tmp_path: Path,
                    for r in caplog.records if r.levelno == logging.INFO)
 
 
+@pytest.mark.mounts
 def test_a_read_only_filesystem_is_said_once_and_the_agent_goes_on(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with tmpfs(tmp_path / "fs") as fs:
@@ -191,7 +189,7 @@ def test_a_read_only_filesystem_is_said_once_and_the_agent_goes_on(
         history = History(state / "history.jsonl")
         history.append(record(1))
         history.path.chmod(0o644)
-        subprocess.run(["mount", "-o", "remount,ro", str(fs)], check=True)
+        namespace.make_read_only(fs)
         history.secure()  # cannot tighten it: said, not raised
         ctl = _controller(history, tmp_path)
         for i in range(3):

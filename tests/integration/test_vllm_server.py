@@ -31,6 +31,7 @@ from agent.voxtral.backend import VoxtralTranscriber
 from agent.voxtral.client import health
 from agent.voxtral.launch import ServerError
 from agent.voxtral.server import ServerManager
+from tests import namespace
 from tests.integration.vllm_support import (
     Double,
     config,
@@ -302,11 +303,9 @@ def test_server_start_without_vllm_is_one_line(tmp_path: Path) -> None:
 
 def _mount_tmpfs(folder: Path, how: str) -> None:
     """A real state folder that is read-only ("ro") or full ("full"): a small tmpfs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(folder)],
-                   check=True, timeout=30)
+    namespace.mount_tmpfs(folder, "64k", "0700")
     if how == "ro":
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, timeout=30)
+        namespace.make_read_only(folder)
     else:
         with pytest.raises(OSError, match="No space"), \
                 (folder / "filler").open("wb", buffering=0) as f:
@@ -316,11 +315,10 @@ def _mount_tmpfs(folder: Path, how: str) -> None:
 
 @pytest.fixture
 def small_state(machine: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs state folder needs root")
+    """Where the test mounts the state folder (the test is marked `mounts`)."""
     folder = machine / "state"
     yield folder
-    subprocess.run(["umount", str(folder)], check=False, timeout=30)
+    namespace.unmount(folder)
 
 
 def servers_on(port: int) -> list[int]:
@@ -337,6 +335,7 @@ def servers_on(port: int) -> list[int]:
     return found
 
 
+@pytest.mark.mounts
 @pytest.mark.parametrize(("how", "why"), [("ro", "Read-only file system"),
                                           ("full", "No space left on device")])
 def test_server_start_with_an_unwritable_state_folder_starts_nothing(
@@ -378,8 +377,9 @@ def test_an_interrupted_server_start_stops_the_server(machine: Path) -> None:
         pid = int(line.split("(pid ")[1].split(")")[0])
         assert launch.read_record(port) is not None and launch.read_record(port).pid == pid
         log_file = machine / f"vllm-{port}.log"
+        deadline = time.monotonic() + TIMEOUT
         while "vLLM API server version" not in log_file.read_text():  # it is loading
-            assert start.poll() is None
+            assert start.poll() is None and time.monotonic() < deadline, log_file.read_text()
             time.sleep(0.05)
         start.send_signal(signal.SIGINT)
         rest = start.stderr.read()
@@ -392,6 +392,7 @@ def test_an_interrupted_server_start_stops_the_server(machine: Path) -> None:
     assert launch.read_record(port) is None
 
 
+@pytest.mark.mounts
 def test_the_agents_server_on_a_read_only_state_folder(
         machine: Path, small_state: Path, managers: list[ServerManager],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -405,7 +406,9 @@ def test_the_agents_server_on_a_read_only_state_folder(
     with pytest.raises(ServerError, match=r"cannot write the server's record .*Read-only file "
                                           r"system; nothing was started"):
         m.wait_ready(30)
+    deadline = time.monotonic() + TIMEOUT
     while m.state != "failed":
+        assert time.monotonic() < deadline, m.state
         time.sleep(0.05)
     assert m.pid is None and servers_on(cfg.port) == [] and crashed == []
 
@@ -425,7 +428,9 @@ def test_the_monitor_thread_ends_with_one_line(machine: Path, managers: list[Ser
     m.on_ready = broken
     with caplog.at_level(logging.ERROR):
         m.start()
+        deadline = time.monotonic() + TIMEOUT
         while m.state != "failed":
+            assert time.monotonic() < deadline, m.state
             time.sleep(0.05)
     assert crashed == [] and "vLLM monitor stopped: RuntimeError: the listener broke" in \
         caplog.text
