@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+KEY_MARGIN = 2.0
+"""A key command whose key another sounds like acts only when the hearing explains one of
+them by this much more (log-probability) than every other (Decider.key_checked)."""
+
 REHEAR_WORDS = 8
 """Only what was heard as this many words or fewer is heard again: commands are short
 (a chain of three is six words), and a long sentence is not worth two more decodes."""
@@ -100,6 +104,10 @@ class Decider:
             transcript = self._second_tries(heard)
         elif (lead := self.dispatcher.text_prefix(transcript, heard.app)) is not None:
             transcript = self._free_text(heard, lead)
+        transcript, question = self.key_checked(heard, transcript)
+        if question:
+            return transcript, Decision(transcript.text.strip(), None, (), self.dispatcher.mode,
+                                        note=question, question=question)
         decision = self.dispatcher.dispatch(transcript, heard.app)
         if decision.command is None and not decision.actions and self._can.intent:
             decision = self._intended(heard, transcript) or decision
@@ -260,6 +268,38 @@ class Decider:
         return replace(transcript, text=best,
                        alternatives=(Hypothesis(best, top), *transcript.alternatives))
 
+    def key_checked(self, heard: Heard, transcript: Transcript) -> tuple[Transcript, str]:
+        """A key command whose key others sound like ("press control shift d"): each of
+        those keys, written in place of the one heard, scored against the hearing
+        (capability `score`; summed over the forms a key is written in).  The transcript
+        of the one that wins by KEY_MARGIN, or, when none does, the transcript and a
+        question naming them ("did you mean ctrl+shift+d or ctrl+shift+t?")."""
+        choices = self.dispatcher.key_choices(transcript, heard.app)
+        if choices is None or not self._can.score:
+            return transcript, ""
+        texts = [t for forms in choices.texts for t in forms]
+        try:
+            flat = heard.hearing.score(texts, heard.hint)
+        except RecognitionError as exc:
+            log.warning("could not check the key of %r: %s", transcript.text, exc)
+            return transcript, ""
+        per = len(choices.texts[0])
+        scores = [sum(flat[i:i + per]) for i in range(0, len(flat), per)]
+        close = within(scores, KEY_MARGIN)
+        log.info("heard %r; keys %s: %s", transcript.text,
+                 dict(zip(choices.chords, (round(s - scores[0], 2) for s in scores),
+                          strict=True)),
+                 "in doubt" if len(close) > 1 else f"{choices.chords[close[0]]} taken")
+        if len(close) > 1:
+            return transcript, "did you mean " + " or ".join(
+                choices.chords[i] for i in close[:3]) + "?"
+        if close[0] == 0:
+            return transcript, ""
+        text = choices.texts[close[0]][0]
+        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
+        return replace(transcript, text=text,
+                       alternatives=(Hypothesis(text, top), *transcript.alternatives)), ""
+
     def _plain(self, heard: Heard, transcript: Transcript, lead: str) -> Transcript:
         """Free text decoded again after the command's words as heard (`lead`: "Type";
         "" in dictation) without the vocabulary prompt, which pulls free words toward
@@ -336,3 +376,10 @@ def pick_candidate(candidates: list[str], scores: list[float], heard: float,
         return None
     best = max(range(len(candidates)), key=lambda i: scores[i])
     return candidates[best] if scores[best] >= heard - margin else None
+
+
+def within(scores: list[float], margin: float) -> list[int]:
+    """Indices of the scores at most `margin` below the best, best first: one when a
+    choice clearly wins."""
+    order = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+    return [i for i in order if scores[i] >= scores[order[0]] - margin]

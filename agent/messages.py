@@ -196,6 +196,9 @@ class Decision:
     """The mode after this utterance."""
     note: str = ""
     """Why nothing happened, or what awaits confirmation; for logs and feedback."""
+    question: str = ""
+    """What was heard but not done because it was in doubt, put to the person ("did you
+    mean alt+f4 or alt+f1?"); a notification, and "note" in the JSON line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +217,8 @@ class Outcome:
 
     def to_json(self) -> dict[str, object]:
         """The contract's JSON object for this utterance; "error" (the failures, one line
-        each, joined by "; ") only when recognition or an action failed."""
+        each, joined by "; ") only when recognition or an action failed; "note" only when
+        nothing was done because what was heard was in doubt (Decision.question)."""
         line: dict[str, object] = {
             "start": round(self.utterance.start, 2),
             "end": round(self.utterance.end, 2),
@@ -226,6 +230,8 @@ class Outcome:
         }
         if self.errors:
             line["error"] = "; ".join(self.errors)
+        if self.decision.question:
+            line["note"] = self.decision.question
         return line
 
 

@@ -213,6 +213,8 @@ class Controller:
             self._cue(Cue.NOT_UNDERSTOOD)
         if d.command and d.actions and not any(isinstance(a, HelpAction) for a in d.actions):
             self._notifier.notify("voxagent", f"{d.command}  ({d.text})")
+        if d.question:  # nothing was done: say what was heard, even with notifications off
+            self._notifier.notify("voxagent", f"{d.question}  ({d.text})", asked=True)
 
 
 HELP_TITLE = "voxagent: what you can say"
