@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 KEY_MARGIN = 2.0
 """A key command whose key another sounds like acts only when the hearing explains one of
-them by this much more (log-probability) than every other (Decider.key_checked)."""
+them by this much more (log-probability, summed over the forms it is written in) than
+every other (Decider.key_checked, in_doubt)."""
 
 REHEAR_WORDS = 8
 """Only what was heard as this many words or fewer is heard again: commands are short
@@ -271,9 +272,9 @@ class Decider:
     def key_checked(self, heard: Heard, transcript: Transcript) -> tuple[Transcript, str]:
         """A key command whose key others sound like ("press control shift d"): each of
         those keys, written in place of the one heard, scored against the hearing
-        (capability `score`; summed over the forms a key is written in).  The transcript
-        of the one that wins by KEY_MARGIN, or, when none does, the transcript and a
-        question naming them ("did you mean ctrl+shift+d or ctrl+shift+t?")."""
+        (capability `score`) in each form a key is written in.  The transcript of the one
+        that wins (in_doubt), or, when none does, the transcript and a question naming
+        those in doubt ("did you mean ctrl+shift+d or ctrl+shift+t?")."""
         choices = self.dispatcher.key_choices(transcript, heard.app)
         if choices is None or not self._can.score:
             return transcript, ""
@@ -284,8 +285,9 @@ class Decider:
             log.warning("could not check the key of %r: %s", transcript.text, exc)
             return transcript, ""
         per = len(choices.texts[0])
-        scores = [sum(flat[i:i + per]) for i in range(0, len(flat), per)]
-        close = within(scores, KEY_MARGIN)
+        table = [flat[i:i + per] for i in range(0, len(flat), per)]
+        scores = [sum(row) for row in table]
+        close = in_doubt(table, KEY_MARGIN)
         log.info("heard %r; keys %s: %s", transcript.text,
                  dict(zip(choices.chords, (round(s - scores[0], 2) for s in scores),
                           strict=True)),
@@ -378,8 +380,14 @@ def pick_candidate(candidates: list[str], scores: list[float], heard: float,
     return candidates[best] if scores[best] >= heard - margin else None
 
 
-def within(scores: list[float], margin: float) -> list[int]:
-    """Indices of the scores at most `margin` below the best, best first: one when a
-    choice clearly wins."""
-    order = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
-    return [i for i in order if scores[i] >= scores[order[0]] - margin]
+def in_doubt(table: list[list[float]], margin: float) -> list[int]:
+    """The choices in doubt, given each one's scores in each form it is written in (one
+    row a choice): those whose summed score is at most `margin` below the best, and any
+    that scores best in one form, best first.  One choice when it clearly wins: by the
+    margin in sum, and in every form (espeak's "tee" is written "D" more readily than
+    "T", while "tee" beats "dee": the forms disagree, and nothing is pressed)."""
+    sums = [sum(row) for row in table]
+    order = sorted(range(len(sums)), key=lambda i: sums[i], reverse=True)
+    close = {i for i in order if sums[i] >= sums[order[0]] - margin}
+    close |= {max(range(len(table)), key=lambda i: table[i][f]) for f in range(len(table[0]))}
+    return [i for i in order if i in close]

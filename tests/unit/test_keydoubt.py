@@ -12,7 +12,7 @@ import pytest
 
 from agent.asr.base import Capabilities, Hint, RecognitionError, ToolCall, Unsupported
 from agent.config import CommandsConfig
-from agent.decide import KEY_MARGIN, Decider, Heard, within
+from agent.decide import KEY_MARGIN, Decider, Heard, in_doubt
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import Command
 from agent.dispatch.vocabulary import KEY_NAMES, confusable_keys
@@ -71,9 +71,8 @@ def letters(heard: str, **scores: tuple[float, float]) -> dict[str, float]:
 
 
 def test_a_key_the_hearing_clearly_prefers_is_pressed(builtins) -> None:
-    """Scored as a capital and as the letter's name, summed: T wins as a capital, by less
-    than the name's loss."""
-    scores = letters("Press control shift {}.", d=(-3.0, -4.0), t=(-2.5, -6.6 - KEY_MARGIN))
+    """Scored as a capital and as the letter's name: D wins in both, and by the margin."""
+    scores = letters("Press control shift {}.", d=(-3.0, -4.0), t=(-3.5, -3.6 - KEY_MARGIN))
     hearing = Given("Press control shift D.", scores)
     _, decision = decide(builtins, hearing)
     assert decision.actions == (KeyAction("ctrl+shift+d"),)
@@ -144,10 +143,21 @@ def test_without_scoring_or_when_it_fails_the_key_heard_is_pressed(builtins, cap
                for r in caplog.records)
 
 
-def test_within_the_margin() -> None:
-    assert within([-3.0, -9.0, -4.0], 2.0) == [0, 2]
-    assert within([-3.0, -9.0, -1.0], 1.5) == [2]
-    assert within([-5.0], 2.0) == [0]
+def test_in_doubt_by_the_margin_or_in_any_form() -> None:
+    assert in_doubt([[-3.0], [-9.0], [-4.0]], 2.0) == [0, 2]
+    assert in_doubt([[-3.0], [-9.0], [-1.0]], 1.5) == [2]
+    assert in_doubt([[-5.0]], 2.0) == [0]
+    assert in_doubt([[-1.0, -6.0], [-4.0, -9.0]], 2.0) == [0]  # best in both, by 6 in sum
+    assert in_doubt([[-1.0, -9.0], [-5.0, -8.0]], 2.0) == [0, 1]  # by 3, but not as a name
+
+
+def test_forms_that_disagree_press_nothing(builtins) -> None:
+    """espeak's "press control shift t": written as a capital the hearing prefers D, as
+    the letter's name "tee"; whatever the sum, nothing is pressed."""
+    scores = letters("press control shift {},", d=(-1.0, -9.0), t=(-6.0, -5.0))
+    _, decision = decide(builtins, Given("press control shift d,", scores))
+    assert decision.actions == () and decision.question == \
+        "did you mean ctrl+shift+d or ctrl+shift+t?"
 
 
 def test_confusable_keys_go_both_ways() -> None:
