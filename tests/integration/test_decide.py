@@ -69,8 +69,9 @@ def test_pick_candidate_needs_the_margin() -> None:
 def test_the_key_pressed_is_the_one_said_or_none(whisper, commands, tmp_path, said: str,
                                                  keys: str, voice: str) -> None:
     """espeak-ng's default voice says "press control shift t" so that tiny.en writes "D"
-    (issue 17): scored against the hearing with T in its place, D must not win clearly, so
-    nothing is pressed rather than a key nobody said; asked about, the said key is named."""
+    (issue 17): scored against the hearing with T in its place, D must not win in every
+    form, so nothing is pressed rather than a key nobody said; when asked, the said key is
+    named."""
     d = decider(whisper, commands)
     found, decision = d.decide(heard(d, whisper, speak(said, tmp_path, voice)))
     assert decision.actions in ((KeyAction(keys),), ()), (found.text, decision)
