@@ -100,10 +100,13 @@ CONFUSABLE_KEYS: tuple[frozenset[str], ...] = (
     frozenset(f"f{n}" for n in range(1, 13)),
 )
 """Keys the recogniser takes for one another when said on their own ("press control shift
-t" heard as ctrl+shift+d, "alt f four" as alt+f1).  Besides these groups, a digit and the
-F-key of that number ("alt 4", "alt F4") are confusable.  A key command whose key is in
-doubt is scored against each confusable key and acts only when one clearly wins
-(agent/decide.py); a key named by the spelling alphabet ("tango") is not in doubt."""
+t" heard as ctrl+shift+d, "alt f four" as alt+f1).  Besides these groups, a digit heard
+may be the F-key of that number with its "f" lost ("alt f four" heard as "alt 4"); an
+F-key heard is not taken for the bare digit: the "F" written is the recogniser's evidence
+of the sound, and scoring "5" against "F5" left right F-keys in doubt on the held-out set.
+A key command whose key is in doubt is scored against each confusable key and acts only
+when one clearly wins (agent/decide.py); a key named by the spelling alphabet ("tango")
+is not in doubt."""
 
 
 def confusable_keys(key: str) -> tuple[str, ...]:
@@ -112,9 +115,7 @@ def confusable_keys(key: str) -> tuple[str, ...]:
            for k in sorted(group, key=lambda k: (len(k), k)) if k != key]
     if key.isdigit() and key != "0":
         out.append(f"f{key}")
-    elif key[0] == "f" and key[1:].isdigit() and len(key) == 2:
-        out.append(key[1:])
-    return tuple(dict.fromkeys(out))
+    return tuple(out)
 
 
 def written_keys(key: str) -> tuple[str, ...]:
