@@ -24,6 +24,8 @@ Scoring (tests/fixtures/fixturelib.py):
   utterance accuracy every expected utterance right, whatever its kind
   wrong actions      actions performed that the expected ones do not hold (a wrong key,
                      count or command, a false trigger), and the key presses among them
+  asked              utterances where a key was in doubt: nothing pressed, the line's
+                     "note" asks which was meant
 Merged phrases count as wrong, except ordinary speech, which counts as a false
 trigger only if the merged line did something none of its commands asked for.
 A missed mode switch makes the utterances after it fail too: that is counted.
@@ -106,6 +108,7 @@ class Result:
                 "expected": self.exp.actions, "expected_mode": self.exp.mode,
                 "merged_with": [e.say for e in self.group.expected if e is not self.exp],
                 "heard": [ln["text"] for ln in lines], "done": self.group.actions,
+                "asked": [ln["note"] for ln in lines if "note" in ln],
                 "mode": lines[-1]["mode"] if lines else None}
 
 
@@ -202,6 +205,7 @@ def report(runs: list[SessionRun], set_name: str) -> dict[str, Any]:
         "rows": {row: {"n": sum(r.ok for r in rs), "of": len(rs)} for row, rs in rows.items()},
         "misses": [r.to_json() for r in every if not r.ok],
         "wrong_actions": wrong_actions([r.to_json() for r in every if not r.ok]),
+        "asked": sum(bool(r.to_json()["asked"]) for r in every),
     }
 
 
@@ -224,13 +228,15 @@ def print_report(rep: dict[str, Any]) -> None:
     print("  " + ", ".join(f"{row} {v['n']}/{v['of']}" for row, v in sorted(rep["rows"].items())))
     wrong = rep["wrong_actions"]
     print(f"\n== wrong actions (done, but not what was said): {wrong['n']}, "
-          f"of them key presses: {wrong['keys']} ==")
+          f"of them key presses: {wrong['keys']}; nothing done but asked (a key in doubt): "
+          f"{rep['asked']} ==")
     print(f"\n== misses ({len(rep['misses'])}) ==")
     for m in rep["misses"]:
         did = json.dumps(m["done"]) if m["done"] else "nothing"
         merged = f" (merged with {m['merged_with']})" if m["merged_with"] else ""
+        asked = f" asked {m['asked']}" if m["asked"] else ""
         print(f"{m['condition']:26} [{m['kind']:8}] {m['say']!r}{merged}: heard {m['heard']}"
-              f" -> {did}"
+              f" -> {did}{asked}"
               f" (mode {m['mode']}); expected {json.dumps(m['expected'])} "
               f"(mode {m['expected_mode']})")
 
