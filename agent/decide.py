@@ -17,9 +17,10 @@ declared.  Cheapest first, each only while nothing matched:
 6. intent (capability `intent`): the backend picks commands as tool calls; the
    dispatcher checks and performs them, asking first when the guess is risky.
 
-Whatever found it, a key command whose key others sound like ("control shift d": t?) is
-scored against the hearing with each of them in place, and acts only when one clearly
-wins; else nothing is pressed and the decision asks (key_checked, capability `score`).
+A key command matched by its words (as heard or by steps 2-5) whose key others sound like
+("control shift d": t?) is scored against the hearing with each of them in place, and
+acts only when one clearly wins; else nothing is pressed and the decision asks
+(key_checked, capability `score`).
 
 Each try is taken only if it makes a command match, so speech that is not a command
 still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
