@@ -17,6 +17,11 @@ declared.  Cheapest first, each only while nothing matched:
 6. intent (capability `intent`): the backend picks commands as tool calls; the
    dispatcher checks and performs them, asking first when the guess is risky.
 
+A key command matched by its words (as heard or by steps 2-5) whose key others sound like
+("control shift d": t?) is scored against the hearing with each of them in place, and
+acts only when one clearly wins; else nothing is pressed and the decision asks
+(key_checked, capability `score`).
+
 Each try is taken only if it makes a command match, so speech that is not a command
 still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
 acts (in dictation, a doubted first decode is judged again as decoded without the
@@ -54,6 +59,11 @@ if TYPE_CHECKING:
     from agent.config import CommandsConfig
 
 log = logging.getLogger(__name__)
+
+KEY_MARGIN = 2.0
+"""A key command whose key another sounds like acts only when the hearing explains one of
+them by this much more (log-probability, summed over the forms it is written in) than
+every other (Decider.key_checked, in_doubt)."""
 
 REHEAR_WORDS = 8
 """Only what was heard as this many words or fewer is heard again: commands are short
@@ -109,6 +119,10 @@ class Decider:
             transcript = self._second_tries(heard)
         elif (lead := self.dispatcher.text_prefix(transcript, heard.app)) is not None:
             transcript = self._free_text(heard, lead)
+        transcript, question = self.key_checked(heard, transcript)
+        if question:  # nothing is pressed; as any utterance but a yes, it ends a held command
+            return transcript, replace(self.dispatcher.ignore(
+                transcript.text.strip(), question, start=utt.start), question=question)
         decision = self.dispatcher.dispatch(transcript, heard.app, start=utt.start, end=utt.end)
         if decision.command is None and not decision.actions and self._can.intent:
             intended = self._intended(heard, transcript)
@@ -292,6 +306,39 @@ class Decider:
         return replace(transcript, text=best,
                        alternatives=(Hypothesis(best, top), *transcript.alternatives))
 
+    def key_checked(self, heard: Heard, transcript: Transcript) -> tuple[Transcript, str]:
+        """A key command whose key others sound like ("press control shift d"): each of
+        those keys, written in place of the one heard, scored against the hearing
+        (capability `score`) in each form a key is written in.  The transcript of the one
+        that wins (in_doubt), or, when none does, the transcript and a question naming
+        those in doubt ("did you mean ctrl+shift+d or ctrl+shift+t?")."""
+        choices = self.dispatcher.key_choices(transcript, heard.app)
+        if choices is None or not self._can.score:
+            return transcript, ""
+        texts = [t for forms in choices.texts for t in forms]
+        try:
+            flat = heard.hearing.score(texts, heard.hint)
+        except RecognitionError as exc:
+            log.warning("could not check the key of %r: %s", transcript.text, exc)
+            return transcript, ""
+        per = len(choices.texts[0])
+        table = [flat[i:i + per] for i in range(0, len(flat), per)]
+        scores = [sum(row) for row in table]
+        close = in_doubt(table, KEY_MARGIN)
+        log.info("heard %r; keys %s: %s", transcript.text,
+                 dict(zip(choices.chords, (round(s - scores[0], 2) for s in scores),
+                          strict=True)),
+                 "in doubt" if len(close) > 1 else f"{choices.chords[close[0]]} taken")
+        if len(close) > 1:
+            return transcript, "did you mean " + " or ".join(
+                choices.chords[i] for i in close[:3]) + "?"
+        if close[0] == 0:
+            return transcript, ""
+        text = choices.texts[close[0]][0]
+        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
+        return replace(transcript, text=text,
+                       alternatives=(Hypothesis(text, top), *transcript.alternatives)), ""
+
     def _plain(self, heard: Heard, transcript: Transcript, lead: str) -> Transcript:
         """Free text decoded again after the command's words as heard (`lead`: "Type";
         "" in dictation) without the vocabulary prompt, which pulls free words toward
@@ -398,3 +445,16 @@ def pick_candidate(candidates: list[str], scores: list[float], heard: float,
         return None
     best = max(range(len(candidates)), key=lambda i: scores[i])
     return candidates[best] if scores[best] >= heard - margin else None
+
+
+def in_doubt(table: list[list[float]], margin: float) -> list[int]:
+    """The choices in doubt, given each one's scores in each form it is written in (one
+    row a choice): those whose summed score is at most `margin` below the best, and any
+    that scores best in one form, best first.  One choice when it clearly wins: by the
+    margin in sum, and in every form (espeak's "tee" is written "D" more readily than
+    "T", while "tee" beats "dee": the forms disagree, and nothing is pressed)."""
+    sums = [sum(row) for row in table]
+    order = sorted(range(len(sums)), key=lambda i: sums[i], reverse=True)
+    close = {i for i in order if sums[i] >= sums[order[0]] - margin}
+    close |= {max(range(len(table)), key=lambda i: table[i][f]) for f in range(len(table[0]))}
+    return [i for i in order if i in close]

@@ -221,6 +221,9 @@ class Decision:
     """A confirmation that had waited too long when this utterance came: what it held."""
     cancelled: str = ""
     """A confirmation this utterance ended by not being a yes: what it held."""
+    question: str = ""
+    """What was heard but not done because it was in doubt, put to the person ("did you
+    mean alt+f4 or alt+f1?"); a notification, and "note" in the JSON line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +244,8 @@ class Outcome:
         """The contract's JSON object for this utterance; "pending", "expired" and
         "cancelled" (what a confirmation holds) only when one waits, ran out or was ended;
         "error" (the failures, one line each, joined by "; ") only when recognition or an
-        action failed."""
+        action failed; "note" only when nothing was done because what was heard was in
+        doubt (Decision.question)."""
         line: dict[str, object] = {
             "start": round(self.utterance.start, 2),
             "end": round(self.utterance.end, 2),
@@ -257,6 +261,8 @@ class Outcome:
         line |= {k: v for k, v in ended.items() if v}
         if self.errors:
             line["error"] = "; ".join(self.errors)
+        if self.decision.question:
+            line["note"] = self.decision.question
         return line
 
 

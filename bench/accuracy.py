@@ -22,6 +22,10 @@ Scoring (tests/fixtures/fixturelib.py):
   asleep             commands said in sleep mode that did nothing (kind "asleep")
   false triggers     ordinary sentences in command mode that did anything (kind "speech")
   utterance accuracy every expected utterance right, whatever its kind
+  wrong actions      actions performed that the expected ones do not hold (a wrong key,
+                     count or command, a false trigger), and the key presses among them
+  asked              utterances where a key was in doubt: nothing pressed, the line's
+                     "note" asks which was meant
 Merged phrases count as wrong, except ordinary speech, which counts as a false
 trigger only if the merged line did something none of its commands asked for.
 A missed mode switch makes the utterances after it fail too: that is counted.
@@ -104,6 +108,7 @@ class Result:
                 "expected": self.exp.actions, "expected_mode": self.exp.mode,
                 "merged_with": [e.say for e in self.group.expected if e is not self.exp],
                 "heard": [ln["text"] for ln in lines], "done": self.group.actions,
+                "asked": [ln["note"] for ln in lines if "note" in ln],
                 "mode": lines[-1]["mode"] if lines else None}
 
 
@@ -157,6 +162,28 @@ def summary(results: list[Result]) -> dict[str, Any]:
     return out
 
 
+def wrong_actions(misses: list[dict[str, Any]]) -> dict[str, Any]:
+    """Actions performed that the expected ones do not hold (each expected action excuses
+    one performed equal to it), whatever the utterance's kind: a wrong key, a wrong count,
+    a false trigger.  From the report's misses, which hold every utterance not right
+    (phrases merged into one line share their lines' actions: counted once); "keys"
+    counts the key presses among them."""
+    groups: dict[tuple[str, str, str], tuple[list[Any], list[dict[str, Any]]]] = {}
+    for m in misses:
+        at = (m["condition"], json.dumps(m["heard"]), json.dumps(m["done"])) \
+            if m["merged_with"] else (m["condition"], m["id"], "")
+        groups.setdefault(at, (m["done"], []))[1].extend(m["expected"])
+    wrong: list[dict[str, Any]] = []
+    for done, wanted in groups.values():
+        left = list(wanted)
+        for a in done:
+            if a in left:
+                left.remove(a)
+            else:
+                wrong.append(a)
+    return {"n": len(wrong), "keys": sum(a["action"] == "key" for a in wrong)}
+
+
 def report(runs: list[SessionRun], set_name: str) -> dict[str, Any]:
     every = [r for run in runs for r in run.results]
     rows: dict[str, list[Result]] = defaultdict(list)
@@ -177,6 +204,8 @@ def report(runs: list[SessionRun], set_name: str) -> dict[str, Any]:
         "overall": summary(every),
         "rows": {row: {"n": sum(r.ok for r in rs), "of": len(rs)} for row, rs in rows.items()},
         "misses": [r.to_json() for r in every if not r.ok],
+        "wrong_actions": wrong_actions([r.to_json() for r in every if not r.ok]),
+        "asked": sum(bool(r.to_json()["asked"]) for r in every),
     }
 
 
@@ -197,12 +226,17 @@ def print_report(rep: dict[str, Any]) -> None:
     line("OVERALL", rep["overall"])
     print("\n== command accuracy per contract row (all conditions) ==")
     print("  " + ", ".join(f"{row} {v['n']}/{v['of']}" for row, v in sorted(rep["rows"].items())))
+    wrong = rep["wrong_actions"]
+    print(f"\n== wrong actions (done, but not what was said): {wrong['n']}, "
+          f"of them key presses: {wrong['keys']}; nothing done but asked (a key in doubt): "
+          f"{rep['asked']} ==")
     print(f"\n== misses ({len(rep['misses'])}) ==")
     for m in rep["misses"]:
         did = json.dumps(m["done"]) if m["done"] else "nothing"
         merged = f" (merged with {m['merged_with']})" if m["merged_with"] else ""
+        asked = f" asked {m['asked']}" if m["asked"] else ""
         print(f"{m['condition']:26} [{m['kind']:8}] {m['say']!r}{merged}: heard {m['heard']}"
-              f" -> {did}"
+              f" -> {did}{asked}"
               f" (mode {m['mode']}); expected {json.dumps(m['expected'])} "
               f"(mode {m['expected_mode']})")
 

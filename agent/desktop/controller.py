@@ -260,6 +260,8 @@ class Controller:
             self._notifier.notify("voxagent", f"{d.command}  ({d.text})")
         elif d.pending is not None:
             self._notifier.notify("voxagent", f"{d.note}  ({d.text})")
+        if d.question:  # nothing was done: say what was heard, even with notifications off
+            self._notifier.notify("voxagent", f"{d.question}  ({d.text})", asked=True)
 
 
 HELP_TITLE = "voxagent: what you can say"

@@ -151,7 +151,8 @@ def key_steps(words: tuple[str, ...], ti: int, tol: Tolerance) -> Iterator[Step]
         hit = fuzzy_key(words[ti:ti + n], tol.key)
         if hit:
             weight = float(sum(map(len, words[ti:ti + n])))
-            yield Step(n, hit[1] * weight, weight, (("key", hit[0]),), hit[2])
+            yield Step(n, hit[1] * weight, weight,
+                       (("key", hit[0]), ("key_at", ti), ("key_end", ti + n)), hit[2])
 
 
 def chord_steps(words: tuple[str, ...], ti: int, tol: Tolerance) -> Iterator[Step]:
@@ -164,7 +165,7 @@ def chord_steps(words: tuple[str, ...], ti: int, tol: Tolerance) -> Iterator[Ste
             key = step.caps[0][1]
             if key not in mods:
                 yield Step(i - ti + step.used, step.num, step.den,
-                           (("chord", canonical_chord([*mods, str(key)])),),
+                           (("chord", canonical_chord([*mods, str(key)])), *step.caps[1:]),
                            f"{said} {step.said}".strip())
         if i < len(words) and words[i] in _CHORD_FILLERS and mods:
             i += 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from agent.dispatch.captures import LOOSE, similarity
 from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.grammar import Capture, Literal
+from agent.dispatch.keydoubt import KeyChoices, key_choices
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
 from agent.dispatch.normalize import normalize, tokenize
@@ -211,6 +212,15 @@ class Dispatcher:
             return None
         at = heard.rfind(str(free[-1].captures["text"]))
         return heard[:at].rstrip(" ,;:-") if at > 0 else None
+
+    def key_choices(self, transcript: Transcript, app: str = "") -> KeyChoices | None:
+        """When what `transcript` matches presses a key that another sounds like ("press
+        control shift d"): what was heard written with each of those keys, to score
+        against the audio (agent/dispatch/keydoubt.py); else None.  No state change."""
+        if self._pending is not None:
+            return None
+        found = self._match(self._hyps(transcript), app)
+        return None if found is None else key_choices(*found)
 
     def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
         """When the first words heard begin a key command ("press time") that did not

@@ -49,6 +49,9 @@ class Match:
     """Characters of spoken form matched; more is more specific."""
     said: str = ""
     """The command as it would be said exactly ("press back space three times")."""
+    key_span: tuple[int, int] | None = None
+    """Where the key of a <key> or <chord> capture was heard: start and end offsets in
+    the matched text (modifiers excluded), to write another key in its place."""
 
 
 def _compile(pattern: tuple[Element, ...]) -> tuple[Element, ...]:
@@ -196,12 +199,16 @@ class Matcher:
         if found is None or found[1] == 0:
             return None
         caps = dict(found[2])
+        key_span = None
+        if "key_at" in caps:
+            at, end = int(caps.pop("key_at")), int(caps.pop("key_end"))
+            key_span = (tokens[at].start, tokens[end - 1].end)
         if "text" in caps:
             first = tokens[int(caps["text"])]
             end_tok = int(caps.pop("text_end"))
             end = tokens[end_tok].start if end_tok < len(tokens) else stop
             caps["text"] = source_span(text, first, end)
-        return Match(cmd, found[0] / found[1], caps, found[1], " ".join(found[3]))
+        return Match(cmd, found[0] / found[1], caps, found[1], " ".join(found[3]), key_span)
 
     def _steps(self, e: Element, words: tuple[str, ...], ti: int, last: bool) -> Iterator[Step]:
         if isinstance(e, Literal):

@@ -95,6 +95,39 @@ bench/accuracy.py, held-out set, "press" rows: 76/126 without, 94/126 with
 (two of the new ones wrong keys: 32 wrong actions in all, was 30)."""
 
 
+CONFUSABLE_KEYS: tuple[frozenset[str], ...] = (
+    frozenset("bp"), frozenset("dt"), frozenset("mn"),
+    frozenset(f"f{n}" for n in range(1, 13)),
+)
+"""Keys the recogniser takes for one another when said on their own ("press control shift
+t" heard as ctrl+shift+d, "alt f four" as alt+f1).  Besides these groups, a digit heard
+may be the F-key of that number with its "f" lost ("alt f four" heard as "alt 4"); an
+F-key heard is not taken for the bare digit: the "F" written is the recogniser's evidence
+of the sound, and scoring "5" against "F5" left right F-keys in doubt on the held-out set.
+A key command whose key is in doubt is scored against each confusable key and acts only
+when one clearly wins (agent/decide.py); a key named by the spelling alphabet ("tango")
+is not in doubt."""
+
+
+def confusable_keys(key: str) -> tuple[str, ...]:
+    """The keys that `key` may be a mishearing of, in a fixed order; () for none."""
+    out = [k for group in CONFUSABLE_KEYS if key in group
+           for k in sorted(group, key=lambda k: (len(k), k)) if k != key]
+    if key.isdigit() and key != "0":
+        out.append(f"f{key}")
+    return tuple(out)
+
+
+def written_keys(key: str) -> tuple[str, ...]:
+    """How a recogniser may write a letter, digit or F-key said on its own: "T" and "tee",
+    "4", "F4".  Confusable keys are scored against the audio in each of these forms and
+    the scores summed: a letter's name ("tee" against "dee") tells apart what its capital
+    ("T" against "D") often does not, and the other way round."""
+    written = key.upper() if len(key) == 1 or (key[0] == "f" and key[1:].isdigit()) else key
+    sound = next((s for s, ch in LETTER_SOUNDS.items() if ch == key and " " not in s), "")
+    return (written, sound) if sound else (written,)
+
+
 def _key_forms() -> dict[str, str]:
     forms: dict[str, str] = {}
     for key, spoken in NAMED_KEYS.items():

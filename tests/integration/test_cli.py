@@ -222,6 +222,17 @@ def test_what_can_i_say_reports_the_active_commands(home: Home, tmp_path: Path) 
     assert "wake up" not in help_["commands"]  # sleep mode's, not active here
 
 
+def test_a_key_said_is_pressed_or_asked_about_never_another(home: Home, tmp_path: Path) -> None:
+    """espeak-ng's default voice saying "press control shift t", which tiny.en writes with
+    a D (issue 17): the line presses ctrl+shift+t, or nothing, its "note" asking about it."""
+    said = speak(tmp_path, "ctrl-shift-t.wav", "press control shift t", "-r", "16000", "-c",
+                 "1", "-b", "16")
+    (line,) = json_lines(dry_run(home, said))
+    assert line["actions"] in ([{"action": "key", "keys": "ctrl+shift+t", "count": 1}], []), line
+    if "note" in line:
+        assert line["actions"] == [] and "ctrl+shift+t" in str(line["note"]), line
+
+
 # --- bad input files ------------------------------------------------------------------------
 
 def run_and_transcribe(home: Home, path: Path) -> list[str]:

@@ -513,3 +513,20 @@ def test_tray_icon_pixels_are_see_through_or_on_the_plain_background() -> None:
     assert tuple(plain[1, 1, 2::-1]) == (200, 100, 50)
     big_endian = np.frombuffer(icon_pixels(image, 4, 4, True, False), np.uint8)
     assert tuple(big_endian.reshape(4, 4, 4)[1, 1]) == (255, 200, 100, 50)  # A, R, G, B
+
+
+def test_a_key_in_doubt_is_put_to_the_person_even_with_notifications_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing was pressed: the notification says what was heard and asks."""
+    notes: list[tuple[str, str, bool]] = []
+    ctl, _ = _controller(tmp_path)
+    monkeypatch.setattr(ctl._notifier, "notify",
+                        lambda t, b, asked=False: notes.append((t, b, asked)) or True)
+    heard = "Press control shift D."
+    asked = Decision(heard, None, (), Mode.COMMAND, note="did you mean ctrl+shift+d or "
+                     "ctrl+shift+t?", question="did you mean ctrl+shift+d or ctrl+shift+t?")
+    ctl.outcome(Outcome(Utterance(b"", 0, 1), Transcript(heard), asked))
+    ctl.outcome(Outcome(Utterance(b"", 0, 1), Transcript("Hello."),
+                        Decision("Hello.", None, (), Mode.COMMAND, note="not a command")))
+    assert notes == [("voxagent", f"did you mean ctrl+shift+d or ctrl+shift+t?  ({heard})",
+                      True)]
