@@ -19,13 +19,12 @@ from agent.asr.base import Capabilities, Hearing, Hint, Recogniser
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Peek, Segmenter
-from agent.build import build
+from agent.build import build, command_library
 from agent.config import Config
 from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
 from agent.listening import Listening
 from agent.messages import Action, KeyAction, Outcome, Transcript
-from agent.runner import command_library
 from agent.worker import Early, Worker
 
 PHRASES = ["new tab", "copy", "close tab"]
