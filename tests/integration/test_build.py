@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.actions.dryrun import DryRunExecutor
+from agent.asr.base import RecognitionError
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
@@ -78,3 +79,34 @@ def _spoken(folder: Path, phrase: str) -> Path:
     said = folder / "said.wav"
     subprocess.run(["espeak-ng", "-w", str(said), phrase], check=True)
     return said
+
+
+def test_a_recogniser_loaded_by_build_is_closed_when_the_rest_fails(
+        monkeypatch, tmp_path) -> None:
+    """build() owns the model it loaded: a failure after the load (here the pipeline
+    refusing a negative queue) releases it rather than leaking it to the caller."""
+    cfg = replace(Config(), recognition=replace(Config().recognition, backend="whisper"))
+    made: list[WhisperTranscriber] = []
+
+    def create(backend: str, config: Config) -> WhisperTranscriber:
+        made.append(WhisperTranscriber(config))
+        return made[-1]
+
+    monkeypatch.setattr("agent.build.create", create)
+    source = FileSource(_spoken(tmp_path, "copy"), cfg.audio.block_ms, fast=True)
+    broken = Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), queue_size=-1)
+    with pytest.raises(ValueError):
+        build(cfg, executor=DryRunExecutor(), listening=broken, on_outcome=print)
+    assert len(made) == 1
+    with pytest.raises(RecognitionError, match="not loaded"):
+        made[0].hear(b"\0\0" * 1600)
+
+
+def test_a_given_recogniser_stays_the_callers_when_build_fails(whisper, tmp_path) -> None:
+    cfg = Config()
+    source = FileSource(_spoken(tmp_path, "copy"), cfg.audio.block_ms, fast=True)
+    broken = Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), queue_size=-1)
+    with pytest.raises(ValueError):
+        build(cfg, executor=DryRunExecutor(), listening=broken, on_outcome=print,
+              recogniser=whisper)
+    assert whisper.hear(b"\0\0" * 1600) is not None  # still loaded
