@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from agent.audio.vad import Pausing, Peek
 from agent.listening import Listening
@@ -103,11 +102,6 @@ class Pipeline:
         self.stats = PipelineStats()
         self.source_error: BaseException | None = None
         self.fatal: PipelineError | None = None
-
-    @property
-    def dispatcher(self) -> Any:
-        """The worker's dispatcher (the tray changes its mode through call())."""
-        return self.worker.dispatcher
 
     def run(self) -> None:
         capture = threading.Thread(target=self._capture, name="capture", daemon=True)

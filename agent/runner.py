@@ -1,4 +1,4 @@
-"""Builds the stages from the config and runs them (what the CLI subcommands call)."""
+"""Runs what agent/build.py assembles from the config (what the CLI subcommands call)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,19 @@ from pathlib import Path
 
 from agent.actions.base import ActionError, Executor
 from agent.actions.launch import app_names
-from agent.app import Pipeline, PipelineError
-from agent.asr.base import ModelError, Recogniser, RecognitionError, create
+from agent.app import PipelineError
+from agent.asr.base import RecognitionError
 from agent.audio.file_source import AudioFileError, FileSource
 from agent.audio.mic_source import DeviceError, MicSource, resolve_device
 from agent.audio.retrying import RetryingSource
 from agent.audio.vad import Segmenter
+from agent.build import build, command_library
 from agent.config import Config
-from agent.decide import Decider
 from agent.desktop.history import latency
 from agent.desktop.signals import stop_on_signals
 from agent.dispatch.collisions import Collision
-from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import (
     Command,
-    CommandLibrary,
     Disable,
     command_files,
     merge,
@@ -40,12 +38,6 @@ from agent.paths import command_folders
 from agent.worker import Worker
 
 log = logging.getLogger(__name__)
-
-
-def command_library(cfg: Config) -> CommandLibrary:
-    """Built-in sets (unless disabled), then the user's; errors are logged, never fatal."""
-    folders = command_folders(cfg.commands.builtin, cfg.commands.user_dir)
-    return CommandLibrary(folders, app_names(cfg.apps))
 
 
 def list_commands(cfg: Config) -> list[str]:
@@ -98,16 +90,6 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def load_transcriber(cfg: Config) -> Recogniser:
-    """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded."""
-    transcriber = create(cfg.recognition.backend, cfg)
-    try:
-        transcriber.load()
-    except ModelError as exc:
-        raise CliError(str(exc)) from None
-    return transcriber
-
-
 def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print) -> int:
     """say() the text of each utterance in the file, as the segmenter cuts it (silence
     says nothing); the file is read as it goes, so memory does not grow with its length.
@@ -121,13 +103,11 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
         source = FileSource(path, cfg.audio.block_ms, fast=True)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
-    dispatcher = _dispatcher(cfg, command_library(cfg))
-    transcriber = load_transcriber(cfg)
-    worker = _worker(cfg, transcriber, dispatcher, DryRunExecutor())
+    agent = build(cfg, executor=DryRunExecutor())
     try:
         for utt in _utterances(source, Segmenter(cfg.vad, cfg.audio.block_ms)):
             try:
-                text = _heard_as_run(worker, utt)
+                text = _heard_as_run(agent.worker, utt)
             except RecognitionError as exc:
                 raise CliError(f"{path}: {utt.start:.2f}-{utt.end:.2f} s not recognised "
                                f"({exc}); the text before it was printed", 1) from None
@@ -136,7 +116,7 @@ def transcribe_file(cfg: Config, path: Path, say: Callable[[str], None] = print)
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
     finally:
-        transcriber.close()
+        agent.close()
     return 0
 
 
@@ -169,20 +149,6 @@ def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
         return DesktopExecutor(cfg.apps, cfg.keyboard.key_delay_ms, cfg.keyboard.backend)
     except ActionError as exc:
         raise CliError(f"{exc} (use --dry-run to only report actions)") from None
-
-
-def _worker(cfg: Config, recogniser: Recogniser, dispatcher: Dispatcher,
-            executor: Executor) -> Worker:
-    """hear -> decide -> act, from the config."""
-    decider = Decider(recogniser, dispatcher, cfg.commands,
-                      intent_confirm=cfg.voxtral.intent_confirm)
-    return Worker(recogniser, decider, executor, cfg.whisper.alternatives)
-
-
-def _dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
-    return Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
-                      cfg.commands.alternative_margin, controls=cfg.commands.typed_controls,
-                      confirm_timeout_s=cfg.commands.confirm_timeout_s)
 
 
 class _Output:
@@ -218,11 +184,11 @@ def run_agent(cfg: Config, *, input_file: Path | None, dry_run: bool, as_json: b
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
     executor = _executor(cfg, dry_run, app)
-    dispatcher = _dispatcher(cfg, command_library(cfg))
-    transcriber = load_transcriber(cfg)
     output = _Output(as_json, None if fast else source)
-    pipeline = Pipeline(Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms)),
-                        _worker(cfg, transcriber, dispatcher, executor), output.report)
+    agent = build(cfg, executor=executor,
+                  listening=Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms)),
+                  on_outcome=output.report)
+    pipeline = agent.running()
     output.on_close = pipeline.stop
     stopped = stop_on_signals(pipeline.stop)
     try:
@@ -245,10 +211,7 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
         raise CliError(f"{exc}".rstrip() if "--input" in str(exc)
                        else f"{exc} (or run on a recording with --input FILE)") from None
     inner = _executor(cfg, dry_run, app)
-    library = command_library(cfg)
-    dispatcher = _dispatcher(cfg, library)
-    transcriber = load_transcriber(cfg)
-    session = LiveSession(cfg, tray=tray)
+    session = LiveSession(cfg, tray=tray)  # starts nothing yet (threads start in run())
     source = session.source(lambda: MicSource(cfg.audio.device, cfg.audio.block_ms,
                                               cfg.audio.queue_blocks))
     output = _Output(as_json, source)
@@ -256,6 +219,12 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
     def report(o: Outcome) -> None:
         output.report(o)
         session.controller.outcome(o, source.started_at)
+
+    listening = Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), gate=session.gate,
+                          held=session.held_segmenter(), live=True)
+    agent = build(cfg, executor=session.executor(inner), listening=listening,
+                  on_outcome=report, on_event=session.controller.activity)
+    pipeline, library, dispatcher = agent.running(), agent.library, agent.dispatcher
 
     def reload() -> list[str]:
         """Read the files on the caller's thread (the controller's reload thread); swap the
@@ -265,17 +234,13 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
         pipeline.call(lambda: dispatcher.set_commands(commands))
         return errors
 
-    listening = Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), gate=session.gate,
-                          held=session.held_segmenter(), live=True)
-    pipeline = Pipeline(listening, _worker(cfg, transcriber, dispatcher, session.executor(inner)),
-                        report, on_event=session.controller.activity)
     output.on_close = session.stop
     stopped = stop_on_signals(session.stop)  # blocked by the CLI, before any thread started
     written = active_file()
     log.info("listening on the microphone; Ctrl+C to stop (%s)",
              f"log file: {written}" if written else "no log file")
     try:
-        session.run(pipeline, reload, library.stamp)
+        session.run(pipeline, dispatcher, reload, library.stamp)
     except PipelineError as exc:
         raise CliError(str(exc), 1) from None
     return stopped.exit_status(141 if output.closed else 0)

@@ -41,10 +41,11 @@ from agent.asr.hearing import FULL_WINDOW_S  # noqa: E402
 from agent.asr.whisper import WhisperTranscriber  # noqa: E402
 from agent.audio.file_source import FileSource, read_audio  # noqa: E402
 from agent.audio.vad import Segmenter  # noqa: E402
+from agent.build import command_library, new_dispatcher  # noqa: E402
 from agent.config import load_config  # noqa: E402
 from agent.decide import Decider, Heard  # noqa: E402
 from agent.messages import Mode, Transcript, Utterance  # noqa: E402
-from agent.runner import _dispatcher, _utterances, command_library  # noqa: E402
+from agent.runner import _utterances  # noqa: E402
 from agent.worker import Worker  # noqa: E402
 from bench.accuracy import ensure_set, fl  # noqa: E402
 from bench.nbest_ceiling import cut  # noqa: E402
@@ -72,7 +73,7 @@ class Judge:
         self._cfg, self._library = cfg, library
 
     def dispatcher(self, mode: Mode) -> Any:
-        d = _dispatcher(self._cfg, self._library)
+        d = new_dispatcher(self._cfg, self._library)
         d.set_mode(mode)
         return d
 

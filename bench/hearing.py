@@ -41,8 +41,8 @@ from agent.asr.base import Hint  # noqa: E402
 from agent.asr.hearing import WINDOWS_S  # noqa: E402
 from agent.asr.whisper import WhisperTranscriber  # noqa: E402
 from agent.audio.file_source import read_audio  # noqa: E402
+from agent.build import command_library, new_dispatcher  # noqa: E402
 from agent.config import load_config  # noqa: E402
-from agent.runner import _dispatcher, command_library  # noqa: E402
 from bench.accuracy import ensure_set, fl  # noqa: E402
 from bench.nbest_ceiling import cut, hypotheses_right  # noqa: E402
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="  %(name)s: %(message)s")
     cfg = load_config(None)
     library = command_library(cfg)
-    hint = Hint(tuple(_dispatcher(cfg, library).vocabulary()), cfg.whisper.alternatives)
+    hint = Hint(tuple(new_dispatcher(cfg, library).vocabulary()), cfg.whisper.alternatives)
     whisper = WhisperTranscriber(cfg)
     whisper.load()
 

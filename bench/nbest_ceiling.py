@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO))
 
 from agent.asr.base import Hint  # noqa: E402
 from agent.audio.file_source import read_audio  # noqa: E402
+from agent.build import command_library, load_transcriber, new_dispatcher  # noqa: E402
 from agent.config import Config, load_config  # noqa: E402
 from agent.messages import SAMPLE_RATE, Transcript  # noqa: E402
-from agent.runner import _dispatcher, command_library, load_transcriber  # noqa: E402
 from bench.accuracy import ensure_set, fl  # noqa: E402
 
 PRE_S, POST_S = 0.30, 0.45
@@ -65,7 +65,7 @@ def hypotheses_right(cfg: Config, library: Any, transcript: Transcript,
     """For each hypothesis, whether a fresh dispatcher does exactly what was asked."""
     oks = []
     for hyp in transcript.alternatives:
-        decision = _dispatcher(cfg, library).dispatch(
+        decision = new_dispatcher(cfg, library).dispatch(
             Transcript(text=hyp.text, alternatives=(hyp,), backend="whisper"))
         got = [a.to_json() for a in decision.actions]
         oks.append(fl.actions_match(expected.actions, got, expected.text))
@@ -85,7 +85,7 @@ def command_utterances(session: Any) -> list[Any]:
 def run(cfg: Config, folder: Path, n: int, limit: int) -> dict[str, Tally]:
     library = command_library(cfg)
     transcriber = load_transcriber(cfg)
-    hint = Hint(tuple(_dispatcher(cfg, library).vocabulary()), n)
+    hint = Hint(tuple(new_dispatcher(cfg, library).vocabulary()), n)
     rows: dict[str, Tally] = {"all": Tally()}
     for session in fl.load_manifest(folder)[:limit or None]:
         audio = read_audio(session.path(folder))

@@ -22,6 +22,7 @@ from agent.desktop.history import History, history_record
 from agent.desktop.notify import Notifier
 from agent.desktop.sounds import Cue, CuePlayer
 from agent.desktop.status import Status, style_label
+from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import (
     Activity,
     ActivityEvent,
@@ -71,7 +72,7 @@ class Controller:
         self.recent: deque[str] = deque(maxlen=RECENT)
         """Recent commands (or what was heard), newest last."""
         self._pipeline: PipelineHandle | None = None
-        self._dispatcher: Any = None
+        self._dispatcher: Dispatcher | None = None
         self._reload: Callable[[], list[str]] = list
         self._quit: Callable[[], None] = lambda: None
         self._active_app: Callable[[], str] = str
@@ -83,8 +84,9 @@ class Controller:
 
     # --- wiring ---------------------------------------------------------------------------
 
-    def attach(self, pipeline: PipelineHandle, dispatcher: Any, reload: Callable[[], list[str]],
-               quit_: Callable[[], None], active_app: Callable[[], str] = str) -> None:
+    def attach(self, pipeline: PipelineHandle, dispatcher: Dispatcher,
+               reload: Callable[[], list[str]], quit_: Callable[[], None],
+               active_app: Callable[[], str] = str) -> None:
         """`active_app`: the focused window's class (for the commands active there)."""
         self._pipeline, self._dispatcher, self._reload, self._quit = (
             pipeline, dispatcher, reload, quit_)

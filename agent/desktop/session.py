@@ -3,10 +3,10 @@ around a Pipeline. The tray runs on the main thread, the pipeline on its own.
 
     session = LiveSession(cfg, tray=True)
     source = session.source(lambda: MicSource(...))
-    pipeline = Pipeline(source, ..., executor=session.executor(inner), gate=session.gate,
-                        held_segmenter=session.held_segmenter(), on_event=...)
-    session.run(pipeline, reload, library.stamp)  # blocks until quit, SIGINT or SIGTERM;
-                                                  # reloads the command files as they change
+    agent = build(cfg, executor=session.executor(inner), listening=Listening(
+        source, ..., gate=session.gate, held=session.held_segmenter()), on_event=...)
+    session.run(agent.pipeline, agent.dispatcher, reload, agent.library.stamp)
+    # blocks until quit, SIGINT or SIGTERM; reloads the command files as they change
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.actions.base import Executor
 from agent.audio.mic_source import refresh_devices
 from agent.audio.retrying import LiveSource, RetryingSource
 from agent.audio.vad import Segmenter
-from agent.desktop.controller import Controller
+from agent.desktop.controller import Controller, PipelineHandle
 from agent.desktop.gate import CaptureGate
 from agent.desktop.history import History
 from agent.desktop.hotkey import make_hotkey, pick_backend
@@ -35,6 +35,7 @@ from agent.desktop.notify import Notifier
 from agent.desktop.sounds import CuePlayer
 from agent.desktop.status import Status
 from agent.desktop.watch import ChangeWatcher
+from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Action, HelpAction, ListenAction, ListenStyle
 from agent.paths import data_dir, state_dir, user_commands_dir
 
@@ -47,6 +48,13 @@ _JOIN_TIMEOUT_S = 10.0
 HELD_HANGOVER_MS = 5000
 """Push-to-talk: a pause this long (the most the VAD config allows) does not end the
 utterance; releasing the key does."""
+
+
+class RunnablePipeline(PipelineHandle, Protocol):
+    """What the session needs of the pipeline (agent/app.py Pipeline): the controller's
+    handle, and run() on the session's pipeline thread."""
+
+    def run(self) -> None: ...
 
 
 class SessionExecutor:
@@ -95,7 +103,7 @@ class LiveSession:
         self._executor: SessionExecutor | None = None
         self._hotkey: Hotkey | None = None
         self._stopping = threading.Event()
-        self._pipeline: Any = None
+        self._pipeline: RunnablePipeline | None = None
         self._watcher: ChangeWatcher | None = None
 
     # --- building ---------------------------------------------------------------------------
@@ -120,14 +128,14 @@ class LiveSession:
 
     # --- running ----------------------------------------------------------------------------
 
-    def run(self, pipeline: Any, reload: Callable[[], list[str]],
-            stamp: Callable[[], Hashable] | None = None) -> None:
+    def run(self, pipeline: RunnablePipeline, dispatcher: Dispatcher,
+            reload: Callable[[], list[str]], stamp: Callable[[], Hashable] | None = None) -> None:
         """Run until quit or stop(); re-raise what stopped the pipeline, if anything.
+        `dispatcher`: the pipeline worker's, which the tray changes through the pipeline.
         `stamp`: the command files' state (CommandLibrary.stamp); when it changes, the
         commands are reloaded by themselves."""
         self._pipeline = pipeline
-        self.controller.attach(pipeline, pipeline.dispatcher, reload, self.stop,
-                               self._active_app)
+        self.controller.attach(pipeline, dispatcher, reload, self.stop, self._active_app)
         self._start_hotkey()
         if stamp is not None:
             self._watcher = ChangeWatcher(
@@ -163,7 +171,7 @@ class LiveSession:
         self._stopping.wait()
         self._tray.stop()
 
-    def _run_pipeline(self, pipeline: Any, failure: list[BaseException]) -> None:
+    def _run_pipeline(self, pipeline: RunnablePipeline, failure: list[BaseException]) -> None:
         try:
             pipeline.run()
         except BaseException as exc:  # noqa: BLE001 - re-raised by run() on the main thread

@@ -19,17 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.app import Pipeline
 from agent.asr.base import Hearing, Recogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
+from agent.build import build, load_transcriber
 from agent.config import Config
-from agent.decide import Decider
-from agent.dispatch.dispatcher import Dispatcher
 from agent.listening import Listening
 from agent.messages import AudioFrame, Outcome
-from agent.runner import command_library, load_transcriber
-from agent.worker import Worker
 from tests.e2e.rig import spoken
 
 PHRASES = ("new tab", "close tab", "copy", "paste", "undo", "redo", "find")
@@ -95,10 +91,10 @@ def test_a_slow_recogniser_drops_counted_utterances_and_never_holds_capture(
     outcomes: list[Outcome] = []
     source = Paced(FileSource(rapid_speech, cfg.audio.block_ms))
     recogniser = HeldRecogniser(load_transcriber(cfg), source.read_all)
-    dispatcher = Dispatcher(command_library(cfg).commands)
-    worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), _NoActions())
-    pipeline = Pipeline(Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms), live=True,
-                                  queue_size=1), worker, outcomes.append)
+    pipeline = build(cfg, executor=_NoActions(), recogniser=recogniser,
+                     listening=Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms),
+                                         live=True, queue_size=1),
+                     on_outcome=outcomes.append).running()
     with caplog.at_level(logging.WARNING, logger="agent.app"):
         pipeline.run()
 

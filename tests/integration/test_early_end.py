@@ -21,13 +21,10 @@ from agent.asr.base import Hearing, Hint, Stream, ToolCall
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource, read_audio
 from agent.audio.vad import Segmenter
+from agent.build import build
 from agent.config import Config
-from agent.decide import Decider
-from agent.dispatch.dispatcher import Dispatcher
 from agent.listening import Listening
 from agent.messages import KeyAction, Outcome, Transcript
-from agent.runner import command_library
-from agent.worker import Worker
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +104,12 @@ def run(path: Path, recogniser: WhisperTranscriber | Listened, tail_silence_s: f
         **vad: int) -> tuple[list[Outcome], Pipeline]:
     cfg = Config()
     cfg = replace(cfg, vad=replace(cfg.vad, **vad))
-    dispatcher = Dispatcher(command_library(cfg).commands)
-    worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), DryRunExecutor())
     outcomes: list[Outcome] = []
-    pipeline = Pipeline(Listening(FileSource(path, cfg.audio.block_ms, fast=True,
-                                             tail_silence_s=tail_silence_s),
-                                  Segmenter(cfg.vad, cfg.audio.block_ms)),
-                        worker, outcomes.append)
+    pipeline = build(cfg, executor=DryRunExecutor(), recogniser=recogniser,
+                     listening=Listening(FileSource(path, cfg.audio.block_ms, fast=True,
+                                                    tail_silence_s=tail_silence_s),
+                                         Segmenter(cfg.vad, cfg.audio.block_ms)),
+                     on_outcome=outcomes.append).running()
     pipeline.run()
     return outcomes, pipeline
 

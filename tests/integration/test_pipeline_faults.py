@@ -19,12 +19,12 @@ from agent.asr.base import Capabilities, Hearing, Hint, Recogniser
 from agent.asr.whisper import WhisperTranscriber
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Peek, Segmenter
+from agent.build import build, command_library
 from agent.config import Config
 from agent.decide import Decider
 from agent.dispatch.dispatcher import Dispatcher
 from agent.listening import Listening
 from agent.messages import Action, KeyAction, Outcome, Transcript
-from agent.runner import command_library
 from agent.worker import Early, Worker
 
 PHRASES = ["new tab", "copy", "close tab"]
@@ -93,10 +93,10 @@ def _pipeline(speech: Path, recogniser: Any, executor: DryRunExecutor,
     utterance is heard once, and the counts are the utterances')."""
     cfg = Config()
     vad = replace(cfg.vad, peek_ms=peek_ms)
-    dispatcher = Dispatcher(command_library(cfg).commands)
-    worker = Worker(recogniser, Decider(recogniser, dispatcher, cfg.commands), executor)
-    return Pipeline(Listening(FileSource(speech, cfg.audio.block_ms, fast=True),
-                              Segmenter(vad, cfg.audio.block_ms)), worker, on_outcome)
+    listening = Listening(FileSource(speech, cfg.audio.block_ms, fast=True),
+                          Segmenter(vad, cfg.audio.block_ms))
+    return build(cfg, executor=executor, listening=listening, on_outcome=on_outcome,
+                 recogniser=recogniser).running()
 
 
 def _keys(outcomes: Sequence[Outcome]) -> list[list[str]]:

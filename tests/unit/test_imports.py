@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "agent.app": 8,
     "agent.doctor": 9,
     "agent.install": 9,
+    "agent.build": 9,  # assembles the stages below; runner, benches and tests call it
     "agent.runner": 10,
     "agent.cli": 11,
     "agent.__main__": 12,
