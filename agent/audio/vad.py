@@ -211,7 +211,8 @@ class Segmenter:
     def _close_at(self, state: EndNow) -> Utterance:
         """Close where the peek `state.peek` was taken: the utterance has the peek's times,
         and its audio up to tail_ms after the speech (the peek's may stop sooner)."""
-        peek = self._peeks[state.peek or 0]
+        assert state.peek is not None
+        peek = self._peeks[state.peek]
         pcm = b"".join(f.pcm for f in self._frames[: state.at + 1 + self._tail])
         self._release(state.at)
         utt = Utterance(pcm=pcm, start=peek.start, end=peek.end, index=self._count,
