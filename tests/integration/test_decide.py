@@ -167,7 +167,8 @@ def test_a_key_command_refocused_in_vain_is_refocused_on_the_full_window(command
     fitted window "Press out F4." (no n-best matches): only the 30 s window hears alt+f4."""
     alone = {"verify_margin": 0.0, "rehear": ()}
     hearing = GivenHearing("press out at 4,", {"refocus": ("Press out F4.", "Press out at 4."),
-                                               "refocus wide": ("Press alt F4.",)})
+                                               "refocus wide": ("Press alt F4.",)},
+                           fitted={"Press alt F4.": -2.0})  # the key check: F4 clearly
     fitted_only, h = given(hearing, commands, retry_wide=False, **alone)
     kept, nothing = fitted_only.decide(h)
     assert kept is h.transcript and nothing.actions == (), kept.text
@@ -176,7 +177,7 @@ def test_a_key_command_refocused_in_vain_is_refocused_on_the_full_window(command
     d, h = given(hearing, commands, **alone)
     found, decision = d.decide(h)
     assert decision.actions == (KeyAction("alt+f4"),), found.text
-    assert hearing.asked == ["refocus", "refocus wide"]
+    assert hearing.asked == ["refocus", "refocus wide", "score"]  # score: the key check
     assert found.seconds > h.transcript.seconds  # both decodes are counted
 
 
