@@ -5,22 +5,10 @@ Each is one line naming the path, and nothing is written or removed."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-TIMEOUT = 120
-
-
-def voxagent(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    env |= {"VOXAGENT_CONFIG_DIR": str(tmp / "config"), "VOXAGENT_STATE_DIR": str(tmp / "state"),
-            "XDG_CONFIG_HOME": str(tmp / "xdg"), "HOME": str(tmp)}
-    result = subprocess.run([sys.executable, "-m", "agent", *args], env=env, cwd=tmp,
-                            capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+from tests.integration.test_install import voxagent
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,9 @@ from agent.lock import acquire
 from agent.logsetup import add_file
 from agent.paths import PrivateError, private_state
 from agent.voxtral.client import health
+from tests import namespace
 from tests.integration import pulse
+from tests.integration.test_history import fill, tmpfs
 from tests.integration.vllm_support import fake_gpu, fake_model, free_port, toml_config
 
 TIMEOUT = 180
@@ -255,32 +256,7 @@ def test_no_vllm_server_starts_with_its_record_in_their_folder(tmp_path: Path,
 
 # --- full and read-only filesystems ----------------------------------------------------------
 
-@contextmanager
-def tmpfs(where: Path, size: str = "64k") -> Iterator[Path]:
-    """A real, tiny filesystem mounted at `where` (as tests/integration/test_history.py)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                    str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
-
-
-def fill(folder: Path) -> None:
-    """Write a file in `folder` until the filesystem has no room left."""
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"x" * 512)
-    except OSError as exc:
-        assert exc.errno == 28, exc  # ENOSPC
-    finally:
-        os.close(fd)
-
-
+@pytest.mark.mounts
 def test_a_full_disk_under_the_log_is_said_once(tmp_path: Path, new_tab: Path) -> None:
     with tmpfs(tmp_path / "fs") as fs:
         state = fs / "state"
@@ -296,12 +272,13 @@ def test_a_full_disk_under_the_log_is_said_once(tmp_path: Path, new_tab: Path) -
         assert "new tab" in result.stdout
 
 
+@pytest.mark.mounts
 def test_a_read_only_state_folder_is_said_once(tmp_path: Path,
                                                caplog: pytest.LogCaptureFixture) -> None:
     with tmpfs(tmp_path / "fs") as fs:
         state = fs / "state"
         state.mkdir(mode=0o755)
-        subprocess.run(["mount", "-o", "remount,ro", str(fs)], check=True)
+        namespace.make_read_only(fs)
         with pytest.raises(OSError, match="Read-only file system"):
             acquire(state / "voxagent.lock")  # the lock, the log and the history all look
         assert add_file(state / "voxagent.log") is None
