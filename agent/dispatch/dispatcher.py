@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent.dispatch.captures import LOOSE, similarity
 from agent.dispatch.complete import Completeness, completeness
-from agent.dispatch.grammar import Capture, Literal
+from agent.dispatch.dictating import Field
+from agent.dispatch.grammar import ActionTemplate, Capture, Literal
 from agent.dispatch.keydoubt import KeyChoices, key_choices
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
@@ -106,7 +107,8 @@ class Dispatcher:
         """Seconds of stream time from the end of the asking utterance within which the
         next must start to be taken as its yes."""
         self._pending: _Held | None = None
-        self._dictated = False
+        self._field = Field()
+        """What dictation and `type` typed at the cursor (agent/dispatch/dictating.py)."""
         self._use(Matcher(commands, threshold))
 
     def set_commands(self, commands: tuple[Command, ...]) -> None:
@@ -128,7 +130,7 @@ class Dispatcher:
         """Enter `mode` from outside (the tray menu); a pending confirmation is dropped."""
         self.mode = mode
         self._pending = None
-        self._dictated = False
+        self._field.reset()
 
     @property
     def commands(self) -> tuple[Command, ...]:
@@ -273,10 +275,11 @@ class Dispatcher:
         if held is not None and _said(text) in YES:
             return self._finish(text, held.name, held.actions)
         found = self._match(self._hyps(transcript), app)
+        self._field.observe(app, start)
         if found is not None:
             decision = self._perform(*found, app=app, end=end)
         elif self.mode is Mode.DICTATION and text:
-            decision = self._dictate(text)
+            decision = self._dictate(text, end)
         else:
             note = "asleep" if self.mode is Mode.SLEEP else "not a command"
             decision = Decision(text, None, (), self.mode,
@@ -351,7 +354,7 @@ class Dispatcher:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
-            built += [t.build(m.captures) for t in m.command.actions]
+            built += [self._joined(t, t.build(m.captures)) for t in m.command.actions]
         built = [HelpAction(self.sayable(app)) if isinstance(a, HelpAction) else a
                  for a in built]
         actions, controls = self._guard(built)
@@ -359,15 +362,24 @@ class Dispatcher:
             return self._ask(text, name, actions, end)
         return self._finish(text, name, actions)
 
-    def _dictate(self, text: str) -> Decision:
-        """Type what was heard. A recogniser's newline or other control character is its
-        layout, not a spoken "new line": typed as a space, so dictation never asks."""
-        typed = without_controls(text).strip()
-        if not typed:
-            return Decision(text, None, (), self.mode, note="nothing to type")
-        actions = (TypeAction((" " if self._dictated else "") + typed),)
-        self._dictated = True
-        return Decision(text, None, actions, self.mode)
+    def _dictate(self, text: str, end: float = 0.0) -> Decision:
+        """Type what was heard, joined to what was typed before, or edit it by voice
+        (agent/dispatch/dictating.py). A recogniser's newline or other control character
+        is its layout, not a spoken "new line": made a space, so dictation never asks."""
+        done = self._field.dictate(without_controls(text).strip(), end)
+        if done.actions:
+            self._finish(text, None, done.actions)
+        return Decision(text, None, done.actions, self.mode, note=done.note)
+
+    def _joined(self, template: ActionTemplate, action: Action) -> Action:
+        """A command's action as performed: `type <text>` joined like dictation; any other
+        action but a mode may move the cursor, so what was typed is forgotten."""
+        if (template.kind, template.arg, template.formatter) == ("type", "<text>", "raw") \
+                and isinstance(action, TypeAction):
+            return TypeAction(self._field.type_text(action.text))
+        if not isinstance(action, ModeAction):
+            self._field.reset()
+        return action
 
     def _guard(self, actions: list[Action]) -> tuple[tuple[Action, ...], bool]:
         """Typed text with control characters (a newline would press Return): made one line
@@ -388,6 +400,7 @@ class Dispatcher:
         """Hold `actions` for a yes from the next utterance (`end`: this one's end); the
         note says what they do."""
         what = name if name and "<" not in name else described(actions)
+        self._field.reset()
         pending = Pending(what, end + self.confirm_timeout_s)
         self._pending = _Held(name, actions, pending)
         return Decision(text, name, (), self.mode, note=f"say yes to {what}", pending=pending)
@@ -396,9 +409,7 @@ class Dispatcher:
         for a in actions:
             if isinstance(a, ModeAction):
                 self.mode = a.mode
-                self._dictated = False
-        if self.mode is Mode.DICTATION and any(isinstance(a, TypeAction) for a in actions):
-            self._dictated = True
+                self._field.reset()
         return Decision(text, name, actions, self.mode)
 
 

@@ -1,10 +1,11 @@
 """Text that joins up: how one utterance's words are typed after what was typed before.
 
-Pure rules on strings (docs/dictation.md says them for people):
+Pure rules on strings (docs/commands.md says them for people):
 - spacing: one space between utterances; none before closing punctuation (", . ; : ! ? )"),
   none after an opening bracket, a newline or a space already typed;
 - capitals: Whisper writes every utterance as if it began a sentence. After a sentence
-  end (". ! ?", a newline, or nothing known before) the first letter is a capital;
+  end (". ! ?" or a newline) the first letter is a capital (with nothing known before,
+  as at the start, it is left as heard: `type hello` types "hello");
   mid-sentence it is made lower case, unless the word is always written with one ("I",
   "I'm", days, months) or looks like a name or acronym that can be told safely (a capital
   past its first letter: "NASA", "OpenAI", "McDonald");
@@ -79,8 +80,8 @@ def keeps_capital(word: str) -> bool:
 def cased(text: str, before: str) -> str:
     """`text` with its first word's capital fixed for where it goes, after `before`."""
     m = _WORD.search(text)
-    if m is None or text[:m.start()].strip(" \"'(\u201c\u2018"):
-        return text  # starts with a number or a mark: left as heard
+    if m is None or not before or text[:m.start()].strip(" \"'(\u201c\u2018"):
+        return text  # nothing known before, or starts with a number or a mark: as heard
     word = m.group()
     if sentence_ended(before):
         if word.islower():

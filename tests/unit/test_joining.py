@@ -75,6 +75,8 @@ def test_sentence_end(before: str, ended: bool) -> None:
     ("iPhone sales.", "Done.", "iPhone sales."),
     ('"Quoted" words', "said", '"quoted" words'),
     ("42 apples", "has", "42 apples"),
+    ("hello there", "", "hello there"),
+    ("Hello there", "", "Hello there"),
 ])
 def test_capital_only_where_a_sentence_begins(text: str, before: str, want: str) -> None:
     assert cased(text, before) == want

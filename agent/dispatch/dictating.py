@@ -1,0 +1,198 @@
+"""Dictation into one text field: the joining state and editing by voice.
+
+`Field` remembers what this agent typed into the field it types into: the last characters
+(for joining, agent/dispatch/joining.py) and a bounded stack of what each utterance typed
+(for "scratch that"). Both describe text at the cursor, so they are forgotten whenever
+something else may have moved it: a command other than typing, a mode change, another
+focused window, a confirmation asked for. A gap of FORGET_AFTER_S without typing forgets
+the stack only: deleting blind is the costly mistake, a space too many is not.
+
+In dictation an utterance may be, or end with, an editing command:
+- alone: "scratch that" / "undo that" (BackSpace times what the last utterance typed, the
+  joining space and Return keys included; again, one further back), "select that"
+  (shift+Left over it), "replace <words> with <words>" (within the last utterance only:
+  deleted back to the words and retyped; not found, nothing happens and the note says so),
+  "no space" (the next utterance joins without a space);
+- alone or at the end: "new line", "new paragraph" (Return once, twice: the only way
+  dictation presses Return), "comma", "period" / "full stop", "question mark" (replacing
+  the model's own punctuation there), "stop dictation" (the text before it is typed, then
+  command mode). A mark after "a", "the", "this", "that" or "no" ("put a comma") is text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from agent.dispatch.joining import joined, no_space
+from agent.messages import Action, KeyAction, Mode, ModeAction, TypeAction
+
+STACK = 32
+"""How many utterances "scratch that" can go back."""
+FORGET_AFTER_S = 30.0
+"""Seconds (stream time) without typing after which the scratch stack is forgotten."""
+_TAIL = 8
+"""Characters of what was typed kept for joining (the rules look at the last few)."""
+
+_S = r"[\s,.;:!?-]*"
+_ALONE = {
+    "scratch": re.compile(rf"^{_S}(?:scratch|undo)\s+that{_S}$", re.IGNORECASE),
+    "select": re.compile(rf"^{_S}select\s+that{_S}$", re.IGNORECASE),
+    "glue_next": re.compile(rf"^{_S}no[\s,]+space{_S}$", re.IGNORECASE),
+}
+_REPLACE = re.compile(rf"^{_S}replace\s+(.+?),?\s+with\s+(.+?){_S}$", re.IGNORECASE)
+_ENDING = re.compile(
+    r"(?:^|(?<=[\s,.;:!?-]))(?:(?P<lead>a|the|this|that|no)\s+)?"
+    r"(?P<cmd>new\s*line|new\s+paragraph|comma|period|full\s+stop|question\s+mark"
+    r"|stop\s+dictation)" + _S + "$", re.IGNORECASE)
+_MARKS = {"comma": ",", "period": ".", "fullstop": ".", "questionmark": "?"}
+_RETURNS = {"newline": "\n", "newparagraph": "\n\n"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What one utterance typed, and what had been typed before it (the tail)."""
+
+    typed: str
+    before: str
+    deleted: str = ""
+    """A mark it took the place of (BackSpace then the mark): retyped when scratched."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one dictated utterance does."""
+
+    actions: tuple[Action, ...]
+    note: str = ""
+
+
+class Field:
+    """What this agent typed into the focused text field, as far as it can know."""
+
+    def __init__(self) -> None:
+        self.before = ""
+        """The last characters typed ("" = nothing known: a new start)."""
+        self._stack: deque[Entry] = deque(maxlen=STACK)
+        self._glue = False
+        self._app: str | None = None
+        self._last = 0.0
+
+    def reset(self) -> None:
+        """Forget everything: the cursor may have moved."""
+        self.before, self._glue = "", False
+        self._stack.clear()
+
+    def observe(self, app: str, start: float) -> None:
+        """Before an utterance that starts at `start` in window class `app`: another window
+        forgets all, a long gap the stack."""
+        if self._app is not None and app != self._app:
+            self.reset()
+        elif start - self._last > FORGET_AFTER_S:
+            self._stack.clear()
+        self._app = app
+
+    def type_text(self, text: str, end: float = 0.0) -> str:
+        """Join a `type <text>` capture (or dictated text) here; what to type."""
+        out = joined(text, self.before, not self._glue)
+        self._typed(out, end)
+        return out
+
+    def dictate(self, text: str, end: float = 0.0) -> Result:
+        """The actions for one dictated utterance (controls already made spaces)."""
+        for kind, pattern in _ALONE.items():
+            if pattern.match(text):
+                return getattr(self, "_" + kind)()
+        if m := _REPLACE.match(text):
+            return self._replace(m.group(1), m.group(2))
+        body, tail, stop = ending(text)
+        body, glue = no_space(body)
+        typed = joined(body, self.before, not (glue or self._glue)) \
+            if body.strip(" ,.;:!?") else ""
+        deleted = ""
+        if tail[:1] in _MARKS.values() and typed:
+            typed = typed.rstrip(" ,.;:!?") + tail  # the spoken mark, not the model's
+        elif tail[:1] in _MARKS.values():
+            # said alone: it takes the place of a mark this agent typed last
+            deleted = self.before[-1:] if self.before[-1:] in ",.;:!?" else ""
+            typed = tail
+        else:
+            typed += tail
+        if not typed and not stop:
+            return Result((), "nothing to type")
+        actions = (KeyAction("backspace", 1),) if deleted else ()
+        self._typed(typed, end, deleted)
+        stopped = (ModeAction(Mode.COMMAND),) if stop else ()
+        return Result(actions + rendered(typed) + stopped)
+
+    def _typed(self, typed: str, end: float, deleted: str = "") -> None:
+        if typed:
+            before = self.before[:len(self.before) - len(deleted)]
+            self._stack.append(Entry(typed, before, deleted))
+            self.before = (before + typed)[-_TAIL:]
+            self._glue = False
+        self._last = end
+
+    def _scratch(self) -> Result:
+        if not self._stack:
+            return Result((), "nothing to scratch")
+        entry = self._stack.pop()
+        self.before = (entry.before + entry.deleted)[-_TAIL:]
+        return Result((KeyAction("backspace", len(entry.typed)), *rendered(entry.deleted)))
+
+    def _select(self) -> Result:
+        if not self._stack:
+            return Result((), "nothing to select")
+        entry = self._stack.pop()
+        words = entry.typed.lstrip(" ")
+        # typing next replaces the selection, which starts after the joining space
+        self.before = (entry.before + entry.typed[:len(entry.typed) - len(words)])[-_TAIL:]
+        self._stack.clear()
+        return Result((KeyAction("shift+left", len(words)),))
+
+    def _glue_next(self) -> Result:
+        self._glue = True
+        return Result((), "no space before the next words")
+
+    def _replace(self, old: str, new: str) -> Result:
+        old, new = old.strip(" ,.;:!?"), new.strip(" ,.;:!?")
+        if not self._stack:
+            return Result((), f"nothing typed to replace {old!r} in")
+        entry = self._stack[-1]
+        found = re.search(rf"(?<!\w){re.escape(old)}(?!\w)", entry.typed, re.IGNORECASE)
+        if not found or not new:
+            return Result((), f"{old!r} is not in the last words typed: nothing replaced")
+        gone = entry.typed[found.start():]
+        retyped = new + gone[found.end() - found.start():]
+        self._stack[-1] = Entry(entry.typed[:found.start()] + retyped, entry.before,
+                               entry.deleted)
+        self.before = (entry.before + self._stack[-1].typed)[-_TAIL:]
+        return Result((KeyAction("backspace", len(gone)), *rendered(retyped)))
+
+
+def ending(text: str) -> tuple[str, str, bool]:
+    """(the words before any ending commands, what they type: a mark or Return keys,
+    whether "stop dictation" ended it); peeled off the end one by one."""
+    tail, stop = "", False
+    while (m := _ENDING.search(text)) and not m.group("lead"):
+        cmd = re.sub(r"\s+", "", m.group("cmd").lower())
+        text = text[:m.start()]
+        if cmd == "stopdictation":
+            stop = True
+        elif cmd in _MARKS:
+            tail = _MARKS[cmd] + tail
+        else:
+            tail = _RETURNS[cmd] + tail
+    return text.strip(), tail, stop
+
+
+def rendered(typed: str) -> tuple[Action, ...]:
+    """`typed` as actions: text as type actions, each run of newlines as Return keys."""
+    out: list[Action] = []
+    for part in re.split(r"(\n+)", typed):
+        if part.startswith("\n"):
+            out.append(KeyAction("enter", len(part)))
+        elif part:
+            out.append(TypeAction(part))
+    return tuple(out)

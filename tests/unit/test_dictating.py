@@ -1,0 +1,175 @@
+"""Dictation through the dispatcher on given hearings: joined text, editing by voice, and
+when what was typed is forgotten (agent/dispatch/dictating.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.dispatch.dictating import FORGET_AFTER_S, Field, ending, rendered
+from agent.dispatch.dispatcher import Dispatcher
+from agent.messages import Action, KeyAction, Mode, ModeAction, Transcript, TypeAction
+
+
+def field_text(actions: list[Action]) -> str:
+    """What a plain text field holds after `actions` (typed text, Return, BackSpace)."""
+    text = ""
+    for a in actions:
+        if isinstance(a, TypeAction):
+            text += a.text
+        elif isinstance(a, KeyAction) and a.keys == "enter":
+            text += "\n" * a.count
+        elif isinstance(a, KeyAction) and a.keys == "backspace":
+            text = text[:len(text) - a.count]
+        elif not isinstance(a, ModeAction):
+            raise AssertionError(f"unexpected {a}")
+    return text
+
+
+def dictate(d: Dispatcher, *heard: str, app: str = "") -> list[Action]:
+    out: list[Action] = []
+    for text in heard:
+        out += d.dispatch(Transcript(text), app).actions
+    return out
+
+
+@pytest.fixture
+def d(builtins) -> Dispatcher:
+    return Dispatcher(builtins, mode=Mode.DICTATION)
+
+
+def test_two_sentences_join_with_one_space_and_a_fragment_runs_on(d: Dispatcher) -> None:
+    got = dictate(d, "So I think.", "We should go.", "Then we left.")
+    assert field_text(got) == "So I think we should go. Then we left."
+
+
+def test_scratch_that_deletes_exactly_the_last_utterance(d: Dispatcher) -> None:
+    got = dictate(d, "Hello there.", "How are you?")
+    dec = d.dispatch(Transcript("Scratch that."))
+    assert dec.actions == (KeyAction("backspace", len(" How are you?")),)
+    assert field_text(got + list(dec.actions)) == "Hello there."
+
+
+def test_scratch_twice_goes_one_further_back(d: Dispatcher) -> None:
+    got = dictate(d, "Hello there.", "How are you?", "Scratch that.", "Undo that.")
+    assert field_text(got) == ""
+    assert d.dispatch(Transcript("Scratch that.")).actions == ()  # nothing left
+    assert field_text(got + dictate(d, "Good morning.")) == "Good morning."
+
+
+def test_after_scratch_the_next_utterance_joins_the_text_left(d: Dispatcher) -> None:
+    got = dictate(d, "So I think.", "We should stay.", "Scratch that.", "We should go.")
+    assert field_text(got) == "So I think we should go."
+
+
+def test_new_paragraph_presses_return_and_starts_a_sentence(d: Dispatcher) -> None:
+    got = dictate(d, "First part.", "New paragraph.", "second part.")
+    assert KeyAction("enter", 2) in got
+    assert field_text(got) == "First part.\n\nSecond part."
+    got += dictate(d, "Scratch that.", "Scratch that.")
+    assert field_text(got) == "First part."
+
+
+def test_new_line_at_the_end_of_an_utterance(d: Dispatcher) -> None:
+    got = dictate(d, "Dear Sam, new line.", "Thanks.")
+    assert field_text(got) == "Dear Sam,\nThanks."
+
+
+@pytest.mark.parametrize(("heard", "want"), [
+    (("So I think", "Comma."), "So I think,"),
+    (("We went home comma.",), "We went home,"),
+    (("Are you there. Question mark.",), "Are you there?"),
+    (("We went home.", "Question mark."), "We went home?"),
+    (("It is done period.",), "It is done."),
+    (("Put a comma.",), "Put a comma."),
+])
+def test_spoken_marks_alone_or_at_the_end(d: Dispatcher, heard: tuple[str, ...],
+                                          want: str) -> None:
+    assert field_text(dictate(d, *heard)) == want
+
+
+def test_a_mark_said_alone_is_scratched_back_to_what_it_replaced(d: Dispatcher) -> None:
+    got = dictate(d, "We went home.", "Question mark.", "Scratch that.")
+    assert field_text(got) == "We went home."
+
+
+def test_stop_dictation_at_the_end_types_the_sentence_first(d: Dispatcher) -> None:
+    dec = d.dispatch(Transcript("That is all. Stop dictation."))
+    assert dec.actions == (TypeAction("That is all."), ModeAction(Mode.COMMAND))
+    assert dec.mode is Mode.COMMAND and d.mode is Mode.COMMAND
+    assert d.dispatch(Transcript("new tab")).actions == (KeyAction("ctrl+t"),)
+
+
+def test_stop_dictation_alone_still_just_stops(d: Dispatcher) -> None:
+    dec = d.dispatch(Transcript("Stop dictation."))
+    assert dec.actions == (ModeAction(Mode.COMMAND),) and d.mode is Mode.COMMAND
+
+
+def test_select_that_selects_the_words_and_forgets_the_stack(d: Dispatcher) -> None:
+    dictate(d, "One.", "Two three.")
+    assert d.dispatch(Transcript("Select that.")).actions == \
+        (KeyAction("shift+left", len("Two three.")),)
+    assert d.dispatch(Transcript("Scratch that.")).actions == ()
+    # what is typed next replaces the selection, after the joining space
+    assert dictate(d, "Four.") == [TypeAction("Four.")]
+
+
+def test_replace_within_the_last_utterance(d: Dispatcher) -> None:
+    got = dictate(d, "Hello there.", "Meet me at noon today.")
+    dec = d.dispatch(Transcript("Replace noon with three."))
+    assert dec.actions == (KeyAction("backspace", len("noon today.")),
+                           TypeAction("three today."))
+    assert field_text(got + list(dec.actions)) == "Hello there. Meet me at three today."
+    got += list(dec.actions) + dictate(d, "Scratch that.")
+    assert field_text(got) == "Hello there."
+
+
+def test_replace_not_found_does_nothing_and_says_so(d: Dispatcher) -> None:
+    dictate(d, "Hello there.", "Meet me at noon.")
+    dec = d.dispatch(Transcript("Replace Hello with bye."))  # not in the last utterance
+    assert dec.actions == () and "not in the last words typed" in dec.note
+
+
+def test_no_space_modifier_alone_and_before_words(d: Dispatcher) -> None:
+    got = dictate(d, "We like to.", "No space.", "Day.")
+    assert field_text(got) == "We like today."
+    assert field_text(got + dictate(d, "No space, ly.")) == "We like today.Ly."
+
+
+def test_a_command_between_forgets_what_was_typed(builtins) -> None:
+    d = Dispatcher(builtins)
+    got = dictate(d, "type hello there", "type we should go")
+    assert field_text(got) == "hello there we should go"  # type joins like dictation
+    assert dictate(d, "select all") == [KeyAction("ctrl+a")]
+    assert dictate(d, "type fresh") == [TypeAction("fresh")]  # no space: cursor unknown
+    dictate(d, "start dictation", "Some words.")
+    dictate(d, "stop dictation", "start dictation")
+    assert dictate(d, "Scratch that.") == []  # a mode change forgets the stack
+
+
+def test_another_window_forgets_and_a_long_gap_forgets_the_stack(builtins) -> None:
+    d = Dispatcher(builtins, mode=Mode.DICTATION)
+    d.dispatch(Transcript("In the editor."), "editor", start=1.0, end=2.0)
+    assert d.dispatch(Transcript("Scratch that."), "browser", start=3.0).actions == ()
+    d.dispatch(Transcript("Words."), "browser", start=4.0, end=5.0)
+    late = 5.0 + FORGET_AFTER_S + 1
+    assert d.dispatch(Transcript("Scratch that."), "browser", start=late).actions == ()
+    assert d.dispatch(Transcript("More."), "browser", start=late + 1).actions == \
+        (TypeAction(" More."),)  # joining goes on: a space too many is the worst case
+
+
+def test_a_newline_the_recogniser_wrote_is_not_a_return(d: Dispatcher) -> None:
+    assert dictate(d, "One\ntwo.") == [TypeAction("One two.")]
+
+
+def test_ending_peels_commands_off_the_end() -> None:
+    assert ending("All done period new paragraph stop dictation.") == \
+        ("All done", ".\n\n", True)
+    assert ending("A new line") == ("A new line", "", False)
+
+
+def test_rendered_types_text_and_presses_return_for_newlines() -> None:
+    assert rendered(" a\n\nb") == (TypeAction(" a"), KeyAction("enter", 2), TypeAction("b"))
+
+
+def test_field_starts_unknown() -> None:
+    assert Field().type_text("Hello.") == "Hello."
