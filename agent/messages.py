@@ -178,12 +178,30 @@ class HelpAction:
         return {"action": "help", "commands": list(self.commands)}
 
 
+EDITS = ("scratch", "select", "no_space", "new_line", "new_paragraph", "comma", "period",
+         "question_mark")
+"""What an edit action does to dictated text (agent/dispatch/dictating.py)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EditAction:
+    """Edit what dictation typed ("scratch that", "new paragraph"): the dispatcher turns it
+    into key and type actions from its record of what it typed, so the decision and the
+    JSON line show the keys (BackSpace times n), and no executor performs one as such."""
+
+    edit: str
+    """One of EDITS."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "edit", "edit": self.edit}
+
+
 Action = (KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
-          | HelpAction)
+          | HelpAction | EditAction)
 
 ACTION_KINDS: dict[str, type[Action]] = {
     "key": KeyAction, "type": TypeAction, "scroll": ScrollAction, "launch": LaunchAction,
-    "mode": ModeAction, "listen": ListenAction, "help": HelpAction,
+    "mode": ModeAction, "listen": ListenAction, "help": HelpAction, "edit": EditAction,
 }
 """Every action kind, by the name command files and the JSON output give it. Adding one:
 its message type above, its line here, its parser in agent/dispatch/grammar.py `_KINDS`

@@ -20,6 +20,7 @@ from agent.actions.launch import Launcher
 from agent.actions.route import ROUTES, choose_route
 from agent.messages import (
     Action,
+    EditAction,
     HelpAction,
     KeyAction,
     LaunchAction,
@@ -159,14 +160,16 @@ class DesktopExecutor:
     def _launch(self, action: LaunchAction) -> None:
         self.launcher.launch(action.app)
 
-    def _agents(self, action: ModeAction | ListenAction | HelpAction) -> None:
-        """Mode, listen and help are the agent's own: the dispatcher and the live session
-        (agent/desktop/session.py) perform them; nothing reaches the desktop."""
+    def _agents(self, action: ModeAction | ListenAction | HelpAction | EditAction) -> None:
+        """Mode, listen, help and edit are the agent's own: the dispatcher (edit: into keys)
+        and the live session (agent/desktop/session.py) perform them; nothing reaches the
+        desktop."""
         log.debug("%s is the agent's, not the desktop's", action.to_json())
 
     _performers = checked({KeyAction: _key, TypeAction: _type, ScrollAction: _scroll,
                            LaunchAction: _launch, ModeAction: _agents,
-                           ListenAction: _agents, HelpAction: _agents}, "DesktopExecutor")
+                           ListenAction: _agents, HelpAction: _agents,
+                           EditAction: _agents}, "DesktopExecutor")
 
     def active_app(self) -> str:
         return active_window_class()

@@ -7,16 +7,20 @@ something else may have moved it: a command other than typing, a mode change, an
 focused window, a confirmation asked for. A gap of FORGET_AFTER_S without typing forgets
 the stack only: deleting blind is the costly mistake, a space too many is not.
 
-In dictation an utterance may be, or end with, an editing command:
-- alone: "scratch that" / "undo that" (BackSpace times what the last utterance typed, the
-  joining space and Return keys included; again, one further back), "select that"
-  (shift+Left over it), "replace <words> with <words>" (within the last utterance only:
-  deleted back to the words and retyped; not found, nothing happens and the note says so),
-  "no space" (the next utterance joins without a space);
-- alone or at the end: "new line", "new paragraph" (Return once, twice: the only way
-  dictation presses Return), "comma", "period" / "full stop", "question mark" (replacing
-  the model's own punctuation there), "stop dictation" (the text before it is typed, then
-  command mode). A mark after "a", "the", "this", "that" or "no" ("put a comma") is text.
+Editing by voice: the edit actions of commands/dictation.toml ("scratch that" = "edit
+scratch"), which `Field.edit` turns into keys:
+- scratch: BackSpace times what the last utterance typed, the joining space and Return
+  keys included; again, one further back. select: shift+Left over its words. no_space:
+  the next utterance joins without a space;
+- new_line, new_paragraph (Return once, twice: the only way dictation presses Return),
+  comma, period, question_mark (said alone: in place of a mark this agent typed last).
+Within a dictated utterance (`Field.dictate`), in English words:
+- "replace <words> with <words>" alone: within the last utterance only, deleted back to
+  the words and retyped; not found, nothing happens and the note says so;
+- at the end: "new line", "new paragraph", "comma", "period" / "full stop", "question
+  mark" (in place of the model's own mark there), "stop dictation" (the text before it
+  is typed, then command mode). One after "a", "the", "this", "that" or "no" ("put a
+  comma") is text.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from agent.dispatch.joining import joined, no_space
+from agent.dispatch.joining import SENTENCE_ENDS, joined, no_space
 from agent.messages import Action, KeyAction, Mode, ModeAction, TypeAction
 
 STACK = 32
@@ -36,18 +40,14 @@ _TAIL = 8
 """Characters of what was typed kept for joining (the rules look at the last few)."""
 
 _S = r"[\s,.;:!?-]*"
-_ALONE = {
-    "scratch": re.compile(rf"^{_S}(?:scratch|undo)\s+that{_S}$", re.IGNORECASE),
-    "select": re.compile(rf"^{_S}select\s+that{_S}$", re.IGNORECASE),
-    "glue_next": re.compile(rf"^{_S}no[\s,]+space{_S}$", re.IGNORECASE),
-}
 _REPLACE = re.compile(rf"^{_S}replace\s+(.+?),?\s+with\s+(.+?){_S}$", re.IGNORECASE)
 _ENDING = re.compile(
     r"(?:^|(?<=[\s,.;:!?-]))(?:(?P<lead>a|the|this|that|no)\s+)?"
-    r"(?P<cmd>new\s*line|new\s+paragraph|comma|period|full\s+stop|question\s+mark"
+    r"(?P<cmd>new\s*line|new\s*paragraph|comma|period|full\s+stop|question\s+mark"
     r"|stop\s+dictation)" + _S + "$", re.IGNORECASE)
-_MARKS = {"comma": ",", "period": ".", "fullstop": ".", "questionmark": "?"}
-_RETURNS = {"newline": "\n", "newparagraph": "\n\n"}
+_MARKS = {"comma": ",", "period": ".", "fullstop": ".", "questionmark": "?",
+          "question_mark": "?"}
+_RETURNS = {"newline": "\n", "newparagraph": "\n\n", "new_line": "\n", "new_paragraph": "\n\n"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +99,25 @@ class Field:
         self._typed(out, end)
         return out
 
+    def edit(self, edit: str, end: float = 0.0) -> Result:
+        """The keys for an edit action (agent/messages.py EDITS)."""
+        if edit == "scratch":
+            return self._scratch()
+        if edit == "select":
+            return self._select()
+        if edit == "no_space":
+            self._glue = True
+            return Result((), "no space before the next words")
+        return self._typing("", _MARKS.get(edit) or _RETURNS[edit], False, end)
+
     def dictate(self, text: str, end: float = 0.0) -> Result:
         """The actions for one dictated utterance (controls already made spaces)."""
-        for kind, pattern in _ALONE.items():
-            if pattern.match(text):
-                return getattr(self, "_" + kind)()
         if m := _REPLACE.match(text):
             return self._replace(m.group(1), m.group(2))
-        body, tail, stop = ending(text)
+        return self._typing(*ending(text), end)
+
+    def _typing(self, body: str, tail: str, stop: bool, end: float) -> Result:
+        """Type `body` joined here, then `tail` (a mark, Return keys), then stop if told."""
         body, glue = no_space(body)
         typed = joined(body, self.before, not (glue or self._glue)) \
             if body.strip(" ,.;:!?") else ""
@@ -151,10 +162,6 @@ class Field:
         self._stack.clear()
         return Result((KeyAction("shift+left", len(words)),))
 
-    def _glue_next(self) -> Result:
-        self._glue = True
-        return Result((), "no space before the next words")
-
     def _replace(self, old: str, new: str) -> Result:
         old, new = old.strip(" ,.;:!?"), new.strip(" ,.;:!?")
         if not self._stack:
@@ -173,8 +180,11 @@ class Field:
 
 def ending(text: str) -> tuple[str, str, bool]:
     """(the words before any ending commands, what they type: a mark or Return keys,
-    whether "stop dictation" ended it); peeled off the end one by one."""
+    whether "stop dictation" ended it); peeled off the end one by one. The model's own
+    mark at the very end goes back on the words when no spoken mark takes its place
+    ("We should go new line." -> "We should go.", Return)."""
     tail, stop = "", False
+    last = text.rstrip()[-1:] if text.rstrip()[-1:] in SENTENCE_ENDS else ""
     while (m := _ENDING.search(text)) and not m.group("lead"):
         cmd = re.sub(r"\s+", "", m.group("cmd").lower())
         text = text[:m.start()]
@@ -184,7 +194,10 @@ def ending(text: str) -> tuple[str, str, bool]:
             tail = _MARKS[cmd] + tail
         else:
             tail = _RETURNS[cmd] + tail
-    return text.strip(), tail, stop
+    body = text.strip()
+    if (tail or stop) and last and tail[:1] not in _MARKS.values() and body[-1:].isalnum():
+        body += last
+    return body, tail, stop
 
 
 def rendered(typed: str) -> tuple[Action, ...]:

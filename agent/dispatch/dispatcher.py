@@ -34,6 +34,7 @@ from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
 from agent.messages import (
     Action,
     Decision,
+    EditAction,
     HelpAction,
     Hypothesis,
     Mode,
@@ -354,7 +355,7 @@ class Dispatcher:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
-            built += [self._joined(t, t.build(m.captures)) for t in m.command.actions]
+            built += [a for t in m.command.actions for a in self._joined(t, t.build(m.captures))]
         built = [HelpAction(self.sayable(app)) if isinstance(a, HelpAction) else a
                  for a in built]
         actions, controls = self._guard(built)
@@ -371,15 +372,18 @@ class Dispatcher:
             self._finish(text, None, done.actions)
         return Decision(text, None, done.actions, self.mode, note=done.note)
 
-    def _joined(self, template: ActionTemplate, action: Action) -> Action:
-        """A command's action as performed: `type <text>` joined like dictation; any other
-        action but a mode may move the cursor, so what was typed is forgotten."""
+    def _joined(self, template: ActionTemplate, action: Action) -> tuple[Action, ...]:
+        """A command's action as performed: `type <text>` joined like dictation, an edit
+        as the keys it takes; any other action but a mode may move the cursor, so what
+        was typed is forgotten."""
         if (template.kind, template.arg, template.formatter) == ("type", "<text>", "raw") \
                 and isinstance(action, TypeAction):
-            return TypeAction(self._field.type_text(action.text))
+            return (TypeAction(self._field.type_text(action.text)),)
+        if isinstance(action, EditAction):
+            return self._field.edit(action.edit).actions
         if not isinstance(action, ModeAction):
             self._field.reset()
-        return action
+        return (action,)
 
     def _guard(self, actions: list[Action]) -> tuple[tuple[Action, ...], bool]:
         """Typed text with control characters (a newline would press Return): made one line

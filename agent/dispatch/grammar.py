@@ -18,7 +18,9 @@ from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import parse_chord
 from agent.messages import (
     ACTION_KINDS,
+    EDITS,
     Action,
+    EditAction,
     HelpAction,
     KeyAction,
     LaunchAction,
@@ -203,6 +205,12 @@ def _help(arg: str, count: str, text: str, apps: frozenset[str] | None) -> Actio
     return ActionTemplate("help", arg)
 
 
+def _edit(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if arg not in EDITS:
+        raise GrammarError(f"edit '{arg}' not one of " + ", ".join(EDITS))
+    return ActionTemplate("edit", arg)
+
+
 _KINDS: dict[str, tuple[Callable[[str, str, str, frozenset[str] | None], ActionTemplate],
                         Callable[[str, int, str], Action]]] = {
     # kind: (parse the action line, build the action from arg, count and formatter)
@@ -213,6 +221,7 @@ _KINDS: dict[str, tuple[Callable[[str, str, str, frozenset[str] | None], ActionT
     "mode": (_mode, lambda arg, n, fmt: ModeAction(mode=Mode(arg))),
     "listen": (_listen, lambda arg, n, fmt: ListenAction(style=ListenStyle(arg))),
     "help": (_help, lambda arg, n, fmt: HelpAction()),
+    "edit": (_edit, lambda arg, n, fmt: EditAction(edit=arg)),
 }
 """How each registered action kind (agent/messages.py ACTION_KINDS) is read and built."""
 if list(_KINDS) != list(ACTION_KINDS):  # a kind without a parser fails here, at import

@@ -29,6 +29,7 @@ SAMPLES = {
     "mode": ("mode sleep", {}, '{"action": "mode", "mode": "sleep"}'),
     "listen": ("listen push_to_talk", {}, '{"action": "listen", "style": "push_to_talk"}'),
     "help": ("help commands", {}, '{"action": "help", "commands": []}'),
+    "edit": ("edit scratch", {}, '{"action": "edit", "edit": "scratch"}'),
 }
 
 

@@ -72,6 +72,15 @@ def test_new_paragraph_presses_return_and_starts_a_sentence(d: Dispatcher) -> No
 def test_new_line_at_the_end_of_an_utterance(d: Dispatcher) -> None:
     got = dictate(d, "Dear Sam, new line.", "Thanks.")
     assert field_text(got) == "Dear Sam,\nThanks."
+    got += dictate(d, "We should go new paragraph.", "So I think newline.", "Fine.")
+    assert field_text(got) == "Dear Sam,\nThanks. We should go.\n\nSo I think\nFine."
+
+
+def test_editing_commands_are_commands_of_dictation_mode(d: Dispatcher) -> None:
+    dec = d.dispatch(Transcript("Scratch that!"))
+    assert dec.command == "scratch that" and dec.actions == ()  # nothing typed yet
+    assert "new paragraph" in d.sayable() and "new paragraph" in d.vocabulary()
+    assert d.dispatch(Transcript("New paragraph.")).command == "new paragraph"
 
 
 @pytest.mark.parametrize(("heard", "want"), [
@@ -94,6 +103,9 @@ def test_a_mark_said_alone_is_scratched_back_to_what_it_replaced(d: Dispatcher) 
 
 def test_stop_dictation_at_the_end_types_the_sentence_first(d: Dispatcher) -> None:
     dec = d.dispatch(Transcript("That is all. Stop dictation."))
+    assert dec.actions == (TypeAction("That is all."), ModeAction(Mode.COMMAND))
+    assert d.dispatch(Transcript("start dictation")).mode is Mode.DICTATION
+    dec = d.dispatch(Transcript("That is all stop dictation."))  # the model's stop moves
     assert dec.actions == (TypeAction("That is all."), ModeAction(Mode.COMMAND))
     assert dec.mode is Mode.COMMAND and d.mode is Mode.COMMAND
     assert d.dispatch(Transcript("new tab")).actions == (KeyAction("ctrl+t"),)
