@@ -5,7 +5,9 @@
 (for "scratch that"). Both describe text at the cursor, so they are forgotten whenever
 something else may have moved it: a command other than typing, a mode change, another
 focused window, a confirmation asked for. A gap of FORGET_AFTER_S without typing forgets
-the stack only: deleting blind is the costly mistake, a space too many is not.
+the stack: deleting blind is the costly mistake; in dictation the last characters stay
+(a space too many is the worst that follows), while an occasional `type <text>` in
+command mode, after such a gap, starts afresh (the person has likely clicked elsewhere).
 
 Editing by voice: the edit actions of commands/dictation.toml ("scratch that" = "edit
 scratch"), which `Field.edit` turns into keys:
@@ -84,13 +86,15 @@ class Field:
         self.before, self._glue = "", False
         self._stack.clear()
 
-    def observe(self, app: str, start: float) -> None:
+    def observe(self, app: str, start: float, dictating: bool = True) -> None:
         """Before an utterance that starts at `start` in window class `app`: another window
-        forgets all, a long gap the stack."""
+        forgets all, a long gap the stack (and, not `dictating`, all)."""
         if self._app is not None and app != self._app:
             self.reset()
         elif start - self._last > FORGET_AFTER_S:
             self._stack.clear()
+            if not dictating:
+                self.reset()
         self._app = app
 
     def type_text(self, text: str, end: float = 0.0) -> str:

@@ -276,7 +276,7 @@ class Dispatcher:
         if held is not None and _said(text) in YES:
             return self._finish(text, held.name, held.actions)
         found = self._match(self._hyps(transcript), app)
-        self._field.observe(app, start)
+        self._field.observe(app, start, self.mode is Mode.DICTATION)
         if found is not None:
             decision = self._perform(*found, app=app, end=end)
         elif self.mode is Mode.DICTATION and text:

@@ -169,6 +169,16 @@ def test_another_window_forgets_and_a_long_gap_forgets_the_stack(builtins) -> No
         (TypeAction(" More."),)  # joining goes on: a space too many is the worst case
 
 
+def test_type_after_a_long_gap_starts_afresh(builtins) -> None:
+    d = Dispatcher(builtins)
+    d.dispatch(Transcript("type hello"), start=1.0, end=2.0)
+    assert d.dispatch(Transcript("type there"), start=3.0, end=4.0).actions == \
+        (TypeAction(" there"),)
+    late = 4.0 + FORGET_AFTER_S + 1
+    assert d.dispatch(Transcript("type fresh"), start=late, end=late + 1).actions == \
+        (TypeAction("fresh"),)
+
+
 def test_a_newline_the_recogniser_wrote_is_not_a_return(d: Dispatcher) -> None:
     assert dictate(d, "One\ntwo.") == [TypeAction("One two.")]
 
