@@ -146,6 +146,7 @@ class Worker:
         """The outcome of an utterance that could not be heard or decided: nothing done
         (and a held command ended, as by any utterance that is not its yes)."""
         transcript = Transcript(text="", backend=self.recogniser.name)
+        self.dispatcher.forget_typed()  # it may have failed halfway through typing
         decision = self.dispatcher.ignore("", f"error: {error}", start=utt.start)
         return Outcome(utt, transcript, decision, time.monotonic(), (error,))
 
@@ -163,4 +164,6 @@ class Worker:
             except ActionError as exc:
                 errors.append(str(exc))
                 log.error("%s", exc)
+        if errors:
+            self.dispatcher.forget_typed()
         return tuple(errors)

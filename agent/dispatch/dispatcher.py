@@ -133,6 +133,11 @@ class Dispatcher:
         self._pending = None
         self._field.reset()
 
+    def forget_typed(self) -> None:
+        """An action failed: what dictation believes it typed may be wrong, so "scratch
+        that" must not delete by it, nor the next words join to it."""
+        self._field.reset()
+
     @property
     def commands(self) -> tuple[Command, ...]:
         return self._matcher.commands
