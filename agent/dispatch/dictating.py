@@ -21,8 +21,8 @@ Within a dictated utterance (`Field.dictate`), in English words:
   the words and retyped; not found, nothing happens and the note says so;
 - at the end: "new line", "new paragraph", "comma", "period" / "full stop", "question
   mark" (in place of the model's own mark there), "stop dictation" (the text before it
-  is typed, then command mode). One after "a", "the", "this", "that" or "no" ("put a
-  comma") is text.
+  is typed, then command mode). One after "a", "the", "trial", ... (_LEADS: "put a
+  comma", "a trial period") is text.
 """
 
 from __future__ import annotations
@@ -43,8 +43,12 @@ _TAIL = 8
 
 _S = r"[\s,.;:!?-]*"
 _REPLACE = re.compile(rf"^{_S}replace\s+(.+?),?\s+with\s+(.+?){_S}$", re.IGNORECASE)
+_LEADS = ("a", "an", "the", "this", "that", "no", "one", "each", "every", "per", "same",
+          "time", "trial", "grace", "waiting", "notice", "long", "short")
+"""Words after which "period", "comma", ... at the end are the words themselves ("a trial
+period", "put a comma")."""
 _ENDING = re.compile(
-    r"(?:^|(?<=[\s,.;:!?-]))(?:(?P<lead>a|the|this|that|no)\s+)?"
+    r"(?:^|(?<=[\s,.;:!?-]))(?:(?P<lead>" + "|".join(_LEADS) + r")\s+)?"
     r"(?P<cmd>new\s*line|new\s*paragraph|comma|period|full\s+stop|question\s+mark"
     r"|stop\s+dictation)" + _S + "$", re.IGNORECASE)
 _MARKS = {"comma": ",", "period": ".", "fullstop": ".", "questionmark": "?",

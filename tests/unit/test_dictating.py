@@ -90,6 +90,8 @@ def test_editing_commands_are_commands_of_dictation_mode(d: Dispatcher) -> None:
     (("We went home.", "Question mark."), "We went home?"),
     (("It is done period.",), "It is done."),
     (("Put a comma.",), "Put a comma."),
+    (("It ends after the trial period.",), "It ends after the trial period."),
+    (("Write it on a new line.",), "Write it on a new line."),
 ])
 def test_spoken_marks_alone_or_at_the_end(d: Dispatcher, heard: tuple[str, ...],
                                           want: str) -> None:
