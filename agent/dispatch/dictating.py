@@ -5,9 +5,10 @@
 (for "scratch that"). Both describe text at the cursor, so they are forgotten whenever
 something else may have moved it: a command other than typing, a mode change, another
 focused window, a confirmation asked for. A gap of FORGET_AFTER_S without typing forgets
-the stack: deleting blind is the costly mistake; in dictation the last characters stay
-(a space too many is the worst that follows), while an occasional `type <text>` in
-command mode, after such a gap, starts afresh (the person has likely clicked elsewhere).
+the stack: deleting blind is the costly mistake; the last characters stay (a space too
+many is the worst that follows). In command mode every `type <text>` starts afresh, typed
+as heard (the contract's "types TEXT as heard"): between commands the person may have
+clicked anywhere.
 
 Editing by voice: the edit actions of commands/dictation.toml ("scratch that" = "edit
 scratch"), which `Field.edit` turns into keys:
@@ -18,7 +19,8 @@ scratch"), which `Field.edit` turns into keys:
   comma, period, question_mark (said alone: in place of a mark this agent typed last).
 Within a dictated utterance (`Field.dictate`), in English words:
 - "replace <words> with <words>" alone: within the last utterance only, deleted back to
-  the words and retyped; not found, nothing happens and the note says so;
+  the words and retyped; not found there, the utterance is dictated text like any other
+  (no dictated word is lost: "Replace the filter with a new one." is typed);
 - at the end: "new line", "new paragraph", "comma", "period" / "full stop", "question
   mark" (in place of the model's own mark there), "stop dictation" (the text before it
   is typed, then command mode). One after "a", "the", "trial", ... (_LEADS: "put a
@@ -92,13 +94,11 @@ class Field:
 
     def observe(self, app: str, start: float, dictating: bool = True) -> None:
         """Before an utterance that starts at `start` in window class `app`: another window
-        forgets all, a long gap the stack (and, not `dictating`, all)."""
-        if self._app is not None and app != self._app:
+        forgets all, a long gap the stack; outside dictation, all is forgotten."""
+        if not dictating or (self._app is not None and app != self._app):
             self.reset()
         elif start - self._last > FORGET_AFTER_S:
             self._stack.clear()
-            if not dictating:
-                self.reset()
         self._app = app
 
     def type_text(self, text: str, end: float = 0.0) -> str:
@@ -120,8 +120,8 @@ class Field:
 
     def dictate(self, text: str, end: float = 0.0) -> Result:
         """The actions for one dictated utterance (controls already made spaces)."""
-        if m := _REPLACE.match(text):
-            return self._replace(m.group(1), m.group(2))
+        if (m := _REPLACE.match(text)) and (done := self._replace(m[1], m[2])) is not None:
+            return done
         return self._typing(*ending(text), end)
 
     def _typing(self, body: str, tail: str, stop: bool, end: float) -> Result:
@@ -170,14 +170,15 @@ class Field:
         self._stack.clear()
         return Result((KeyAction("shift+left", len(words)),))
 
-    def _replace(self, old: str, new: str) -> Result:
+    def _replace(self, old: str, new: str) -> Result | None:
+        """Keys that replace `old` in the last utterance typed; None when it is not there
+        (then the words were dictation, not an edit)."""
         old, new = old.strip(" ,.;:!?"), new.strip(" ,.;:!?")
-        if not self._stack:
-            return Result((), f"nothing typed to replace {old!r} in")
-        entry = self._stack[-1]
-        found = re.search(rf"(?<!\w){re.escape(old)}(?!\w)", entry.typed, re.IGNORECASE)
-        if not found or not new:
-            return Result((), f"{old!r} is not in the last words typed: nothing replaced")
+        entry = self._stack[-1] if self._stack else None
+        found = entry and re.search(rf"(?<!\w){re.escape(old)}(?!\w)", entry.typed,
+                                    re.IGNORECASE)
+        if not found or not new or entry is None:
+            return None
         gone = entry.typed[found.start():]
         retyped = new + gone[found.end() - found.start():]
         self._stack[-1] = Entry(entry.typed[:found.start()] + retyped, entry.before,

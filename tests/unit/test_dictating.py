@@ -137,10 +137,15 @@ def test_replace_within_the_last_utterance(d: Dispatcher) -> None:
     assert field_text(got) == "Hello there."
 
 
-def test_replace_not_found_does_nothing_and_says_so(d: Dispatcher) -> None:
-    dictate(d, "Hello there.", "Meet me at noon.")
-    dec = d.dispatch(Transcript("Replace Hello with bye."))  # not in the last utterance
-    assert dec.actions == () and "not in the last words typed" in dec.note
+def test_replace_not_found_is_dictated_text(builtins) -> None:
+    """Not in the last utterance: the words were dictation, and none of them is lost."""
+    d = Dispatcher(builtins, mode=Mode.DICTATION)
+    got = dictate(d, "Hello there.", "Meet me at noon.")
+    got += dictate(d, "Replace Hello with bye.")
+    assert field_text(got) == "Hello there. Meet me at noon. Replace Hello with bye."
+    fresh = Dispatcher(builtins, mode=Mode.DICTATION)
+    assert field_text(dictate(fresh, "Replace the filter with a new one.")) == \
+        "Replace the filter with a new one."
 
 
 def test_no_space_modifier_alone_and_before_words(d: Dispatcher) -> None:
@@ -152,7 +157,7 @@ def test_no_space_modifier_alone_and_before_words(d: Dispatcher) -> None:
 def test_a_command_between_forgets_what_was_typed(builtins) -> None:
     d = Dispatcher(builtins)
     got = dictate(d, "type hello there", "type we should go")
-    assert field_text(got) == "hello there we should go"  # type joins like dictation
+    assert got == [TypeAction("hello there"), TypeAction("we should go")]  # as heard
     assert dictate(d, "select all") == [KeyAction("ctrl+a")]
     assert dictate(d, "type fresh") == [TypeAction("fresh")]  # no space: cursor unknown
     dictate(d, "start dictation", "Some words.")
@@ -171,14 +176,13 @@ def test_another_window_forgets_and_a_long_gap_forgets_the_stack(builtins) -> No
         (TypeAction(" More."),)  # joining goes on: a space too many is the worst case
 
 
-def test_type_after_a_long_gap_starts_afresh(builtins) -> None:
+def test_type_in_command_mode_types_as_heard(builtins) -> None:
+    """The contract: `type TEXT` types TEXT as heard; between commands the cursor may
+    have moved anywhere, so nothing is joined to the one before."""
     d = Dispatcher(builtins)
     d.dispatch(Transcript("type hello"), start=1.0, end=2.0)
-    assert d.dispatch(Transcript("type there"), start=3.0, end=4.0).actions == \
-        (TypeAction(" there"),)
-    late = 4.0 + FORGET_AFTER_S + 1
-    assert d.dispatch(Transcript("type fresh"), start=late, end=late + 1).actions == \
-        (TypeAction("fresh"),)
+    assert d.dispatch(Transcript("Type There."), start=3.0, end=4.0).actions == \
+        (TypeAction("There"),)
 
 
 def test_a_newline_the_recogniser_wrote_is_not_a_return(d: Dispatcher) -> None:
