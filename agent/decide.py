@@ -173,7 +173,8 @@ class Decider:
         dictation types is the plain decode anyway; doubted too, nothing is typed."""
         first = heard.transcript
         try:
-            plain = heard.hearing.decode(Hint((), heard.hint.alternatives, thorough=True))
+            plain = heard.hearing.decode(Hint(self.dispatcher.words.phrases,
+                                              heard.hint.alternatives, thorough=True))
         except RecognitionError as exc:
             log.warning("could not decode %r without the prompt: %s", first.text, exc)
             return heard
@@ -347,7 +348,8 @@ class Decider:
         if how == "first" or not heard.hint.phrases or (lead and not self._can.prefix):
             return transcript
         hint = replace(heard.hint, thorough=True) if how == "thorough" else \
-            Hint((), heard.hint.alternatives, prefix=lead, thorough=True)
+            Hint(self.dispatcher.words.phrases, heard.hint.alternatives, prefix=lead,
+                 thorough=True)
         try:
             plain = heard.hearing.decode(hint)
         except RecognitionError as exc:

@@ -30,6 +30,7 @@ from agent.dispatch.tools import (
     without_controls,
 )
 from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
+from agent.dispatch.words import Words
 from agent.messages import (
     Action,
     Decision,
@@ -93,8 +94,8 @@ class Dispatcher:
 
     def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
                  alt_margin: float = 0.6, mode: Mode = Mode.COMMAND,
-                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S
-                 ) -> None:
+                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S,
+                 words: Words | None = None) -> None:
         self.alt_margin = alt_margin
         """How far below the best hypothesis an alternative may score and still match."""
         self.mode = mode
@@ -107,11 +108,14 @@ class Dispatcher:
         next must start to be taken as its yes."""
         self._pending: _Held | None = None
         self._dictated = False
+        self.words = words or Words()
+        """The user's [words]: applied to dictated text and <text> captures."""
         self._use(Matcher(commands, threshold))
 
-    def set_commands(self, commands: tuple[Command, ...]) -> None:
-        """Swap in a reloaded command set; the mode is kept."""
+    def set_commands(self, commands: tuple[Command, ...], words: Words | None = None) -> None:
+        """Swap in a reloaded command set (and words, when given); the mode is kept."""
         self._use(Matcher(commands, self._matcher.threshold))
+        self.words = self.words if words is None else words
 
     def _use(self, matcher: Matcher) -> None:
         self._matcher = matcher
@@ -351,7 +355,7 @@ class Dispatcher:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
-            built += [t.build(m.captures) for t in m.command.actions]
+            built += [t.build(self.words.captures(m.captures)) for t in m.command.actions]
         built = [HelpAction(self.sayable(app)) if isinstance(a, HelpAction) else a
                  for a in built]
         actions, controls = self._guard(built)
@@ -362,7 +366,7 @@ class Dispatcher:
     def _dictate(self, text: str) -> Decision:
         """Type what was heard. A recogniser's newline or other control character is its
         layout, not a spoken "new line": typed as a space, so dictation never asks."""
-        typed = without_controls(text).strip()
+        typed = self.words.apply(without_controls(text)).strip()
         if not typed:
             return Decision(text, None, (), self.mode, note="nothing to type")
         actions = (TypeAction((" " if self._dictated else "") + typed),)

@@ -1,0 +1,181 @@
+"""The user's own words: a `[words]` table in command files, spoken form -> written form.
+
+`"vox agent" = "voxagent"` types "voxagent" wherever dictation or a `<text>` capture
+heard "Vox Agent": case aside, on whole words, with whatever the recogniser put between
+the words ("Vox-agent", "vox, agent", "VoxAgent"); the longest spoken form is taken
+first.  The forms also bias the recogniser's free-text decodes toward them
+(Words.phrases).  A later file's entry for the same spoken form replaces an earlier one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PROMPT_CHARS = 480
+"""At most this many characters of words go into a recogniser's prompt (about 120
+Whisper tokens, under its 200-token prompt), the newest entries kept."""
+
+_SAYABLE = re.compile(r"[^\W_]+")
+"""A run of letters or digits (any script): what can be said of a spoken form."""
+_BETWEEN = r"[\W_]*"
+"""What the recogniser may write between the words of a spoken form (nothing included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One entry of a [words] table."""
+
+    spoken: str
+    """As written in the file ("Vox Agent")."""
+    written: str
+    """What is typed instead ("voxagent")."""
+    origin: str
+    """"path:line" where it is defined."""
+
+    @property
+    def key(self) -> str:
+        """The spoken form's words, lower case: entries with the same key are the same."""
+        return spoken_key(self.spoken)
+
+
+def spoken_key(spoken: str) -> str:
+    """The sayable words of `spoken`, lower case, joined by single spaces."""
+    return " ".join(_SAYABLE.findall(spoken.casefold()))
+
+
+def shown(text: str) -> str:
+    """A form as a message shows it: quoted, control characters escaped ('new\\nline')."""
+    return repr(text)
+
+
+def _unprintable(text: str) -> bool:
+    """Control or format characters (a newline would press Return; a bidi override
+    hides what is typed)."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in text)
+
+
+def parse_words(table: Any, path: object, line_of: Callable[..., int], has_context: bool,
+                problems: list[tuple[int, str]]) -> list[Word]:
+    """The entries of `path`'s [words] table; each bad entry adds (line, what is wrong)
+    to `problems` and is left out."""
+    if not isinstance(table, dict):
+        problems.append((line_of("words"), "'words' must be a table [words]"))
+        return []
+    if has_context:
+        problems.append((line_of("words"), "[words] apply in every mode and window: "
+                         "put them in a file without [context]"))
+        return []
+    out: list[Word] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for spoken, written in table.items():
+        line = line_of("words", spoken)
+        why = _wrong(spoken, written)
+        if not why and spoken_key(spoken) in seen:
+            first, at = seen[spoken_key(spoken)]
+            why = f"{shown(first)} (line {at}) is the same spoken form"
+        if why:
+            problems.append((line, f"word {shown(spoken)}: {why}"))
+            continue
+        seen[spoken_key(spoken)] = (spoken, line)
+        out.append(Word(spoken, written, f"{path}:{line}"))
+    return out
+
+
+def _wrong(spoken: str, written: Any) -> str:
+    """What is wrong with one entry, or ""."""
+    if not isinstance(written, str):
+        return f"the written form must be a string, got {type(written).__name__} {written!r}"
+    if not spoken.strip():
+        return "empty spoken form"
+    if not written.strip():
+        return "empty written form"
+    if _unprintable(spoken) or _unprintable(written):
+        return "control characters are not allowed (typed text never presses Return)"
+    if not spoken_key(spoken):
+        return "the spoken form has no letters or digits to say"
+    return ""
+
+
+def replaced(files: Iterable[Iterable[object]]) -> list[tuple[Word, Word]]:
+    """(earlier, later) for each spoken form defined again in a later file (the later
+    one wins), in the order of the files."""
+    table: dict[str, Word] = {}
+    out: list[tuple[Word, Word]] = []
+    for entries in files:
+        for w in entries:
+            if isinstance(w, Word):
+                if w.key in table:
+                    out.append((table[w.key], w))
+                table[w.key] = w
+    return out
+
+
+def replaced_message(earlier: Word, later: Word, ours: Word) -> str:
+    """One line about a spoken form in two files, from `ours`'s side: which one wins."""
+    other = earlier if ours is later else later
+    wins = "this one wins" if ours is later else f"that one wins ({other.written!r})"
+    return (f"{ours.origin}: word {shown(ours.spoken)} is also defined at {other.origin}; "
+            f"{wins}, as the later file")
+
+
+class Words:
+    """The active words: applied to typed free text, and listed to bias recognition."""
+
+    def __init__(self, entries: Iterable[Word] = ()) -> None:
+        table: dict[str, Word] = {}
+        for w in entries:
+            table.pop(w.key, None)
+            table[w.key] = w  # a later file's entry replaces the earlier one
+        self.entries = tuple(table.values())
+        longest = sorted(self.entries, key=lambda w: -len(w.key))
+        self._written = [w.written for w in longest]
+        self._pattern = re.compile(
+            r"(?<![^\W_])(?:" + "|".join(f"({_pattern(w.key)})" for w in longest)
+            + r")(?![^\W_])", re.IGNORECASE) if longest else None
+        self.phrases = _phrases(self.entries)
+        """Written then spoken forms, newest last, bounded (PROMPT_CHARS): the prompt of
+        free-text decodes (agent/decide.py)."""
+
+    @classmethod
+    def of(cls, files: Iterable[Iterable[object]]) -> Words:
+        """The words of the command files' entries, in load order (Words among others)."""
+        return cls(w for entries in files for w in entries if isinstance(w, Word))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def apply(self, text: str) -> str:
+        """`text` with each spoken form heard in it replaced by its written form."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self._written[(m.lastindex or 1) - 1], text)
+
+    def captures(self, caps: Mapping[str, str | int]) -> dict[str, str | int]:
+        """A match's captures with the words applied to its free text (`<text>`)."""
+        out = dict(caps)
+        if self._pattern is not None and isinstance(out.get("text"), str):
+            out["text"] = self.apply(str(out["text"]))
+        return out
+
+
+def _pattern(key: str) -> str:
+    return _BETWEEN.join(re.escape(part) for part in key.split(" "))
+
+
+def _phrases(entries: tuple[Word, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    size = 0
+    for w in reversed(entries):
+        forms = [w.written] + ([w.spoken] if spoken_key(w.written) != w.key else [])
+        size += sum(len(f) + 2 for f in forms)
+        if size > PROMPT_CHARS:
+            break
+        out[:0] = forms
+    return tuple(dict.fromkeys(out))
