@@ -178,12 +178,25 @@ class HelpAction:
         return {"action": "help", "commands": list(self.commands)}
 
 
+@dataclass(frozen=True, slots=True)
+class WordAction:
+    """Add `spoken` = `written` to the user's words file ("add word vox agent as
+    voxagent"); performed by the live agent (agent/dispatch/words_file.py), reported in a
+    dry run."""
+
+    spoken: str
+    written: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "word", "spoken": self.spoken, "written": self.written}
+
+
 Action = (KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
-          | HelpAction)
+          | HelpAction | WordAction)
 
 ACTION_KINDS: dict[str, type[Action]] = {
     "key": KeyAction, "type": TypeAction, "scroll": ScrollAction, "launch": LaunchAction,
-    "mode": ModeAction, "listen": ListenAction, "help": HelpAction,
+    "mode": ModeAction, "listen": ListenAction, "help": HelpAction, "word": WordAction,
 }
 """Every action kind, by the name command files and the JSON output give it. Adding one:
 its message type above, its line here, its parser in agent/dispatch/grammar.py `_KINDS`

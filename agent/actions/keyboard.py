@@ -27,6 +27,7 @@ from agent.messages import (
     ModeAction,
     ScrollAction,
     TypeAction,
+    WordAction,
 )
 
 log = logging.getLogger(__name__)
@@ -159,14 +160,15 @@ class DesktopExecutor:
     def _launch(self, action: LaunchAction) -> None:
         self.launcher.launch(action.app)
 
-    def _agents(self, action: ModeAction | ListenAction | HelpAction) -> None:
+    def _agents(self, action: ModeAction | ListenAction | HelpAction | WordAction) -> None:
         """Mode, listen and help are the agent's own: the dispatcher and the live session
         (agent/desktop/session.py) perform them; nothing reaches the desktop."""
         log.debug("%s is the agent's, not the desktop's", action.to_json())
 
     _performers = checked({KeyAction: _key, TypeAction: _type, ScrollAction: _scroll,
                            LaunchAction: _launch, ModeAction: _agents,
-                           ListenAction: _agents, HelpAction: _agents}, "DesktopExecutor")
+                           ListenAction: _agents, HelpAction: _agents, WordAction: _agents},
+                          "DesktopExecutor")
 
     def active_app(self) -> str:
         return active_window_class()

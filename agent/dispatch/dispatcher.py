@@ -355,7 +355,8 @@ class Dispatcher:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
-            built += [t.build(self.words.captures(m.captures)) for t in m.command.actions]
+            built += [t.build(self.words.captures(m.captures) if t.kind == "type"
+                              else m.captures) for t in m.command.actions]
         built = [HelpAction(self.sayable(app)) if isinstance(a, HelpAction) else a
                  for a in built]
         actions, controls = self._guard(built)

@@ -45,6 +45,19 @@ class Word:
         return spoken_key(self.spoken)
 
 
+_AS = re.compile(r"\s+as\s+", re.IGNORECASE)
+_ENDS = " \t.,;:!?\"'“”‘’"
+
+
+def said_word(text: str) -> tuple[str, str]:
+    """(spoken, written) of what followed "add word": split at the last " as " ("vox
+    agent as voxagent"); without one, the words stand for themselves (a hint to the
+    recogniser, and their spelling)."""
+    parts = _AS.split(text.strip())
+    spoken = " as ".join(parts[:-1]) if len(parts) > 1 else parts[0]
+    return spoken.strip(_ENDS), parts[-1].strip(_ENDS)
+
+
 def spoken_key(spoken: str) -> str:
     """The sayable words of `spoken`, lower case, joined by single spaces."""
     return " ".join(_SAYABLE.findall(spoken.casefold()))
@@ -76,7 +89,7 @@ def parse_words(table: Any, path: object, line_of: Callable[..., int], has_conte
     seen: dict[str, tuple[str, int]] = {}
     for spoken, written in table.items():
         line = line_of("words", spoken)
-        why = _wrong(spoken, written)
+        why = wrong_entry(spoken, written)
         if not why and spoken_key(spoken) in seen:
             first, at = seen[spoken_key(spoken)]
             why = f"{shown(first)} (line {at}) is the same spoken form"
@@ -88,7 +101,7 @@ def parse_words(table: Any, path: object, line_of: Callable[..., int], has_conte
     return out
 
 
-def _wrong(spoken: str, written: Any) -> str:
+def wrong_entry(spoken: str, written: Any) -> str:
     """What is wrong with one entry, or ""."""
     if not isinstance(written, str):
         return f"the written form must be a string, got {type(written).__name__} {written!r}"

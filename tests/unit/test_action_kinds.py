@@ -29,6 +29,8 @@ SAMPLES = {
     "mode": ("mode sleep", {}, '{"action": "mode", "mode": "sleep"}'),
     "listen": ("listen push_to_talk", {}, '{"action": "listen", "style": "push_to_talk"}'),
     "help": ("help commands", {}, '{"action": "help", "commands": []}'),
+    "word": ("word <text>", {"text": "vox agent as voxagent."},
+             '{"action": "word", "spoken": "vox agent", "written": "voxagent"}'),
 }
 
 
