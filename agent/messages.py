@@ -290,7 +290,8 @@ class Activity(StrEnum):
     """The input device failed or vanished; the source is retrying."""
     PARTIAL = "partial"
     """What is being heard while the person speaks (a streaming recogniser's partial
-    text, in `detail`); `on` False when the utterance is over."""
+    text, or what Whisper heard at a peek, in `detail`); `on` False when the utterance
+    is over (the outcome's text replaces it)."""
 
 
 @dataclass(frozen=True, slots=True)
