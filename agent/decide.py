@@ -382,7 +382,8 @@ class Decider:
                                         Transcript(h.text), heard.app) == name)]
         forms = list(dict.fromkeys(surface_form(r.text) for r in readings))
         try:
-            scores = heard.hearing.score([f + "." for f in forms], heard.hint)
+            scores = heard.hearing.score([f + "." for f in forms], replace(
+                heard.hint, phrases=heard.hint.phrases + self.dispatcher.words.phrases))
         except RecognitionError as exc:
             log.warning("could not score the readings of %r: %s", first.text, exc)
             return replace(plain, seconds=first.seconds + plain.seconds)
