@@ -366,7 +366,8 @@ class Decider:
 
     def _best_reading(self, heard: Heard, first: Transcript, plain: Transcript) -> Transcript:
         """Of the first reading, the plain one and its n-best (the same command), the one
-        whose words, in one surface form, the hearing with the vocabulary prompt explains
+        whose words, in one surface form, the hearing with the vocabulary prompt (and the
+        user's words) explains
         best: punctuation and case, which the two prompts favour differently, weigh
         nothing, and the plain decode's n-best often holds the words both missed.
         A reading that drops words the audio holds must never win, so (pick_reading)
