@@ -13,7 +13,8 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ Whisper tokens, under its 200-token prompt), the newest entries kept."""
 
 _SAYABLE = re.compile(r"[^\W_]+")
 """A run of letters or digits (any script): what can be said of a spoken form."""
-_BETWEEN = r"[\W_]*"
-"""What the recogniser may write between the words of a spoken form (nothing included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +37,11 @@ class Word:
     """What is typed instead ("voxagent")."""
     origin: str
     """"path:line" where it is defined."""
+    key: str = field(init=False, compare=False)
+    """The spoken form's words, lower case: entries with the same key are the same."""
 
-    @property
-    def key(self) -> str:
-        """The spoken form's words, lower case: entries with the same key are the same."""
-        return spoken_key(self.spoken)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", spoken_key(self.spoken))
 
 
 _AS = re.compile(r"\s+as\s+", re.IGNORECASE)
@@ -147,11 +146,14 @@ class Words:
             table.pop(w.key, None)
             table[w.key] = w  # a later file's entry replaces the earlier one
         self.entries = tuple(table.values())
-        longest = sorted(self.entries, key=lambda w: -len(w.key))
-        self._written = [w.written for w in longest]
-        self._pattern = re.compile(
-            r"(?<![^\W_])(?:" + "|".join(f"({_pattern(w.key)})" for w in longest)
-            + r")(?![^\W_])", re.IGNORECASE) if longest else None
+        self._glued: dict[str, list[tuple[frozenset[int], Word]]] = {}
+        """Spoken forms by their letters run together ("voxagent"), longest form first,
+        with where its words meet (3): the recogniser may write any of them together."""
+        for w in sorted(self.entries, key=lambda w: -len(w.key)):
+            parts = w.key.split(" ")
+            meets = frozenset(accumulate(len(p) for p in parts[:-1]))
+            self._glued.setdefault("".join(parts), []).append((meets, w))
+        self._most = max((len(w.key.split(" ")) for w in self.entries), default=0)
         self.phrases = _phrases(self.entries)
         """Written then spoken forms, newest last, bounded (PROMPT_CHARS): the prompt of
         free-text decodes (agent/decide.py)."""
@@ -165,21 +167,41 @@ class Words:
         return len(self.entries)
 
     def apply(self, text: str) -> str:
-        """`text` with each spoken form heard in it replaced by its written form."""
-        if self._pattern is None:
+        """`text` with each spoken form heard in it replaced by its written form: from
+        each word on, the most words that spell a spoken form, whatever is between them
+        (punctuation, spaces, nothing)."""
+        if not self._glued:
             return text
-        return self._pattern.sub(lambda m: self._written[(m.lastindex or 1) - 1], text)
+        runs = [(m.start(), m.end(), m.group().casefold()) for m in _SAYABLE.finditer(text)]
+        out: list[str] = []
+        at = i = 0
+        while i < len(runs):
+            found = self._longest(runs, i)
+            if found is None:
+                i += 1
+                continue
+            n, word = found
+            out += [text[at:runs[i][0]], word.written]
+            at, i = runs[i + n - 1][1], i + n
+        return "".join(out) + text[at:]
+
+    def _longest(self, runs: list[tuple[int, int, str]], i: int) -> tuple[int, Word] | None:
+        """The most runs from `i` on that spell a spoken form, meeting only where its
+        words meet, and that form; None when none does."""
+        for n in range(min(self._most, len(runs) - i), 0, -1):
+            taken = [r[2] for r in runs[i:i + n]]
+            meets = set(accumulate(len(t) for t in taken[:-1]))
+            for where, word in self._glued.get("".join(taken), ()):
+                if meets <= where:
+                    return n, word
+        return None
 
     def captures(self, caps: Mapping[str, str | int]) -> dict[str, str | int]:
         """A match's captures with the words applied to its free text (`<text>`)."""
         out = dict(caps)
-        if self._pattern is not None and isinstance(out.get("text"), str):
+        if self._glued and isinstance(out.get("text"), str):
             out["text"] = self.apply(str(out["text"]))
         return out
-
-
-def _pattern(key: str) -> str:
-    return _BETWEEN.join(re.escape(part) for part in key.split(" "))
 
 
 def _phrases(entries: tuple[Word, ...]) -> tuple[str, ...]:

@@ -160,3 +160,12 @@ def test_a_reload_swaps_the_words_in(tmp_path: Path) -> None:
     assert d.dispatch(Transcript("Type vox agent")).actions == (TypeAction("voxagent"),)
     d.set_commands(d.commands, words(("vox agent", "VA")))
     assert d.dispatch(Transcript("Type vox agent")).actions == (TypeAction("VA"),)
+
+
+def test_words_run_together_match_only_where_a_form_splits() -> None:
+    both = words(("voxagent", "B"), ("vox agent", "A"))
+    assert both.apply("VoxAgent, vox agent, vox-agent.") == "A, A, A."
+    assert words(("voxagent", "B")).apply("vox agent and voxagent") == "vox agent and B"
+    assert words(("vox agent", "A")).apply("voxa gent, vo xagent") == "voxa gent, vo xagent"
+    many = Words(Word(f"word{i} thing{i}", f"W{i}", "f:1") for i in range(2000))
+    assert many.apply("say word1999 thing1999 and word7 thing8") == "say W1999 and word7 thing8"
