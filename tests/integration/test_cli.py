@@ -474,6 +474,9 @@ def test_commands_check_names_file_line_and_key_of_each_bad_word(home: Home) -> 
     assert result.returncode == 1 and result.stderr.splitlines() == [
         f"{earlier}:2: word 'lazy  dog' is also defined at {later}:2; that one wins ('LD'), "
         "as the later file"], result.stderr
+    listed_words = [line.split() for line in voxagent(home, "commands").stdout.splitlines()
+                    if line.startswith("words ")]
+    assert listed_words == [["words", "Lazy", "Dog", "type", "'LD'", f"{later}:2"]]
     good = home.root / "good.toml"
     good.write_text('[words]\n"vox agent" = "voxagent"\n')
     result = voxagent(home, "commands", "--check", good)
