@@ -91,6 +91,7 @@ class Pipeline:
         how long the pause must last), or (peek id, None) for "not now"."""
         self._capturing = threading.Event()
         self._streams = Streamer(worker.recogniser, self._emit)
+        worker.on_partial = lambda text: self._emit(Activity.PARTIAL, True, text)
         self._closing: tuple[int, _Reply] | None = None
         """A close the worker asked for at a peek, waiting for the pause to last (capture
         thread only)."""

@@ -173,7 +173,8 @@ class Decider:
         dictation types is the plain decode anyway; doubted too, nothing is typed."""
         first = heard.transcript
         try:
-            plain = heard.hearing.decode(Hint((), heard.hint.alternatives, thorough=True))
+            plain = heard.hearing.decode(Hint(self.dispatcher.words.phrases,
+                                              heard.hint.alternatives, thorough=True))
         except RecognitionError as exc:
             log.warning("could not decode %r without the prompt: %s", first.text, exc)
             return heard
@@ -347,7 +348,8 @@ class Decider:
         if how == "first" or not heard.hint.phrases or (lead and not self._can.prefix):
             return transcript
         hint = replace(heard.hint, thorough=True) if how == "thorough" else \
-            Hint((), heard.hint.alternatives, prefix=lead, thorough=True)
+            Hint(self.dispatcher.words.phrases, heard.hint.alternatives, prefix=lead,
+                 thorough=True)
         try:
             plain = heard.hearing.decode(hint)
         except RecognitionError as exc:
@@ -364,7 +366,8 @@ class Decider:
 
     def _best_reading(self, heard: Heard, first: Transcript, plain: Transcript) -> Transcript:
         """Of the first reading, the plain one and its n-best (the same command), the one
-        whose words, in one surface form, the hearing with the vocabulary prompt explains
+        whose words, in one surface form, the hearing with the vocabulary prompt (and the
+        user's words) explains
         best: punctuation and case, which the two prompts favour differently, weigh
         nothing, and the plain decode's n-best often holds the words both missed.
         A reading that drops words the audio holds must never win, so (pick_reading)
@@ -380,7 +383,8 @@ class Decider:
                                         Transcript(h.text), heard.app) == name)]
         forms = list(dict.fromkeys(surface_form(r.text) for r in readings))
         try:
-            scores = heard.hearing.score([f + "." for f in forms], heard.hint)
+            scores = heard.hearing.score([f + "." for f in forms], replace(
+                heard.hint, phrases=heard.hint.phrases + self.dispatcher.words.phrases))
         except RecognitionError as exc:
             log.warning("could not score the readings of %r: %s", first.text, exc)
             return replace(plain, seconds=first.seconds + plain.seconds)

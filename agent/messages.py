@@ -196,12 +196,26 @@ class EditAction:
         return {"action": "edit", "edit": self.edit}
 
 
+@dataclass(frozen=True, slots=True)
+class WordAction:
+    """Add `spoken` = `written` to the user's words file ("add word vox agent as
+    voxagent"); performed by the live agent (agent/dispatch/words_file.py), reported in a
+    dry run."""
+
+    spoken: str
+    written: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"action": "word", "spoken": self.spoken, "written": self.written}
+
+
 Action = (KeyAction | TypeAction | ScrollAction | LaunchAction | ModeAction | ListenAction
-          | HelpAction | EditAction)
+          | HelpAction | EditAction | WordAction)
 
 ACTION_KINDS: dict[str, type[Action]] = {
     "key": KeyAction, "type": TypeAction, "scroll": ScrollAction, "launch": LaunchAction,
     "mode": ModeAction, "listen": ListenAction, "help": HelpAction, "edit": EditAction,
+    "word": WordAction,
 }
 """Every action kind, by the name command files and the JSON output give it. Adding one:
 its message type above, its line here, its parser in agent/dispatch/grammar.py `_KINDS`
@@ -295,7 +309,8 @@ class Activity(StrEnum):
     """The input device failed or vanished; the source is retrying."""
     PARTIAL = "partial"
     """What is being heard while the person speaks (a streaming recogniser's partial
-    text, in `detail`); `on` False when the utterance is over."""
+    text, or what Whisper heard at a peek, in `detail`); `on` False when the utterance
+    is over (the outcome's text replaces it)."""
 
 
 @dataclass(frozen=True, slots=True)

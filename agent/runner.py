@@ -30,6 +30,7 @@ from agent.dispatch.loader import (
     merge,
     read_file,
 )
+from agent.dispatch.words import Word, replaced, replaced_message
 from agent.errors import CliError
 from agent.listening import Listening
 from agent.logsetup import active_file
@@ -47,6 +48,8 @@ def list_commands(cfg: Config) -> list[str]:
         where = f"{c.mode.value}" + (f" app~{c.app}" if c.app else "")
         does = "; ".join(_describe_action(a.kind, a.arg, a.count, a.formatter) for a in c.actions)
         lines.append(f"{where:10} {c.name:32} {does:34} {c.origin}")
+    for w in lib.words.entries:
+        lines.append(f"{'words':10} {w.spoken:32} {'type ' + repr(w.written):34} {w.origin}")
     return lines
 
 
@@ -66,7 +69,7 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
     mine = _resolved(path)
     if not any(_resolved(p) == mine for p in order):
         order.append(mine)
-    parsed: list[list[Command | Disable]] = []
+    parsed: list[list[Command | Disable | Word]] = []
     for p in order:
         if _resolved(p) == mine:
             parsed.append(entries)
@@ -78,7 +81,9 @@ def check_command_file(cfg: Config, path: Path) -> list[str]:
     merge(parsed, found)
     ours = {id(e) for e in entries}
     return problems + [c.message() for c in found
-                       if id(c.dropped) in ours or id(c.kept) in ours]
+                       if id(c.dropped) in ours or id(c.kept) in ours] + [
+        replaced_message(earlier, later, earlier if id(earlier) in ours else later)
+        for earlier, later in replaced(parsed) if ours & {id(earlier), id(later)}]
 
 
 def _resolved(path: Path) -> Path:
@@ -230,8 +235,8 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
         """Read the files on the caller's thread (the controller's reload thread); swap the
         new set in on the worker, between utterances."""
         errors = library.reload()
-        commands = library.commands
-        pipeline.call(lambda: dispatcher.set_commands(commands))
+        commands, words = library.commands, library.words
+        pipeline.call(lambda: dispatcher.set_commands(commands, words))
         return errors
 
     output.on_close = session.stop

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -55,6 +56,9 @@ class Worker:
         self._whole: Heard | None = None
         """The latest whole peek, heard: when the utterance ends at that pause its audio
         is the same, and so is its hearing."""
+        self.on_partial: Callable[[str], None] | None = None
+        """Told what a peek heard (the speech so far, not doubted), to show it while the
+        person speaks (the pipeline sends it on as Activity.PARTIAL)."""
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -101,6 +105,8 @@ class Worker:
             return None
         if peek.whole:
             self._whole = heard
+        if self.on_partial is not None and not heard.transcript.doubt:
+            self.on_partial(heard.transcript.text.strip())
         if mode is Mode.DICTATION:
             self.decider.prepare(heard)
             return None

@@ -28,6 +28,7 @@ from agent.messages import (
     ModeAction,
     ScrollAction,
     TypeAction,
+    WordAction,
 )
 
 log = logging.getLogger(__name__)
@@ -160,8 +161,9 @@ class DesktopExecutor:
     def _launch(self, action: LaunchAction) -> None:
         self.launcher.launch(action.app)
 
-    def _agents(self, action: ModeAction | ListenAction | HelpAction | EditAction) -> None:
-        """Mode, listen, help and edit are the agent's own: the dispatcher (edit: into keys)
+    def _agents(self, action: ModeAction | ListenAction | HelpAction | EditAction
+                | WordAction) -> None:
+        """Mode, listen, help, edit and word are the agent's own: the dispatcher (edit: into keys)
         and the live session (agent/desktop/session.py) perform them; nothing reaches the
         desktop."""
         log.debug("%s is the agent's, not the desktop's", action.to_json())
@@ -169,7 +171,7 @@ class DesktopExecutor:
     _performers = checked({KeyAction: _key, TypeAction: _type, ScrollAction: _scroll,
                            LaunchAction: _launch, ModeAction: _agents,
                            ListenAction: _agents, HelpAction: _agents,
-                           EditAction: _agents}, "DesktopExecutor")
+                           EditAction: _agents, WordAction: _agents}, "DesktopExecutor")
 
     def active_app(self) -> str:
         return active_window_class()

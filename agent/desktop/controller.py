@@ -207,8 +207,8 @@ class Controller:
     # --- the pipeline -----------------------------------------------------------------------
 
     def activity(self, event: ActivityEvent) -> None:
-        if event.activity is Activity.HEARING:
-            self._update(hearing=event.on)
+        if event.activity is Activity.HEARING:  # speech begins: what an earlier one left goes
+            self._update(hearing=event.on, **({"partial": ""} if event.on else {}))
         elif event.activity is Activity.RECOGNISING:
             self._update(recognising=event.on, held=self.gate.held)
         elif event.activity is Activity.PARTIAL:
@@ -218,14 +218,17 @@ class Controller:
         self._update(fault=fault or "", hearing=False)
 
     def outcome(self, o: Outcome, started_at: float | None = None) -> None:
-        """An utterance was carried through; `started_at`: the source's stream start."""
+        """An utterance was carried through; `started_at`: the source's stream start. Its
+        final text (the command, or what was heard) replaces what was heard so far."""
         d = o.decision
         said = d.command or (f'"{d.text}"' if d.text else "")
         if said:
             self.recent.append(said)
         before = self.status.mode
         self._ask(d.pending, started_at, o.utterance.end)
-        self._update(mode=d.mode, last_command=d.command or self.status.last_command)
+        heard = f'"{d.text}"' if d.text else ""
+        final = d.command if d.command and "<" not in d.command else heard or said
+        self._update(mode=d.mode, last_command=final or self.status.last_command, partial="")
         self._feedback(o, before)
         if self._history is not None:
             self._history.append(history_record(o, started_at))

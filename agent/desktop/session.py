@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.actions.base import Executor
+from agent.actions.dryrun import DryRunExecutor
 from agent.audio.mic_source import refresh_devices
 from agent.audio.retrying import LiveSource, RetryingSource
 from agent.audio.vad import Segmenter
@@ -36,7 +37,8 @@ from agent.desktop.sounds import CuePlayer
 from agent.desktop.status import Status
 from agent.desktop.watch import ChangeWatcher
 from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import Action, HelpAction, ListenAction, ListenStyle
+from agent.dispatch.words_file import add_word
+from agent.messages import Action, HelpAction, ListenAction, ListenStyle, WordAction
 from agent.paths import data_dir, state_dir, user_commands_dir
 
 if TYPE_CHECKING:
@@ -62,15 +64,20 @@ class SessionExecutor:
     itself, even in a dry run (like mode changes, they are the agent's, not the
     desktop's); the rest goes on."""
 
-    def __init__(self, inner: Executor, controller: Controller) -> None:
+    def __init__(self, inner: Executor, controller: Controller,
+                 words_folder: Path | None = None) -> None:
         self._inner = inner
         self._controller = controller
+        self._words_folder = words_folder
+        """Where "add word" writes (the user's command folder); None: it does not."""
 
     def perform(self, action: Action) -> None:
         if isinstance(action, ListenAction):
             self._controller.set_style(action.style)
         elif isinstance(action, HelpAction):
             self._controller.help(action.commands)
+        elif isinstance(action, WordAction) and self._words_folder is not None:
+            add_word(self._words_folder, action.spoken, action.written)
         else:
             self._inner.perform(action)
 
@@ -113,7 +120,9 @@ class LiveSession:
                               on_fault=self.controller.device_fault, refresh=refresh_devices)
 
     def executor(self, inner: Executor) -> SessionExecutor:
-        self._executor = SessionExecutor(inner, self.controller)
+        folder = None if isinstance(inner, DryRunExecutor) else \
+            user_commands_dir(self.cfg.commands.user_dir)
+        self._executor = SessionExecutor(inner, self.controller, folder)
         return self._executor
 
     def _active_app(self) -> str:

@@ -50,7 +50,8 @@ class Status:
     """The push-to-talk key as shown to the user ("F9, hold"); "" when there is none."""
     partial: str = ""
     """What is being heard while the person speaks (a streaming recogniser's partial
-    text); "" when nothing is, or the utterance is over."""
+    text, or what Whisper heard at a peek); "" when nothing is, or the utterance is
+    over (its final text is then `last_command`)."""
     asking: str = ""
     """What a spoken yes would do now ("close window"); "" when nothing waits for one."""
 
@@ -82,11 +83,11 @@ class Status:
             return f"voxagent: hearing: {_tail(self.partial)}"
         if self.asking:
             head += f" | say yes to {self.asking}"
-        return head + (f" | last: {self.last_command}" if self.last_command else "")
+        return head + (f" | last: {_tail(self.last_command)}" if self.last_command else "")
 
 
 PARTIAL_CHARS = 60
-"""The most of a partial text a tooltip shows (its end: the words just heard)."""
+"""The most of a partial or last text a tooltip shows (its end: the words just heard)."""
 
 
 def _tail(text: str) -> str:

@@ -31,6 +31,7 @@ from agent.dispatch.tools import (
     without_controls,
 )
 from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
+from agent.dispatch.words import Words
 from agent.messages import (
     Action,
     Decision,
@@ -95,8 +96,8 @@ class Dispatcher:
 
     def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
                  alt_margin: float = 0.6, mode: Mode = Mode.COMMAND,
-                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S
-                 ) -> None:
+                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S,
+                 words: Words | None = None) -> None:
         self.alt_margin = alt_margin
         """How far below the best hypothesis an alternative may score and still match."""
         self.mode = mode
@@ -110,11 +111,14 @@ class Dispatcher:
         self._pending: _Held | None = None
         self._field = Field()
         """What dictation and `type` typed at the cursor (agent/dispatch/dictating.py)."""
+        self.words = words or Words()
+        """The user's [words]: applied to dictated text and <text> captures."""
         self._use(Matcher(commands, threshold))
 
-    def set_commands(self, commands: tuple[Command, ...]) -> None:
-        """Swap in a reloaded command set; the mode is kept."""
+    def set_commands(self, commands: tuple[Command, ...], words: Words | None = None) -> None:
+        """Swap in a reloaded command set (and words, when given); the mode is kept."""
         self._use(Matcher(commands, self._matcher.threshold))
+        self.words = self.words if words is None else words
 
     def _use(self, matcher: Matcher) -> None:
         self._matcher = matcher
@@ -360,7 +364,9 @@ class Dispatcher:
         name = " then ".join(m.command.name for m in chain)
         built: list[Action] = []
         for m in chain:
-            built += [a for t in m.command.actions for a in self._joined(t, t.build(m.captures))]
+            built += [a for t in m.command.actions for a in self._joined(
+                t, t.build(self.words.captures(m.captures) if t.kind == "type"
+                           else m.captures))]
         built = [HelpAction(self.sayable(app)) if isinstance(a, HelpAction) else a
                  for a in built]
         actions, controls = self._guard(built)
@@ -372,7 +378,7 @@ class Dispatcher:
         """Type what was heard, joined to what was typed before, or edit it by voice
         (agent/dispatch/dictating.py). A recogniser's newline or other control character
         is its layout, not a spoken "new line": made a space, so dictation never asks."""
-        done = self._field.dictate(without_controls(text).strip(), end)
+        done = self._field.dictate(self.words.apply(without_controls(text)).strip(), end)
         if done.actions:
             self._finish(text, None, done.actions)
         return Decision(text, None, done.actions, self.mode, note=done.note)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from agent.dispatch.formatters import FORMATTERS
 from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import parse_chord
+from agent.dispatch.words import said_word
 from agent.messages import (
     ACTION_KINDS,
     EDITS,
@@ -30,6 +31,7 @@ from agent.messages import (
     ModeAction,
     ScrollAction,
     TypeAction,
+    WordAction,
 )
 
 CAPTURES = ("key", "chord", "n", "text")
@@ -211,6 +213,12 @@ def _edit(arg: str, count: str, text: str, apps: frozenset[str] | None) -> Actio
     return ActionTemplate("edit", arg)
 
 
+def _word(arg: str, count: str, text: str, apps: frozenset[str] | None) -> ActionTemplate:
+    if arg != "<text>":
+        raise GrammarError(f"word takes <text> (\"<spoken> as <written>\"), not '{arg}'")
+    return ActionTemplate("word", arg)
+
+
 _KINDS: dict[str, tuple[Callable[[str, str, str, frozenset[str] | None], ActionTemplate],
                         Callable[[str, int, str], Action]]] = {
     # kind: (parse the action line, build the action from arg, count and formatter)
@@ -222,6 +230,7 @@ _KINDS: dict[str, tuple[Callable[[str, str, str, frozenset[str] | None], ActionT
     "listen": (_listen, lambda arg, n, fmt: ListenAction(style=ListenStyle(arg))),
     "help": (_help, lambda arg, n, fmt: HelpAction()),
     "edit": (_edit, lambda arg, n, fmt: EditAction(edit=arg)),
+    "word": (_word, lambda arg, n, fmt: WordAction(*said_word(arg))),
 }
 """How each registered action kind (agent/messages.py ACTION_KINDS) is read and built."""
 if list(_KINDS) != list(ACTION_KINDS):  # a kind without a parser fails here, at import

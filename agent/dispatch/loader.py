@@ -27,6 +27,7 @@ from agent.dispatch.grammar import (
     parse_spoken,
 )
 from agent.dispatch.normalize import normalize
+from agent.dispatch.words import Word, Words, parse_words, replaced
 from agent.messages import Mode
 from agent.textfile import TextFileError, read_text
 
@@ -92,7 +93,8 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def parse_file(path: Path, apps: frozenset[str] | None = None) -> list[Command | Disable]:
+def parse_file(path: Path, apps: frozenset[str] | None = None
+               ) -> list[Command | Disable | Word]:
     """Commands and disables in `path`; CommandFileError if it has any problem."""
     entries, problems = read_file(path, apps)
     if problems:
@@ -101,7 +103,7 @@ def parse_file(path: Path, apps: frozenset[str] | None = None) -> list[Command |
 
 
 def read_file(path: Path, apps: frozenset[str] | None = None
-              ) -> tuple[list[Command | Disable], list[str]]:
+              ) -> tuple[list[Command | Disable | Word], list[str]]:
     """What `path` defines that is valid, and every problem in it (one line each, in the
     order of the file), rather than stopping at the first."""
     try:
@@ -121,14 +123,16 @@ def read_file(path: Path, apps: frozenset[str] | None = None
         return lines.get(key, 1)
 
     problems: list[tuple[int, str]] = [
-        (line_of(key), f"unknown table '{key}'; allowed: [context], [commands]")
-        for key in sorted(set(data) - {"context", "commands"})]
+        (line_of(key), f"unknown table '{key}'; allowed: [context], [commands], [words]")
+        for key in sorted(set(data) - {"context", "commands", "words"})]
     mode, app = _context(data.get("context", {}), line_of, problems)
     commands = data.get("commands", {})
     if not isinstance(commands, dict):
         problems.append((line_of("commands"), "'commands' must be a table [commands]"))
         commands = {}
-    out: list[Command | Disable] = []
+    out: list[Command | Disable | Word] = []
+    if "words" in data:
+        out += parse_words(data["words"], path, line_of, "context" in data, problems)
     for spoken, value in commands.items():
         line = line_of("commands", spoken)
         try:
@@ -231,7 +235,7 @@ def _command(spoken: str, value: Any, mode: Mode, app: str, apps: frozenset[str]
     return Command(display_name(spoken), pattern, actions, mode, app, confirm, origin, spoken)
 
 
-def merge(parsed: Iterable[list[Command | Disable]],
+def merge(parsed: Iterable[list[Command | Disable | Word]],
           collisions: list[Collision] | None = None) -> tuple[Command, ...]:
     """Apply files in order: a later file's definition replaces or disables an earlier one
     with the same spoken form.  A definition that collides with one already there (the
@@ -245,6 +249,8 @@ def merge(parsed: Iterable[list[Command | Disable]],
         for entry in entries:
             if isinstance(entry, Disable):
                 table.pop(entry.key, None)
+                continue
+            if isinstance(entry, Word):  # the words are Words.of()'s
                 continue
             clash = overlaps.clash(entry, table)
             if clash is not None:
@@ -270,8 +276,10 @@ class CommandLibrary:
     def __init__(self, folders: list[Path], apps: frozenset[str] | None = None) -> None:
         self._folders = folders
         self._apps = apps
-        self._good: dict[Path, list[Command | Disable]] = {}
+        self._good: dict[Path, list[Command | Disable | Word]] = {}
         self.commands: tuple[Command, ...] = ()
+        self.words = Words()
+        """The [words] of the files: what typed free text is written as."""
         self.errors: list[str] = []
         self.reload()
 
@@ -290,7 +298,12 @@ class CommandLibrary:
                 for problem in problems:
                     log.warning("%s%s", problem, " (keeping its last good version)"
                               if path in self._good else " (file skipped)")
-        self.commands = merge(self._good[p] for p in order if p in self._good)
+        good = [self._good[p] for p in order if p in self._good]
+        self.commands = merge(good)
+        for earlier, later in replaced(good):
+            log.info("word '%s' at %s replaces the one at %s", later.spoken, later.origin,
+                     earlier.origin)
+        self.words = Words.of(good)
         self.errors = errors
         return errors
 

@@ -18,7 +18,7 @@ from agent.dispatch.grammar import Capture
 from agent.dispatch.matcher import Match
 from agent.dispatch.normalize import normalize
 from agent.dispatch.vocabulary import KEY_NAMES, parse_chord
-from agent.messages import Action, KeyAction, LaunchAction, TypeAction
+from agent.messages import Action, KeyAction, LaunchAction, TypeAction, WordAction
 
 REPEATS_ASKED = 5
 """A model's guess that presses one chord more times than this asks first."""
@@ -203,5 +203,7 @@ def described(actions: tuple[Action, ...]) -> str:
             parts.append(f"type {shown(a.text)}")
         elif isinstance(a, LaunchAction):
             parts.append(f"open {a.app}")
+        elif isinstance(a, WordAction):
+            parts.append(f"add word {shown(a.spoken)} as {shown(a.written)}")
     return ", ".join(parts) or "it"
 

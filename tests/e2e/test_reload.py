@@ -78,3 +78,22 @@ def test_a_fifo_made_while_running_is_refused_and_commands_go_on(
     warnings = [line for line in err.splitlines() if str(fifo) in line]
     assert len(warnings) == 1, err
     assert "cannot read: it is a FIFO (named pipe), not a regular file" in warnings[0], err
+
+
+def test_words_added_while_running_are_typed_after_the_reload(
+        tmp_path: Path, start_agent: Callable[..., LiveAgent]) -> None:
+    """A [words] file written while the agent runs is taken like any command file: what
+    `type <text>` types then holds the written form."""
+    user = tmp_path / "agent0" / "config" / "commands"
+    user.mkdir(parents=True)
+    agent = start_agent("--dry-run")
+    agent.say("type the quick brown fox jumps over the lazy dog")
+    before = agent.next_json()
+    (user / "words.toml").write_text('[words]\n"lazy dog" = "LazyDog"\n')
+    agent.log_wait("commands reloaded (a command file changed)")
+    agent.say("type the quick brown fox jumps over the lazy dog")
+    after = agent.next_json()
+    agent.stop()
+    assert "lazy dog" in before["actions"][0]["text"].lower(), before
+    assert "lazy dog" in str(after["text"]).lower(), after  # heard as before,
+    assert "LazyDog" in after["actions"][0]["text"], after  # typed as the user writes it

@@ -133,6 +133,38 @@ def test_icon_shows_each_state_by_pixels(trayer: Trayer, x_server: XServer,
     assert "running without a tray icon" not in err
 
 
+class TooltipRecorder(StateRecorder):
+    """Samples the tooltip every 30 ms until stopped; keeps the changes."""
+
+    def run(self) -> None:
+        while not self.halt.wait(0.03):
+            tip = tooltip(self.server)
+            if not self.states or self.states[-1] != tip:
+                self.states.append(tip)
+
+
+def test_what_is_heard_shows_while_speaking_then_the_final_text(
+        trayer: Trayer, x_server: XServer, start_agent: Callable[..., LiveAgent]) -> None:
+    """Whisper's peeks: what was heard so far is the tooltip while the utterance is open,
+    growing; the final text replaces it once it is typed."""
+    agent = start_agent("--dry-run")
+    agent.log_wait("tray icon shown")
+    wait_tooltip(x_server, "voxagent: listening (hands-free")
+    recorder = TooltipRecorder(x_server)
+    recorder.start()
+    agent.say("type the quick brown fox jumps over the lazy dog")
+    typed = agent.next_json()
+    final = wait_tooltip(x_server, " | last: ")
+    tips = recorder.stop()
+    assert typed["command"] == "type <text>" and "lazy" in typed["text"].lower(), typed
+    assert final.endswith(f' | last: "{typed["text"]}"'), final
+    heard = [t.removeprefix("voxagent: hearing: ") for t in tips
+             if t.startswith("voxagent: hearing: ")]
+    assert any("quick" in h.lower() for h in heard), tips
+    assert tips.index(final) > max(tips.index(f"voxagent: hearing: {h}") for h in heard)
+    agent.stop()
+
+
 def _click_menu_entry(server: XServer, entry: int = 0) -> None:
     """Click the tray icon, then the `entry`th item of the menu it opens."""
     x, y, w, h = find_window(server, ICON_CLASS)

@@ -437,6 +437,69 @@ def test_commands_check(home: Home) -> None:
     assert str(missing) in result.stderr
 
 
+BAD_WORDS = """# my words
+[words]
+"vox agent" = "voxagent"
+"" = "nothing"
+"my email" = 42
+"new\\u000aline" = "x"
+"?!" = "interrobang"
+"Vox, Agent" = "VoxAgent"
+"lazy dog" = "LazyDog"
+"""
+
+
+def test_commands_check_names_file_line_and_key_of_each_bad_word(home: Home) -> None:
+    """A [words] table is checked like the rest of a command file: each bad entry one
+    line naming file, line and key, the good entries kept; a spoken form another file
+    also defines says which file wins."""
+    mine = home.root / "words.toml"
+    mine.write_text(BAD_WORDS)
+    earlier = home.command_file("aa-earlier.toml", '[words]\n"lazy  dog" = "lazydog"\n')
+    result = voxagent(home, "commands", "--check", mine)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        f"{mine}:{n}" for n in (4, 5, 6, 7, 8, 9)], result.stderr
+    assert lines[0].endswith("word '': empty spoken form")
+    assert lines[1].endswith("word 'my email': the written form must be a string, got int 42")
+    assert lines[2].endswith("word 'new\\nline': control characters are not allowed "
+                             "(typed text never presses Return)")
+    assert lines[3].endswith("word '?!': the spoken form has no letters or digits to say")
+    assert lines[4].endswith("word 'Vox, Agent': 'vox agent' (line 3) is the same spoken form")
+    assert lines[5] == (f"{mine}:9: word 'lazy dog' is also defined at {earlier}:2; "
+                        "this one wins, as the later file")  # checked: loaded after the others
+    later = home.command_file("zz-later.toml", '[words]\n"Lazy Dog" = "LD"\n')
+    result = voxagent(home, "commands", "--check", earlier)
+    assert result.returncode == 1 and result.stderr.splitlines() == [
+        f"{earlier}:2: word 'lazy  dog' is also defined at {later}:2; that one wins ('LD'), "
+        "as the later file"], result.stderr
+    listed_words = [line.split() for line in voxagent(home, "commands").stdout.splitlines()
+                    if line.startswith("words ")]
+    assert listed_words == [["words", "Lazy", "Dog", "type", "'LD'", f"{later}:2"]]
+    good = home.root / "good.toml"
+    good.write_text('[words]\n"vox agent" = "voxagent"\n')
+    result = voxagent(home, "commands", "--check", good)
+    assert result.returncode == 0 and f"{good}: ok" in result.stdout, result.stderr
+
+
+def test_a_words_replacement_lands_in_dictated_text(home: Home, audio: Audio,
+                                                    tmp_path: Path) -> None:
+    """Real model: "start dictation", then a sentence tiny.en hears reliably; the user's
+    [words] entry for two of its words is what is typed, while `text` stays as heard."""
+    home.command_file("words.toml", '[words]\n"lazy dog" = "LazyDog"\n')
+    start = speak(tmp_path, "start.wav", "start dictation", "-r", "16000", "-c", "1", "-b", "16")
+    both = tmp_path / "dictate.wav"
+    subprocess.run(["sox", str(start), str(audio.silence), str(audio.sentence), str(both)],
+                   check=True, timeout=60)
+    started, dictated = json_lines(dry_run(home, both))
+    assert started["mode"] == "dictation", started
+    assert "lazy dog" in str(dictated["text"]).lower(), dictated
+    [typed] = dictated["actions"]
+    assert typed["action"] == "type" and "LazyDog" in typed["text"], dictated
+    assert "lazy dog" not in typed["text"].lower(), dictated
+
+
 CLASHING_FILE = """# mine
 [commands]
 "copy it" = "key ctrl+c"

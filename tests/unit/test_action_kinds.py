@@ -30,6 +30,8 @@ SAMPLES = {
     "listen": ("listen push_to_talk", {}, '{"action": "listen", "style": "push_to_talk"}'),
     "help": ("help commands", {}, '{"action": "help", "commands": []}'),
     "edit": ("edit scratch", {}, '{"action": "edit", "edit": "scratch"}'),
+    "word": ("word <text>", {"text": "vox agent as voxagent."},
+             '{"action": "word", "spoken": "vox agent", "written": "voxagent"}'),
 }
 
 

@@ -36,6 +36,7 @@ from agent.messages import (
     Outcome,
     Pending,
     Transcript,
+    TypeAction,
     Utterance,
 )
 from agent.paths import data_dir
@@ -367,6 +368,33 @@ def test_notifications_run_notify_send(tmp_path: Path, monkeypatch: pytest.Monke
     notifier.stop()
     assert record.read_text().splitlines()[-2:] == ["voxagent", "new tab  (New tab.)"]
 
+
+def test_the_final_text_replaces_what_was_heard_so_far(tmp_path: Path) -> None:
+    """Whisper's peeks and Voxtral's deltas alike arrive as PARTIAL events; the outcome's
+    final text (the command's name, else what was heard: dictation, type <text>, talk)
+    takes their place, bounded as they are; new speech clears what an earlier left."""
+    ctl, _ = _controller(tmp_path)
+    ctl.activity(ActivityEvent(Activity.HEARING, True))
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, "Type the quick brown"))
+    assert ctl.status.tooltip() == "voxagent: hearing: Type the quick brown"
+    ctl.activity(ActivityEvent(Activity.HEARING, False))  # closed: shown until the outcome
+    assert ctl.status.partial == "Type the quick brown"
+    typed = Outcome(Utterance(b"", 0, 1), Transcript("Type the quick brown fox."),
+                    Decision("Type the quick brown fox.", "type <text>",
+                             (TypeAction("the quick brown fox"),), Mode.COMMAND))
+    ctl.outcome(typed)
+    assert ctl.status.partial == ""
+    assert ctl.status.tooltip().endswith(' | last: "Type the quick brown fox."')
+    ctl.outcome(_outcome())
+    assert ctl.status.tooltip().endswith(" | last: new tab")
+    long = "word " * 40 + "end."
+    ctl.outcome(_outcome(long, None))
+    tip = ctl.status.tooltip()
+    assert tip.endswith('word end."') and ' | last: …' in tip
+    assert len(tip.split(" | last: ")[1]) == 60
+    ctl.activity(ActivityEvent(Activity.PARTIAL, True, "stale"))  # a dropped utterance's
+    ctl.activity(ActivityEvent(Activity.HEARING, True))
+    assert ctl.status.partial == ""
 
 def test_notifications_without_notify_send_are_refused_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
