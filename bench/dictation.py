@@ -84,7 +84,7 @@ SENTENCES = [
     "The printer on the third floor is broken again.",
     "Could you book a table for four people tonight?",
 ]
-MARKS = ("encoded on", "decoded on", "free text", "heard at its whole peek", "doubted",
+MARKS = ("encoded on", "decoded on", "scored", "free text", "heard at its whole peek", "doubted",
          "decoding", "typed")
 """Agent log lines kept per clip, with their arrival time from the end of speech: where
 the time went."""
@@ -212,19 +212,33 @@ class Session:
         while not played.started_at:
             time.sleep(0.005)
         end = played.started_at + item.speech_off
-        keys = self.window.keys_until(end + len(item.pcm) / 32000 + TIMEOUT_S, first_only=True)
-        while True:  # until the silence is played and no key came for QUIET_S
-            more = self.window.keys_until(time.monotonic() + QUIET_S)
-            keys += more
-            if not more and gap.ended_at:
-                break
+        keys, lines = self.collect(end + TIMEOUT_S, gap)
         text = self.window.sync().text
-        lines = [json.loads(x[1]) for x in ll.drain(self.agent.out.lines) if x]
         self.mode = lines[-1].get("mode", self.mode) if lines else self.mode
         log = [(round(at - end, 3), line.split(": ", 2)[-1].strip())
                for at, line in (x for x in ll.drain(self.agent.err.lines) if x)
                if any(mark in line for mark in MARKS)]
         return record(item, text, keys, end, lines) | {"log": log}
+
+    def collect(self, limit: float, gap: pulse.Clip
+                ) -> tuple[list[tuple[float, dict[str, Any]]], list[dict[str, Any]]]:
+        """Keys and JSON lines until the silence after the clip is played, the agent has
+        reported at least one utterance (or `limit` passed: nothing heard) and neither
+        keys nor lines came for QUIET_S."""
+        keys: list[tuple[float, dict[str, Any]]] = []
+        lines: list[dict[str, Any]] = []
+        last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            new_keys = ll.drain(self.window.keys)
+            new_lines = [json.loads(x[1]) for x in ll.drain(self.agent.out.lines) if x]
+            if new_keys or new_lines:
+                last = now
+            keys, lines = keys + new_keys, lines + new_lines
+            quiet = now - last >= QUIET_S
+            if (gap.ended_at and quiet and (lines or now > limit)) or now > limit + 30:
+                return keys, lines
+            time.sleep(0.01)
 
 
 def record(item: Item, text: str, keys: list[tuple[float, dict[str, Any]]], end: float,
