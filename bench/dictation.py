@@ -70,6 +70,8 @@ GAP_S = 2.0
 TIMEOUT_S = 20.0
 """After the end of speech, how long to wait for the agent's report (a loaded machine
 takes seconds)."""
+END_SLACK_S = 0.6
+"""The agent's end of speech (its stream time) may come this much before the clip's."""
 QUIET_S = 1.2
 """The clip is over once no key came for this long (and its silence was played)."""
 SENTENCES = [
@@ -188,6 +190,10 @@ class Session:
                                config=config)
         stack.callback(ll.keep_log, self.agent, 0)
         self.mode = "command"
+        opened = [at for at, line in (x for x in ll.drain(self.agent.err.lines) if x)
+                  if "microphone open: stream time starts" in line]
+        self.stream_start = opened[0] if opened else self.agent.listening_at
+        """Monotonic time of the agent's stream time 0 (its utterances' start and end)."""
 
     def dictate(self) -> None:
         """Say "start dictation" until the agent is in dictation mode."""
@@ -215,7 +221,7 @@ class Session:
         while not played.started_at:
             time.sleep(0.005)
         end = played.started_at + item.speech_off
-        keys, lines = self.collect(end + TIMEOUT_S, gap)
+        keys, lines = self.collect(end + TIMEOUT_S, gap, end - self.stream_start)
         text = self.window.sync().text
         self.mode = lines[-1].get("mode", self.mode) if lines else self.mode
         log = [(round(at - end, 3), line.split(": ", 2)[-1].strip())
@@ -223,11 +229,12 @@ class Session:
                if any(mark in line for mark in MARKS)]
         return record(item, text, keys, end, lines) | {"log": log}
 
-    def collect(self, limit: float, gap: pulse.Clip
+    def collect(self, limit: float, gap: pulse.Clip, stream_end: float
                 ) -> tuple[list[tuple[float, dict[str, Any]]], list[dict[str, Any]]]:
         """Keys and JSON lines until the silence after the clip is played, the agent has
-        reported at least one utterance (or `limit` passed: nothing heard) and neither
-        keys nor lines came for QUIET_S."""
+        reported the utterance that ends the clip (its end, in stream time, near
+        `stream_end`; or `limit` passed: nothing heard) and neither keys nor lines came
+        for QUIET_S."""
         keys: list[tuple[float, dict[str, Any]]] = []
         lines: list[dict[str, Any]] = []
         last = time.monotonic()
@@ -239,7 +246,8 @@ class Session:
                 last = now
             keys, lines = keys + new_keys, lines + new_lines
             quiet = now - last >= QUIET_S
-            if (gap.ended_at and quiet and (lines or now > limit)) or now > limit + 30:
+            ended = any(ln.get("end", 0) > stream_end - END_SLACK_S for ln in lines)
+            if (gap.ended_at and quiet and (ended or now > limit)) or now > limit + 30:
                 return keys, lines
             time.sleep(0.01)
 
