@@ -92,6 +92,11 @@ MARKS = ("encoded on", "decoded on", "scored", "free text", "heard at its whole 
          "decoding", "typed")
 """Agent log lines kept per clip, with their arrival time from the end of speech: where
 the time went."""
+STAGE_MARKS = {"encoded": "encoded on", "free text": "free text",
+               "reused": "heard at its whole peek"}
+"""Stages timed from the agent's log: its first encoding after the end of speech (the
+whole peek's hearing), the free-text decode and choice done, the closed utterance
+taking that hearing."""
 VOICES = ["espeak-us", "flite-slt", "espeak-rp", "flite-awb", "espeak-us-f3"]
 
 
@@ -270,6 +275,11 @@ def record(item: Item, text: str, keys: list[tuple[float, dict[str, Any]]], end:
     }
 
 
+def mark_at(row: dict[str, Any], mark: str) -> float | None:
+    """When (s from the end of speech) the first agent log line holding `mark` came."""
+    return next((at for at, line in row.get("log", []) if mark in line), None)
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -282,6 +292,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     last = [r["stages"][-1] for r in rows if r["stages"] and r["latency"] is not None]
     stage = {k: pct([s[k] for s in last if k in s], 50)
              for k in ("closed", "transcribed", "performed")}
+    timed = [r for r in rows if r["latency"] is not None]
+    stage |= {name: pct([t for r in timed if (t := mark_at(r, mark)) is not None], 50)
+              for name, mark in STAGE_MARKS.items()}
     return {
         "clips": len(rows), "words": words,
         "wer": round(sum(r["edits"] for r in rows) / max(words, 1), 4),
@@ -312,6 +325,15 @@ def table(sets: dict[str, dict[str, Any]]) -> str:
                    f"{s['clips']} | {exact_text} | {s['lost_sentences']}/{s['sentences']} | "
                    f"{s['no_char']} | {ms(s['latency_p50'])} / {ms(s['latency_p95'])} ms | "
                    f"{ms(st['closed'])} / {ms(st['transcribed'])} / {ms(st['performed'])} ms |")
+    out += ["", "where the time goes (p50, ms from the end of speech; closed, transcribed "
+            "and performed from the agent's own end of speech):",
+            "| set | encoded | free text decoded | closed | took the peek's hearing "
+            "| transcribed | first char | performed |", "|" + " --- |" * 8]
+    for name, s in sets.items():
+        st = s["stages_p50"]
+        out.append(f"| {name} | " + " | ".join(ms(st[k]) for k in (
+            "encoded", "free text", "closed", "reused", "transcribed")) +
+            f" | {ms(s['latency_p50'])} | {ms(st['performed'])} |")
     return "\n".join(out)
 
 
