@@ -375,15 +375,17 @@ class Decider:
         total log-probability favours whichever says less: "That is not a valid
         password." over "... Please try again."), and one with fewer words than the plain
         decode (no prompt, the full window, not doubted), or that the guard finds
-        degenerate (a loop, a runaway), is not weighed at all."""
+        degenerate (a loop, a runaway), is not weighed (nor scored) at all."""
         name = self.dispatcher.command_name(first, heard.app)
         readings = [first, plain, *(replace(plain, text=h.text, alternatives=(h,))
                                     for h in plain.alternatives[1:]
                                     if self.dispatcher.command_name(
                                         Transcript(h.text), heard.app) == name)]
         forms = list(dict.fromkeys(surface_form(r.text) for r in readings))
+        left_out = left_out_readings(forms, surface_form(plain.text), heard.utterance.duration)
+        weighed = [i for i in range(len(forms)) if i not in left_out]
         try:
-            scores = heard.hearing.score([f + "." for f in forms], replace(
+            scores = weighed_scores(heard, forms, weighed, replace(
                 heard.hint, phrases=heard.hint.phrases + self.dispatcher.words.phrases))
         except RecognitionError as exc:
             log.warning("could not score the readings of %r: %s", first.text, exc)
@@ -392,7 +394,8 @@ class Decider:
                                       heard.utterance.duration)
         taken = next(r for r in readings if surface_form(r.text) == forms[best])
         log.info("free text %r, plain %r; readings %s%s: took %r", first.text, plain.text,
-                 dict(zip(forms, (round(s, 2) for s in scores), strict=True)),
+                 {f: round(scores[i], 2) if len(weighed) > 1 and i in weighed else "-"
+                  for i, f in enumerate(forms)},
                  "".join(f", not {forms[i]!r} ({why})" for i, why in left_out.items()),
                  taken.text)
         return replace(taken, seconds=first.seconds + plain.seconds)
@@ -416,6 +419,19 @@ class Decider:
                                         end=heard.utterance.end)
 
 
+def weighed_scores(heard: Heard, forms: list[str], weighed: list[int],
+                   hint: Hint) -> list[float]:
+    """Each reading's score against the hearing prompted with `hint`, for those `weighed` and
+    only when there are two or more to choose from (0 for the rest): a scoring pass is a
+    forced decode on the 30 s encoder output, time the text is not typed in."""
+    scores = [0.0] * len(forms)
+    if len(weighed) > 1:
+        got = heard.hearing.score([forms[i] + "." for i in weighed], hint)
+        for i, score in zip(weighed, got, strict=True):
+            scores[i] = score
+    return scores
+
+
 def surface_form(text: str) -> str:
     """`text` reduced to its words (apostrophes kept), lower case, the first capitalised:
     one surface form for readings that differ only in punctuation and case."""
@@ -429,6 +445,14 @@ def pick_reading(forms: list[str], scores: list[float], plain: str,
     each reading left out was: one with fewer words than the plain decode has dropped
     some, one the guard finds degenerate cannot have been said; of the rest, the best
     log-probability per word (and the end)."""
+    left_out = left_out_readings(forms, plain, seconds)
+    weighed = [i for i in range(len(forms)) if i not in left_out] or [forms.index(plain)]
+    return max(weighed, key=lambda i: scores[i] / (len(forms[i].split()) + 1)), left_out
+
+
+def left_out_readings(forms: list[str], plain: str, seconds: float) -> dict[int, str]:
+    """The readings pick_reading does not weigh, and why: fewer words than the plain
+    decode, or degenerate.  Known before any scoring, so those are never scored."""
     least = len(plain.split())
     left_out: dict[int, str] = {}
     for i, form in enumerate(forms):
@@ -438,8 +462,7 @@ def pick_reading(forms: list[str], scores: list[float], plain: str,
                 "the plain decode"
         elif why := guard.degenerate(form, seconds):
             left_out[i] = why
-    weighed = [i for i in range(len(forms)) if i not in left_out] or [forms.index(plain)]
-    return max(weighed, key=lambda i: scores[i] / (len(forms[i].split()) + 1)), left_out
+    return left_out
 
 
 def pick_candidate(candidates: list[str], scores: list[float], heard: float,

@@ -180,7 +180,11 @@ class WhisperHearing:
         """The decode of `hint` on `window`, made once per hearing (a second try may ask
         for one made already, e.g. on the full window when that is the fitted one)."""
         if (window, hint) not in self._decodes:
+            started = time.monotonic()
             self._decodes[window, hint] = self._generated(window, hint)
+            log.debug("decoded on a %d s window (%s) in %.0f ms", window,
+                      "prompted" if hint.phrases else "no prompt",
+                      1000 * (time.monotonic() - started))
         return self._decodes[window, hint]
 
     def _generated(self, window: int, hint: Hint) -> Decoded:

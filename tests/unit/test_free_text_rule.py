@@ -75,7 +75,7 @@ def test_a_reading_that_drops_a_sentence_the_plain_decode_heard_is_not_typed(
                             surface_form(PASSWORD_AGAIN): -4.56})
     with caplog.at_level(logging.INFO, logger="agent.decide"):
         assert typed(builtins, hearing) == PASSWORD_AGAIN
-    assert len(hearing.scored) == 2  # both were weighed ...
+    assert hearing.scored == []  # the shorter one is left out unscored: nothing to weigh
     assert "3 words fewer than the plain decode" in caplog.text  # ... and the log says why
 
 
@@ -154,3 +154,12 @@ def test_a_doubted_letter_still_doubted_without_the_prompt_types_nothing_and_say
     assert decision.actions == () and decision.mode is Mode.DICTATION
     assert decision.note == f"doubted: {UNLIKELY}"
     assert f"doubted too ({why})" in caplog.text
+
+
+def test_readings_that_differ_only_in_punctuation_are_typed_without_scoring(builtins) -> None:
+    # scoring is a forced decode over the whole window: with one surface form there is
+    # nothing to choose, and the text is typed without waiting for it (no score is given
+    # here: a scoring would fail the test)
+    hearing = GivenHearing(heard_plain("Send it today."), heard_plain("send it, today"), {})
+    assert typed(builtins, hearing) == "Send it today."
+    assert hearing.scored == []
