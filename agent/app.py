@@ -8,6 +8,10 @@ with a timeout.  An utterance whose processing fails is reported with the error
 and the worker goes on; after MAX_FAILURES failures in a row the pipeline stops
 and run() raises PipelineError.
 
+Where an utterance ends is the turn policy's (agent/turn.py), which the segmenter
+consults on the capture thread; the worker hears the peeks it asks for and sends back
+their verdicts, and an utterance it ends at a peek is queued like any other.
+
 Live, an optional gate (agent/desktop/gate.py) decides per frame what reaches
 the segmenter (listening off, push-to-talk, muted while a cue plays); activity
 events (hearing, recognising) go to `on_event`; `call(fn)` runs fn on the worker
@@ -21,13 +25,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from agent.audio.vad import Pausing, Peek
+from agent.audio.vad import Peek
 from agent.listening import Listening
 from agent.messages import Activity, ActivityEvent, AudioFrame, Outcome, Utterance
 from agent.streaming import Streamer
-from agent.worker import Early, EndAt, Worker
+from agent.turn import Verdict
+from agent.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +40,6 @@ _STOP = None
 _JOIN_TIMEOUT_S = 5.0
 MAX_FAILURES = 5
 """Utterances in a row whose processing may fail before the pipeline gives up."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """The worker's request to close at a peek (worker thread to capture thread)."""
-
-    box: queue.Queue[Utterance | None]
-    """Where the capture thread puts the closed utterance, or None (speech went on)."""
-    end: EndAt
-    """How long the pause must last first (vad.early_end_ms or vad.settle_ms)."""
 
 
 class PipelineError(RuntimeError):
@@ -86,19 +81,13 @@ class Pipeline:
             maxsize=listening.queue_size + 2)
         """Room for queue_size utterances (live: counted by _room), a peek and the stop."""
         self._room = threading.BoundedSemaphore(listening.queue_size)
-        self._answers: queue.Queue[tuple[int, _Reply | None]] = queue.Queue()
-        """The worker's answers to peeks: (peek id, where to send the closed utterance and
-        how long the pause must last), or (peek id, None) for "not now"."""
-        self._capturing = threading.Event()
+        self._answers: queue.Queue[tuple[int, Verdict | None]] = queue.Queue()
+        """The hearings' verdicts on peeks (worker to capture thread), for the turn policy."""
+        self._asked: tuple[int, Verdict] | None = None
+        """The latest peek heard as a command that may end there (worker thread)."""
         self._streams = Streamer(worker.recogniser, self._emit)
-        self._closing: tuple[int, _Reply] | None = None
-        """A close the worker asked for at a peek, waiting for the pause to last (capture
-        thread only)."""
         self._stop = threading.Event()
         self._failed_in_a_row = 0
-        self._next_utterance = 0
-        """Index after the last utterance closed at a peek (worker thread): older peeks
-        are stale."""
         self.stats = PipelineStats()
         self.source_error: BaseException | None = None
         self.fatal: PipelineError | None = None
@@ -161,7 +150,6 @@ class Pipeline:
                         self.stats.dropped_controls)
 
     def _capture(self) -> None:
-        self._capturing.set()
         try:
             for frame in self.source.frames():
                 self._answer_peeks(wait_for=None)
@@ -170,10 +158,7 @@ class Pipeline:
                 self._streams.frame(self._active, frame, utt)
                 if utt is not None:
                     self._put(utt)
-                self._try_close()
-                # no peek while a close waits for its pause (a file would wait for the
-                # answer while the worker waits for the close)
-                if utt is None and self._closing is None and (peek := self._peek()) is not None:
+                if utt is None and (peek := self._peek()) is not None:
                     self._put(peek)
                     if not self.listening.live:  # a file waits for the answer
                         self._answer_peeks(wait_for=peek.id)
@@ -183,10 +168,7 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - handed to run(), which re-raises it
             self.source_error = exc
         finally:
-            self._capturing.clear()
             self._answer_peeks(wait_for=None)
-            if self._closing is not None:
-                self._closing[1].box.put(None)  # the stream ended first
             self._note_hearing(force_off=True)
             self._put(_STOP)
 
@@ -200,48 +182,23 @@ class Pipeline:
         return peek
 
     def _answer_peeks(self, wait_for: int | None) -> None:
-        """Apply the worker's answers (capture thread); with `wait_for`, until that peek's."""
+        """Hand the hearings' verdicts to the segmenter's turn policy (capture thread),
+        which may close the utterance at once; with `wait_for`, until that peek's."""
+        segmenter = self.listening.segmenter  # the one that takes peeks
         while True:
             try:
-                peek_id, reply = self._answers.get(timeout=0.2) if wait_for is not None \
+                peek_id, verdict = self._answers.get(timeout=0.2) if wait_for is not None \
                     else self._answers.get_nowait()
             except queue.Empty:
                 if wait_for is None or self._stop.is_set():
                     return
                 continue
-            if reply is not None:
-                self._closing = (peek_id, reply)
-                self._try_close()
+            closed = segmenter.hear(peek_id, verdict) if segmenter is self._active else None
+            if closed is not None:
+                self._streams.frame(segmenter, None, closed)
+                self._put(closed)
             if peek_id == wait_for:
                 return
-
-    def _try_close(self) -> None:
-        """The worker asked to close at a peek: done once the pause is long enough; refused
-        (None) when speech resumed or the utterance ended otherwise (capture thread)."""
-        if self._closing is None:
-            return
-        peek_id, reply = self._closing
-        wait = self._active.early_end_ms if reply.end is EndAt.COMPLETE \
-            else self._active.settle_ms
-        closed = self._active.close_if_paused(peek_id, wait)
-        if closed is not Pausing.PAUSING:
-            if closed is not None:
-                self._streams.frame(self._active, None, closed)
-            reply.box.put(closed)
-            self._closing = None
-
-    def _close_at(self, peek: Peek, end: EndAt) -> Utterance | None:
-        """Ask the capture thread to close the utterance at `peek` once the pause has
-        lasted as long as `end` says (worker thread): the utterance if no speech came
-        since, else None."""
-        reply = _Reply(queue.Queue(maxsize=1), end)
-        self._answers.put((peek.id, reply))
-        while not self._stop.is_set() and self._capturing.is_set():
-            try:
-                return reply.box.get(timeout=0.2)
-            except queue.Empty:
-                continue
-        return None
 
     def _take(self, frame: AudioFrame) -> Utterance | None:
         """One live frame through the gate: dropped, silenced, fed, or closing push-to-talk."""
@@ -302,6 +259,7 @@ class Pipeline:
                 self._consider(utt)
                 continue
             self.stats.utterances += 1
+            self._count_end(utt)
             self._emit(Activity.RECOGNISING, True)
             try:
                 outcome = self._process(utt)
@@ -311,47 +269,34 @@ class Pipeline:
                           lambda o=outcome: self._on_outcome(o))
 
     def _consider(self, peek: Peek) -> None:
-        """A peek at a pause: when the worker finds a command that may end here, close the
-        utterance once the pause lasts (early_end_ms or settle_ms) and act on what the peek
-        heard, unless speech went on; otherwise let the utterance run to its normal end."""
-        early: Early | EndAt | None = None
+        """A peek at a pause, heard (or the stream's partial text read): the verdict goes
+        to the turn policy, which ends the utterance at this pause or lets it go on."""
+        verdict: Verdict | None = None
         try:
-            if not self._queue.empty() or peek.utterance < self._next_utterance:
-                pass  # something newer is waiting, or its utterance was closed: stale
+            if not self._queue.empty():
+                pass  # something newer is waiting: stale
             elif self._streams.on:  # the stream's partial text says whether it is complete
-                early = EndAt.COMPLETE if self.worker.complete_so_far(self._streams.partial) \
-                    else None
-            else:
-                early = self.worker.consider(peek)
+                verdict = Verdict.COMPLETE \
+                    if self.worker.complete_so_far(self._streams.partial) else None
+            elif (early := self.worker.consider(peek)) is not None:
+                verdict = early.verdict
         except Exception as exc:  # noqa: BLE001 - the normal end still comes
             self._failed(f"peek at {peek.start:.2f}-{peek.end:.2f} s failed", exc)
-        if early is None:
-            self._answers.put((peek.id, None))
+        self._asked = None if verdict is None else (peek.id, verdict)
+        self._answers.put((peek.id, verdict))
+
+    def _count_end(self, utt: Utterance) -> None:
+        """Count an utterance the turn policy ended at a peek (worker thread)."""
+        if self._asked is None or utt.peek < 0 or self._asked[0] != utt.peek:
             return
-        heard, end = (early.heard, early.end) if isinstance(early, Early) else (None, early)
-        utt = self._close_at(peek, end)  # then act on what the peek heard, if it was heard
-        if utt is None:
-            return
-        self._next_utterance = utt.index + 1
-        self.stats.utterances += 1
-        if end is EndAt.SETTLED:
+        if self._asked[1] is Verdict.SETTLED:
             self.stats.settled_ends += 1
         else:
             self.stats.early_ends += 1
-        self._emit(Activity.RECOGNISING, True)
-        try:
-            outcome = self._process(utt, None if heard is None else
-                                    lambda: self.worker.conclude(replace(heard, utterance=utt)))
-        finally:
-            self._emit(Activity.RECOGNISING, False)
-        self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
-                      lambda o=outcome: self._on_outcome(o))
 
-    def _process(self, utt: Utterance,
-                 how: Callable[[], Outcome] | None = None) -> Outcome:
+    def _process(self, utt: Utterance) -> Outcome:
         try:
-            outcome = how() if how is not None else \
-                self.worker.process(utt, self._streams.take(utt))
+            outcome = self.worker.process(utt, self._streams.take(utt))
         except Exception as exc:  # noqa: BLE001 - any bug: report this utterance, go on
             self._failed(f"utterance {utt.start:.2f}-{utt.end:.2f} s failed", exc)
             return self.worker.failed(utt, f"{type(exc).__name__}: {exc}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from agent.actions.base import ActionError, Executor
 from agent.asr.base import Hint, Recogniser, RecognitionError, Stream
@@ -19,28 +18,22 @@ from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
+from agent.turn import Verdict
 
 log = logging.getLogger(__name__)
 
 
-class EndAt(Enum):
-    """How long the pause after a peek must last before the utterance closes there."""
-
-    COMPLETE = "complete"
-    """A complete, exact command nothing could extend: vad.early_end_ms."""
-    SETTLED = "settled"
-    """A command with no free text that more words could extend, or found on a second
-    try, heard at a whole peek (all the utterance's audio: a first peek's stops peek_ms
-    after the speech, which can cut a final consonant): vad.settle_ms."""
-
-
 @dataclass(frozen=True, slots=True)
 class Early:
-    """The worker's answer to a peek: close the utterance at this pause, and act on this."""
+    """A peek heard as a command that may end at its pause (the turn policy says when)."""
 
     heard: Heard
-    """The speech so far, heard; its transcript is the one to decide on."""
-    end: EndAt
+    """The speech so far, heard; its transcript is the one to decide on if the utterance
+    ends at this peek."""
+    verdict: Verdict
+    """COMPLETE: nothing said next could extend it; SETTLED: a command with no free text,
+    as heard or on a second try, at a whole peek (all the utterance's audio: a first
+    peek's stops peek_ms after the speech, which can cut a final consonant)."""
 
 
 class Worker:
@@ -55,6 +48,9 @@ class Worker:
         self._whole: Heard | None = None
         """The latest whole peek, heard: when the utterance ends at that pause its audio
         is the same, and so is its hearing."""
+        self._early: tuple[int, Early] | None = None
+        """The latest peek heard as a command that may end there, by peek id: acted on
+        when the utterance ends at that peek."""
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -64,6 +60,9 @@ class Worker:
         """Hear (from `stream`, when the utterance was streamed while spoken), decide and
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
+        early, self._early = self._early, None
+        if early is not None and early[0] == utt.peek and utt.peek >= 0:
+            return self.conclude(replace(early[1].heard, utterance=utt))
         try:
             heard = self._heard_at_peek(utt) if stream is None else None
             heard = heard or self.hear(utt, stream)
@@ -87,8 +86,7 @@ class Worker:
 
     def consider(self, peek: Peek) -> Early | None:
         """The speech so far, heard at a pause: Early when it is a command that may end
-        here (COMPLETE: nothing said next could extend it; SETTLED: a command with no free
-        text, as heard or on a second try), else None (wait for the end)."""
+        here (kept to act on if the utterance ends at this peek), else None."""
         mode = self.dispatcher.mode
         if mode is Mode.SLEEP or (mode is Mode.DICTATION and not peek.whole):
             return None  # dictation ends as usual; its text is decoded again meanwhile
@@ -104,21 +102,23 @@ class Worker:
         if mode is Mode.DICTATION:
             self.decider.prepare(heard)
             return None
-        return None if heard.transcript.doubt else self._early(heard, peek)
+        early = None if heard.transcript.doubt else self._verdict(heard, peek)
+        self._early = None if early is None else (peek.id, early)
+        return early
 
-    def _early(self, heard: Heard, peek: Peek) -> Early | None:
+    def _verdict(self, heard: Heard, peek: Peek) -> Early | None:
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)
         log.debug("peek %.2f-%.2f s: %r %s", peek.start, peek.end, heard.transcript.text,
                   verdict.reason)
         if verdict.complete:
-            return Early(heard, EndAt.COMPLETE)
+            return Early(heard, Verdict.COMPLETE)
         if not peek.whole:
             return None  # the whole peek of this pause decides
         settled = self.decider.settled(heard)
         if settled is None:  # it waits for the end: free text is decoded again meanwhile
             self.decider.prepare(heard)
             return None
-        return Early(replace(heard, transcript=settled), EndAt.SETTLED)
+        return Early(replace(heard, transcript=settled), Verdict.SETTLED)
 
     def complete_so_far(self, text: str) -> bool:
         """Whether `text`, a streaming recogniser's partial text at a pause, is a complete

@@ -42,9 +42,10 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import make_fixtures as mf  # noqa: E402
 
 from agent.audio.endpoint import ModelOpinion, SileroModel  # noqa: E402
-from agent.audio.vad import Pausing, Segmenter  # noqa: E402
+from agent.audio.vad import Segmenter  # noqa: E402
 from agent.config import VadConfig  # noqa: E402
 from agent.messages import SAMPLE_RATE, AudioFrame  # noqa: E402
+from agent.turn import Verdict  # noqa: E402
 
 FRAME_MS = 30
 LEAD_S, TRAIL_S, PAUSE_S = 1.0, 2.0, 0.25
@@ -149,29 +150,22 @@ def frames_of(pcm: np.ndarray) -> list[AudioFrame]:
             for i in range(0, len(pcm) - n + 1, n)]
 
 
-def run_clip(seg: Segmenter, clip: Clip, tally: Tally, early_ms: int | None = None) -> None:
-    """One clip through the segmenter.  With `early_ms`, every peek is taken for a
-    complete command: the utterance closes once the pause has lasted early_ms (the worst
+def run_clip(seg: Segmenter, clip: Clip, tally: Tally, early: bool = False) -> None:
+    """One clip through the segmenter.  With `early`, every peek is heard as a complete
+    command: the utterance closes once the pause has lasted early_end_ms (the worst
     case of early endpointing: what it would split if every prefix were a command)."""
     s0, s1 = clip.speech
     closes: list[tuple[float, float, float]] = []  # (closed at, utt start, utt end)
     peek_after: float | None = None
-    asked: int | None = None
     frames = frames_of(clip.pcm)
     for f in frames:
         utt = seg.feed(f)
         now = f.start + f.duration
-        if utt is None and asked is not None:
-            closed = seg.close_if_paused(asked, early_ms or 0)
-            if not isinstance(closed, Pausing):
-                asked = None
-                utt = closed
-        if utt is not None:
-            asked = None
-            closes.append((now, utt.start, utt.end))
         peek = seg.take_peek()
-        if peek is not None and early_ms is not None:
-            asked = peek.id
+        if peek is not None and early:
+            utt = seg.hear(peek.id, Verdict.COMPLETE)
+        if utt is not None:
+            closes.append((now, utt.start, utt.end))
         if peek is not None and now < s1:
             tally.inner_peeks += 1
         elif peek is not None and peek_after is None:
@@ -266,7 +260,7 @@ def report_endpoints(conds: dict[str, list[Clip]], variants: dict[str, VadConfig
         for vname, cfg in variants.items():
             t = Tally()
             for clip in clips:
-                run_clip(segmenter(cfg, model), clip, t, (early or {}).get(vname))
+                run_clip(segmenter(cfg, model), clip, t, vname in (early or {}))
             if cname != "pause":
                 add(every[vname], t)
             print(row(cname, vname, str(len(clips)), t))
@@ -308,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     early = {}
     for e in filter(None, args.early_ms.split(",")):
         name = f"early {e}"
-        variants[name] = replace(base, end_model="silero", end_ms=dflt.end_ms)
+        variants[name] = replace(base, end_model="silero", end_ms=dflt.end_ms,
+                                 early_end_ms=int(e))
         early[name] = int(e)
     with tempfile.TemporaryDirectory() as tmp:
         conds = make_clips(args.voices.split(","), Path(tmp), args.pause_ms / 1000)

@@ -14,7 +14,6 @@ import pytest
 from agent.audio.dc import DcBlocker
 from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
 from agent.audio.vad import (
-    Pausing,
     Peek,
     Segmenter,
     level_db,
@@ -22,6 +21,7 @@ from agent.audio.vad import (
 )
 from agent.config import ConfigError, VadConfig, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
+from agent.turn import Verdict
 
 FRAME_MS = 30
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
@@ -314,7 +314,10 @@ def test_two_peeks_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
     assert utts[0][1].end == second.end
 
 
-def test_close_if_paused_closes_at_the_peek() -> None:
+COMPLETE = Verdict.COMPLETE
+
+
+def test_a_complete_verdict_closes_at_the_peek() -> None:
     seg = Segmenter(NOISY, FRAME_MS, classify=loud, clock=lambda: 3.0, opinion=Opinion())
     peek = None
     for f in frames("." * 10 + "#" * 20 + "n" * PEEK):
@@ -323,19 +326,20 @@ def test_close_if_paused_closes_at_the_peek() -> None:
     assert peek is not None
     for f in frames("n" * 4):  # noise after the peek is no speech
         assert seg.feed(f) is None
-    utt = seg.close_if_paused(peek.id)
+    utt = seg.hear(peek.id, COMPLETE)  # the pause has lasted early_end_ms
     assert utt is not None
     assert (utt.start, utt.end, utt.voiced) == (peek.start, peek.end, peek.voiced)
+    assert utt.peek == peek.id
     # its audio goes on past the peek's, up to tail_ms (5 frames) after the speech
     assert utt.pcm.startswith(peek.pcm)
     assert len(utt.pcm) == (10 + 20 + 5) * FRAME * 2 > len(peek.pcm)
     assert (utt.index, utt.closed_at) == (0, 3.0)
     assert not seg.in_speech
-    assert seg.close_if_paused(peek.id) is None  # once
+    assert seg.hear(peek.id, COMPLETE) is None  # once
     assert seg.take_peek() is None
 
 
-def test_close_if_paused_refuses_once_speech_resumed() -> None:
+def test_a_verdict_after_speech_resumed_closes_nothing() -> None:
     seg = Segmenter(NOISY, FRAME_MS, classify=loud, opinion=Opinion())
     peeks: list[Peek] = []
     pattern = "." * 10 + "#" * 20 + "n" * PEEK + "#" * 10
@@ -343,7 +347,7 @@ def test_close_if_paused_refuses_once_speech_resumed() -> None:
         assert seg.feed(f) is None
         peeks += [p] if (p := seg.take_peek()) else []
     assert len(peeks) == 1
-    assert seg.close_if_paused(peeks[0].id) is None  # overtaken
+    assert seg.hear(peeks[0].id, COMPLETE) is None  # overtaken
     assert seg.in_speech
     utt = None
     for f in frames("n" * END)[: END]:
@@ -352,17 +356,21 @@ def test_close_if_paused_refuses_once_speech_resumed() -> None:
     assert utt.end == pytest.approx(len(pattern) * 0.03)  # the whole speech, both parts
 
 
-def test_close_if_paused_with_a_stale_or_unknown_id_does_nothing() -> None:
+def test_a_verdict_on_a_stale_or_unknown_peek_does_nothing() -> None:
     seg = Segmenter(NOISY, FRAME_MS, classify=loud, opinion=Opinion())
-    assert seg.close_if_paused(0) is None  # nothing open
+    assert seg.hear(0, COMPLETE) is None  # nothing open
     peeks: list[Peek] = []
     for f in frames("." * 10 + "#" * 10 + "n" * PEEK + "#" * 10 + "n" * PEEK):
         seg.feed(f)
         peeks += [p] if (p := seg.take_peek()) else []
     assert [p.id for p in peeks] == [0, 1]
-    assert seg.close_if_paused(0) is None  # the first peek was overtaken by the second
-    assert seg.close_if_paused(7) is None
-    assert seg.close_if_paused(1) is not None
+    assert seg.hear(0, COMPLETE) is None  # the first peek was overtaken by the second
+    assert seg.hear(7, COMPLETE) is None
+    assert seg.hear(1, None) is None  # not a command: it goes on
+    assert seg.in_speech
+    for f in frames("n" * 2):  # early_end_ms after the speech
+        seg.feed(f)
+    assert seg.hear(1, COMPLETE) is not None
 
 
 def test_no_peek_for_a_burst_too_short_to_be_speech() -> None:
@@ -434,34 +442,33 @@ def test_end_model_config_is_checked(tmp_path: Path) -> None:
 
 
 def test_an_early_close_waits_for_the_pause_to_last() -> None:
-    cfg = replace(plain(VadConfig(peek_ms=90)), hangover_ms=600)
+    cfg = replace(plain(VadConfig(peek_ms=90, early_end_ms=180)), hangover_ms=600)
     seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
     peeks = []
     for f in frames("." * 10 + "#" * 20 + "." * 3):
         assert seg.feed(f) is None
         peeks += [p] if (p := seg.take_peek()) else []
     (peek,) = peeks
-    assert seg.close_if_paused(peek.id, 180) is Pausing.PAUSING  # 90 ms of pause so far
+    assert seg.hear(peek.id, COMPLETE) is None  # 90 ms of pause so far
     for f in frames("." * 2):
-        seg.feed(f)
-    assert seg.close_if_paused(peek.id, 180) is Pausing.PAUSING  # 150 ms
-    seg.feed(frames(".")[0])
-    closed = seg.close_if_paused(peek.id, 180)  # 180 ms: closed at the peek
+        assert seg.feed(f) is None  # 150 ms
+    closed = seg.feed(frames(".")[0])  # 180 ms: closed at the peek
     assert isinstance(closed, Utterance) and closed.end == peek.end
     assert not seg.in_speech
 
 
 def test_speech_during_the_wait_overtakes_the_early_close() -> None:
     # a stop consonant: a short closure inside a word, then the word goes on
-    cfg = replace(plain(VadConfig(peek_ms=90)), hangover_ms=600)
+    cfg = replace(plain(VadConfig(peek_ms=90, early_end_ms=180)), hangover_ms=600)
     seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
     peeks = []
     for f in frames("." * 10 + "#" * 20 + "..."):
         seg.feed(f)
         peeks += [p] if (p := seg.take_peek()) else []
-    assert seg.close_if_paused(peeks[0].id, 180) is Pausing.PAUSING
-    seg.feed(frames("#")[0])  # the word goes on
-    assert seg.close_if_paused(peeks[0].id, 180) is None
+    assert seg.hear(peeks[0].id, COMPLETE) is None
+    assert seg.feed(frames("#")[0]) is None  # the word goes on
+    for f in frames("." * 6):
+        assert seg.feed(f) is None  # the close was dropped: no close at the old peek
     assert seg.in_speech
 
 
