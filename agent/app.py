@@ -83,8 +83,13 @@ class Pipeline:
         self._room = threading.BoundedSemaphore(listening.queue_size)
         self._answers: queue.Queue[tuple[int, Verdict | None]] = queue.Queue()
         """The hearings' verdicts on peeks (worker to capture thread), for the turn policy."""
-        self._asked: tuple[int, Verdict] | None = None
-        """The latest peek heard as a command that may end there (worker thread)."""
+        self._asked: dict[int, Verdict] = {}
+        self._complete: tuple[int, float] | None = None
+        """(utterance, end of speech) of the pause whose peek was a complete command
+        (worker thread): live, its whole peek can arrive while that close waits, and
+        hearing it would only hold up the utterance."""
+        """Peeks of the open utterance heard as a command that may end there (worker
+        thread), by peek id: a later peek can be heard while the close at one waits."""
         self._streams = Streamer(worker.recogniser, self._emit)
         self._stop = threading.Event()
         self._failed_in_a_row = 0
@@ -275,6 +280,8 @@ class Pipeline:
         try:
             if not self._queue.empty():
                 pass  # something newer is waiting: stale
+            elif (peek.utterance, peek.end) == self._complete:
+                pass  # this pause's first peek was a complete command: its close is due
             elif self._streams.on:  # the stream's partial text says whether it is complete
                 verdict = Verdict.COMPLETE \
                     if self.worker.complete_so_far(self._streams.partial) else None
@@ -282,14 +289,19 @@ class Pipeline:
                 verdict = early.verdict
         except Exception as exc:  # noqa: BLE001 - the normal end still comes
             self._failed(f"peek at {peek.start:.2f}-{peek.end:.2f} s failed", exc)
-        self._asked = None if verdict is None else (peek.id, verdict)
+        if verdict is not None:
+            self._asked[peek.id] = verdict
+        if verdict is Verdict.COMPLETE:
+            self._complete = (peek.utterance, peek.end)
         self._answers.put((peek.id, verdict))
 
     def _count_end(self, utt: Utterance) -> None:
         """Count an utterance the turn policy ended at a peek (worker thread)."""
-        if self._asked is None or utt.peek < 0 or self._asked[0] != utt.peek:
+        asked, self._asked = self._asked, {}
+        verdict = asked.get(utt.peek) if utt.peek >= 0 else None
+        if verdict is None:
             return
-        if self._asked[1] is Verdict.SETTLED:
+        if verdict is Verdict.SETTLED:
             self.stats.settled_ends += 1
         else:
             self.stats.early_ends += 1

@@ -48,9 +48,10 @@ class Worker:
         self._whole: Heard | None = None
         """The latest whole peek, heard: when the utterance ends at that pause its audio
         is the same, and so is its hearing."""
-        self._early: tuple[int, Early] | None = None
-        """The latest peek heard as a command that may end there, by peek id: acted on
-        when the utterance ends at that peek."""
+        self._early: dict[int, Early] = {}
+        """The peeks of the open utterance heard as a command that may end there, by peek id:
+        the one it ends at is acted on.  Live, a later (whole) peek can be heard while the
+        close at an earlier one waits, so each is kept, not only the latest."""
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -60,9 +61,10 @@ class Worker:
         """Hear (from `stream`, when the utterance was streamed while spoken), decide and
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
-        early, self._early = self._early, None
-        if early is not None and early[0] == utt.peek and utt.peek >= 0:
-            return self.conclude(replace(early[1].heard, utterance=utt))
+        earlies, self._early = self._early, {}
+        early = earlies.get(utt.peek) if utt.peek >= 0 else None
+        if early is not None:
+            return self.conclude(replace(early.heard, utterance=utt))
         try:
             heard = self._heard_at_peek(utt) if stream is None else None
             heard = heard or self.hear(utt, stream)
@@ -103,7 +105,8 @@ class Worker:
             self.decider.prepare(heard)
             return None
         early = None if heard.transcript.doubt else self._verdict(heard, peek)
-        self._early = None if early is None else (peek.id, early)
+        if early is not None:
+            self._early[peek.id] = early
         return early
 
     def _verdict(self, heard: Heard, peek: Peek) -> Early | None:
