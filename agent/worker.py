@@ -37,7 +37,7 @@ class Early:
 
 
 class Worker:
-    """Hears, decides and acts on one utterance at a time (on the pipeline's worker thread)."""
+    """Hears, decides and acts on one utterance at a time (on the pipeline's processing thread)."""
 
     def __init__(self, recogniser: Recogniser, decider: Decider, executor: Executor,
                  alternatives: int = 5) -> None:
@@ -50,8 +50,7 @@ class Worker:
         is the same, and so is its hearing."""
         self._early: dict[int, Early] = {}
         """The peeks of the open utterance heard as a command that may end there, by peek id:
-        the one it ends at is acted on.  Live, a later (whole) peek can be heard while the
-        close at an earlier one waits, so each is kept, not only the latest."""
+        the one it ends at is acted on."""
 
     @property
     def dispatcher(self) -> Dispatcher:
