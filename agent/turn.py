@@ -3,12 +3,12 @@
 One pure object (no threads, no queues, no audio) fed each frame of an open utterance
 with its verdicts (webrtcvad behind the noise gate, Silero) and the hearings of peeks at
 the speech so far; its clock is the frames' stream time.  The rules it keeps:
-- after `peek_ms` of pause it asks for a peek at the speech so far, and again at
-  `tail_ms` (a whole peek: all the audio the utterance would have if it closed there);
+- after PEEK_MS of pause it asks for a peek at the speech so far, and again at
+  TAIL_MS (a whole peek: all the audio the utterance would have if it closed there);
 - a complete command nothing could extend (Verdict.COMPLETE) ends at that pause once it
   has lasted `early_end_ms`, if no speech came since;
 - an extendable command, or one found on a second try (Verdict.SETTLED, given on the
-  whole peek), ends there once the pause has lasted `settle_ms`;
+  whole peek), ends there once the pause has lasted SETTLE_MS;
 - anything else ends at the segmenter's end: Silero's `end_ms` of non-speech, or
   webrtcvad's `hangover_ms` when neither hears speech; speech past `max_utterance_s` is cut;
 - streaming recognisers give their verdict on the partial text, the same way.
@@ -26,6 +26,15 @@ from agent.messages import AudioFrame
 if TYPE_CHECKING:
     from agent.config import VadConfig
 
+PEEK_MS = 60
+"""A pause this long asks for a peek at the speech so far (0: never)."""
+TAIL_MS = 150
+"""Silence an utterance keeps after its speech; a pause this long asks for the whole peek
+(a first peek's audio stops PEEK_MS after the speech, which can cut a final consonant)."""
+SETTLE_MS = 300
+"""A command more words could extend, or one found on a second try, ends once the pause
+has lasted this long: a 200 ms pause inside a command keeps it whole."""
+
 
 class Verdict(Enum):
     """What a hearing of the speech so far says about ending at its pause."""
@@ -34,7 +43,7 @@ class Verdict(Enum):
     """A complete, exact command nothing said next could extend: wait early_end_ms."""
     SETTLED = "settled"
     """A command with no free text that more words could extend, or found on a second
-    try, heard at a whole peek: wait settle_ms."""
+    try, heard at a whole peek: wait SETTLE_MS."""
 
 
 class End(Enum):
@@ -62,7 +71,7 @@ CONTINUE = Continue()
 
 @dataclass(frozen=True, slots=True)
 class PeekNow:
-    """Hear the speech so far: a pause has lasted peek_ms (or tail_ms, `whole`)."""
+    """Hear the speech so far: a pause has lasted PEEK_MS (or TAIL_MS, `whole`)."""
 
     id: int
     """Sequence number of peeks in the stream, from 0; give it back to feed_hearing."""
@@ -71,13 +80,13 @@ class PeekNow:
     end: float
     """Stream time where that speech ends, in seconds."""
     whole: bool
-    """The pause has lasted tail_ms: the audio to hear is all the utterance would have
+    """The pause has lasted TAIL_MS: the audio to hear is all the utterance would have
     if it ended at this pause."""
 
 
 @dataclass(frozen=True, slots=True)
 class EndNow:
-    """End the utterance at frame `at` (its speech; the segmenter adds tail_ms)."""
+    """End the utterance at frame `at` (its speech; the segmenter adds TAIL_MS)."""
 
     at: int
     """Index, in the open utterance's frames, of the last frame of speech kept
@@ -113,17 +122,21 @@ class _Waiting:
 
 
 class TurnPolicy:
-    """Decides the end of each utterance the segmenter opens; see the module doc."""
+    """Decides the end of each utterance the segmenter opens; see the module doc.  The
+    timings are the module's constants; tests and benches may give others."""
 
-    def __init__(self, cfg: VadConfig, frame_ms: int, silero: bool) -> None:
+    def __init__(self, cfg: VadConfig, frame_ms: int, silero: bool, *,
+                 peek_ms: int = PEEK_MS, settle_ms: int = SETTLE_MS,
+                 tail_ms: int = TAIL_MS) -> None:
         self._cfg = cfg
+        self._settle_ms = settle_ms
         self._frame_ms = frame_ms
         self._silero = silero
         """Silero judges the end: pauses count from its speech, not webrtcvad's."""
         self._hangover = max(1, round(cfg.hangover_ms / frame_ms))
         self._end = max(1, round(cfg.end_ms / frame_ms))
-        self._peek_after = round(cfg.peek_ms / frame_ms)
-        self._tail = round(cfg.tail_ms / frame_ms)
+        self._peek_after = round(peek_ms / frame_ms)
+        self._tail = round(tail_ms / frame_ms)
         self._peeks = 0
         self._ends: list[float] = []
         """Stream time where each frame of the open utterance ends (empty: none open)."""
@@ -182,7 +195,7 @@ class TurnPolicy:
                 or not pause.first <= peek <= pause.last or self._ref() != pause.at:
             return CONTINUE
         wait, why = (self._cfg.early_end_ms, End.COMPLETE) if verdict is Verdict.COMPLETE \
-            else (self._cfg.settle_ms, End.SETTLED)
+            else (self._settle_ms, End.SETTLED)
         self._waiting = _Waiting(peek, pause.at, wait, why)
         return self._due()
 
@@ -203,7 +216,7 @@ class TurnPolicy:
         return self._ended(waiting.at, waiting.why, waiting.peek)
 
     def _peek(self, now: int, voiced_s: float) -> TurnState:
-        """A peek when the pause reaches peek_ms, a whole one at tail_ms (each once)."""
+        """A peek when the pause reaches PEEK_MS, a whole one at TAIL_MS (each once)."""
         ref = self._ref()
         if not self._peek_after or ref < 0 or now - ref < self._peek_after \
                 or voiced_s < self._cfg.min_speech_ms / 1000:

@@ -33,7 +33,7 @@ class Early:
     verdict: Verdict
     """COMPLETE: nothing said next could extend it; SETTLED: a command with no free text,
     as heard or on a second try, at a whole peek (all the utterance's audio: a first
-    peek's stops peek_ms after the speech, which can cut a final consonant)."""
+    peek's stops PEEK_MS after the speech, which can cut a final consonant)."""
 
 
 class Worker:

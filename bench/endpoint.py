@@ -45,7 +45,7 @@ from agent.audio.endpoint import ModelOpinion, SileroModel  # noqa: E402
 from agent.audio.vad import Segmenter  # noqa: E402
 from agent.config import VadConfig  # noqa: E402
 from agent.messages import SAMPLE_RATE, AudioFrame  # noqa: E402
-from agent.turn import Verdict  # noqa: E402
+from agent.turn import PEEK_MS, Verdict  # noqa: E402
 
 FRAME_MS = 30
 LEAD_S, TRAIL_S, PAUSE_S = 1.0, 2.0, 0.25
@@ -212,6 +212,18 @@ def ms(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1000:5.0f} / {max(xs) * 1000:5.0f}"
 
 
+@dataclass
+class Knobs:
+    """What this bench tries beyond the config: constants of the agent (agent/turn.py,
+    agent/audio/endpoint.py), set once from the command line."""
+
+    hysteresis: float = 0.0
+    peek_ms: int = PEEK_MS
+
+
+KNOBS = Knobs()
+
+
 def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
     """% of one core the segmenter uses over 60 s of near silence (-70 dBFS), or of
     2 s of white noise at -30 dBFS every 4 s (webrtcvad opens on it, so Silero runs)."""
@@ -221,9 +233,10 @@ def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
     if bursts:
         on = (np.arange(n) // (2 * SAMPLE_RATE)) % 2 == 1
         x[on] = rng.standard_normal(int(on.sum())).astype(np.float32) * 10 ** (-30 / 20)
-    opinion = ModelOpinion(model, cfg.end_threshold, cfg.end_hysteresis) \
+    opinion = ModelOpinion(model, cfg.end_threshold, KNOBS.hysteresis) \
         if cfg.end_model == "silero" else None
-    seg = Segmenter(cfg, FRAME_MS, opinion=opinion) if opinion else Segmenter(cfg, FRAME_MS)
+    seg = Segmenter(cfg, FRAME_MS, opinion=opinion, peek_ms=KNOBS.peek_ms) if opinion \
+        else Segmenter(cfg, FRAME_MS, peek_ms=KNOBS.peek_ms)
     frames = frames_of(to_pcm(x))
     t = time.thread_time()
     for f in frames:
@@ -234,8 +247,9 @@ def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
 def segmenter(cfg: VadConfig, model: TimedModel) -> Segmenter:
     if cfg.end_model == "silero":
         return Segmenter(cfg, FRAME_MS, opinion=ModelOpinion(model, cfg.end_threshold,
-                                                             cfg.end_hysteresis))
-    return Segmenter(cfg, FRAME_MS)
+                                                             KNOBS.hysteresis),
+                         peek_ms=KNOBS.peek_ms)
+    return Segmenter(cfg, FRAME_MS, peek_ms=KNOBS.peek_ms)
 
 
 def add(total: Tally, t: Tally) -> None:
@@ -281,12 +295,12 @@ def report_cpu(base: VadConfig, model: TimedModel) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    dflt = VadConfig()
+    dflt, knobs = VadConfig(), Knobs()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--end-ms", default="160,250,450", help="Silero end_ms values to try")
     ap.add_argument("--threshold", type=float, default=dflt.end_threshold)
-    ap.add_argument("--hysteresis", type=float, default=dflt.end_hysteresis)
-    ap.add_argument("--peek-ms", type=int, default=dflt.peek_ms)
+    ap.add_argument("--hysteresis", type=float, default=knobs.hysteresis)
+    ap.add_argument("--peek-ms", type=int, default=knobs.peek_ms)
     ap.add_argument("--voices", default=",".join(VOICES))
     ap.add_argument("--early-ms", default="",
                     help="also close at every peek once the pause lasts this long (ms, "
@@ -294,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause-ms", type=int, default=round(PAUSE_S * 1000),
                     help="the pause inside the 'pause' clips")
     args = ap.parse_args(argv)
-    base = VadConfig(peek_ms=args.peek_ms, end_threshold=args.threshold,
-                     end_hysteresis=args.hysteresis)
+    KNOBS.hysteresis, KNOBS.peek_ms = args.hysteresis, args.peek_ms
+    base = VadConfig(end_threshold=args.threshold)
     variants = {"webrtcvad": replace(base, end_model="none")}
     for e in args.end_ms.split(","):
         variants[f"silero {e}"] = replace(base, end_model="silero", end_ms=int(e))

@@ -29,7 +29,7 @@ import numpy as np
 
 from agent.audio.dc import DcBlocker
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
-from agent.turn import End, EndNow, PeekNow, TurnPolicy, TurnState, Verdict
+from agent.turn import PEEK_MS, TAIL_MS, End, EndNow, PeekNow, TurnPolicy, TurnState, Verdict
 
 if TYPE_CHECKING:
     from agent.config import VadConfig
@@ -58,7 +58,7 @@ class Peek:
     """A look at the open utterance at a short pause: the speech so far."""
 
     pcm: bytes
-    """Audio so far: s16le mono SAMPLE_RATE, pre-roll and up to tail_ms of the pause."""
+    """Audio so far: s16le mono SAMPLE_RATE, pre-roll and up to TAIL_MS of the pause."""
     start: float
     """Stream time where speech starts, in seconds (pre-roll excluded)."""
     end: float
@@ -70,8 +70,8 @@ class Peek:
     voiced: float
     """Seconds of audio the VAD called voiced between start and now."""
     whole: bool = False
-    """Its audio goes on tail_ms after the speech: all the audio the utterance would
-    have if it closed at this pause (the first peek's stops peek_ms after it)."""
+    """Its audio goes on TAIL_MS after the speech: all the audio the utterance would
+    have if it closed at this pause (the first peek's stops PEEK_MS after it)."""
 
 
 _START_WINDOW_MS = 300
@@ -114,18 +114,19 @@ def _configured_opinion(cfg: VadConfig) -> EndOpinion | None:
         return None
     from agent.audio.endpoint import silero_opinion
 
-    return silero_opinion(cfg.end_threshold, hysteresis=cfg.end_hysteresis)
+    return silero_opinion(cfg.end_threshold)
 
 
 class Segmenter:
     """Cuts a frame stream into utterances.  Feed frames of one fixed length.
 
-    `opinion` overrides the one the config names (end_model); `clock` stamps closed_at."""
+    `opinion` overrides the one the config names (end_model); `clock` stamps closed_at;
+    `peek_ms` (0: no peeks) is for tests and benches."""
 
     def __init__(self, cfg: VadConfig, frame_ms: int = 30,
                  classify: SpeechClassifier | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 opinion: EndOpinion | None = None) -> None:
+                 opinion: EndOpinion | None = None, peek_ms: int = PEEK_MS) -> None:
         self._cfg = cfg
         self._frame_s = frame_ms / 1000
         self._classify = classify or webrtc_classifier(cfg.aggressiveness)
@@ -139,8 +140,9 @@ class Segmenter:
         self._ring: deque[tuple[AudioFrame, bool, bool]] = deque(
             maxlen=self._pre_roll + self._window)
         """Recent frames while idle: (frame, voiced by the VAD, above the noise gate)."""
-        self._tail = round(cfg.tail_ms / frame_ms)
-        self.turn = TurnPolicy(cfg, frame_ms, silero=self._opinion is not None)
+        self._tail = round(TAIL_MS / frame_ms)
+        self.turn = TurnPolicy(cfg, frame_ms, silero=self._opinion is not None,
+                               peek_ms=peek_ms)
         """Decides when the open utterance ends."""
         self._frames: list[AudioFrame] = []
         self._speech_start: float | None = None
@@ -212,7 +214,7 @@ class Segmenter:
 
     def _close_at(self, state: EndNow) -> Utterance:
         """Close where the peek `state.peek` was taken: the utterance has the peek's times,
-        and its audio up to tail_ms after the speech (the peek's may stop sooner)."""
+        and its audio up to TAIL_MS after the speech (the peek's may stop sooner)."""
         assert state.peek is not None
         peek = self._peeks[state.peek]
         pcm = b"".join(f.pcm for f in self._frames[: state.at + 1 + self._tail])
@@ -244,7 +246,7 @@ class Segmenter:
         self.turn.close()
 
     def _offer_peek(self, state: PeekNow) -> None:
-        """The peek the policy asked for: the speech so far, up to tail_ms after it."""
+        """The peek the policy asked for: the speech so far, up to TAIL_MS after it."""
         assert self._speech_start is not None
         keep = self._frames[: state.at + 1 + self._tail]
         peek = Peek(pcm=b"".join(f.pcm for f in keep), start=self._speech_start,
@@ -297,7 +299,7 @@ class Segmenter:
         self._ring.extend((f, False, False) for f in leftover)
 
     def _close(self, ref: int | None = None, min_check: bool = True) -> Utterance | None:
-        """Close at frame `ref` (default: the last voiced one), keeping tail_ms after it."""
+        """Close at frame `ref` (default: the last voiced one), keeping TAIL_MS after it."""
         assert self._speech_start is not None
         ref = self.turn.voiced_at if ref is None else ref
         if ref < 0:  # a cut at max length left only silence behind

@@ -15,15 +15,19 @@ from agent.turn import CONTINUE, End, EndNow, PeekNow, TurnPolicy, TurnState, Ve
 FRAME_MS = 30
 SILENT = bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2)
 """The policy reads a frame's times, never its audio."""
-CFG = VadConfig(peek_ms=90, tail_ms=150, early_end_ms=150, settle_ms=300, end_ms=450,
-                hangover_ms=600, min_speech_ms=150, max_utterance_s=25.0)
+CFG = VadConfig(early_end_ms=150, end_ms=450, hangover_ms=600, min_speech_ms=150,
+                max_utterance_s=25.0)
+PEEK_MS, TAIL_MS, SETTLE_MS = 90, 150, 300
+"""The policy's timings, given (its constants may change)."""
 
 
 class Drive:
     """A policy with an open utterance and its frames' stream time (the clock)."""
 
-    def __init__(self, cfg: VadConfig = CFG, silero: bool = True) -> None:
-        self.policy = TurnPolicy(cfg, FRAME_MS, silero=silero)
+    def __init__(self, cfg: VadConfig = CFG, silero: bool = True, peek_ms: int = PEEK_MS,
+                 settle_ms: int = SETTLE_MS) -> None:
+        self.policy = TurnPolicy(cfg, FRAME_MS, silero=silero, peek_ms=peek_ms,
+                                 settle_ms=settle_ms, tail_ms=TAIL_MS)
         self.silero = silero
         self.n = 0
         self.policy.open(0.0, [], -1, -1)
@@ -58,7 +62,7 @@ def test_a_pause_asks_for_a_peek_at_peek_ms_and_a_whole_one_at_tail_ms() -> None
 
 def test_no_peek_without_enough_speech_or_with_peeks_off() -> None:
     assert Drive().peeks("####" + "." * 10) == []  # 120 ms < min_speech_ms
-    assert Drive(replace(CFG, peek_ms=0)).peeks("#" * 10 + "." * 10) == []
+    assert Drive(peek_ms=0).peeks("#" * 10 + "." * 10) == []
 
 
 def test_a_complete_command_ends_at_early_end_ms() -> None:
@@ -122,7 +126,7 @@ def test_speech_resuming_during_the_wait_drops_the_close() -> None:
 
 
 def test_no_new_peek_while_a_close_waits() -> None:
-    d = Drive(replace(CFG, settle_ms=300))
+    d = Drive(settle_ms=300)
     first, whole = d.peeks("#" * 10 + "." * 5)
     d.policy.feed_hearing(first.id, None)
     d.policy.feed_hearing(whole.id, Verdict.SETTLED)

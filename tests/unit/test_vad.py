@@ -21,7 +21,7 @@ from agent.audio.vad import (
 )
 from agent.config import ConfigError, VadConfig, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
-from agent.turn import Verdict
+from agent.turn import TAIL_MS, Verdict
 
 FRAME_MS = 30
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
@@ -216,17 +216,18 @@ class Opinion:
         return int(np.abs(np.frombuffer(pcm, dtype="<i2")).max()) > 2000
 
 
-NOISY = VadConfig(noise_gate_db=0.0, end_model="silero", end_ms=240, peek_ms=90)
+NOISY = VadConfig(noise_gate_db=0.0, end_model="silero", end_ms=240)
 """The gate off: the VAD calls the noise voiced, as webrtcvad does in loud noise."""
 END = 8
 """end_ms in frames."""
 
 
-def drive(pattern: str, cfg: VadConfig = NOISY, opinion: Opinion | None = None
+def drive(pattern: str, cfg: VadConfig = NOISY, opinion: Opinion | None = None,
+          peek_ms: int = 90
           ) -> tuple[list[tuple[int, Utterance]], list[tuple[int, Peek]], Segmenter]:
     """Feed the pattern; the utterances and peeks with the frame that produced them."""
     seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 7.0,
-                    opinion=opinion or Opinion())
+                    opinion=opinion or Opinion(), peek_ms=peek_ms)
     utts, peeks = [], []
     for i, f in enumerate(frames(pattern)):
         if (utt := seg.feed(f)) is not None:
@@ -287,12 +288,12 @@ def test_the_opinion_runs_only_while_an_utterance_is_open() -> None:
 # ---------------------------------------------------------------- peeks at pauses
 
 PEEK = 3
-"""peek_ms (90) in frames."""
-TAIL = 5
-"""tail_ms (150) in frames."""
+"""peek_ms (90, given) in frames."""
+TAIL = round(TAIL_MS / FRAME_MS)
+"""TAIL_MS in frames."""
 
 
-@pytest.mark.parametrize("cfg", [NOISY, plain(VadConfig(peek_ms=90))], ids=["opinion", "vad"])
+@pytest.mark.parametrize("cfg", [NOISY, plain()], ids=["opinion", "vad"])
 def test_two_peeks_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
     gap = "." if cfg.end_model == "none" else "n"
     pattern = "." * 10 + "#" * 20 + gap * 5 + "#" * 20 + "." * 30
@@ -379,8 +380,7 @@ def test_no_peek_for_a_burst_too_short_to_be_speech() -> None:
 
 
 def test_peeks_off() -> None:
-    _, peeks, _ = drive("." * 10 + "#" * 20 + "n" * 5 + "#" * 20 + "." * 30,
-                        replace(NOISY, peek_ms=0))
+    _, peeks, _ = drive("." * 10 + "#" * 20 + "n" * 5 + "#" * 20 + "." * 30, peek_ms=0)
     assert peeks == []
 
 
@@ -436,14 +436,34 @@ def test_end_model_config_is_checked(tmp_path: Path) -> None:
     path.write_text('[vad]\nend_model = "rnnoise"\n')
     with pytest.raises(ConfigError, match=r"'vad.end_model'.*'silero', 'none'"):
         load_config(path)
-    path.write_text("[vad]\npeek_ms = -5\n")
-    with pytest.raises(ConfigError, match=r"'vad\.peek_ms'"):
+    path.write_text("[vad]\nend_ms = -5\n")
+    with pytest.raises(ConfigError, match=r"'vad\.end_ms'"):
+        load_config(path)
+
+
+def test_a_retired_setting_is_one_warning_and_ignored(tmp_path: Path, caplog) -> None:
+    """An old config file still loads: each key that is a constant now gets one warning
+    line naming the file and the key; the rest of the file applies."""
+    path = tmp_path / "config.toml"
+    path.write_text("[audio]\nqueue_blocks = 300\n[vad]\npeek_ms = 60\nsettle_ms = 5\n"
+                    "tail_ms = 1\nend_hysteresis = 0.1\nend_ms = 300\n")
+    with caplog.at_level(logging.WARNING, logger="agent.config"):
+        cfg = load_config(path)
+    assert cfg.vad.end_ms == 300
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 5, lines
+    for key in ("audio.queue_blocks", "vad.peek_ms", "vad.settle_ms", "vad.tail_ms",
+                "vad.end_hysteresis"):
+        (line,) = [x for x in lines if f"'{key}'" in x]
+        assert line.startswith(f"{path}: ") and "\n" not in line, line
+    path.write_text("[vad]\npeek_mss = 60\n")  # a typo is still an error
+    with pytest.raises(ConfigError, match=r"'vad\.peek_mss'"):
         load_config(path)
 
 
 def test_an_early_close_waits_for_the_pause_to_last() -> None:
-    cfg = replace(plain(VadConfig(peek_ms=90, early_end_ms=180)), hangover_ms=600)
-    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
+    cfg = replace(plain(VadConfig(early_end_ms=180)), hangover_ms=600)
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0, peek_ms=90)
     peeks = []
     for f in frames("." * 10 + "#" * 20 + "." * 3):
         assert seg.feed(f) is None
@@ -459,8 +479,8 @@ def test_an_early_close_waits_for_the_pause_to_last() -> None:
 
 def test_speech_during_the_wait_overtakes_the_early_close() -> None:
     # a stop consonant: a short closure inside a word, then the word goes on
-    cfg = replace(plain(VadConfig(peek_ms=90, early_end_ms=180)), hangover_ms=600)
-    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
+    cfg = replace(plain(VadConfig(early_end_ms=180)), hangover_ms=600)
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0, peek_ms=90)
     peeks = []
     for f in frames("." * 10 + "#" * 20 + "..."):
         seg.feed(f)
