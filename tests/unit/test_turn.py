@@ -11,6 +11,9 @@ import pytest
 from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame
 from agent.turn import CONTINUE, End, EndNow, PeekNow, TurnPolicy, TurnState, Verdict
+from agent.turn import PEEK_MS as PEEK
+from agent.turn import SETTLE_MS as SETTLE
+from agent.turn import TAIL_MS as TAIL
 
 FRAME_MS = 30
 SILENT = bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2)
@@ -163,3 +166,56 @@ def test_pauses_count_from_silero_not_from_noise_webrtcvad_calls_voiced() -> Non
     assert [p.at for p in peeks] == [9]
     without = Drive(silero=False)
     assert without.peeks("#" * 10 + "nnn") == []  # webrtcvad alone: no pause yet
+
+
+
+def answered(d: Drive, pattern: str, verdicts: dict[bool, Verdict | None]
+             ) -> list[tuple[int, TurnState]]:
+    """Feed the pattern as the processing thread does: each peek asked for is heard at
+    once (its verdict by whether it is whole) and answered before the next frame; the
+    states with the frame each came at, up to the end."""
+    states: list[tuple[int, TurnState]] = []
+    for i, ch in enumerate(pattern):
+        (state,) = d.frames(ch)
+        if isinstance(state, PeekNow):
+            states.append((i, state))
+            state = d.policy.feed_hearing(state.id, verdicts[state.whole])
+        states.append((i, state))
+        if isinstance(state, EndNow):
+            break
+    return states
+
+
+def test_a_complete_first_peek_is_never_followed_by_a_whole_one() -> None:
+    """The close at the first peek waits early_end_ms, longer here than TAIL_MS: no whole
+    peek is asked for meanwhile (live, hearing one held the close up)."""
+    d = Drive(replace(CFG, early_end_ms=240))
+    states = answered(d, "#" * 10 + "." * 10, {False: Verdict.COMPLETE, True: None})
+    peeks = [s for _, s in states if isinstance(s, PeekNow)]
+    assert [p.whole for p in peeks] == [False]
+    i, end = states[-1]
+    assert isinstance(end, EndNow)
+    assert (end.why, end.peek, end.at) == (End.COMPLETE, peeks[0].id, 9)
+    assert (i - 9) * FRAME_MS == 240
+
+
+def test_a_whole_peek_heard_complete_ends_at_once() -> None:
+    """The first peek cut a consonant (no verdict); the whole one, at TAIL_MS, is a
+    complete command and the pause is already longer than early_end_ms."""
+    d = Drive()
+    states = answered(d, "#" * 10 + "." * 10, {False: None, True: Verdict.COMPLETE})
+    (i, whole), (j, end) = states[-2:]
+    assert isinstance(whole, PeekNow) and whole.whole and i == j
+    assert isinstance(end, EndNow) and (end.why, end.peek) == (End.COMPLETE, whole.id)
+
+
+def test_the_policys_own_timings_are_its_constants() -> None:
+    d = Drive()
+    d.policy = TurnPolicy(CFG, FRAME_MS, silero=True)  # no timings given
+    d.policy.open(0.0, [], -1, -1)
+    states = answered(d, "#" * 10 + "." * 20, {False: None, True: Verdict.SETTLED})
+    asked = [(i - 9) * FRAME_MS for i, s in states if isinstance(s, PeekNow)]
+    assert asked == [PEEK, TAIL]  # ms of pause when each peek was asked for
+    i, end = states[-1]
+    assert isinstance(end, EndNow) and end.why is End.SETTLED
+    assert (i - 9) * FRAME_MS == SETTLE
