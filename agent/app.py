@@ -10,7 +10,8 @@ segmenter and its turn policy (agent/turn.py); a peek the policy asks for is hea
 there and its verdict given back before the next frame; then hear, decide, act
 (agent/worker.py), one utterance at a time, so each is recognised with the vocabulary of
 the mode the previous one left.  Frames that arrive meanwhile wait in the queue and are
-caught up afterwards: pauses are measured on the audio's clock, not the wall clock.
+caught up afterwards: pauses are measured on the audio's clock, not the wall clock
+(audio lost to a full queue ends the open utterance there: agent/turn.py).
 
 An utterance whose processing fails is reported with the error and processing goes on;
 after MAX_FAILURES failures in a row the pipeline stops and run() raises PipelineError.
@@ -94,8 +95,6 @@ class Pipeline:
             maxsize=listening.queue_size)
         self._dropping: list[float] = []
         """Stream times of the first and last frame of the run of drops going on (live)."""
-        self._next_start: float | None = None
-        """Stream time the next frame should start at, if none was lost before it."""
         self._verdicts: dict[int, Verdict] = {}
         """The open utterance's peeks heard as a command that may end there, by peek id."""
         self._streams = Streamer(worker.recogniser, self._emit)
@@ -214,7 +213,6 @@ class Pipeline:
         """One frame through the gate, the segmenter and the turn policy; a peek it asks
         for heard now; the utterance it closes heard, decided and acted on."""
         self.stats.frames += 1
-        self._after_gap(frame)
         utt = self._gated(frame, arrived) if self.listening.gate else self._active.feed(frame)
         self._note_hearing()
         self._streams.frame(self._active, frame, utt)
@@ -225,20 +223,6 @@ class Pipeline:
                 self._note_hearing()
                 self._streams.frame(segmenter, None, utt)
         if utt is not None:
-            self._handle(utt)
-
-    def _after_gap(self, frame: AudioFrame) -> None:
-        """Frames were lost before `frame` (a full queue or a device overrun): the open
-        utterance ends where its audio does, not joined to speech after the gap."""
-        expected, self._next_start = self._next_start, frame.start + frame.duration
-        if expected is None or frame.start - expected < frame.duration / 2:
-            return
-        log.info("audio lost at %.2f-%.2f s: the open utterance ends there",
-                 expected, frame.start)
-        segmenter = self._active
-        if (utt := segmenter.flush()) is not None:
-            self._note_hearing()
-            self._streams.frame(segmenter, None, utt)
             self._handle(utt)
 
     def _gated(self, frame: AudioFrame, arrived: float) -> Utterance | None:

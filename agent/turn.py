@@ -11,6 +11,7 @@ the speech so far; its clock is the frames' stream time.  The rules it keeps:
   whole peek), ends there once the pause has lasted SETTLE_MS;
 - anything else ends at the segmenter's end: Silero's `end_ms` of non-speech, or
   webrtcvad's `hangover_ms` when neither hears speech; speech past `max_utterance_s` is cut;
+- audio lost inside an utterance (frames missing from the stream) ends it before the gap;
 - streaming recognisers give their verdict on the partial text, the same way.
 The segmenter (agent/audio/vad.py) carries the audio and does what the policy says.
 """
@@ -55,6 +56,8 @@ class End(Enum):
     """Silero heard no speech for end_ms."""
     CUT = "cut"
     """Speech went on past max_utterance_s: cut there, and the utterance goes on."""
+    LOST = "lost"
+    """Audio was lost after it (a full queue, a device overrun): it ends before the gap."""
     COMPLETE = "complete"
     """At a peek heard as a complete command (Verdict.COMPLETE)."""
     SETTLED = "settled"
@@ -185,6 +188,14 @@ class TurnPolicy:
         if self._waiting is not None:
             return self._due()  # no more peeks while a close waits
         return self._peek(now, voiced_s)
+
+    def lost_before(self, frame: AudioFrame) -> EndNow | None:
+        """Whether audio was lost just before `frame`, the next one (its stream time does
+        not follow on): then the open utterance ends at its last speech, and `frame` is
+        no part of it; else None, and `frame` goes to feed_frame."""
+        if not self._ends or frame.start - self._ends[-1] < frame.duration / 2:
+            return None
+        return self._ended(max(self.voiced_at, self.said_at), End.LOST)
 
     def feed_hearing(self, peek: int, verdict: Verdict | None) -> TurnState:
         """What the hearing of peek `peek` says (None: not a command that may end here).

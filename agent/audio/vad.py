@@ -180,6 +180,8 @@ class Segmenter:
         frame = self._dc.remove(frame)
         voiced = self._classify(frame.pcm)
         loud = self._gate is None or self._gate.passes(frame.pcm)
+        if self._speech_start is not None and (lost := self.turn.lost_before(frame)):
+            return self._lost(lost, frame, voiced, loud)
         if self._speech_start is None:
             return self._idle(frame, voiced, loud)
         self._heard += voiced
@@ -188,6 +190,16 @@ class Segmenter:
         self._frames.append(frame)
         # steady noise the VAD calls speech (below the gate) does not hold it open
         return self._do(self.turn.feed_frame(frame, voiced and loud, said, self._voiced_s()))
+
+    def _lost(self, state: EndNow, frame: AudioFrame, voiced: bool, loud: bool
+              ) -> Utterance | None:
+        """Audio was lost before `frame`: close before the gap; `frame` starts afresh."""
+        log.info("audio lost at %.2f-%.2f s: the open utterance ends there",
+                 self._frames[-1].start + self._frames[-1].duration, frame.start)
+        utt = self._do(state)
+        self._ring.clear()  # no pre-roll from before the gap
+        self._idle(frame, voiced, loud)
+        return utt
 
     def take_peek(self) -> Peek | None:
         """The peek the last feed() made at a pause, if any (each is handed out once)."""

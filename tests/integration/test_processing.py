@@ -132,7 +132,7 @@ def test_audio_lost_inside_speech_ends_the_utterance_at_the_gap(
     pipeline = build(cfg, executor=DryRunExecutor(), recogniser=whisper,
                      listening=Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms)),
                      on_outcome=outcomes.append).running()
-    with caplog.at_level(logging.INFO, logger="agent.app"):
+    with caplog.at_level(logging.INFO, logger="agent.audio.vad"):
         pipeline.run()
 
     frame_s = cfg.audio.block_ms / 1000

@@ -219,3 +219,14 @@ def test_the_policys_own_timings_are_its_constants() -> None:
     i, end = states[-1]
     assert isinstance(end, EndNow) and end.why is End.SETTLED
     assert (i - 9) * FRAME_MS == SETTLE
+
+
+def test_audio_lost_inside_an_utterance_ends_it_before_the_gap() -> None:
+    d = Drive()
+    d.frames("#" * 10 + "..")
+    assert d.policy.lost_before(AudioFrame(SILENT, d.n * FRAME_MS / 1000)) is None  # on time
+    later = AudioFrame(SILENT, (d.n + 20) * FRAME_MS / 1000)  # 20 frames never came
+    end = d.policy.lost_before(later)
+    assert end == EndNow(9, pytest.approx(0.30), End.LOST)
+    assert not d.policy.in_turn
+    assert d.policy.lost_before(later) is None  # nothing open: nothing to end

@@ -507,3 +507,15 @@ def test_the_dc_blocker_takes_out_an_offset_and_leaves_clean_audio_alone() -> No
     out = np.concatenate([np.frombuffer(blocker.remove(f).pcm, "<i2") for f in shifted])
     assert abs(float(out.mean())) < 0.01 * 32768
     assert np.abs(out.astype(np.int32) - tone).max() < 0.02 * 32768  # -34 dBFS at worst
+
+
+def test_audio_lost_inside_speech_closes_before_the_gap_and_starts_afresh() -> None:
+    seg = Segmenter(plain(), FRAME_MS, classify=loud, clock=lambda: 0.0)
+    before, after = frames("." * 10 + "#" * 20), frames("." * 80 + "#" * 20 + "." * 30)[60:]
+    assert all(seg.feed(f) is None for f in before)
+    closed = seg.feed(after[0])  # 1.5 s of audio never came (30 frames)
+    assert isinstance(closed, Utterance)
+    assert closed.end == pytest.approx(0.90) and closed.start == pytest.approx(0.30)
+    assert len(closed.pcm) <= 30 * len(before[0].pcm)  # nothing from after the gap
+    rest = [u for f in after[1:] if (u := seg.feed(f)) is not None]
+    assert [(u.start, u.end) for u in rest] == [(pytest.approx(2.4), pytest.approx(3.0))]
