@@ -1,17 +1,24 @@
-"""Runs the stages: source -> segmenter -> [queue] -> hear -> decide -> act.
+"""Runs the stages: source -> [frame queue] -> gate -> segmenter -> turn policy -> hear ->
+decide -> act.
 
-Two threads: capture (source frames through the pure segmenter into a
-bounded queue of utterances) and the worker (agent/worker.py: hear, decide,
-act, one utterance at a time, so each is recognised with the vocabulary of the
-mode the previous one left).  Shutdown sets an event, sends a stop marker, joins
-with a timeout.  An utterance whose processing fails is reported with the error
-and the worker goes on; after MAX_FAILURES failures in a row the pipeline stops
-and run() raises PipelineError.
+Two threads, and an utterance crosses between them once, as frames: the capture thread
+only takes the source's frames and puts them, stamped with the time they arrived, into a
+bounded queue (live: a frame that finds it full is dropped, counted and logged, so the
+source never waits; a file waits, so nothing is lost and a run is deterministic).  The
+processing thread owns each utterance from its first frame to its action: the gate, the
+segmenter and its turn policy (agent/turn.py); a peek the policy asks for is heard right
+there and its verdict given back before the next frame; then hear, decide, act
+(agent/worker.py), one utterance at a time, so each is recognised with the vocabulary of
+the mode the previous one left.  Frames that arrive meanwhile wait in the queue and are
+caught up afterwards: pauses are measured on the audio's clock, not the wall clock
+(audio lost to a full queue ends the open utterance there: agent/turn.py).
 
-Live, an optional gate (agent/desktop/gate.py) decides per frame what reaches
-the segmenter (listening off, push-to-talk, muted while a cue plays); activity
-events (hearing, recognising) go to `on_event`; `call(fn)` runs fn on the worker
-thread between utterances (the tray changes the dispatcher's mode that way).
+An utterance whose processing fails is reported with the error and processing goes on;
+after MAX_FAILURES failures in a row the pipeline stops and run() raises PipelineError.
+Live, an optional gate (agent/desktop/gate.py) decides per frame, by the time the frame
+arrived, what reaches the segmenter (listening off, push-to-talk, muted while a cue
+plays); activity events (hearing, recognising) go to `on_event`; `call(fn)` runs fn on the
+processing thread between frames (the tray changes the dispatcher's mode that way).
 """
 
 from __future__ import annotations
@@ -21,30 +28,27 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from agent.audio.vad import Pausing, Peek
+from agent.audio.vad import Peek
 from agent.listening import Listening
 from agent.messages import Activity, ActivityEvent, AudioFrame, Outcome, Utterance
 from agent.streaming import Streamer
-from agent.worker import Early, EndAt, Worker
+from agent.turn import Verdict
+from agent.worker import Worker
 
 log = logging.getLogger(__name__)
 
-_STOP = None
+_END = None
+"""Put after the source's last frame (or at stop): nothing more comes."""
 _JOIN_TIMEOUT_S = 5.0
+_POLL_S = 0.2
+"""How often an idle processing thread looks at control calls and the stop event."""
 MAX_FAILURES = 5
 """Utterances in a row whose processing may fail before the pipeline gives up."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """The worker's request to close at a peek (worker thread to capture thread)."""
-
-    box: queue.Queue[Utterance | None]
-    """Where the capture thread puts the closed utterance, or None (speech went on)."""
-    end: EndAt
-    """How long the pause must last first (vad.early_end_ms or vad.settle_ms)."""
+_Arrived = tuple[AudioFrame, float]
+"""A frame and the time.monotonic() at which the capture thread took it from the source."""
 
 
 class PipelineError(RuntimeError):
@@ -54,8 +58,10 @@ class PipelineError(RuntimeError):
 @dataclass
 class PipelineStats:
     utterances: int = 0
-    dropped_utterances: int = 0
-    """Utterances the queue had no room for (live sources only); each is logged."""
+    frames: int = 0
+    """Frames processed (through the gate and the segmenter)."""
+    dropped_frames: int = 0
+    """Frames the queue had no room for (live sources only); each run of them is logged."""
     dropped_controls: int = 0
     """Control calls refused because too many were waiting; each is logged."""
     failures: int = 0
@@ -64,8 +70,8 @@ class PipelineStats:
     """Utterances closed at a pause because they were a complete command (peeks), after
     vad.early_end_ms."""
     settled_ends: int = 0
-    """Utterances closed at a pause after vad.settle_ms: a command more words could
-    extend, or one found on a second try."""
+    """Utterances closed at a pause a little later: a command more words could extend,
+    or one found on a second try."""
 
 
 class Pipeline:
@@ -74,6 +80,9 @@ class Pipeline:
     def __init__(self, listening: Listening, worker: Worker,
                  on_outcome: Callable[[Outcome], None],
                  on_event: Callable[[ActivityEvent], None] | None = None) -> None:
+        if listening.queue_size < 1:
+            raise ValueError(f"the frame queue needs room for a frame, not "
+                             f"{listening.queue_size}")
         self.listening = listening
         self.source = listening.source
         self.worker = worker
@@ -82,36 +91,29 @@ class Pipeline:
         self._on_event = on_event
         self._hearing = False
         self._controls: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=64)
-        self._queue: queue.Queue[Utterance | Peek | None] = queue.Queue(
-            maxsize=listening.queue_size + 2)
-        """Room for queue_size utterances (live: counted by _room), a peek and the stop."""
-        self._room = threading.BoundedSemaphore(listening.queue_size)
-        self._answers: queue.Queue[tuple[int, _Reply | None]] = queue.Queue()
-        """The worker's answers to peeks: (peek id, where to send the closed utterance and
-        how long the pause must last), or (peek id, None) for "not now"."""
-        self._capturing = threading.Event()
+        self._frames: queue.Queue[_Arrived | None] = queue.Queue(
+            maxsize=listening.queue_size)
+        self._dropping: list[float] = []
+        """Stream times of the first and last frame of the run of drops going on (live)."""
+        self._verdicts: dict[int, Verdict] = {}
+        """The open utterance's peeks heard as a command that may end there, by peek id."""
         self._streams = Streamer(worker.recogniser, self._emit)
         worker.on_partial = lambda text: self._emit(Activity.PARTIAL, True, text)
-        self._closing: tuple[int, _Reply] | None = None
-        """A close the worker asked for at a peek, waiting for the pause to last (capture
-        thread only)."""
         self._stop = threading.Event()
         self._failed_in_a_row = 0
-        self._next_utterance = 0
-        """Index after the last utterance closed at a peek (worker thread): older peeks
-        are stale."""
         self.stats = PipelineStats()
         self.source_error: BaseException | None = None
         self.fatal: PipelineError | None = None
 
     def run(self) -> None:
         capture = threading.Thread(target=self._capture, name="capture", daemon=True)
-        worker = threading.Thread(target=self._work, name="recogniser", daemon=True)
-        worker.start()
+        processing = threading.Thread(target=self._process_all, name="processing",
+                                      daemon=True)
+        processing.start()
         capture.start()
         try:
-            while worker.is_alive():
-                worker.join(timeout=0.2)
+            while processing.is_alive():
+                processing.join(timeout=_POLL_S)
         finally:
             self.stop()
             capture.join(timeout=_JOIN_TIMEOUT_S)
@@ -125,129 +127,110 @@ class Pipeline:
         self._stop.set()
         self.source.stop()
         try:
-            self._queue.put_nowait(_STOP)
+            self._frames.put_nowait(_END)
         except queue.Full:
-            log.debug("queue full at stop; the worker sees the stop event")
-
-    def _put(self, item: Utterance | Peek | None) -> None:
-        if self.listening.live and isinstance(item, Peek):
-            if self._queue.empty():  # only to an idle worker; never in an utterance's room
-                self._queue.put_nowait(item)
-            else:
-                log.debug("worker busy: peek %d skipped", item.id)
-            return
-        if self.listening.live and item is not _STOP:
-            if self._room.acquire(blocking=False):
-                self._queue.put_nowait(item)
-            else:
-                self.stats.dropped_utterances += 1
-                log.warning("recogniser behind: dropped utterance %.2f-%.2f s (%d so far)",
-                            item.start, item.end, self.stats.dropped_utterances)
-            return
-        while not self._stop.is_set():  # a file waits for the recogniser: nothing is lost
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+            log.debug("queue full at stop; processing sees the stop event")
 
     def call(self, fn: Callable[[], None]) -> None:
-        """Run `fn` on the worker thread before the next utterance (within 0.2 s when idle);
-        for changes to the dispatcher from other threads. Never blocks."""
+        """Run `fn` on the processing thread before the next frame (within 0.2 s when no
+        frames come); for changes to the dispatcher from other threads. Never blocks."""
         try:
             self._controls.put_nowait(fn)
         except queue.Full:
             self.stats.dropped_controls += 1
-            log.warning("worker busy: control request dropped (%d so far)",
+            log.warning("processing busy: control request dropped (%d so far)",
                         self.stats.dropped_controls)
 
+    # -- the capture thread: frames into the queue, nothing else
+
     def _capture(self) -> None:
-        self._capturing.set()
         try:
             for frame in self.source.frames():
-                self._answer_peeks(wait_for=None)
-                utt = self._take(frame) if self.listening.gate else self._active.feed(frame)
-                self._note_hearing()
-                self._streams.frame(self._active, frame, utt)
-                if utt is not None:
-                    self._put(utt)
-                self._try_close()
-                # no peek while a close waits for its pause (a file would wait for the
-                # answer while the worker waits for the close)
-                if utt is None and self._closing is None and (peek := self._peek()) is not None:
-                    self._put(peek)
-                    if not self.listening.live:  # a file waits for the answer
-                        self._answer_peeks(wait_for=peek.id)
-            utt = self._active.flush()
-            if utt is not None and not self._stop.is_set():
-                self._put(utt)
+                self._deliver((frame, time.monotonic()))
         except Exception as exc:  # noqa: BLE001 - handed to run(), which re-raises it
             self.source_error = exc
         finally:
-            self._capturing.clear()
-            self._answer_peeks(wait_for=None)
-            if self._closing is not None:
-                self._closing[1].box.put(None)  # the stream ended first
-            self._note_hearing(force_off=True)
-            self._put(_STOP)
+            self._dropped_until(None)
+            self._wait_put(_END)
 
-    def _peek(self) -> Peek | None:
-        """A peek at a pause of the hands-free segmenter (push-to-talk ends on release)."""
-        peek = self._active.take_peek()
-        can = self.worker.recogniser.capabilities
-        if peek is None or self._active is not self.listening.segmenter \
-                or not (can.peek or can.stream):
-            return None
-        return peek
-
-    def _answer_peeks(self, wait_for: int | None) -> None:
-        """Apply the worker's answers (capture thread); with `wait_for`, until that peek's."""
-        while True:
-            try:
-                peek_id, reply = self._answers.get(timeout=0.2) if wait_for is not None \
-                    else self._answers.get_nowait()
-            except queue.Empty:
-                if wait_for is None or self._stop.is_set():
-                    return
-                continue
-            if reply is not None:
-                self._closing = (peek_id, reply)
-                self._try_close()
-            if peek_id == wait_for:
-                return
-
-    def _try_close(self) -> None:
-        """The worker asked to close at a peek: done once the pause is long enough; refused
-        (None) when speech resumed or the utterance ended otherwise (capture thread)."""
-        if self._closing is None:
+    def _deliver(self, item: _Arrived) -> None:
+        if not self.listening.live:
+            self._wait_put(item)  # a file waits for processing: nothing is lost
             return
-        peek_id, reply = self._closing
-        wait = self._active.early_end_ms if reply.end is EndAt.COMPLETE \
-            else self._active.settle_ms
-        closed = self._active.close_if_paused(peek_id, wait)
-        if closed is not Pausing.PAUSING:
-            if closed is not None:
-                self._streams.frame(self._active, None, closed)
-            reply.box.put(closed)
-            self._closing = None
+        try:
+            self._frames.put_nowait(item)
+        except queue.Full:
+            self.stats.dropped_frames += 1
+            frame = item[0]
+            self._dropping = [self._dropping[0] if self._dropping else frame.start,
+                              frame.start + frame.duration]
+            return
+        self._dropped_until(item[0])
 
-    def _close_at(self, peek: Peek, end: EndAt) -> Utterance | None:
-        """Ask the capture thread to close the utterance at `peek` once the pause has
-        lasted as long as `end` says (worker thread): the utterance if no speech came
-        since, else None."""
-        reply = _Reply(queue.Queue(maxsize=1), end)
-        self._answers.put((peek.id, reply))
-        while not self._stop.is_set() and self._capturing.is_set():
+    def _dropped_until(self, frame: AudioFrame | None) -> None:
+        """A run of dropped frames is over (at `frame`, or at the end): log it once."""
+        if not self._dropping:
+            return
+        first, last = self._dropping
+        self._dropping = []
+        log.warning("processing behind: dropped the audio %.2f-%.2f s (%d frames so far)",
+                    first, last, self.stats.dropped_frames)
+
+    def _wait_put(self, item: _Arrived | None) -> None:
+        while not self._stop.is_set():
             try:
-                return reply.box.get(timeout=0.2)
-            except queue.Empty:
+                self._frames.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
                 continue
-        return None
 
-    def _take(self, frame: AudioFrame) -> Utterance | None:
-        """One live frame through the gate: dropped, silenced, fed, or closing push-to-talk."""
+    # -- the processing thread: an utterance from its first frame to its action
+
+    def _process_all(self) -> None:
+        item: _Arrived | None = None
+        try:
+            while self.fatal is None and (item := self._next()) is not None:
+                self._take(*item)
+            ended = item is None and self.fatal is None and self.source_error is None \
+                and not self._stop.is_set()
+            if ended and (utt := self._active.flush()) is not None:  # the source ended
+                self._handle(utt)
+        finally:
+            self._note_hearing(force_off=True)
+
+    def _next(self) -> _Arrived | None:
+        """The next frame and when it arrived; None when it is time to end."""
+        while True:
+            self._run_controls()
+            try:
+                item = self._frames.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return None
+                continue
+            return None if item is _END or self._stop.is_set() else item
+
+    def _take(self, frame: AudioFrame, arrived: float) -> None:
+        """One frame through the gate, the segmenter and the turn policy; a peek it asks
+        for heard now; the utterance it closes heard, decided and acted on."""
+        self.stats.frames += 1
+        utt = self._gated(frame, arrived) if self.listening.gate else self._active.feed(frame)
+        self._note_hearing()
+        self._streams.frame(self._active, frame, utt)
+        if utt is None and (peek := self._peek()) is not None:
+            segmenter = self._active
+            utt = segmenter.hear(peek.id, self._consider(peek))
+            if utt is not None:  # ended at this pause, at once
+                self._note_hearing()
+                self._streams.frame(segmenter, None, utt)
+        if utt is not None:
+            self._handle(utt)
+
+    def _gated(self, frame: AudioFrame, arrived: float) -> Utterance | None:
+        """One live frame through the gate, judged by when it arrived: dropped, silenced,
+        fed, or closing push-to-talk."""
         assert self.listening.gate is not None
-        verdict = self.listening.gate.verdict(time.monotonic())
+        verdict = self.listening.gate.verdict(arrived)
         segmenter = self.listening.segmenters[verdict.style]
         if segmenter is not self._active:  # the style changed: start afresh
             self._active.reset()
@@ -259,6 +242,60 @@ class Pipeline:
         if verdict.muted:  # our own cue: skipped, the open utterance (if any) kept
             return utt
         return segmenter.feed(frame)
+
+    def _peek(self) -> Peek | None:
+        """A peek at a pause of the hands-free segmenter (push-to-talk ends on release)."""
+        peek = self._active.take_peek()
+        can = self.worker.recogniser.capabilities
+        if peek is None or self._active is not self.listening.segmenter \
+                or not (can.peek or can.stream):
+            return None
+        return peek
+
+    def _consider(self, peek: Peek) -> Verdict | None:
+        """A peek at a pause, heard (or the stream's partial text read): whether the
+        speech so far is a command that may end at this pause, for the turn policy."""
+        verdict: Verdict | None = None
+        try:
+            if self._streams.on:  # the stream's partial text says whether it is complete
+                verdict = Verdict.COMPLETE \
+                    if self.worker.complete_so_far(self._streams.partial) else None
+            elif (early := self.worker.consider(peek)) is not None:
+                verdict = early.verdict
+        except Exception as exc:  # noqa: BLE001 - the normal end still comes
+            self._failed(f"peek at {peek.start:.2f}-{peek.end:.2f} s failed", exc)
+        if verdict is not None:
+            self._verdicts[peek.id] = verdict
+        return verdict
+
+    def _handle(self, utt: Utterance) -> None:
+        self.stats.utterances += 1
+        self._count_end(utt)
+        self._emit(Activity.RECOGNISING, True)
+        try:
+            outcome = self._process(utt)
+        finally:
+            self._emit(Activity.RECOGNISING, False)
+        self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
+                      lambda: self._on_outcome(outcome))
+
+    def _count_end(self, utt: Utterance) -> None:
+        """Count an utterance the turn policy ended at a peek."""
+        verdicts, self._verdicts = self._verdicts, {}
+        verdict = verdicts.get(utt.peek) if utt.peek >= 0 else None
+        if verdict is Verdict.SETTLED:
+            self.stats.settled_ends += 1
+        elif verdict is Verdict.COMPLETE:
+            self.stats.early_ends += 1
+
+    def _process(self, utt: Utterance) -> Outcome:
+        try:
+            outcome = self.worker.process(utt, self._streams.take(utt))
+        except Exception as exc:  # noqa: BLE001 - any bug: report this utterance, go on
+            self._failed(f"utterance {utt.start:.2f}-{utt.end:.2f} s failed", exc)
+            return self.worker.failed(utt, f"{type(exc).__name__}: {exc}")
+        self._failed_in_a_row = 0
+        return outcome
 
     def _note_hearing(self, force_off: bool = False) -> None:
         hearing = self._active.in_speech and not force_off
@@ -278,91 +315,10 @@ class Pipeline:
                 return
             self._guarded("a control request", fn)
 
-    def _next(self) -> Utterance | Peek | None:
-        """The next utterance for the worker, or None when it is time to end."""
-        while True:
-            self._run_controls()
-            try:
-                utt = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return None
-                continue
-            if utt is _STOP:
-                return None
-            if isinstance(utt, Utterance) and self.listening.live:
-                self._room.release()
-            if not self._stop.is_set():
-                return utt
-            log.warning("stopping: utterance %.2f-%.2f s left unprocessed", utt.start, utt.end)
-
-    def _work(self) -> None:
-        while self.fatal is None and (utt := self._next()) is not None:
-            self._run_controls()
-            if isinstance(utt, Peek):
-                self._consider(utt)
-                continue
-            self.stats.utterances += 1
-            self._emit(Activity.RECOGNISING, True)
-            try:
-                outcome = self._process(utt)
-            finally:
-                self._emit(Activity.RECOGNISING, False)
-            self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
-                          lambda o=outcome: self._on_outcome(o))
-
-    def _consider(self, peek: Peek) -> None:
-        """A peek at a pause: when the worker finds a command that may end here, close the
-        utterance once the pause lasts (early_end_ms or settle_ms) and act on what the peek
-        heard, unless speech went on; otherwise let the utterance run to its normal end."""
-        early: Early | EndAt | None = None
-        try:
-            if not self._queue.empty() or peek.utterance < self._next_utterance:
-                pass  # something newer is waiting, or its utterance was closed: stale
-            elif self._streams.on:  # the stream's partial text says whether it is complete
-                early = EndAt.COMPLETE if self.worker.complete_so_far(self._streams.partial) \
-                    else None
-            else:
-                early = self.worker.consider(peek)
-        except Exception as exc:  # noqa: BLE001 - the normal end still comes
-            self._failed(f"peek at {peek.start:.2f}-{peek.end:.2f} s failed", exc)
-        if early is None:
-            self._answers.put((peek.id, None))
-            return
-        heard, end = (early.heard, early.end) if isinstance(early, Early) else (None, early)
-        utt = self._close_at(peek, end)  # then act on what the peek heard, if it was heard
-        if utt is None:
-            return
-        self._next_utterance = utt.index + 1
-        self.stats.utterances += 1
-        if end is EndAt.SETTLED:
-            self.stats.settled_ends += 1
-        else:
-            self.stats.early_ends += 1
-        self._emit(Activity.RECOGNISING, True)
-        try:
-            outcome = self._process(utt, None if heard is None else
-                                    lambda: self.worker.conclude(replace(heard, utterance=utt)))
-        finally:
-            self._emit(Activity.RECOGNISING, False)
-        self._guarded(f"reporting utterance {utt.start:.2f}-{utt.end:.2f} s",
-                      lambda o=outcome: self._on_outcome(o))
-
-    def _process(self, utt: Utterance,
-                 how: Callable[[], Outcome] | None = None) -> Outcome:
-        try:
-            outcome = how() if how is not None else \
-                self.worker.process(utt, self._streams.take(utt))
-        except Exception as exc:  # noqa: BLE001 - any bug: report this utterance, go on
-            self._failed(f"utterance {utt.start:.2f}-{utt.end:.2f} s failed", exc)
-            return self.worker.failed(utt, f"{type(exc).__name__}: {exc}")
-        self._failed_in_a_row = 0
-        return outcome
-
     def _guarded(self, what: str, fn: Callable[[], None]) -> None:
         try:
             fn()
-        except Exception as exc:  # noqa: BLE001 - logged, counted; the worker goes on
+        except Exception as exc:  # noqa: BLE001 - logged, counted; processing goes on
             self._failed(what, exc)
 
     def _failed(self, what: str, exc: Exception) -> None:

@@ -6,6 +6,7 @@ values are refused with one line naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import tomllib
@@ -21,6 +22,14 @@ from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
 from agent.textfile import TextFileError, read_text
 
+log = logging.getLogger(__name__)
+
+RETIRED = frozenset({
+    "audio.queue_blocks", "vad.tail_ms", "vad.end_hysteresis", "vad.settle_ms", "vad.peek_ms",
+})
+"""Keys that were settings once and are constants now: an old config file that still
+sets one loads, with one warning line naming the file and the key."""
+
 
 class ConfigError(ValueError):
     """A one-line message naming the file, key and what is allowed; one such line per
@@ -31,9 +40,6 @@ class ConfigError(ValueError):
 class AudioConfig:
     device: str = _opt("", 'Input device: a name (substring) or an index; "" = system default.')
     block_ms: int = _opt(30, "Block length handed to the segmenter, in ms.", choices=(10, 20, 30))
-    queue_blocks: int = _opt(
-        300, "Bounded queue between the audio callback and the segmenter, in blocks.", lo=10
-    )
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,6 @@ class VadConfig:
                          lo=30, hi=1000)
     pre_roll_ms: int = _opt(300, "Audio kept before speech starts, ms.", lo=0, hi=2000)
     hangover_ms: int = _opt(450, "Silence that ends an utterance, ms.", lo=90, hi=5000)
-    tail_ms: int = _opt(150, "Silence kept after the last voiced frame, ms.", lo=0, hi=1000)
     min_speech_ms: int = _opt(150, "Shorter bursts are treated as noise, ms.", lo=30, hi=5000)
     max_utterance_s: float = _opt(25.0, "Longer speech is cut into utterances of this length, s.",
                                   lo=1.0, hi=120.0)
@@ -56,12 +61,7 @@ class VadConfig:
         '"silero" (Silero VAD, finds the end in noise that webrtcvad calls voiced) or "none".',
         choices=("silero", "none"))
     end_threshold: float = _opt(
-        0.5, "Silero speech probability that counts as speech (speech ends below this "
-        "minus end_hysteresis).", lo=0.1, hi=0.95)
-    end_hysteresis: float = _opt(
-        0.0, "Speech, once begun, ends when Silero's probability falls below end_threshold "
-        "minus this (0.15 is Silero's own rule; 0 finds pauses sooner: bench/endpoint.py "
-        "measures by how much, and whether it splits commands).", lo=0.0, hi=0.5)
+        0.5, "Silero speech probability that counts as speech.", lo=0.1, hi=0.95)
     end_ms: int = _opt(
         450, "With end_model: an utterance closes after this much audio Silero calls "
         "non-speech, whatever webrtcvad says, ms (shorter splits commands said with a "
@@ -70,14 +70,6 @@ class VadConfig:
         150, "A command heard at a peek that nothing could extend ends the utterance once "
         "the pause has lasted this long, ms (shorter pauses are inside words: stop "
         "consonants).", lo=0, hi=2000)
-    settle_ms: int = _opt(
-        300, "A command heard at a peek that more words could extend (a count, a longer "
-        "command) or that was heard only on a second try, with no free text, ends the "
-        "utterance once the pause has lasted this long, ms (a 200 ms pause inside a command "
-        "stays one utterance; free text and anything else wait for end_ms).", lo=0, hi=5000)
-    peek_ms: int = _opt(
-        60, "A pause this long inside an open utterance offers a peek at the speech so far "
-        "(once per pause, and a whole one at tail_ms), ms; 0 = no peeks.", lo=0, hi=5000)
 
 
 REHEAR_VARIANTS = ("lower", "slower", "deeper")
@@ -207,6 +199,9 @@ def _build(cls: type, data: dict[str, Any], where: str, prefix: str,
     values: dict[str, Any] = {}
     for key, raw in data.items():
         dotted = f"{prefix}{key}"
+        if dotted in RETIRED:
+            log.warning("%s: '%s' is no longer a setting; ignored", where, dotted)
+            continue
         if key not in known:
             allowed = ", ".join(sorted(known))
             problems.append(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")

@@ -47,9 +47,11 @@ class Listening:
     """Push-to-talk: a segmenter whose hangover is long, so the release of the key, not
     a pause, closes the utterance (None: the hands-free one)."""
     live: bool = False
-    """A live source never waits for the worker: a full queue drops (and counts) an
-    utterance.  A file waits, so nothing is lost."""
-    queue_size: int = 16
+    """A live source never waits for processing: a frame that finds the queue full is
+    dropped (counted and logged).  A file waits, so nothing is lost."""
+    queue_size: int = 1000
+    """Frames the queue between capture and processing holds (30 s of 30 ms frames):
+    room for the frames that arrive while a long utterance is heard."""
     segmenters: dict[ListenStyle, Segmenter] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -50,6 +50,9 @@ class Utterance:
     unbroken: bool = False
     """Part of speech that went on past max_utterance_s without a pause: the piece cut
     there, or what followed the cut. Commands are short: such speech is talk."""
+    peek: int = -1
+    """The id of the peek at whose pause the turn policy ended it (agent/turn.py), whose
+    hearing may be acted on; -1: it ended at the segmenter's end."""
 
     @property
     def duration(self) -> float:

@@ -217,8 +217,7 @@ def _run_live(cfg: Config, *, dry_run: bool, as_json: bool, app: str, tray: bool
                        else f"{exc} (or run on a recording with --input FILE)") from None
     inner = _executor(cfg, dry_run, app)
     session = LiveSession(cfg, tray=tray)  # starts nothing yet (threads start in run())
-    source = session.source(lambda: MicSource(cfg.audio.device, cfg.audio.block_ms,
-                                              cfg.audio.queue_blocks))
+    source = session.source(lambda: MicSource(cfg.audio.device, cfg.audio.block_ms))
     output = _Output(as_json, source)
 
     def report(o: Outcome) -> None:

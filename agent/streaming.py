@@ -1,16 +1,15 @@
-"""The capture side of a streaming recogniser (Voxtral Realtime): one stream per open
-utterance, fed on the capture thread as the frames arrive.
+"""The streams of a streaming recogniser (Voxtral Realtime): one stream per open
+utterance, fed on the processing thread frame by frame.
 
 When speech starts, a stream opens and gets what the segmenter kept (pre-roll and the
-start window); each later frame follows as it arrives; when the utterance closes, the
-stream is handed on with it, and the worker finishes it (agent/worker.py); when the
+start window); each later frame follows as it is processed; when the utterance closes,
+the stream is handed on with it, and the worker finishes it (agent/worker.py); when the
 segmenter drops the speech as noise, the stream is cancelled.  The partial text goes
 out as Activity.PARTIAL events, and decides the early end at pauses.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from agent.asr.base import Recogniser, Stream
@@ -19,7 +18,7 @@ from agent.messages import Activity, AudioFrame, Utterance
 
 
 class Streamer:
-    """Streams of one pipeline (the capture thread feeds; the worker takes)."""
+    """Streams of one pipeline (all on its processing thread)."""
 
     def __init__(self, recogniser: Recogniser,
                  emit: Callable[[Activity, bool, str], None]) -> None:
@@ -29,9 +28,8 @@ class Streamer:
         self._open: Stream | None = None
         self._closed: dict[int, Stream] = {}
         """Streams of closed utterances, by Utterance.index, for the worker to finish."""
-        self._lock = threading.Lock()
         self.partial = ""
-        """The open utterance's text so far (read by the worker at a peek)."""
+        """The open utterance's text so far (read at a peek)."""
 
     def frame(self, segmenter: Segmenter, frame: AudioFrame | None,
               utt: Utterance | None) -> None:
@@ -39,8 +37,7 @@ class Streamer:
         if not self.on:
             return
         if utt is not None and self._open is not None:
-            with self._lock:
-                self._closed[utt.index] = self._open
+            self._closed[utt.index] = self._open
             self._end()
         elif self._open is None and segmenter.in_speech:
             self._open = self._recogniser.stream()
@@ -55,9 +52,8 @@ class Streamer:
                 self._emit(Activity.PARTIAL, True, text)
 
     def take(self, utt: Utterance) -> Stream | None:
-        """The stream `utt` was heard on, if any (worker thread)."""
-        with self._lock:
-            return self._closed.pop(utt.index, None)
+        """The stream `utt` was heard on, if any."""
+        return self._closed.pop(utt.index, None)
 
     def _end(self) -> None:
         self._open, self.partial = None, ""

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from agent.actions.base import ActionError, Executor
 from agent.asr.base import Hint, Recogniser, RecognitionError, Stream
@@ -20,32 +19,26 @@ from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
+from agent.turn import Verdict
 
 log = logging.getLogger(__name__)
 
 
-class EndAt(Enum):
-    """How long the pause after a peek must last before the utterance closes there."""
-
-    COMPLETE = "complete"
-    """A complete, exact command nothing could extend: vad.early_end_ms."""
-    SETTLED = "settled"
-    """A command with no free text that more words could extend, or found on a second
-    try, heard at a whole peek (all the utterance's audio: a first peek's stops peek_ms
-    after the speech, which can cut a final consonant): vad.settle_ms."""
-
-
 @dataclass(frozen=True, slots=True)
 class Early:
-    """The worker's answer to a peek: close the utterance at this pause, and act on this."""
+    """A peek heard as a command that may end at its pause (the turn policy says when)."""
 
     heard: Heard
-    """The speech so far, heard; its transcript is the one to decide on."""
-    end: EndAt
+    """The speech so far, heard; its transcript is the one to decide on if the utterance
+    ends at this peek."""
+    verdict: Verdict
+    """COMPLETE: nothing said next could extend it; SETTLED: a command with no free text,
+    as heard or on a second try, at a whole peek (all the utterance's audio: a first
+    peek's stops PEEK_MS after the speech, which can cut a final consonant)."""
 
 
 class Worker:
-    """Hears, decides and acts on one utterance at a time (on the pipeline's worker thread)."""
+    """Hears, decides and acts on one utterance at a time (on the pipeline's processing thread)."""
 
     def __init__(self, recogniser: Recogniser, decider: Decider, executor: Executor,
                  alternatives: int = 5) -> None:
@@ -59,6 +52,9 @@ class Worker:
         self.on_partial: Callable[[str], None] | None = None
         """Told what a peek heard (the speech so far, not doubted), to show it while the
         person speaks (the pipeline sends it on as Activity.PARTIAL)."""
+        self._early: dict[int, Early] = {}
+        """The peeks of the open utterance heard as a command that may end there, by peek id:
+        the one it ends at is acted on."""
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -68,6 +64,10 @@ class Worker:
         """Hear (from `stream`, when the utterance was streamed while spoken), decide and
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
+        earlies, self._early = self._early, {}
+        early = earlies.get(utt.peek) if utt.peek >= 0 else None
+        if early is not None:
+            return self.conclude(replace(early.heard, utterance=utt))
         try:
             heard = self._heard_at_peek(utt) if stream is None else None
             heard = heard or self.hear(utt, stream)
@@ -91,8 +91,7 @@ class Worker:
 
     def consider(self, peek: Peek) -> Early | None:
         """The speech so far, heard at a pause: Early when it is a command that may end
-        here (COMPLETE: nothing said next could extend it; SETTLED: a command with no free
-        text, as heard or on a second try), else None (wait for the end)."""
+        here (kept to act on if the utterance ends at this peek), else None."""
         mode = self.dispatcher.mode
         if mode is Mode.SLEEP or (mode is Mode.DICTATION and not peek.whole):
             return None  # dictation ends as usual; its text is decoded again meanwhile
@@ -110,21 +109,24 @@ class Worker:
         if mode is Mode.DICTATION:
             self.decider.prepare(heard)
             return None
-        return None if heard.transcript.doubt else self._early(heard, peek)
+        early = None if heard.transcript.doubt else self._verdict(heard, peek)
+        if early is not None:
+            self._early[peek.id] = early
+        return early
 
-    def _early(self, heard: Heard, peek: Peek) -> Early | None:
+    def _verdict(self, heard: Heard, peek: Peek) -> Early | None:
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)
         log.debug("peek %.2f-%.2f s: %r %s", peek.start, peek.end, heard.transcript.text,
                   verdict.reason)
         if verdict.complete:
-            return Early(heard, EndAt.COMPLETE)
+            return Early(heard, Verdict.COMPLETE)
         if not peek.whole:
             return None  # the whole peek of this pause decides
         settled = self.decider.settled(heard)
         if settled is None:  # it waits for the end: free text is decoded again meanwhile
             self.decider.prepare(heard)
             return None
-        return Early(replace(heard, transcript=settled), EndAt.SETTLED)
+        return Early(replace(heard, transcript=settled), Verdict.SETTLED)
 
     def complete_so_far(self, text: str) -> bool:
         """Whether `text`, a streaming recogniser's partial text at a pause, is a complete

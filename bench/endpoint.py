@@ -42,9 +42,10 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import make_fixtures as mf  # noqa: E402
 
 from agent.audio.endpoint import ModelOpinion, SileroModel  # noqa: E402
-from agent.audio.vad import Pausing, Segmenter  # noqa: E402
+from agent.audio.vad import Segmenter  # noqa: E402
 from agent.config import VadConfig  # noqa: E402
 from agent.messages import SAMPLE_RATE, AudioFrame  # noqa: E402
+from agent.turn import PEEK_MS, Verdict  # noqa: E402
 
 FRAME_MS = 30
 LEAD_S, TRAIL_S, PAUSE_S = 1.0, 2.0, 0.25
@@ -149,29 +150,22 @@ def frames_of(pcm: np.ndarray) -> list[AudioFrame]:
             for i in range(0, len(pcm) - n + 1, n)]
 
 
-def run_clip(seg: Segmenter, clip: Clip, tally: Tally, early_ms: int | None = None) -> None:
-    """One clip through the segmenter.  With `early_ms`, every peek is taken for a
-    complete command: the utterance closes once the pause has lasted early_ms (the worst
+def run_clip(seg: Segmenter, clip: Clip, tally: Tally, early: bool = False) -> None:
+    """One clip through the segmenter.  With `early`, every peek is heard as a complete
+    command: the utterance closes once the pause has lasted early_end_ms (the worst
     case of early endpointing: what it would split if every prefix were a command)."""
     s0, s1 = clip.speech
     closes: list[tuple[float, float, float]] = []  # (closed at, utt start, utt end)
     peek_after: float | None = None
-    asked: int | None = None
     frames = frames_of(clip.pcm)
     for f in frames:
         utt = seg.feed(f)
         now = f.start + f.duration
-        if utt is None and asked is not None:
-            closed = seg.close_if_paused(asked, early_ms or 0)
-            if not isinstance(closed, Pausing):
-                asked = None
-                utt = closed
-        if utt is not None:
-            asked = None
-            closes.append((now, utt.start, utt.end))
         peek = seg.take_peek()
-        if peek is not None and early_ms is not None:
-            asked = peek.id
+        if peek is not None and early:
+            utt = seg.hear(peek.id, Verdict.COMPLETE)
+        if utt is not None:
+            closes.append((now, utt.start, utt.end))
         if peek is not None and now < s1:
             tally.inner_peeks += 1
         elif peek is not None and peek_after is None:
@@ -218,6 +212,18 @@ def ms(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1000:5.0f} / {max(xs) * 1000:5.0f}"
 
 
+@dataclass
+class Knobs:
+    """What this bench tries beyond the config: constants of the agent (agent/turn.py,
+    agent/audio/endpoint.py), set once from the command line."""
+
+    hysteresis: float = 0.0
+    peek_ms: int = PEEK_MS
+
+
+KNOBS = Knobs()
+
+
 def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
     """% of one core the segmenter uses over 60 s of near silence (-70 dBFS), or of
     2 s of white noise at -30 dBFS every 4 s (webrtcvad opens on it, so Silero runs)."""
@@ -227,9 +233,10 @@ def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
     if bursts:
         on = (np.arange(n) // (2 * SAMPLE_RATE)) % 2 == 1
         x[on] = rng.standard_normal(int(on.sum())).astype(np.float32) * 10 ** (-30 / 20)
-    opinion = ModelOpinion(model, cfg.end_threshold, cfg.end_hysteresis) \
+    opinion = ModelOpinion(model, cfg.end_threshold, KNOBS.hysteresis) \
         if cfg.end_model == "silero" else None
-    seg = Segmenter(cfg, FRAME_MS, opinion=opinion) if opinion else Segmenter(cfg, FRAME_MS)
+    seg = Segmenter(cfg, FRAME_MS, opinion=opinion, peek_ms=KNOBS.peek_ms) if opinion \
+        else Segmenter(cfg, FRAME_MS, peek_ms=KNOBS.peek_ms)
     frames = frames_of(to_pcm(x))
     t = time.thread_time()
     for f in frames:
@@ -240,8 +247,9 @@ def idle_cpu(cfg: VadConfig, model: TimedModel, bursts: bool) -> float:
 def segmenter(cfg: VadConfig, model: TimedModel) -> Segmenter:
     if cfg.end_model == "silero":
         return Segmenter(cfg, FRAME_MS, opinion=ModelOpinion(model, cfg.end_threshold,
-                                                             cfg.end_hysteresis))
-    return Segmenter(cfg, FRAME_MS)
+                                                             KNOBS.hysteresis),
+                         peek_ms=KNOBS.peek_ms)
+    return Segmenter(cfg, FRAME_MS, peek_ms=KNOBS.peek_ms)
 
 
 def add(total: Tally, t: Tally) -> None:
@@ -266,7 +274,7 @@ def report_endpoints(conds: dict[str, list[Clip]], variants: dict[str, VadConfig
         for vname, cfg in variants.items():
             t = Tally()
             for clip in clips:
-                run_clip(segmenter(cfg, model), clip, t, (early or {}).get(vname))
+                run_clip(segmenter(cfg, model), clip, t, vname in (early or {}))
             if cname != "pause":
                 add(every[vname], t)
             print(row(cname, vname, str(len(clips)), t))
@@ -287,12 +295,12 @@ def report_cpu(base: VadConfig, model: TimedModel) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    dflt = VadConfig()
+    dflt, knobs = VadConfig(), Knobs()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--end-ms", default="160,250,450", help="Silero end_ms values to try")
     ap.add_argument("--threshold", type=float, default=dflt.end_threshold)
-    ap.add_argument("--hysteresis", type=float, default=dflt.end_hysteresis)
-    ap.add_argument("--peek-ms", type=int, default=dflt.peek_ms)
+    ap.add_argument("--hysteresis", type=float, default=knobs.hysteresis)
+    ap.add_argument("--peek-ms", type=int, default=knobs.peek_ms)
     ap.add_argument("--voices", default=",".join(VOICES))
     ap.add_argument("--early-ms", default="",
                     help="also close at every peek once the pause lasts this long (ms, "
@@ -300,15 +308,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause-ms", type=int, default=round(PAUSE_S * 1000),
                     help="the pause inside the 'pause' clips")
     args = ap.parse_args(argv)
-    base = VadConfig(peek_ms=args.peek_ms, end_threshold=args.threshold,
-                     end_hysteresis=args.hysteresis)
+    KNOBS.hysteresis, KNOBS.peek_ms = args.hysteresis, args.peek_ms
+    base = VadConfig(end_threshold=args.threshold)
     variants = {"webrtcvad": replace(base, end_model="none")}
     for e in args.end_ms.split(","):
         variants[f"silero {e}"] = replace(base, end_model="silero", end_ms=int(e))
     early = {}
     for e in filter(None, args.early_ms.split(",")):
         name = f"early {e}"
-        variants[name] = replace(base, end_model="silero", end_ms=dflt.end_ms)
+        variants[name] = replace(base, end_model="silero", end_ms=dflt.end_ms,
+                                 early_end_ms=int(e))
         early[name] = int(e)
     with tempfile.TemporaryDirectory() as tmp:
         conds = make_clips(args.voices.split(","), Path(tmp), args.pause_ms / 1000)

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from agent.config import Config
+    from agent.turn import TAIL_MS
 
     vad = Config().vad
     folder = ensure_set(args.set, False)
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                       "utterances": len(got)})
         lines += got
         spans += [(s.path(folder), max(0.0, ln["start"] - vad.pre_roll_ms / 1000),
-                   ln["end"] + vad.tail_ms / 1000) for ln in got]
+                   ln["end"] + TAIL_MS / 1000) for ln in got]
     lat = [ln["latency"] for ln in lines]
     performed = [x["performed"] for x in lat]
     closed = [x["closed"] for x in lat]

@@ -9,11 +9,10 @@ agent/audio/endpoint.py) tells speech from noise: the utterance closes after
 `end_ms` of what it calls non-speech even when webrtcvad still calls steady noise
 voiced.  An utterance in which it heard no speech at all is dropped as noise.
 
-Pauses: after `peek_ms` of non-speech inside an open utterance, `take_peek()` hands
-out a `Peek` at the speech so far, and again after `tail_ms` (a `whole` peek: its audio
-is what the utterance would have if it closed there), at most twice per pause;
-`close_if_paused(peek.id)` then closes the utterance exactly there, unless speech has
-resumed since.
+When an utterance ends is the turn policy's to say (agent/turn.py): at a pause it
+asks for a peek, which `take_peek()` hands out with the speech so far; the hearing's
+verdict on it goes back through `hear(peek.id, verdict)`, and the utterance may then
+close exactly at that pause.
 """
 
 from __future__ import annotations
@@ -24,13 +23,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from agent.audio.dc import DcBlocker
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
+from agent.turn import PEEK_MS, TAIL_MS, End, EndNow, PeekNow, TurnPolicy, TurnState, Verdict
 
 if TYPE_CHECKING:
     from agent.config import VadConfig
@@ -59,26 +58,20 @@ class Peek:
     """A look at the open utterance at a short pause: the speech so far."""
 
     pcm: bytes
-    """Audio so far: s16le mono SAMPLE_RATE, pre-roll and up to tail_ms of the pause."""
+    """Audio so far: s16le mono SAMPLE_RATE, pre-roll and up to TAIL_MS of the pause."""
     start: float
     """Stream time where speech starts, in seconds (pre-roll excluded)."""
     end: float
     """Stream time where the speech before the pause ends, in seconds."""
     id: int
-    """Sequence number of peeks in the stream, from 0; pass it to close_if_paused."""
+    """Sequence number of peeks in the stream, from 0; pass it to hear()."""
     utterance: int
     """Index the utterance will have when it closes."""
     voiced: float
     """Seconds of audio the VAD called voiced between start and now."""
     whole: bool = False
-    """Its audio goes on tail_ms after the speech: all the audio the utterance would
-    have if it closed at this pause (the first peek's stops peek_ms after it)."""
-
-
-class Pausing(Enum):
-    """close_if_paused(): the pause goes on but is not yet long enough to close on."""
-
-    PAUSING = "pausing"
+    """Its audio goes on TAIL_MS after the speech: all the audio the utterance would
+    have if it closed at this pause (the first peek's stops PEEK_MS after it)."""
 
 
 _START_WINDOW_MS = 300
@@ -121,18 +114,19 @@ def _configured_opinion(cfg: VadConfig) -> EndOpinion | None:
         return None
     from agent.audio.endpoint import silero_opinion
 
-    return silero_opinion(cfg.end_threshold, hysteresis=cfg.end_hysteresis)
+    return silero_opinion(cfg.end_threshold)
 
 
 class Segmenter:
     """Cuts a frame stream into utterances.  Feed frames of one fixed length.
 
-    `opinion` overrides the one the config names (end_model); `clock` stamps closed_at."""
+    `opinion` overrides the one the config names (end_model); `clock` stamps closed_at;
+    `peek_ms` (0: no peeks) is for tests and benches."""
 
     def __init__(self, cfg: VadConfig, frame_ms: int = 30,
                  classify: SpeechClassifier | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 opinion: EndOpinion | None = None) -> None:
+                 opinion: EndOpinion | None = None, peek_ms: int = PEEK_MS) -> None:
         self._cfg = cfg
         self._frame_s = frame_ms / 1000
         self._classify = classify or webrtc_classifier(cfg.aggressiveness)
@@ -146,25 +140,19 @@ class Segmenter:
         self._ring: deque[tuple[AudioFrame, bool, bool]] = deque(
             maxlen=self._pre_roll + self._window)
         """Recent frames while idle: (frame, voiced by the VAD, above the noise gate)."""
-        self._hangover = max(1, round(cfg.hangover_ms / frame_ms))
-        self._end = max(1, round(cfg.end_ms / frame_ms))
-        self._peek_after = round(cfg.peek_ms / frame_ms)
-        self._tail = round(cfg.tail_ms / frame_ms)
+        self._tail = round(TAIL_MS / frame_ms)
+        self.turn = TurnPolicy(cfg, frame_ms, silero=self._opinion is not None,
+                               peek_ms=peek_ms)
+        """Decides when the open utterance ends."""
         self._frames: list[AudioFrame] = []
         self._speech_start: float | None = None
-        self._last_voiced = -1
-        """Last frame of the open utterance voiced by the VAD and the noise gate."""
-        self._last_said = -1
-        """Last frame of the open utterance the opinion called speech (-1: none yet)."""
         self._heard = 0
         """Frames the VAD called voiced in the open utterance (noise gate aside)."""
         self._said = 0
         """Frames the opinion called speech in the open utterance."""
-        self._peek: tuple[Peek, int, int] | None = None
-        """The open utterance's last peek, the frame its speech ended at, and the id of
-        the first peek in that pause."""
+        self._peeks: dict[int, Peek] = {}
+        """The peeks of the open utterance's latest pause, by id."""
         self._offered: Peek | None = None
-        self._peeks = 0
         self._count = 0
         self._after_cut = False
         """The open utterance continues speech cut at max_utterance_s (or is that cut)."""
@@ -182,18 +170,6 @@ class Segmenter:
         return b"".join(f.pcm for f in self._frames) if self._speech_start is not None else b""
 
     @property
-    def early_end_ms(self) -> int:
-        """How long a pause must last before a complete command heard at a peek closes
-        the utterance (see close_if_paused)."""
-        return self._cfg.early_end_ms
-
-    @property
-    def settle_ms(self) -> int:
-        """How long a pause must last before a command heard at a peek that more words
-        could extend closes the utterance (see close_if_paused)."""
-        return self._cfg.settle_ms
-
-    @property
     def has_opinion(self) -> bool:
         """True when a second opinion (Silero) judges the end of speech."""
         return self._opinion is not None
@@ -204,51 +180,60 @@ class Segmenter:
         frame = self._dc.remove(frame)
         voiced = self._classify(frame.pcm)
         loud = self._gate is None or self._gate.passes(frame.pcm)
+        if self._speech_start is not None and (lost := self.turn.lost_before(frame)):
+            return self._lost(lost, frame, voiced, loud)
         if self._speech_start is None:
             return self._idle(frame, voiced, loud)
         self._heard += voiced
-        voiced = voiced and loud  # steady noise the VAD calls speech does not hold it open
+        said = self._opinion is not None and self._opinion.hear(frame.pcm)
+        self._said += said
         self._frames.append(frame)
-        now = len(self._frames) - 1
-        if voiced:
-            self._last_voiced = now
-        if self._opinion is not None and self._opinion.hear(frame.pcm):
-            self._last_said = now
-            self._said += 1
-        heard = max(self._last_voiced, self._last_said)  # either still hears speech
-        if now - heard >= self._hangover:
-            return self._close(heard)
-        if self._last_said >= 0 and now - self._last_said >= self._end:
-            return self._close(self._last_said)  # noise the VAD calls voiced ends nothing
-        if frame.start + frame.duration - self._speech_start >= self._cfg.max_utterance_s:
-            return self._cut()
-        self._offer_peek(now)
-        return None
+        # steady noise the VAD calls speech (below the gate) does not hold it open
+        return self._do(self.turn.feed_frame(frame, voiced and loud, said, self._voiced_s()))
+
+    def _lost(self, state: EndNow, frame: AudioFrame, voiced: bool, loud: bool
+              ) -> Utterance | None:
+        """Audio was lost before `frame`: close before the gap; `frame` starts afresh."""
+        log.info("audio lost at %.2f-%.2f s: the open utterance ends there",
+                 self._frames[-1].start + self._frames[-1].duration, frame.start)
+        utt = self._do(state)
+        self._ring.clear()  # no pre-roll from before the gap
+        self._idle(frame, voiced, loud)
+        return utt
 
     def take_peek(self) -> Peek | None:
         """The peek the last feed() made at a pause, if any (each is handed out once)."""
         peek, self._offered = self._offered, None
         return peek
 
-    def close_if_paused(self, peek_id: int, pause_ms: int = 0) -> Utterance | Pausing | None:
-        """Close the open utterance where peek `peek_id` ended, if no speech came since and
-        the pause has lasted `pause_ms` (a stop consonant's closure is a pause too short
-        to end a command); the utterance has the peek's times, and its audio up to tail_ms
-        after the speech (the peek's stops at the peek).  PAUSING while
-        the pause is shorter: ask again after the next frame.  None when speech resumed
-        (the peek is overtaken) or that utterance is no longer open."""
-        if self._speech_start is None or self._peek is None \
-                or not self._peek[2] <= peek_id <= self._peek[0].id:
+    def hear(self, peek_id: int, verdict: Verdict | None) -> Utterance | None:
+        """The hearing's verdict on peek `peek_id` (None: not a command that may end
+        there), for the turn policy; the utterance when it closes at once (else a later
+        feed() may return it)."""
+        if self._speech_start is None:
             return None
-        peek, at, _ = self._peek
-        if self._speech_ref() != at:
-            return None
-        if (len(self._frames) - 1 - at) * self._frame_s * 1000 < pause_ms - 1e-6:
-            return Pausing.PAUSING
-        pcm = b"".join(f.pcm for f in self._frames[: at + 1 + self._tail])  # the whole tail
-        self._release(at)
+        return self._do(self.turn.feed_hearing(peek_id, verdict))
+
+    def _do(self, state: TurnState) -> Utterance | None:
+        """What the turn policy said, done."""
+        if isinstance(state, PeekNow):
+            self._offer_peek(state)
+        elif isinstance(state, EndNow):
+            if state.why is End.CUT:
+                return self._cut()
+            return self._close(state.at) if state.peek is None else self._close_at(state)
+        return None
+
+    def _close_at(self, state: EndNow) -> Utterance:
+        """Close where the peek `state.peek` was taken: the utterance has the peek's times,
+        and its audio up to TAIL_MS after the speech (the peek's may stop sooner)."""
+        assert state.peek is not None
+        peek = self._peeks[state.peek]
+        pcm = b"".join(f.pcm for f in self._frames[: state.at + 1 + self._tail])
+        self._release(state.at)
         utt = Utterance(pcm=pcm, start=peek.start, end=peek.end, index=self._count,
-                        closed_at=self._clock(), voiced=peek.voiced, unbroken=self._after_cut)
+                        closed_at=self._clock(), voiced=peek.voiced, unbroken=self._after_cut,
+                        peek=peek.id)
         self._count += 1
         self._after_cut = False
         return utt
@@ -261,40 +246,27 @@ class Segmenter:
         """Close whatever is open now (push-to-talk release), voiced or not."""
         if self._speech_start is None:
             return None
-        self._last_voiced = len(self._frames) - 1
-        return self._close(min_check=False)
+        return self._close(len(self._frames) - 1, min_check=False)
 
     def reset(self) -> None:
         """Forget everything buffered."""
         self._ring.clear()
         self._frames = []
         self._speech_start = None
-        self._peek = self._offered = None
+        self._peeks, self._offered = {}, None
         self._after_cut = False
+        self.turn.close()
 
-    def _speech_ref(self) -> int:
-        """The last frame of speech that pauses are counted from (-1: none yet)."""
-        return self._last_said if self._opinion is not None else self._last_voiced
-
-    def _offer_peek(self, now: int) -> None:
-        """A peek when the pause since the last speech reaches peek_ms, and a whole one
-        when it reaches tail_ms (each once per pause)."""
-        ref = self._speech_ref()
-        if not self._peek_after or ref < 0 or now - ref < self._peek_after \
-                or self._voiced_s() < self._cfg.min_speech_ms / 1000:
-            return
-        last_peek = self._peek if self._peek is not None and self._peek[1] == ref else None
-        whole = now - ref >= self._tail
-        if last_peek is not None and (not whole or last_peek[0].whole):
-            return  # this pause's peeks are out
+    def _offer_peek(self, state: PeekNow) -> None:
+        """The peek the policy asked for: the speech so far, up to TAIL_MS after it."""
         assert self._speech_start is not None
-        last = self._frames[ref]
-        keep = self._frames[: ref + 1 + self._tail]
+        keep = self._frames[: state.at + 1 + self._tail]
         peek = Peek(pcm=b"".join(f.pcm for f in keep), start=self._speech_start,
-                    end=last.start + last.duration, id=self._peeks, utterance=self._count,
-                    voiced=self._voiced_s(), whole=whole)
-        self._peeks += 1
-        self._peek = (peek, ref, peek.id if last_peek is None else last_peek[2])
+                    end=state.end, id=state.id, utterance=self._count,
+                    voiced=self._voiced_s(), whole=state.whole)
+        if any(p.end != peek.end for p in self._peeks.values()):
+            self._peeks = {}  # a new pause
+        self._peeks[peek.id] = peek
         self._offered = peek
 
     def _idle(self, frame: AudioFrame, voiced: bool, loud: bool) -> None:
@@ -311,16 +283,18 @@ class Segmenter:
         keep_from = max(0, offset - self._pre_roll)
         self._speech_start = ring[offset][0].start
         self._frames = [f for f, _, _ in ring[keep_from:]]
-        self._last_voiced = max(i for i, (_, v, lo) in enumerate(ring[keep_from:]) if v and lo)
+        voiced_at = max(i for i, (_, v, lo) in enumerate(ring[keep_from:]) if v and lo)
         self._heard = sum(v for _, v, _ in ring[offset:])
         self._ring.clear()
-        self._peek = None
-        self._last_said, self._said = -1, 0
+        self._peeks = {}
+        said_at, self._said = -1, 0
         if self._opinion is not None:  # it hears the pre-roll too, to settle
             self._opinion.reset()
             for i, f in enumerate(self._frames):
                 if self._opinion.hear(f.pcm):
-                    self._last_said, self._said = i, self._said + 1
+                    said_at, self._said = i, self._said + 1
+        self.turn.open(self._speech_start, [f.start + f.duration for f in self._frames],
+                       voiced_at, said_at)
         return None
 
     def _voiced_s(self) -> float:
@@ -332,15 +306,17 @@ class Segmenter:
     def _release(self, ref: int) -> None:
         """Leave the open utterance: the frames after `ref` go back to the idle ring."""
         leftover = self._frames[ref + 1:]
-        self._speech_start, self._frames, self._peek, self._offered = None, [], None, None
+        self._speech_start, self._frames, self._peeks, self._offered = None, [], {}, None
+        self.turn.close()
         self._ring.extend((f, False, False) for f in leftover)
 
     def _close(self, ref: int | None = None, min_check: bool = True) -> Utterance | None:
-        """Close at frame `ref` (default: the last voiced one), keeping tail_ms after it."""
+        """Close at frame `ref` (default: the last voiced one), keeping TAIL_MS after it."""
         assert self._speech_start is not None
-        ref = self._last_voiced if ref is None else ref
+        ref = self.turn.voiced_at if ref is None else ref
         if ref < 0:  # a cut at max length left only silence behind
-            self._speech_start, self._frames, self._peek = None, [], None
+            self._speech_start, self._frames, self._peeks = None, [], {}
+            self.turn.close()
             return None
         end = self._frames[ref].start + self._frames[ref].duration
         keep = self._frames[: ref + 1 + self._tail]
@@ -359,15 +335,14 @@ class Segmenter:
         assert self._speech_start is not None
         last = self._frames[-1]
         end = last.start + last.duration
-        noise = self._opinion is not None and self._last_said < 0
+        noise = self._opinion is not None and self._said == 0
         self.discarded += noise
         self._after_cut = True
         utt = None if noise else self._emit(self._frames, self._speech_start, end)
         self._speech_start = end
-        self._frames = []
-        self._last_voiced = self._last_said = -1
+        self._frames = []  # the policy counts the next frames as a fresh utterance
         self._heard = self._said = 0
-        self._peek = None
+        self._peeks = {}
         return utt
 
     def _emit(self, frames: list[AudioFrame], start: float, end: float) -> Utterance:

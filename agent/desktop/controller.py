@@ -2,7 +2,7 @@
 
 Inputs arrive from several threads: the tray menu and the hotkey (the user), the
 pipeline (activity events and outcomes), the microphone (faults). Each updates the
-capture gate or asks the worker thread to change the dispatcher, then publishes a
+capture gate or asks the processing thread to change the dispatcher, then publishes a
 new immutable Status to the subscribers (the tray) and gives feedback: sound cues,
 notifications, the history file.
 """

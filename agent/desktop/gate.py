@@ -1,8 +1,9 @@
 """The capture gate: which microphone frames reach the segmenter, frame by frame.
 
 A pure state machine on the monotonic clock (a lock makes it safe from the hotkey, tray
-and capture threads): listening off, hands-free, push-to-talk, and muted while a sound
-cue plays (docs/desktop.md, "How the desktop parts work").
+and processing threads; a frame is judged by the time it arrived): listening off,
+hands-free, push-to-talk, and muted while a sound cue plays (docs/desktop.md, "How the
+desktop parts work").
 """
 
 from __future__ import annotations

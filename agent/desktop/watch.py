@@ -5,7 +5,7 @@ files_stamp) twice a second. A new stamp is acted on once it has held still for 
 more poll, so an editor's save in several writes (truncate, write, rename) reloads once
 and never reads a half-written file. `changed()` is called on this thread; the session
 passes the controller's reload, which reads the files on a thread of its own and hands
-the new set to the pipeline's worker thread.
+the new set to the pipeline's processing thread.
 """
 
 from __future__ import annotations

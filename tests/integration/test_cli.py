@@ -347,6 +347,17 @@ def test_unknown_config_key_is_one_line_naming_it(home: Home) -> None:
     assert "block_ms" in line and "device" in line
 
 
+def test_a_retired_config_key_is_one_warning_line_and_the_file_still_loads(
+        home: Home) -> None:
+    path = home.config("[vad]\npeek_ms = 60\nhangover_ms = 700\n")
+    result = voxagent(home, "config")
+    assert result.returncode == 0, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if "peek_ms" in x]
+    assert str(path) in line and "'vad.peek_ms'" in line and "ignored" in line
+    effective = tomllib.loads(result.stdout)
+    assert effective["vad"]["hangover_ms"] == 700 and "peek_ms" not in effective["vad"]
+
+
 def test_invalid_config_toml_is_one_line(home: Home) -> None:
     path = home.config("[audio\n")
     line = one_line_error(voxagent(home, "config"))

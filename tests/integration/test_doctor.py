@@ -119,11 +119,11 @@ def test_a_broken_config_is_a_line_and_the_rest_is_still_checked(tmp_path: Path)
     assert lines["config"].startswith("MISSING") and "'audio.block_ms'" in lines["config"]
     assert str(config) in lines["config"]
     assert lines["speech model"].startswith("OK"), out
-    config.write_text("[audio]\nblock_ms = 7\nqueue_blocks = 1\n")  # each of them, at once
+    config.write_text("[audio]\nblock_ms = 7\n[vad]\nend_ms = 1\n")  # each of them, at once
     status, lines, out = doctor(tmp_path, "doctor")
     assert status == 1 and "'audio.block_ms'" in lines["config"], out
     assert "correct those lines" in lines["config"]
-    (more,) = [line for line in out.splitlines() if "'audio.queue_blocks'" in line]
+    (more,) = [line for line in out.splitlines() if "'vad.end_ms'" in line]
     assert more.strip().startswith(f"{config}: bad value"), out
 
 

@@ -14,6 +14,7 @@ import pytest
 from agent.audio.vad import Peek, Segmenter
 from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
+from agent.turn import Verdict
 from tests.integration.fixture_modules import load_fixture
 
 FRAME_MS = 30
@@ -95,13 +96,13 @@ def test_silero_ends_speech_in_noise_that_goes_on(noisy: Clip) -> None:
 
 
 def test_a_peek_after_the_end_closes_there(noisy: Clip) -> None:
-    seg = Segmenter(VadConfig(), FRAME_MS)
+    seg = Segmenter(VadConfig(early_end_ms=0), FRAME_MS)
     utt = None
     peek: Peek | None = None
     for f in noisy.frames:
         assert seg.feed(f) is None, "the peek comes before the segmenter's own close"
         if (peek := seg.take_peek()) is not None and f.start >= noisy.end:
-            utt = seg.close_if_paused(peek.id)
+            utt = seg.hear(peek.id, Verdict.COMPLETE)  # no wait: closed at once
             break
     assert peek is not None and utt is not None
     assert (utt.pcm, utt.end) == (peek.pcm, peek.end)
@@ -121,7 +122,7 @@ def test_a_pause_inside_a_command_is_peeked_and_overtaken(tmp_path: Path) -> Non
         if peek is not None and at_pause is None and f.start < clip.end - 0.3:
             at_pause = peek
         if at_pause is not None and refused is None and f.start > at_pause.end + 0.3:
-            refused = seg.close_if_paused(at_pause.id)  # "five times" has begun
+            refused = seg.hear(at_pause.id, Verdict.COMPLETE)  # "five times" has begun
             assert refused is None
             refused = False
     assert at_pause is not None, "no peek at the pause"

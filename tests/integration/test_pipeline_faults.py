@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +91,8 @@ def _pipeline(speech: Path, recogniser: Any, executor: DryRunExecutor,
     """The real pipeline on `speech`; no early end at pauses unless `peek_ms` (so each
     utterance is heard once, and the counts are the utterances')."""
     cfg = Config()
-    vad = replace(cfg.vad, peek_ms=peek_ms)
     listening = Listening(FileSource(speech, cfg.audio.block_ms, fast=True),
-                          Segmenter(vad, cfg.audio.block_ms))
+                          Segmenter(cfg.vad, cfg.audio.block_ms, peek_ms=peek_ms))
     return build(cfg, executor=executor, listening=listening, on_outcome=on_outcome,
                  recogniser=recogniser).running()
 

@@ -82,7 +82,6 @@ user_dir = "~/my-commands"
     assert cfg.source == str(path)
     assert cfg.audio.device == "USB Mic"
     assert cfg.audio.block_ms == 20
-    assert cfg.audio.queue_blocks == Config().audio.queue_blocks
     assert cfg.vad.aggressiveness == 3
     assert cfg.vad.hangover_ms == 600
     assert cfg.vad.max_utterance_s == 10.0
@@ -162,7 +161,7 @@ def test_section_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
     ("audio", "block_ms", '"30"', "an integer"),
     ("audio", "block_ms", "true", "an integer"),
     ("audio", "block_ms", "30.0", "an integer"),
-    ("audio", "queue_blocks", "[300]", "an integer"),
+    ("vad", "end_ms", "[300]", "an integer"),
     ("whisper", "bias_vocabulary", "1", "true or false"),
     ("whisper", "bias_vocabulary", '"yes"', "true or false"),
     ("whisper", "model", "3", "a string"),
@@ -189,7 +188,7 @@ def test_wrong_type_is_refused(tmp_path: Path, section: str, key: str, value: st
     ("commands", "fuzzy_threshold", "inf", "from 0.5 to 1.0"),
     ("commands", "fuzzy_threshold", "nan", "a number"),
     ("vad", "max_utterance_s", "-inf", "from 1.0 to 120.0"),
-    ("audio", "queue_blocks", "5", "at least 10"),
+    ("vad", "end_ms", "5", "from 30 to 5000"),
     ("whisper", "beam_size", "0", "from 1 to 16"),
     ("keyboard", "key_delay_ms", "501", "from 0 to 500"),
 ])
@@ -243,11 +242,10 @@ max_utterance_s = 120
 fuzzy_threshold = 1
 [audio]
 block_ms = 10
-queue_blocks = 10
 """))
     assert (cfg.vad.hangover_ms, cfg.vad.pre_roll_ms, cfg.vad.max_utterance_s) == (90, 0, 120.0)
     assert cfg.commands.fuzzy_threshold == 1.0
-    assert (cfg.audio.block_ms, cfg.audio.queue_blocks) == (10, 10)
+    assert cfg.audio.block_ms == 10
 
 
 # --- unreadable input -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "agent.errors": 0,
     "agent.messages": 1,
     "agent.audio": 2,
+    "agent.turn": 2,  # the turn policy: the segmenter carries out what it decides
     "agent.actions": 2,
     "agent.dispatch": 2,
     "agent.asr": 3,

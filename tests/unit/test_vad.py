@@ -14,7 +14,6 @@ import pytest
 from agent.audio.dc import DcBlocker
 from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
 from agent.audio.vad import (
-    Pausing,
     Peek,
     Segmenter,
     level_db,
@@ -22,6 +21,7 @@ from agent.audio.vad import (
 )
 from agent.config import ConfigError, VadConfig, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
+from agent.turn import TAIL_MS, Verdict
 
 FRAME_MS = 30
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
@@ -216,17 +216,18 @@ class Opinion:
         return int(np.abs(np.frombuffer(pcm, dtype="<i2")).max()) > 2000
 
 
-NOISY = VadConfig(noise_gate_db=0.0, end_model="silero", end_ms=240, peek_ms=90)
+NOISY = VadConfig(noise_gate_db=0.0, end_model="silero", end_ms=240)
 """The gate off: the VAD calls the noise voiced, as webrtcvad does in loud noise."""
 END = 8
 """end_ms in frames."""
 
 
-def drive(pattern: str, cfg: VadConfig = NOISY, opinion: Opinion | None = None
+def drive(pattern: str, cfg: VadConfig = NOISY, opinion: Opinion | None = None,
+          peek_ms: int = 90
           ) -> tuple[list[tuple[int, Utterance]], list[tuple[int, Peek]], Segmenter]:
     """Feed the pattern; the utterances and peeks with the frame that produced them."""
     seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 7.0,
-                    opinion=opinion or Opinion())
+                    opinion=opinion or Opinion(), peek_ms=peek_ms)
     utts, peeks = [], []
     for i, f in enumerate(frames(pattern)):
         if (utt := seg.feed(f)) is not None:
@@ -287,12 +288,12 @@ def test_the_opinion_runs_only_while_an_utterance_is_open() -> None:
 # ---------------------------------------------------------------- peeks at pauses
 
 PEEK = 3
-"""peek_ms (90) in frames."""
-TAIL = 5
-"""tail_ms (150) in frames."""
+"""peek_ms (90, given) in frames."""
+TAIL = round(TAIL_MS / FRAME_MS)
+"""TAIL_MS in frames."""
 
 
-@pytest.mark.parametrize("cfg", [NOISY, plain(VadConfig(peek_ms=90))], ids=["opinion", "vad"])
+@pytest.mark.parametrize("cfg", [NOISY, plain()], ids=["opinion", "vad"])
 def test_two_peeks_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
     gap = "." if cfg.end_model == "none" else "n"
     pattern = "." * 10 + "#" * 20 + gap * 5 + "#" * 20 + "." * 30
@@ -314,7 +315,10 @@ def test_two_peeks_per_pause_with_the_speech_so_far(cfg: VadConfig) -> None:
     assert utts[0][1].end == second.end
 
 
-def test_close_if_paused_closes_at_the_peek() -> None:
+COMPLETE = Verdict.COMPLETE
+
+
+def test_a_complete_verdict_closes_at_the_peek() -> None:
     seg = Segmenter(NOISY, FRAME_MS, classify=loud, clock=lambda: 3.0, opinion=Opinion())
     peek = None
     for f in frames("." * 10 + "#" * 20 + "n" * PEEK):
@@ -323,19 +327,20 @@ def test_close_if_paused_closes_at_the_peek() -> None:
     assert peek is not None
     for f in frames("n" * 4):  # noise after the peek is no speech
         assert seg.feed(f) is None
-    utt = seg.close_if_paused(peek.id)
+    utt = seg.hear(peek.id, COMPLETE)  # the pause has lasted early_end_ms
     assert utt is not None
     assert (utt.start, utt.end, utt.voiced) == (peek.start, peek.end, peek.voiced)
+    assert utt.peek == peek.id
     # its audio goes on past the peek's, up to tail_ms (5 frames) after the speech
     assert utt.pcm.startswith(peek.pcm)
     assert len(utt.pcm) == (10 + 20 + 5) * FRAME * 2 > len(peek.pcm)
     assert (utt.index, utt.closed_at) == (0, 3.0)
     assert not seg.in_speech
-    assert seg.close_if_paused(peek.id) is None  # once
+    assert seg.hear(peek.id, COMPLETE) is None  # once
     assert seg.take_peek() is None
 
 
-def test_close_if_paused_refuses_once_speech_resumed() -> None:
+def test_a_verdict_after_speech_resumed_closes_nothing() -> None:
     seg = Segmenter(NOISY, FRAME_MS, classify=loud, opinion=Opinion())
     peeks: list[Peek] = []
     pattern = "." * 10 + "#" * 20 + "n" * PEEK + "#" * 10
@@ -343,7 +348,7 @@ def test_close_if_paused_refuses_once_speech_resumed() -> None:
         assert seg.feed(f) is None
         peeks += [p] if (p := seg.take_peek()) else []
     assert len(peeks) == 1
-    assert seg.close_if_paused(peeks[0].id) is None  # overtaken
+    assert seg.hear(peeks[0].id, COMPLETE) is None  # overtaken
     assert seg.in_speech
     utt = None
     for f in frames("n" * END)[: END]:
@@ -352,17 +357,21 @@ def test_close_if_paused_refuses_once_speech_resumed() -> None:
     assert utt.end == pytest.approx(len(pattern) * 0.03)  # the whole speech, both parts
 
 
-def test_close_if_paused_with_a_stale_or_unknown_id_does_nothing() -> None:
+def test_a_verdict_on_a_stale_or_unknown_peek_does_nothing() -> None:
     seg = Segmenter(NOISY, FRAME_MS, classify=loud, opinion=Opinion())
-    assert seg.close_if_paused(0) is None  # nothing open
+    assert seg.hear(0, COMPLETE) is None  # nothing open
     peeks: list[Peek] = []
     for f in frames("." * 10 + "#" * 10 + "n" * PEEK + "#" * 10 + "n" * PEEK):
         seg.feed(f)
         peeks += [p] if (p := seg.take_peek()) else []
     assert [p.id for p in peeks] == [0, 1]
-    assert seg.close_if_paused(0) is None  # the first peek was overtaken by the second
-    assert seg.close_if_paused(7) is None
-    assert seg.close_if_paused(1) is not None
+    assert seg.hear(0, COMPLETE) is None  # the first peek was overtaken by the second
+    assert seg.hear(7, COMPLETE) is None
+    assert seg.hear(1, None) is None  # not a command: it goes on
+    assert seg.in_speech
+    for f in frames("n" * 2):  # early_end_ms after the speech
+        seg.feed(f)
+    assert seg.hear(1, COMPLETE) is not None
 
 
 def test_no_peek_for_a_burst_too_short_to_be_speech() -> None:
@@ -371,8 +380,7 @@ def test_no_peek_for_a_burst_too_short_to_be_speech() -> None:
 
 
 def test_peeks_off() -> None:
-    _, peeks, _ = drive("." * 10 + "#" * 20 + "n" * 5 + "#" * 20 + "." * 30,
-                        replace(NOISY, peek_ms=0))
+    _, peeks, _ = drive("." * 10 + "#" * 20 + "n" * 5 + "#" * 20 + "." * 30, peek_ms=0)
     assert peeks == []
 
 
@@ -428,40 +436,59 @@ def test_end_model_config_is_checked(tmp_path: Path) -> None:
     path.write_text('[vad]\nend_model = "rnnoise"\n')
     with pytest.raises(ConfigError, match=r"'vad.end_model'.*'silero', 'none'"):
         load_config(path)
-    path.write_text("[vad]\npeek_ms = -5\n")
-    with pytest.raises(ConfigError, match=r"'vad\.peek_ms'"):
+    path.write_text("[vad]\nend_ms = -5\n")
+    with pytest.raises(ConfigError, match=r"'vad\.end_ms'"):
+        load_config(path)
+
+
+def test_a_retired_setting_is_one_warning_and_ignored(tmp_path: Path, caplog) -> None:
+    """An old config file still loads: each key that is a constant now gets one warning
+    line naming the file and the key; the rest of the file applies."""
+    path = tmp_path / "config.toml"
+    path.write_text("[audio]\nqueue_blocks = 300\n[vad]\npeek_ms = 60\nsettle_ms = 5\n"
+                    "tail_ms = 1\nend_hysteresis = 0.1\nend_ms = 300\n")
+    with caplog.at_level(logging.WARNING, logger="agent.config"):
+        cfg = load_config(path)
+    assert cfg.vad.end_ms == 300
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 5, lines
+    for key in ("audio.queue_blocks", "vad.peek_ms", "vad.settle_ms", "vad.tail_ms",
+                "vad.end_hysteresis"):
+        (line,) = [x for x in lines if f"'{key}'" in x]
+        assert line.startswith(f"{path}: ") and "\n" not in line, line
+    path.write_text("[vad]\npeek_mss = 60\n")  # a typo is still an error
+    with pytest.raises(ConfigError, match=r"'vad\.peek_mss'"):
         load_config(path)
 
 
 def test_an_early_close_waits_for_the_pause_to_last() -> None:
-    cfg = replace(plain(VadConfig(peek_ms=90)), hangover_ms=600)
-    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
+    cfg = replace(plain(VadConfig(early_end_ms=180)), hangover_ms=600)
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0, peek_ms=90)
     peeks = []
     for f in frames("." * 10 + "#" * 20 + "." * 3):
         assert seg.feed(f) is None
         peeks += [p] if (p := seg.take_peek()) else []
     (peek,) = peeks
-    assert seg.close_if_paused(peek.id, 180) is Pausing.PAUSING  # 90 ms of pause so far
+    assert seg.hear(peek.id, COMPLETE) is None  # 90 ms of pause so far
     for f in frames("." * 2):
-        seg.feed(f)
-    assert seg.close_if_paused(peek.id, 180) is Pausing.PAUSING  # 150 ms
-    seg.feed(frames(".")[0])
-    closed = seg.close_if_paused(peek.id, 180)  # 180 ms: closed at the peek
+        assert seg.feed(f) is None  # 150 ms
+    closed = seg.feed(frames(".")[0])  # 180 ms: closed at the peek
     assert isinstance(closed, Utterance) and closed.end == peek.end
     assert not seg.in_speech
 
 
 def test_speech_during_the_wait_overtakes_the_early_close() -> None:
     # a stop consonant: a short closure inside a word, then the word goes on
-    cfg = replace(plain(VadConfig(peek_ms=90)), hangover_ms=600)
-    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0)
+    cfg = replace(plain(VadConfig(early_end_ms=180)), hangover_ms=600)
+    seg = Segmenter(cfg, FRAME_MS, classify=loud, clock=lambda: 0.0, peek_ms=90)
     peeks = []
     for f in frames("." * 10 + "#" * 20 + "..."):
         seg.feed(f)
         peeks += [p] if (p := seg.take_peek()) else []
-    assert seg.close_if_paused(peeks[0].id, 180) is Pausing.PAUSING
-    seg.feed(frames("#")[0])  # the word goes on
-    assert seg.close_if_paused(peeks[0].id, 180) is None
+    assert seg.hear(peeks[0].id, COMPLETE) is None
+    assert seg.feed(frames("#")[0]) is None  # the word goes on
+    for f in frames("." * 6):
+        assert seg.feed(f) is None  # the close was dropped: no close at the old peek
     assert seg.in_speech
 
 
@@ -480,3 +507,15 @@ def test_the_dc_blocker_takes_out_an_offset_and_leaves_clean_audio_alone() -> No
     out = np.concatenate([np.frombuffer(blocker.remove(f).pcm, "<i2") for f in shifted])
     assert abs(float(out.mean())) < 0.01 * 32768
     assert np.abs(out.astype(np.int32) - tone).max() < 0.02 * 32768  # -34 dBFS at worst
+
+
+def test_audio_lost_inside_speech_closes_before_the_gap_and_starts_afresh() -> None:
+    seg = Segmenter(plain(), FRAME_MS, classify=loud, clock=lambda: 0.0)
+    before, after = frames("." * 10 + "#" * 20), frames("." * 80 + "#" * 20 + "." * 30)[60:]
+    assert all(seg.feed(f) is None for f in before)
+    closed = seg.feed(after[0])  # 1.5 s of audio never came (30 frames)
+    assert isinstance(closed, Utterance)
+    assert closed.end == pytest.approx(0.90) and closed.start == pytest.approx(0.30)
+    assert len(closed.pcm) <= 30 * len(before[0].pcm)  # nothing from after the gap
+    rest = [u for f in after[1:] if (u := seg.feed(f)) is not None]
+    assert [(u.start, u.end) for u in rest] == [(pytest.approx(2.4), pytest.approx(3.0))]
