@@ -6,6 +6,7 @@ values are refused with one line naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import tomllib
@@ -20,6 +21,8 @@ from agent.asr.config import RecognitionConfig, VoxtralConfig, WhisperConfig
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
 from agent.textfile import TextFileError, read_text
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -158,6 +161,13 @@ class Config:
     source: str = field(default="", metadata={"doc": "File the config was loaded from."})
 
 
+REMOVED: dict[str, str] = {
+    # "section.key": what takes its place (one line each, so old config files keep loading)
+}
+"""Settings that existed once: found in a file, each gives one warning naming the file and
+the key, and is ignored (an unknown key, by contrast, stops the start)."""
+
+
 def load_config(path: Path | None) -> Config:
     """Load `path` (None or missing file = all defaults); raise ConfigError on bad input,
     or on a file or folder that cannot be read."""
@@ -207,6 +217,10 @@ def _build(cls: type, data: dict[str, Any], where: str, prefix: str,
     values: dict[str, Any] = {}
     for key, raw in data.items():
         dotted = f"{prefix}{key}"
+        if dotted in REMOVED:
+            log.warning("%s: '%s' is no longer a setting (%s); ignored", where, dotted,
+                        REMOVED[dotted])
+            continue
         if key not in known:
             allowed = ", ".join(sorted(known))
             problems.append(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")

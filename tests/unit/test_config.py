@@ -150,6 +150,22 @@ def test_unknown_sub_table_is_refused(tmp_path: Path) -> None:
     assert "beam_size" in message
 
 
+def test_a_removed_setting_is_ignored_with_one_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An old config file keeps loading: the removed key is named with its file, once."""
+    from agent import config
+
+    monkeypatch.setitem(config.REMOVED, "whisper.gone_knob", "a constant now")
+    path = write(tmp_path, "[whisper]\ngone_knob = 3\nbeam_size = 4\n")
+    with caplog.at_level("WARNING", logger="agent.config"):
+        cfg = load_config(path)
+    assert cfg.whisper.beam_size == 4  # the rest of the section is read
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert str(path) in said[0] and "'whisper.gone_knob'" in said[0] and "ignored" in said[0]
+    assert "gone_knob" in refusal(write(tmp_path, "[vad]\ngone_knob = 3\n"))  # only there
+
+
 def test_section_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
     message = refusal(write(tmp_path, "vad = 3\n"))
     assert "'vad'" in message
