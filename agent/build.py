@@ -72,8 +72,11 @@ def new_dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
 
 
 def load_transcriber(cfg: Config) -> Recogniser:
-    """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded."""
-    transcriber = create(cfg.recognition.backend, cfg)
+    """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded;
+    one that uses Voxtral may start a local vLLM server (voxtral.manage_server)."""
+    from agent.voxtral.server import start_local
+
+    transcriber = create(cfg.recognition.backend, cfg, start_server=start_local)
     try:
         transcriber.load()
     except ModelError as exc:

@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.actions.launch import app_names
 from agent.asr.base import Hint, Stream, create
 from agent.asr.config import served
+from agent.asr.voxtral import VoxtralTranscriber
+from agent.asr.voxtral_realtime import RealtimeTranscriber
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
@@ -45,8 +47,6 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import Transcript
 from agent.paths import data_dir
-from agent.voxtral.backend import VoxtralTranscriber
-from agent.voxtral.realtime import RealtimeTranscriber
 from tests.integration.vllm_support import REALTIME_MODEL, Double, config, free_port, speak
 
 PHRASES = ("scroll down", "new tab", "go back", "select all")

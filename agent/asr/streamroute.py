@@ -27,13 +27,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from agent.asr.base import Hearing, Hint, ModelError, RecognitionError, Stream
+from agent.asr.breaker import BreakerState
 
 if TYPE_CHECKING:
     from agent.asr.router import RouterHearing, RouterTranscriber
+    from agent.asr.voxtral import VoxtralTranscriber
+    from agent.asr.voxtral_realtime import RealtimeTranscriber
     from agent.config import Config
     from agent.messages import Transcript
-    from agent.voxtral.backend import VoxtralTranscriber
-    from agent.voxtral.realtime import RealtimeTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def served_config(cfg: Config) -> Config:
 def load_realtime(cfg: Config, file: VoxtralTranscriber) -> RealtimeTranscriber | None:
     """Voxtral Realtime on the server `file` attached to or started, its session opening in
     the background; None (said once) when the websockets package is missing."""
-    from agent.voxtral.realtime import RealtimeTranscriber
-    from agent.voxtral.realtime_session import require_websockets
+    from agent.asr.voxtral_realtime import RealtimeTranscriber
+    from agent.asr.voxtral_session import require_websockets
 
     try:
         require_websockets()
@@ -128,8 +129,6 @@ def probe(router: RouterTranscriber) -> None:
     """While streaming is paused: stream PROBE_PCM once the streaming breaker lets one try
     (and the router's breaker is closed: the server answers); its `done` in time resumes
     streaming, else the pause goes on, doubled."""
-    from agent.asr.router import BreakerState
-
     rt = router.realtime
     if rt is None or router.streaming.state is not BreakerState.OPEN:
         return
@@ -179,25 +178,23 @@ class RoutedStream:
             self._inner = None
 
     def finish(self, pcm: bytes) -> RouterHearing:
-        from agent.asr.router import BreakerState, RouterHearing
-
         inner, self._inner = self._inner, None
         if inner is None:
-            return RouterHearing(self._router, pcm, realtime=False)
+            return self._router.hear(pcm, realtime=False)
         if self._router.streaming.state is BreakerState.OPEN:
             # streaming paused while this one was in flight: not waited for (it would
             # likely time out too), not counted; heard like those begun after the pause
             inner.cancel()
             release(self._router)
-            return RouterHearing(self._router, pcm, realtime=False)
+            return self._router.hear(pcm, realtime=False)
         ended = time.monotonic()
         try:
             heard = inner.finish(pcm)
         except RecognitionError as exc:
             failed(self._router, exc, ended)
-            return RouterHearing(self._router, pcm, realtime=False)
+            return self._router.hear(pcm, realtime=False)
         else:
             succeeded(self._router)
         finally:
             release(self._router)
-        return RouterHearing(self._router, pcm, heard=heard)
+        return self._router.hear(pcm, heard=heard)

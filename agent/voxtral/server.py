@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.asr.base import ModelError
 from agent.asr.config import VoxtralConfig
-from agent.voxtral import launch
-from agent.voxtral.launch import ServerError
+from agent.asr.voxtral_client import ServerError
+from agent.voxtral import launch, models
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +210,31 @@ def stop_all() -> None:
         managers = list(_LIVE)
     for manager in managers:
         manager.stop()
+
+
+def start_local(cfg: VoxtralConfig, url: str, background: bool,
+                started: Callable[[ServerManager], None]) -> None:
+    """Start vLLM on the weights (downloaded first when absent) and hand its manager to
+    `started` before it runs: the ServerStarter that Voxtral's backends are given. With
+    `background` and no weights yet, the download and the start run on a thread."""
+    launch.preflight(cfg)
+    if background and not models.status(cfg).present:
+        threading.Thread(target=_download_and_start, args=(cfg, url, started),
+                         name="voxtral-start", daemon=True).start()
+        return
+    _launch(cfg, url, str(models.ensure(cfg)), started)
+
+
+def _download_and_start(cfg: VoxtralConfig, url: str,
+                        started: Callable[[ServerManager], None]) -> None:
+    try:
+        _launch(cfg, url, str(models.ensure(cfg)), started)
+    except (ModelError, ServerError) as exc:
+        log.error("voxtral: %s", exc)
+
+
+def _launch(cfg: VoxtralConfig, url: str, model_path: str,
+            started: Callable[[ServerManager], None]) -> None:
+    manager = ServerManager(cfg, launch.server_argv(cfg, model_path), url, launch.log_path(cfg))
+    started(manager)
+    manager.start()

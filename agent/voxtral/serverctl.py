@@ -14,10 +14,9 @@ from pathlib import Path
 
 from agent.asr.base import ModelError
 from agent.asr.config import VoxtralConfig
+from agent.asr.voxtral_client import ServerError, VoxtralClient, VoxtralError, health
 from agent.errors import CliError
 from agent.voxtral import launch, models
-from agent.voxtral.client import VoxtralClient, VoxtralError, health
-from agent.voxtral.launch import ServerError
 
 
 def _local(cfg: VoxtralConfig) -> VoxtralClient:

@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from agent.asr import voxtral_session as realtime_session
 from agent.asr.base import Hint, RecognitionError, transcribe
 from agent.asr.config import RecognitionConfig
 from agent.asr.router import BreakerState, RouterTranscriber
+from agent.asr.voxtral_realtime import RealtimeStream
+from agent.asr.voxtral_session import Session
 from agent.config import Config
-from agent.voxtral import realtime_session
-from agent.voxtral.realtime import RealtimeStream
-from agent.voxtral.realtime_session import Session
 from tests.integration.vllm_support import (
     REALTIME_MODEL,
     Control,
@@ -237,7 +237,7 @@ def test_a_refused_session_is_said_once(realtime_double: Double,
     monkeypatch.setattr(realtime_session, "REFUSAL_S", 0.0)  # every turn tries again
     session = Session(f"ws://127.0.0.1:{realtime_double.port}/v1/realtime", "x/y", "EMPTY",
                       1.0, 0.05)
-    with caplog.at_level(logging.INFO, logger="agent.voxtral.realtime_session"):
+    with caplog.at_level(logging.INFO, logger="agent.asr.voxtral_session"):
         session.start()
         try:
             for _ in range(3):

@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.asr import voxtral_session as realtime_session
 from agent.asr.base import Hint, RecognitionError, Stream, transcribe
 from agent.asr.config import RecognitionConfig
 from agent.asr.router import RouterTranscriber
+from agent.asr.voxtral_realtime import RealtimeStream, RealtimeTranscriber
+from agent.asr.voxtral_session import Session
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
 from agent.messages import Transcript
-from agent.voxtral import realtime_session
-from agent.voxtral.realtime import RealtimeStream, RealtimeTranscriber
-from agent.voxtral.realtime_session import Session
 from tests.integration.vllm_support import (
     REALTIME_MODEL,
     Control,

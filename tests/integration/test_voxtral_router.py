@@ -25,6 +25,7 @@ from agent.asr.base import Hint, transcribe
 from agent.asr.config import RecognitionConfig
 from agent.asr.router import BreakerState, RouterTranscriber
 from agent.config import Config
+from agent.voxtral.server import start_local
 from tests.integration.vllm_support import (
     Control,
     Double,
@@ -71,7 +72,7 @@ def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout
                  request_timeout_s=request_timeout_s)
     cfg = replace(Config(), voxtral=vox,
                   recognition=RecognitionConfig(failures_to_open=2, probe_interval_s=0.2))
-    r = RouterTranscriber(cfg)
+    r = RouterTranscriber(cfg, start_server=start_local)
     r.load()
     return r
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.asr.config import VoxtralConfig
-from agent.voxtral.client import health
+from agent.asr.voxtral_client import health
 
 DOUBLE = Path(__file__).with_name("vllm_double.py")
 MODEL = "mistralai/Voxtral-Mini-3B-2507"

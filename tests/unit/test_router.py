@@ -223,7 +223,7 @@ def test_a_failed_intent_request_counts_against_the_breaker() -> None:
 
 def test_the_router_and_voxtral_are_registered_backends() -> None:
     assert BACKENDS["auto"] == "agent.asr.router:RouterTranscriber"
-    assert BACKENDS["voxtral"] == "agent.voxtral.realtime:voxtral_backend"
+    assert BACKENDS["voxtral"] == "agent.asr.voxtral_realtime:voxtral_backend"
     assert Config().recognition.backend == "auto"
 
 
@@ -232,8 +232,8 @@ def test_voxtral_streams_when_its_mode_is_realtime() -> None:
 
     from agent.asr.base import create
     from agent.asr.config import REALTIME_MODEL
-    from agent.voxtral.backend import VoxtralTranscriber
-    from agent.voxtral.realtime import RealtimeTranscriber
+    from agent.asr.voxtral import VoxtralTranscriber
+    from agent.asr.voxtral_realtime import RealtimeTranscriber
 
     assert type(create("voxtral", Config())) is VoxtralTranscriber
     cfg = Config()

@@ -1,10 +1,10 @@
 """The Voxtral Realtime backend (name "voxtral-realtime"): utterances streamed to vLLM's
 `/v1/realtime` WebSocket while they are spoken (`[voxtral] mode = "realtime"`).
 
-The server is the one the file backend manages (agent/voxtral/backend.py), serving
+The server is the one the file backend attaches to or starts (agent/asr/voxtral.py), serving
 voxtral.realtime_model (agent.asr.config.served): attached, started, or remote, with its
 health, logs and key handled there.  Streaming goes through one session
-(agent/voxtral/realtime_session.py) that carries utterance after utterance and reconnects
+(agent/asr/voxtral_session.py) that carries utterance after utterance and reconnects
 with backoff.
 
 Per utterance (the Stream protocol of agent/asr/base.py): `feed()` queues audio and never
@@ -29,20 +29,20 @@ from typing import TYPE_CHECKING, Any
 from agent.asr.base import Capabilities, Hearing, Hint, RecognitionError, Unsupported
 from agent.asr.config import served
 from agent.asr.guard import overlong
-from agent.messages import Hypothesis, Transcript
-from agent.voxtral.client import api_key
-from agent.voxtral.realtime_session import (
+from agent.asr.voxtral_client import api_key
+from agent.asr.voxtral_session import (
     BYTES_PER_S,
     Session,
     Turn,
     require_websockets,
     ws_url,
 )
+from agent.messages import Hypothesis, Transcript
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
+    from agent.asr.voxtral import ServerStarter, VoxtralTranscriber
     from agent.config import Config
-    from agent.voxtral.backend import VoxtralTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,14 @@ class RealtimeTranscriber:
     capabilities = Capabilities(stream=True)
 
     def __init__(self, cfg: Config, background: bool = False,
-                 file: VoxtralTranscriber | None = None) -> None:
-        from agent.voxtral.backend import VoxtralTranscriber
+                 file: VoxtralTranscriber | None = None,
+                 start_server: ServerStarter | None = None) -> None:
+        from agent.asr.voxtral import VoxtralTranscriber
 
         vox = served(replace(cfg.voxtral, mode="realtime"))
         self.owns_file = file is None
-        self.file = file if file is not None else \
-            VoxtralTranscriber(replace(cfg, voxtral=vox), background=background)
+        self.file = file if file is not None else VoxtralTranscriber(
+            replace(cfg, voxtral=vox), background=background, start_server=start_server)
         """The file backend on the same server: it attaches to or starts the server."""
         self.background = background
         self.session = Session(ws_url(self.file.client.url), vox.model, api_key(vox),
@@ -158,11 +159,11 @@ class RealtimeTranscriber:
             self.file.close()
 
 
-def voxtral_backend(cfg: Config) -> Any:
+def voxtral_backend(cfg: Config, start_server: ServerStarter | None = None) -> Any:
     """`--backend voxtral`: the realtime backend when voxtral.mode = "realtime", else the
     file backend."""
     if cfg.voxtral.mode == "realtime":
-        return RealtimeTranscriber(cfg)
-    from agent.voxtral.backend import VoxtralTranscriber
+        return RealtimeTranscriber(cfg, start_server=start_server)
+    from agent.asr.voxtral import VoxtralTranscriber
 
-    return VoxtralTranscriber(cfg)
+    return VoxtralTranscriber(cfg, start_server=start_server)

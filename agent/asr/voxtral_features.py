@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent.asr import voxtral_audio as audio
 from agent.asr.config import VoxtralConfig
-from agent.voxtral import audio
-from agent.voxtral.client import ChatReply, ToolCall, VoxtralClient, VoxtralError, audio_part
+from agent.asr.voxtral_client import ChatReply, ToolCall, VoxtralClient, VoxtralError, audio_part
 
 log = logging.getLogger(__name__)
 
