@@ -139,7 +139,6 @@ class CommandsConfig:
 
 @dataclass(frozen=True)
 class KeyboardConfig:
-    key_delay_ms: int = _opt(8, "Pause between synthetic key events, ms.", lo=0, hi=500)
     backend: str = _opt(
         "auto", 'How keys reach the desktop: "auto" (from the session: Wayland first, then '
         'DISPLAY), "x11" (XTEST), "wlroots" (wtype: sway, Hyprland, river) or "uinput" '
@@ -163,6 +162,20 @@ class Config:
 
 REMOVED: dict[str, str] = {
     # "section.key": what takes its place (one line each, so old config files keep loading)
+    "keyboard.key_delay_ms": "8 ms between key events",
+    "desktop.click_guard_ms": "the hotkey's click is cut, 120 ms",
+    "desktop.release_tail_ms": "150 ms are taken after the hotkey comes up",
+    "desktop.device_retry_s": "a failed device is tried again every 2 s",
+    "recognition.failures_to_open": "Voxtral is left alone after 2 failures in a row",
+    "recognition.probe_interval_s": "a failing server is probed every 5 s",
+    "recognition.stall_backoff_s": "a stalled server is left alone 30 s, doubled per try",
+    "voxtral.max_retries": "a failed feature request is tried once more",
+    "voxtral.stop_grace_s": "SIGKILL follows SIGTERM after 10 s",
+    "voxtral.restart_backoff_s": "a crashed server restarts after 2 s, doubled per crash",
+    "voxtral.max_restarts": "a server is left down after 5 crashes in a row",
+    "voxtral.log_file": "the server's output is vllm-PORT.log in the state folder",
+    "voxtral.realtime_final_timeout_s": "voxtral.request_timeout_s",
+    "voxtral.realtime_backoff_s": "a lost session reconnects after 0.5 s, doubled per try",
 }
 """Settings that existed once: found in a file, each gives one warning naming the file and
 the key, and is ignored (an unknown key, by contrast, stops the start)."""

@@ -100,7 +100,6 @@ def main() -> int:
     double = Double(port, tmp / "double.log", model=REALTIME_MODEL,
                     env={} if args.partials else {"VLLM_DOUBLE_RT_STEP_S": "1e9"}).start()
     cfg = replace(Config(), voxtral=config(port, tmp, mode="realtime", manage_server=False,
-                                           realtime_final_timeout_s=30.0,
                                            request_timeout_s=30.0))
     realtime = RealtimeTranscriber(cfg)
     realtime.load()

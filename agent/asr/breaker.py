@@ -7,10 +7,28 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_BACKOFF_S = 600.0
 """The longest a stalled server is left alone before one utterance tries it again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How the router treats a failing server: fixed, not settings (tests shorten them)."""
+
+    failures_to_open: int = 2
+    """Failed requests in a row after which Voxtral is left alone (whisper hears all)."""
+    probe_interval_s: float = 5.0
+    """Seconds between the background /health probes of a server left alone."""
+    stall_backoff_s: float = 30.0
+    """How long a stalled server (/health answers, requests fail) is left alone before one
+    utterance tries it; doubled per failed try, up to MAX_BACKOFF_S. A server seen down
+    and back up is tried at once."""
+
+
+TIMING = Timing()
 
 
 class BreakerState(StrEnum):

@@ -3,8 +3,8 @@
 Each utterance goes to Voxtral while its circuit breaker lets it; on an error or a timeout
 that same utterance goes to whisper (so none is lost, and none is reported twice: only
 the transcript that is returned counts). Every failed request counts against the breaker,
-whatever the server's /health says. After `failures_to_open` failures in a row the breaker
-opens and whisper takes every utterance; a background thread probes /health every
+whatever the server's /health says. After `Timing.failures_to_open` failures in a row the
+breaker opens and whisper takes every utterance; a background thread probes /health every
 `probe_interval_s`. A server that was seen down (refused, restarting) and answers again is
 tried at once; one whose /health answered all along is stalled, and is tried again only
 after `stall_backoff_s`, doubled per failed try. Half-open lets one utterance try: success
@@ -46,7 +46,7 @@ from agent.asr.base import (
     Unsupported,
     create,
 )
-from agent.asr.breaker import BreakerState, CircuitBreaker
+from agent.asr.breaker import TIMING, BreakerState, CircuitBreaker, Timing
 from agent.asr.voxtral_client import Unreachable
 
 if TYPE_CHECKING:
@@ -75,17 +75,17 @@ class RouterTranscriber:
     name = "auto"
 
     def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic,
-                 start_server: ServerStarter | None = None) -> None:
+                 start_server: ServerStarter | None = None, timing: Timing = TIMING) -> None:
         self._cfg = cfg
         self._start_server = start_server
+        self.timing = timing
         self.whisper: Recogniser = create("whisper", cfg)
         self.voxtral: VoxtralTranscriber | None = None
         """The Voxtral backend, or None when Voxtral cannot be used at all."""
         self.realtime: RealtimeTranscriber | None = None
         """Voxtral Realtime (voxtral.mode = "realtime") on the same server, or None."""
-        rec = cfg.recognition
-        self.breaker = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
-        self.streaming = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
+        self.breaker = CircuitBreaker(timing.failures_to_open, timing.stall_backoff_s, clock)
+        self.streaming = CircuitBreaker(timing.failures_to_open, timing.stall_backoff_s, clock)
         """The realtime tier's own breaker: a stream that fails while file Voxtral answers
         (no `done` in time) never opens `breaker`, so this one pauses streaming."""
         self.stats = RouterStats()
@@ -143,7 +143,7 @@ class RouterTranscriber:
         return streamroute.RoutedStream.begin(self)
 
     def _probe(self) -> None:
-        interval = self._cfg.recognition.probe_interval_s
+        interval = self.timing.probe_interval_s
         while not self._stop.wait(interval):
             self._probe_once()
 

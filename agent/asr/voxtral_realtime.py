@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 NAME = "voxtral-realtime"
 
+RECONNECT_S = 0.5
+"""First wait before reconnecting a lost session; doubled per failed attempt, up to 30 s."""
+
 
 class RealtimeHearing:
     """A streamed utterance's final text (Voxtral Realtime takes no prompt: one reading)."""
@@ -114,7 +117,9 @@ class RealtimeTranscriber:
 
     def __init__(self, cfg: Config, background: bool = False,
                  file: VoxtralTranscriber | None = None,
-                 start_server: ServerStarter | None = None) -> None:
+                 start_server: ServerStarter | None = None,
+                 reconnect_s: float = RECONNECT_S) -> None:
+        """`reconnect_s`: first wait before reconnecting (tests shorten it)."""
         from agent.asr.voxtral import VoxtralTranscriber
 
         vox = served(replace(cfg.voxtral, mode="realtime"))
@@ -124,7 +129,7 @@ class RealtimeTranscriber:
         """The file backend on the same server: it attaches to or starts the server."""
         self.background = background
         self.session = Session(ws_url(self.file.client.url), vox.model, api_key(vox),
-                               vox.realtime_final_timeout_s, vox.realtime_backoff_s)
+                               vox.request_timeout_s, reconnect_s)
 
     def load(self) -> None:
         """Attach to or start the server (ModelError, one line), then open the session in

@@ -26,6 +26,9 @@ from agent.paths import open_private, private_state, state_dir
 log = logging.getLogger(__name__)
 
 
+STOP_GRACE_S = 10.0
+"""After SIGTERM, the seconds a server has to exit before SIGKILL."""
+
 REALTIME_FLAGS = ("--enforce-eager",)
 """Added for the realtime model (voxtral.mode = "realtime"): vLLM's realtime examples serve
 it eagerly; Voxtral Realtime refuses full CUDA graphs (vllm/model_executor/models/
@@ -280,7 +283,8 @@ def tail(path: Path, lines: int = 12) -> list[str]:
 
 
 def log_path(cfg: VoxtralConfig) -> Path:
-    return Path(cfg.log_file).expanduser() if cfg.log_file else state_dir() / "vllm.log"
+    """The server's output, beside its pid record (record_path)."""
+    return state_dir() / f"vllm-{cfg.port}.log"
 
 
 # --- the pid file: what `voxagent server stop|status` find ---------------------------------

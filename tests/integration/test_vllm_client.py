@@ -243,7 +243,7 @@ def test_faults_slow_500_and_dropped(tools_double: Double, tmp_path: Path,
     control.fail(TRANSCRIPTIONS, "drop")
     with pytest.raises(VoxtralError, match="cannot reach"):
         client.transcribe(wav, 5.0)
-    control.fail(TRANSCRIPTIONS, "500")  # a feature retries once (max_retries = 1)
+    control.fail(TRANSCRIPTIONS, "500")  # a feature retries once (RETRIES)
     result = get("transcription", client.cfg).execute(client, FeatureRequest(speech["scroll down"]))
     assert result.text == "Scroll down."
     assert [h["mode"] for h in control.hits()] == ["delay", "500", "drop", "500"]
@@ -251,7 +251,7 @@ def test_faults_slow_500_and_dropped(tools_double: Double, tmp_path: Path,
 
 def test_a_stalled_server_costs_a_feature_one_timeout(tools_double: Double, tmp_path: Path,
                                                      speech: dict[str, bytes]) -> None:
-    """/health answers, the engine does not: no retry after a timeout (max_retries = 1 is
+    """/health answers, the engine does not: no retry after a timeout (RETRIES = 1 is
     for refused connections and 5xx), and the message says the one wait it was."""
     client = client_for(tools_double, tmp_path, feature_timeout_s=1.0)
     control = Control(tools_double.url)

@@ -22,7 +22,7 @@ import pytest
 
 from agent.asr import voxtral_session as realtime_session
 from agent.asr.base import Hint, RecognitionError, Stream, transcribe
-from agent.asr.config import RecognitionConfig
+from agent.asr.breaker import Timing
 from agent.asr.router import RouterTranscriber
 from agent.asr.voxtral_realtime import RealtimeStream, RealtimeTranscriber
 from agent.asr.voxtral_session import Session
@@ -76,7 +76,7 @@ def realtime_config(port: int, tmp: Path, **changes: Any) -> Config:
     """[voxtral] mode = "realtime", attached to the double on `port`; done may take up to
     20 s (the double hears on a CPU shared with the test)."""
     vox = config(port, tmp, mode="realtime", manage_server=False,
-                 **{"realtime_final_timeout_s": 20.0, **changes})
+                 **{"request_timeout_s": 20.0, **changes})
     return replace(Config(), voxtral=vox)
 
 
@@ -311,7 +311,7 @@ def test_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
     port = free_port()
     first = Double(port, tmp_path / "a.log", env={"VLLM_DOUBLE_ASR": "echo"},
                    model=REALTIME_MODEL).start()
-    rt = RealtimeTranscriber(realtime_config(port, tmp_path, realtime_backoff_s=0.05))
+    rt = RealtimeTranscriber(realtime_config(port, tmp_path), reconnect_s=0.05)
     try:
         rt.load()
         assert transcribe(rt, bytes(32000), Hint()).text == "1.00 seconds of audio"
@@ -335,9 +335,8 @@ def test_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
 @pytest.fixture
 def router(echo: Double, tmp_path: Path) -> Iterator[RouterTranscriber]:
     Control(echo.url).clear()
-    cfg = replace(realtime_config(echo.port, tmp_path, api_key="k3y"),
-                  recognition=RecognitionConfig(failures_to_open=3, probe_interval_s=0.2))
-    made = RouterTranscriber(cfg)
+    made = RouterTranscriber(realtime_config(echo.port, tmp_path, api_key="k3y"),
+                             timing=Timing(failures_to_open=3, probe_interval_s=0.2))
     made.load()
     assert made.realtime is not None and made.realtime.session.wait_connected(10)
     yield made
@@ -362,9 +361,8 @@ def test_server_dies_mid_utterance_whisper_hears_it_once(said: dict[str, Path],
     port = free_port()
     dying = Double(port, tmp_path / "dying.log", env={"VLLM_DOUBLE_ASR": "echo"},
                    model=REALTIME_MODEL).start()
-    cfg = replace(realtime_config(port, tmp_path), recognition=RecognitionConfig(
-        failures_to_open=3, probe_interval_s=60.0))
-    r = RouterTranscriber(cfg)
+    r = RouterTranscriber(realtime_config(port, tmp_path),
+                          timing=Timing(failures_to_open=3, probe_interval_s=60.0))
     try:
         r.load()
         assert r.realtime is not None and r.realtime.session.wait_connected(10)

@@ -17,15 +17,16 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from agent.asr.base import Hint, transcribe
-from agent.asr.config import RecognitionConfig
+from agent.asr.breaker import Timing
 from agent.asr.router import BreakerState, RouterTranscriber
 from agent.config import Config
-from agent.voxtral.server import start_local
+from agent.voxtral.server import Supervision, start_local
 from tests.integration.vllm_support import (
     Control,
     Double,
@@ -70,9 +71,10 @@ def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout
     monkeypatch.setenv("VOXAGENT_STATE_DIR", str(tmp_path / "state"))
     vox = config(free_port(), tmp_path, model=str(fake_model(tmp_path / "model")),
                  request_timeout_s=request_timeout_s)
-    cfg = replace(Config(), voxtral=vox,
-                  recognition=RecognitionConfig(failures_to_open=2, probe_interval_s=0.2))
-    r = RouterTranscriber(cfg, start_server=start_local)
+    quick = Supervision(restart_backoff_s=0.2, stop_grace_s=3.0)
+    r = RouterTranscriber(replace(Config(), voxtral=vox),
+                          start_server=partial(start_local, supervision=quick),
+                          timing=Timing(failures_to_open=2, probe_interval_s=0.2))
     r.load()
     return r
 
@@ -153,7 +155,7 @@ def test_run_reports_which_backend_heard_each_utterance(tmp_path: Path,
     port = free_port()
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.toml").write_text(  # no timeout while the double hears
-        toml_config(port, tmp_path).replace("request_timeout_s = 3.0", "request_timeout_s = 120.0"))
+        toml_config(port, tmp_path, request_timeout_s=120.0))
     recording = tmp_path / "session.wav"
     subprocess.run(["sox", str(said["scroll"]), str(said["sleep"]), str(recording)], check=True,
                    timeout=60)
@@ -204,10 +206,10 @@ def test_a_server_healthy_but_stalled_is_left_alone_for_its_backoff(
     port = free_port()
     clock = Clock()
     vox = config(port, tmp_path, request_timeout_s=15.0, manage_server=False)
-    cfg = replace(Config(), voxtral=vox, recognition=RecognitionConfig(
-        failures_to_open=2, probe_interval_s=600.0, stall_backoff_s=600.0))
+    cfg = replace(Config(), voxtral=vox)
     with Double(port, tmp_path / "double.log") as double:
-        router = RouterTranscriber(cfg, clock)
+        router = RouterTranscriber(cfg, clock, timing=Timing(
+            failures_to_open=2, probe_interval_s=600.0, stall_backoff_s=600.0))
         router.load()
         try:
             control = Control(double.url)

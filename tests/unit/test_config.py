@@ -166,6 +166,25 @@ def test_a_removed_setting_is_ignored_with_one_warning(
     assert "gone_knob" in refusal(write(tmp_path, "[vad]\ngone_knob = 3\n"))  # only there
 
 
+def test_every_removed_setting_still_loads(tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A config file written before the cut loads as the defaults, one warning a key; no
+    removed name is a setting again."""
+    from agent.config import REMOVED
+
+    sections: dict[str, list[str]] = {}
+    for dotted in REMOVED:
+        section, key = dotted.split(".")
+        sections.setdefault(section, []).append(key)
+    text = "".join(f"[{s}]\n" + "".join(f"{k} = 1\n" for k in keys)
+                   for s, keys in sections.items())
+    with caplog.at_level("WARNING", logger="agent.config"):
+        cfg = load_config(write(tmp_path, text))
+    assert cfg == replace(Config(), source=cfg.source)
+    assert sorted(r.getMessage().split("'")[1] for r in caplog.records) == sorted(REMOVED)
+    assert set(REMOVED).isdisjoint(dict(_option_docs(Config)))
+
+
 def test_section_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
     message = refusal(write(tmp_path, "vad = 3\n"))
     assert "'vad'" in message
@@ -207,7 +226,7 @@ def test_wrong_type_is_refused(tmp_path: Path, section: str, key: str, value: st
     ("vad", "max_utterance_s", "-inf", "from 1.0 to 120.0"),
     ("audio", "queue_blocks", "5", "at least 10"),
     ("whisper", "beam_size", "0", "from 1 to 16"),
-    ("keyboard", "key_delay_ms", "501", "from 0 to 500"),
+    ("voxtral", "request_timeout_s", "0.05", "from 0.1 to 120.0"),
 ])
 def test_out_of_range_is_refused(tmp_path: Path, section: str, key: str, value: str,
                                  expected: str) -> None:
@@ -366,7 +385,7 @@ fuzzy_threshold = 0.875
 user_dir = "C:\\Users\\me\\commands"
 builtin = false
 [keyboard]
-key_delay_ms = 0
+backend = "x11"
 [apps]
 terminal = ["kitty", "-e", "htop"]
 "web browser" = ["firefox", "--new-window", "about:blank"]

@@ -18,7 +18,8 @@ from agent.asr.base import (
     Unsupported,
     transcribe,
 )
-from agent.asr.config import RecognitionConfig, VoxtralConfig
+from agent.asr.breaker import Timing
+from agent.asr.config import VoxtralConfig
 from agent.asr.router import BreakerState, CircuitBreaker, RouterTranscriber
 from agent.config import Config
 from agent.messages import Transcript
@@ -145,9 +146,8 @@ class Backend:
 
 def router(failures_to_open: int = 2,
            intent: bool = False) -> tuple[RouterTranscriber, Backend, Backend]:
-    cfg = Config(recognition=RecognitionConfig(failures_to_open=failures_to_open),
-                 voxtral=VoxtralConfig(command_intent=intent))
-    r = RouterTranscriber(cfg)
+    cfg = Config(voxtral=VoxtralConfig(command_intent=intent))
+    r = RouterTranscriber(cfg, timing=Timing(failures_to_open=failures_to_open))
     vox = Backend("voxtral", capabilities=Capabilities(intent=intent))
     whisper = Backend("whisper", capabilities=Capabilities(nbest=True, prefix=True, score=True))
     r.voxtral, r.whisper = vox, whisper  # type: ignore[assignment]
