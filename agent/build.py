@@ -71,7 +71,7 @@ def new_dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
                       confirm_timeout_s=cfg.commands.confirm_timeout_s)
 
 
-def load_transcriber(cfg: Config) -> Recogniser:
+def load_recogniser(cfg: Config) -> Recogniser:
     """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded;
     one that uses Voxtral may start a local vLLM server (voxtral.manage_server)."""
     from agent.voxtral.server import start_local
@@ -96,7 +96,7 @@ def build(cfg: Config, *, executor: Executor, listening: Listening | None = None
     library = command_library(cfg)
     dispatch = new_dispatcher(cfg, library)
     owned = recogniser is None
-    hears = load_transcriber(cfg) if recogniser is None else recogniser
+    hears = load_recogniser(cfg) if recogniser is None else recogniser
     try:
         decider = Decider(hears, dispatch, cfg.commands,
                           intent_confirm=cfg.voxtral.intent_confirm)

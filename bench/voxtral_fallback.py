@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.asr.base import Hint
 from agent.asr.config import VoxtralConfig
-from agent.asr.router import RouterTranscriber
+from agent.asr.router import RouterRecogniser
 from agent.config import Config
 from tests.integration.vllm_support import Control, Double, free_port, pcm_of, speak
 
@@ -38,7 +38,7 @@ def main() -> None:
     hint = Hint(("scroll down",), 3)
     port = free_port()
     double = Double(port, tmp / "double.log").start()
-    router = RouterTranscriber(replace(Config(), voxtral=VoxtralConfig(port=port,
+    router = RouterRecogniser(replace(Config(), voxtral=VoxtralConfig(port=port,
                                                                        manage_server=False)))
     router.load()
     control = Control(double.url)

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.actions.launch import app_names
 from agent.asr.base import Hint, Stream, create
 from agent.asr.config import served
-from agent.asr.voxtral import VoxtralTranscriber
-from agent.asr.voxtral_realtime import RealtimeTranscriber
+from agent.asr.voxtral import VoxtralRecogniser
+from agent.asr.voxtral_realtime import RealtimeRecogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
@@ -101,9 +101,9 @@ def main() -> int:
                     env={} if args.partials else {"VLLM_DOUBLE_RT_STEP_S": "1e9"}).start()
     cfg = replace(Config(), voxtral=config(port, tmp, mode="realtime", manage_server=False,
                                            request_timeout_s=30.0))
-    realtime = RealtimeTranscriber(cfg)
+    realtime = RealtimeRecogniser(cfg)
     realtime.load()
-    file = VoxtralTranscriber(replace(cfg, voxtral=served(cfg.voxtral)))
+    file = VoxtralRecogniser(replace(cfg, voxtral=served(cfg.voxtral)))
     file.load()
     whisper = create("whisper", cfg)
     whisper.load()

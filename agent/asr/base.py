@@ -136,9 +136,9 @@ def transcribe(recogniser: Recogniser, pcm: bytes, hint: Hint) -> Transcript:
 
 
 BACKENDS: dict[str, str] = {
-    "whisper": "agent.asr.whisper:WhisperTranscriber",
+    "whisper": "agent.asr.whisper:WhisperRecogniser",
     "voxtral": "agent.asr.voxtral_realtime:voxtral_backend",
-    "auto": "agent.asr.router:RouterTranscriber",
+    "auto": "agent.asr.router:RouterRecogniser",
 }
 """Backend name -> "module:class" (or a factory); it takes the Config.  "voxtral" streams
 when voxtral.mode = "realtime" (agent/asr/voxtral_realtime.py)."""

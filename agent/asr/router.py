@@ -50,8 +50,8 @@ from agent.asr.breaker import TIMING, BreakerState, CircuitBreaker, Timing
 from agent.asr.voxtral_client import Unreachable
 
 if TYPE_CHECKING:
-    from agent.asr.voxtral import ServerStarter, VoxtralHearing, VoxtralTranscriber
-    from agent.asr.voxtral_realtime import RealtimeTranscriber
+    from agent.asr.voxtral import ServerStarter, VoxtralHearing, VoxtralRecogniser
+    from agent.asr.voxtral_realtime import RealtimeRecogniser
     from agent.config import Config
     from agent.messages import Transcript
 
@@ -69,7 +69,7 @@ class RouterStats:
     """Utterances Voxtral Realtime recognised (not counted in `voxtral`)."""
 
 
-class RouterTranscriber:
+class RouterRecogniser:
     """Voxtral, then whisper, per utterance (see the module's doc)."""
 
     name = "auto"
@@ -80,9 +80,9 @@ class RouterTranscriber:
         self._start_server = start_server
         self.timing = timing
         self.whisper: Recogniser = create("whisper", cfg)
-        self.voxtral: VoxtralTranscriber | None = None
+        self.voxtral: VoxtralRecogniser | None = None
         """The Voxtral backend, or None when Voxtral cannot be used at all."""
-        self.realtime: RealtimeTranscriber | None = None
+        self.realtime: RealtimeRecogniser | None = None
         """Voxtral Realtime (voxtral.mode = "realtime") on the same server, or None."""
         self.breaker = CircuitBreaker(timing.failures_to_open, timing.stall_backoff_s, clock)
         self.streaming = CircuitBreaker(timing.failures_to_open, timing.stall_backoff_s, clock)
@@ -110,14 +110,14 @@ class RouterTranscriber:
         server that is still starting.  Only whisper failing to load is an error."""
         self.whisper.load()
         try:
-            from agent.asr.voxtral import VoxtralTranscriber, WrongModel
+            from agent.asr.voxtral import VoxtralRecogniser, WrongModel
             from agent.asr.voxtral_client import require_openai
 
             require_openai()
         except ModelError as exc:
             log.warning("voxtral: not used (%s); recognising with whisper", exc)
             return
-        self.voxtral = VoxtralTranscriber(streamroute.served_config(self._cfg), background=True,
+        self.voxtral = VoxtralRecogniser(streamroute.served_config(self._cfg), background=True,
                                           start_server=self._start_server)
         try:
             self.voxtral.load()
@@ -177,7 +177,7 @@ class RouterTranscriber:
 class RouterHearing:
     """One utterance for the router: Voxtral's hearing if it heard it, and whisper's."""
 
-    def __init__(self, router: RouterTranscriber, pcm: bytes, heard: Hearing | None = None,
+    def __init__(self, router: RouterRecogniser, pcm: bytes, heard: Hearing | None = None,
                  realtime: bool = True) -> None:
         self._router = router
         self._pcm = pcm

@@ -69,7 +69,7 @@ class WrongModel(ModelError):
     for (the router says so once and leaves Voxtral alone)."""
 
 
-class VoxtralTranscriber:
+class VoxtralRecogniser:
     """Voxtral through a vLLM server (local, started or attached, or remote)."""
 
     name = "voxtral"
@@ -201,7 +201,7 @@ class VoxtralTranscriber:
 class VoxtralHearing:
     """One utterance as Voxtral hears it (see the module's doc)."""
 
-    def __init__(self, owner: VoxtralTranscriber, pcm: bytes) -> None:
+    def __init__(self, owner: VoxtralRecogniser, pcm: bytes) -> None:
         self._owner = owner
         self._pcm = pcm
         self._heard: Transcript | None = None

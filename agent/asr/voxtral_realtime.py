@@ -41,7 +41,7 @@ from agent.messages import Hypothesis, Transcript
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
-    from agent.asr.voxtral import ServerStarter, VoxtralTranscriber
+    from agent.asr.voxtral import ServerStarter, VoxtralRecogniser
     from agent.config import Config
 
 log = logging.getLogger(__name__)
@@ -109,22 +109,22 @@ class RealtimeStream:
         self._session.cancel(self._utt)
 
 
-class RealtimeTranscriber:
+class RealtimeRecogniser:
     """Voxtral Realtime through a vLLM server (see the module doc)."""
 
     name = NAME
     capabilities = Capabilities(stream=True)
 
     def __init__(self, cfg: Config, background: bool = False,
-                 file: VoxtralTranscriber | None = None,
+                 file: VoxtralRecogniser | None = None,
                  start_server: ServerStarter | None = None,
                  reconnect_s: float = RECONNECT_S) -> None:
         """`reconnect_s`: first wait before reconnecting (tests shorten it)."""
-        from agent.asr.voxtral import VoxtralTranscriber
+        from agent.asr.voxtral import VoxtralRecogniser
 
         vox = served(replace(cfg.voxtral, mode="realtime"))
         self.owns_file = file is None
-        self.file = file if file is not None else VoxtralTranscriber(
+        self.file = file if file is not None else VoxtralRecogniser(
             replace(cfg, voxtral=vox), background=background, start_server=start_server)
         """The file backend on the same server: it attaches to or starts the server."""
         self.background = background
@@ -168,7 +168,7 @@ def voxtral_backend(cfg: Config, start_server: ServerStarter | None = None) -> A
     """`--backend voxtral`: the realtime backend when voxtral.mode = "realtime", else the
     file backend."""
     if cfg.voxtral.mode == "realtime":
-        return RealtimeTranscriber(cfg, start_server=start_server)
-    from agent.asr.voxtral import VoxtralTranscriber
+        return RealtimeRecogniser(cfg, start_server=start_server)
+    from agent.asr.voxtral import VoxtralRecogniser
 
-    return VoxtralTranscriber(cfg, start_server=start_server)
+    return VoxtralRecogniser(cfg, start_server=start_server)

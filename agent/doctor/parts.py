@@ -112,10 +112,10 @@ def check_model(ctx: Context) -> Finding:
         return Finding(State.OK, "voxtral only (no whisper model needed)")
     os.environ["HF_HUB_OFFLINE"] = "1"  # a model that is not here is missing, not fetched
     from agent.asr.base import ModelError
-    from agent.asr.whisper import WhisperTranscriber
+    from agent.asr.whisper import WhisperRecogniser
 
     model = ctx.cfg.whisper.model
-    transcriber = WhisperTranscriber(ctx.cfg)
+    transcriber = WhisperRecogniser(ctx.cfg)
     try:
         transcriber.load()
     except ModelError as exc:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import CliError
 
 if TYPE_CHECKING:
-    from agent.asr.voxtral import VoxtralTranscriber
+    from agent.asr.voxtral import VoxtralRecogniser
     from agent.config import Config
 
 
@@ -75,13 +75,13 @@ def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _connected(cfg: Config) -> VoxtralTranscriber:
+def _connected(cfg: Config) -> VoxtralRecogniser:
     from agent.asr.base import ModelError
-    from agent.asr.voxtral import VoxtralTranscriber
+    from agent.asr.voxtral import VoxtralRecogniser
     from agent.asr.voxtral_client import require_openai
     from agent.voxtral.server import start_local
 
-    backend = VoxtralTranscriber(cfg, start_server=start_local)
+    backend = VoxtralRecogniser(cfg, start_server=start_local)
     try:
         require_openai()
         backend.load()

@@ -17,7 +17,7 @@ import pytest
 
 from agent.actions.launch import app_names
 from agent.asr.base import Capabilities, ToolCall, Unsupported
-from agent.asr.voxtral import VoxtralTranscriber
+from agent.asr.voxtral import VoxtralRecogniser
 from agent.asr.voxtral_client import VoxtralClient, VoxtralError, health
 from agent.asr.voxtral_features import FeatureRequest, audio_budget_s, get
 from agent.config import Config
@@ -174,9 +174,9 @@ def _dispatcher() -> Dispatcher:
     return Dispatcher(CommandLibrary([data_dir("commands")], app_names({})).commands)
 
 
-def _voxtral(double: Double, tmp: Path, **changes: object) -> VoxtralTranscriber:
+def _voxtral(double: Double, tmp: Path, **changes: object) -> VoxtralRecogniser:
     Control(double.url).clear()
-    return VoxtralTranscriber(replace(Config(), voxtral=config(double.port, tmp, **changes)))
+    return VoxtralRecogniser(replace(Config(), voxtral=config(double.port, tmp, **changes)))
 
 
 def test_command_intent_through_tool_calls(tools_double: Double, tmp_path: Path,

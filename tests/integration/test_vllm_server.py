@@ -25,7 +25,7 @@ import pytest
 
 from agent.asr.base import ModelError
 from agent.asr.config import VoxtralConfig
-from agent.asr.voxtral import VoxtralTranscriber
+from agent.asr.voxtral import VoxtralRecogniser
 from agent.asr.voxtral_client import ServerError, health
 from agent.config import Config
 from agent.voxtral import launch
@@ -197,21 +197,21 @@ def test_attaches_to_a_server_that_already_answers(machine: Path) -> None:
     port = free_port()
     cfg = config(port, machine)
     with Double(port, machine / "other.log", env={"VLLM_DOUBLE_ASR": "echo"}) as other:
-        backend = VoxtralTranscriber(replace(Config(), voxtral=cfg))
+        backend = VoxtralRecogniser(replace(Config(), voxtral=cfg))
         backend.load()
         assert backend.attached and backend.server is None and backend.state() == "attached"
         backend.close()
         assert health(other.url, 1.0) == 200  # not ours: left running
-        wrong = VoxtralTranscriber(replace(Config(), voxtral=replace(cfg, model="acme/other")))
+        wrong = VoxtralRecogniser(replace(Config(), voxtral=replace(cfg, model="acme/other")))
         with pytest.raises(ModelError, match="serves mistralai/Voxtral-Mini-3B-2507, not "
                                              "acme/other"):
             wrong.load()
-    alone = VoxtralTranscriber(replace(Config(), voxtral=replace(cfg, manage_server=False)),
+    alone = VoxtralRecogniser(replace(Config(), voxtral=replace(cfg, manage_server=False)),
                                start_server=start_local)
     with pytest.raises(ModelError, match=r"no vLLM server answers .*manage_server = false"):
         alone.load()
     with pytest.raises(ModelError, match=r"no vLLM server answers .*starts no server"):
-        VoxtralTranscriber(replace(Config(), voxtral=cfg)).load()  # given no way to start one
+        VoxtralRecogniser(replace(Config(), voxtral=cfg)).load()  # given no way to start one
 
 
 def test_start_refuses_without_vllm_or_a_gpu(tmp_path: Path,
@@ -219,21 +219,21 @@ def test_start_refuses_without_vllm_or_a_gpu(tmp_path: Path,
     monkeypatch.setenv("PATH", str(tmp_path))  # neither vllm nor nvidia-smi
     cfg = replace(config(free_port(), tmp_path), server_command="vllm")
     with pytest.raises(ModelError, match="vLLM is not installed"):
-        VoxtralTranscriber(replace(Config(), voxtral=cfg), start_server=start_local).load()
+        VoxtralRecogniser(replace(Config(), voxtral=cfg), start_server=start_local).load()
     cfg = config(free_port(), tmp_path)  # the double is "installed", but there is no GPU
     with pytest.raises(ModelError, match=r"no GPU found .*vLLM on CPU is not a supported"):
-        VoxtralTranscriber(replace(Config(), voxtral=cfg), start_server=start_local).load()
+        VoxtralRecogniser(replace(Config(), voxtral=cfg), start_server=start_local).load()
 
 
 AGENT = """
 import sys, time
 from dataclasses import replace
 from agent.config import Config
-from agent.asr.voxtral import VoxtralTranscriber
+from agent.asr.voxtral import VoxtralRecogniser
 from agent.asr.config import VoxtralConfig
 from agent.voxtral.server import start_local
 cfg = VoxtralConfig(**__import__("json").loads(sys.argv[1]))
-backend = VoxtralTranscriber(replace(Config(), voxtral=cfg), start_server=start_local)
+backend = VoxtralRecogniser(replace(Config(), voxtral=cfg), start_server=start_local)
 backend.load()
 print(backend.server.pid, flush=True)
 time.sleep(120)
@@ -465,7 +465,7 @@ def test_a_non_loopback_host_without_a_key_is_refused(machine: Path,
         "(voxtral.allow_remote = true, or server start --allow-remote)"]
     assert servers_on(port) == []
     with pytest.raises(ModelError, match="would open the vLLM server to the network"):
-        VoxtralTranscriber(replace(Config(), voxtral=config(port, machine, host="0.0.0.0")),
+        VoxtralRecogniser(replace(Config(), voxtral=config(port, machine, host="0.0.0.0")),
                            start_server=start_local).load()
     with caplog.at_level(logging.WARNING):
         launch.check_exposure(config(port, machine, host="0.0.0.0", allow_remote=True))

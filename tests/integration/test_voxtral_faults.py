@@ -25,7 +25,7 @@ import pytest
 from agent.asr import voxtral_session as realtime_session
 from agent.asr.base import Hint, RecognitionError, transcribe
 from agent.asr.breaker import Timing
-from agent.asr.router import BreakerState, RouterTranscriber
+from agent.asr.router import BreakerState, RouterRecogniser
 from agent.asr.voxtral_realtime import RealtimeStream
 from agent.asr.voxtral_session import Session
 from agent.config import Config
@@ -149,13 +149,13 @@ def test_a_stream_without_done_pauses_streaming(realtime_double: Double, session
 
 
 @pytest.fixture
-def router(realtime_double: Double, tmp_path: Path) -> Iterator[RouterTranscriber]:
+def router(realtime_double: Double, tmp_path: Path) -> Iterator[RouterRecogniser]:
     """Realtime first; both breakers open after 2 failures; a paused stream is probed at
     once (no backoff), every 0.1 s."""
     Control(realtime_double.url).clear()
     vox = config(realtime_double.port, tmp_path, mode="realtime", manage_server=False,
                  request_timeout_s=1.0)
-    made = RouterTranscriber(replace(Config(), voxtral=vox), timing=Timing(
+    made = RouterRecogniser(replace(Config(), voxtral=vox), timing=Timing(
         failures_to_open=2, probe_interval_s=0.1, stall_backoff_s=0.0))
     made.load()
     assert made.realtime is not None and made.realtime.session.wait_connected(10)
@@ -174,7 +174,7 @@ def until(check: Any, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def test_streaming_resumes_once_a_probe_is_answered(router: RouterTranscriber,
+def test_streaming_resumes_once_a_probe_is_answered(router: RouterRecogniser,
                                                     realtime_double: Double) -> None:
     control = Control(realtime_double.url)
     control.fail("/v1/realtime", "no_done", times=999)
@@ -194,7 +194,7 @@ def test_streaming_resumes_once_a_probe_is_answered(router: RouterTranscriber,
 
 @pytest.mark.parametrize(("fault", "why"), [("runaway", "words in 1.0 s of audio"),
                                             ("bad_done", "'text' is a int")])
-def test_a_bad_final_text_fails_the_stream(router: RouterTranscriber, realtime_double: Double,
+def test_a_bad_final_text_fails_the_stream(router: RouterRecogniser, realtime_double: Double,
                                            fault: str, why: str,
                                            caplog: pytest.LogCaptureFixture) -> None:
     Control(realtime_double.url).fail("/v1/realtime", fault)

@@ -24,7 +24,7 @@ import pytest
 
 from agent.asr.base import Hint, transcribe
 from agent.asr.breaker import Timing
-from agent.asr.router import BreakerState, RouterTranscriber
+from agent.asr.router import BreakerState, RouterRecogniser
 from agent.config import Config
 from agent.voxtral.server import Supervision, start_local
 from tests.integration.vllm_support import (
@@ -59,7 +59,7 @@ model, which may take seconds on a loaded machine."""
 
 
 def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout_s: float,
-                ears: str = "whisper") -> RouterTranscriber:
+                ears: str = "whisper") -> RouterRecogniser:
     """auto, with a managed double (a stand-in nvidia-smi lists a GPU) that restarts 0.2 s
     after a crash and then takes 4 s to load again (so what happens while it is down can be
     seen, however slow whisper is on a loaded machine), a breaker that opens after 2
@@ -72,7 +72,7 @@ def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout
     vox = config(free_port(), tmp_path, model=str(fake_model(tmp_path / "model")),
                  request_timeout_s=request_timeout_s)
     quick = Supervision(restart_backoff_s=0.2, stop_grace_s=3.0)
-    r = RouterTranscriber(replace(Config(), voxtral=vox),
+    r = RouterRecogniser(replace(Config(), voxtral=vox),
                           start_server=partial(start_local, supervision=quick),
                           timing=Timing(failures_to_open=2, probe_interval_s=0.2))
     r.load()
@@ -80,7 +80,7 @@ def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout
 
 
 @pytest.fixture
-def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterTranscriber]:
+def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterRecogniser]:
     """A router whose requests never time out while the double answers."""
     r = make_router(tmp_path, monkeypatch, PATIENT_S)
     yield r
@@ -89,7 +89,7 @@ def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterTr
 
 @pytest.fixture
 def hasty_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                 ) -> Iterator[RouterTranscriber]:
+                 ) -> Iterator[RouterRecogniser]:
     """A 2 s request timeout, and a double that answers at once (it only measures the
     audio), so only a server that does not answer trips the timeout."""
     r = make_router(tmp_path, monkeypatch, 2.0, ears="echo")
@@ -105,7 +105,7 @@ def until(check: object, timeout: float = 30.0) -> float:
     return time.monotonic() - started
 
 
-def test_server_dies_mid_session_then_recovers(router: RouterTranscriber,
+def test_server_dies_mid_session_then_recovers(router: RouterRecogniser,
                                                said: dict[str, Path]) -> None:
     server = router.voxtral.server
     assert server is not None
@@ -131,7 +131,7 @@ def test_server_dies_mid_session_then_recovers(router: RouterTranscriber,
 
 
 def test_a_server_that_does_not_answer_trips_the_timeout_and_whisper_transcribes(
-        hasty_router: RouterTranscriber, said: dict[str, Path],
+        hasty_router: RouterRecogniser, said: dict[str, Path],
         caplog: pytest.LogCaptureFixture) -> None:
     router = hasty_router
     until(router.breaker.allow)
@@ -208,7 +208,7 @@ def test_a_server_healthy_but_stalled_is_left_alone_for_its_backoff(
     vox = config(port, tmp_path, request_timeout_s=15.0, manage_server=False)
     cfg = replace(Config(), voxtral=vox)
     with Double(port, tmp_path / "double.log") as double:
-        router = RouterTranscriber(cfg, clock, timing=Timing(
+        router = RouterRecogniser(cfg, clock, timing=Timing(
             failures_to_open=2, probe_interval_s=600.0, stall_backoff_s=600.0))
         router.load()
         try:
