@@ -58,8 +58,9 @@ QUICK = Supervision(restart_backoff_s=0.2, stop_grace_s=3.0)
 
 
 def manager(cfg: VoxtralConfig, supervision: Supervision = QUICK, **env: str) -> ServerManager:
-    """A manager of the double; its log is launch.log_path(cfg), in the state folder."""
-    model = fake_model(launch.log_path(cfg).parent / "model")
+    """A manager of the double; its log is launch.log_path(cfg), in the state folder (the
+    model goes beside that folder, which a test may make read-only)."""
+    model = fake_model(launch.log_path(cfg).parent.parent / "model")
     argv = launch.server_argv(cfg, str(model))
     url = f"http://127.0.0.1:{cfg.port}/v1"
     return ServerManager(cfg, argv, url, launch.log_path(cfg),
