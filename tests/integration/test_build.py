@@ -88,7 +88,7 @@ def test_a_recogniser_loaded_by_build_is_closed_when_the_rest_fails(
     cfg = replace(Config(), recognition=replace(Config().recognition, backend="whisper"))
     made: list[WhisperRecogniser] = []
 
-    def create(backend: str, config: Config) -> WhisperRecogniser:
+    def create(backend: str, config: Config, start_server: object = None) -> WhisperRecogniser:
         made.append(WhisperRecogniser(config))
         return made[-1]
 
