@@ -71,9 +71,12 @@ def new_dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
                       confirm_timeout_s=cfg.commands.confirm_timeout_s, words=library.words)
 
 
-def load_transcriber(cfg: Config) -> Recogniser:
-    """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded."""
-    transcriber = create(cfg.recognition.backend, cfg)
+def load_recogniser(cfg: Config) -> Recogniser:
+    """The configured backend ([recognition] backend: auto, voxtral or whisper), loaded;
+    one that uses Voxtral may start a local vLLM server (voxtral.manage_server)."""
+    from agent.voxtral.server import start_local
+
+    transcriber = create(cfg.recognition.backend, cfg, start_server=start_local)
     try:
         transcriber.load()
     except ModelError as exc:
@@ -93,7 +96,7 @@ def build(cfg: Config, *, executor: Executor, listening: Listening | None = None
     library = command_library(cfg)
     dispatch = new_dispatcher(cfg, library)
     owned = recogniser is None
-    hears = load_transcriber(cfg) if recogniser is None else recogniser
+    hears = load_recogniser(cfg) if recogniser is None else recogniser
     try:
         decider = Decider(hears, dispatch, cfg.commands,
                           intent_confirm=cfg.voxtral.intent_confirm)

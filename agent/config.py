@@ -24,12 +24,6 @@ from agent.textfile import TextFileError, read_text
 
 log = logging.getLogger(__name__)
 
-RETIRED = frozenset({
-    "audio.queue_blocks", "vad.tail_ms", "vad.end_hysteresis", "vad.settle_ms", "vad.peek_ms",
-})
-"""Keys that were settings once and are constants now: an old config file that still
-sets one loads, with one warning line naming the file and the key."""
-
 
 class ConfigError(ValueError):
     """A one-line message naming the file, key and what is allowed; one such line per
@@ -128,7 +122,6 @@ class CommandsConfig:
 
 @dataclass(frozen=True)
 class KeyboardConfig:
-    key_delay_ms: int = _opt(8, "Pause between synthetic key events, ms.", lo=0, hi=500)
     backend: str = _opt(
         "auto", 'How keys reach the desktop: "auto" (from the session: Wayland first, then '
         'DISPLAY), "x11" (XTEST), "wlroots" (wtype: sway, Hyprland, river) or "uinput" '
@@ -148,6 +141,32 @@ class Config:
     voxtral: VoxtralConfig = field(default_factory=VoxtralConfig)
     apps: dict[str, tuple[str, ...]] = _opt({}, "Logical apps for launch actions: name = [argv].")
     source: str = field(default="", metadata={"doc": "File the config was loaded from."})
+
+
+REMOVED: dict[str, str] = {
+    # "section.key": what takes its place (one line each, so old config files keep loading)
+    "keyboard.key_delay_ms": "8 ms between key events",
+    "desktop.click_guard_ms": "the hotkey's click is cut, 120 ms",
+    "desktop.release_tail_ms": "150 ms are taken after the hotkey comes up",
+    "desktop.device_retry_s": "a failed device is tried again every 2 s",
+    "recognition.failures_to_open": "Voxtral is left alone after 2 failures in a row",
+    "recognition.probe_interval_s": "a failing server is probed every 5 s",
+    "recognition.stall_backoff_s": "a stalled server is left alone 30 s, doubled per try",
+    "voxtral.max_retries": "a failed feature request is tried once more",
+    "voxtral.stop_grace_s": "SIGKILL follows SIGTERM after 10 s",
+    "voxtral.restart_backoff_s": "a crashed server restarts after 2 s, doubled per crash",
+    "voxtral.max_restarts": "a server is left down after 5 crashes in a row",
+    "voxtral.log_file": "the server's output is vllm-PORT.log in the state folder",
+    "voxtral.realtime_final_timeout_s": "voxtral.request_timeout_s",
+    "voxtral.realtime_backoff_s": "a lost session reconnects after 0.5 s, doubled per try",
+    "audio.queue_blocks": "the frame queue holds about 30 s",
+    "vad.tail_ms": "150 ms of silence are kept after the last voiced frame",
+    "vad.end_hysteresis": "speech ends when Silero falls below vad.end_threshold",
+    "vad.settle_ms": "a command more words could extend ends after a 300 ms pause",
+    "vad.peek_ms": "a pause of 60 ms offers a peek at the speech so far",
+}
+"""Settings that existed once: found in a file, each gives one warning naming the file and
+the key, and is ignored (an unknown key, by contrast, stops the start)."""
 
 
 def load_config(path: Path | None) -> Config:
@@ -199,8 +218,9 @@ def _build(cls: type, data: dict[str, Any], where: str, prefix: str,
     values: dict[str, Any] = {}
     for key, raw in data.items():
         dotted = f"{prefix}{key}"
-        if dotted in RETIRED:
-            log.warning("%s: '%s' is no longer a setting; ignored", where, dotted)
+        if dotted in REMOVED:
+            log.warning("%s: '%s' is no longer a setting (%s); ignored", where, dotted,
+                        REMOVED[dotted])
             continue
         if key not in known:
             allowed = ", ".join(sorted(known))

@@ -151,7 +151,7 @@ def _executor(cfg: Config, dry_run: bool, app: str) -> Executor:
     from agent.actions.keyboard import DesktopExecutor
 
     try:
-        return DesktopExecutor(cfg.apps, cfg.keyboard.key_delay_ms, cfg.keyboard.backend)
+        return DesktopExecutor(cfg.apps, backend=cfg.keyboard.backend)
     except ActionError as exc:
         raise CliError(f"{exc} (use --dry-run to only report actions)") from None
 

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path[:0] = [str(args.agent_src or REPO), str(REPO / "bench")]
     from agent.asr.base import Hint  # first: `agent` comes from --agent-src
-    from agent.asr.whisper import WhisperTranscriber
+    from agent.asr.whisper import WhisperRecogniser
     from agent.build import command_library, new_dispatcher
     from agent.config import Config
     from agent.decide import Decider, Heard
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     dt = importlib.import_module("dictation")  # after `agent`, which it would take from here
 
     cfg = Config()
-    recogniser = WhisperTranscriber(cfg)
+    recogniser = WhisperRecogniser(cfg)
     recogniser.load()
     dispatcher = new_dispatcher(cfg, command_library(cfg))
     dispatcher.set_mode(Mode.DICTATION)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from agent.asr.base import Hint  # noqa: E402
 from agent.asr.hearing import FULL_WINDOW_S  # noqa: E402
-from agent.asr.whisper import WhisperTranscriber  # noqa: E402
+from agent.asr.whisper import WhisperRecogniser  # noqa: E402
 from agent.audio.file_source import FileSource, read_audio  # noqa: E402
 from agent.audio.vad import Segmenter  # noqa: E402
 from agent.build import command_library, new_dispatcher  # noqa: E402
@@ -87,7 +87,7 @@ def mode_of(u: Any) -> Mode:
     return Mode.DICTATION if u.kind == "dictated" else Mode.COMMAND
 
 
-def hear_one(whisper: WhisperTranscriber, cfg: Any, judge: Judge, utt: Utterance,
+def hear_one(whisper: WhisperRecogniser, cfg: Any, judge: Judge, utt: Utterance,
              u: Any) -> dict[str, Any]:
     """What the first and plain decodes heard, and every reading's scores."""
     dispatcher = judge.dispatcher(mode_of(u))
@@ -153,7 +153,7 @@ def collect(set_name: str, limit: int, segmenter: bool) -> list[dict[str, Any]]:
     cfg = load_config(None)
     library = command_library(cfg)
     judge = Judge(cfg, library)
-    whisper = WhisperTranscriber(cfg)
+    whisper = WhisperRecogniser(cfg)
     whisper.load()
     folder = ensure_set(set_name, False)
     out = []

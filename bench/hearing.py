@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from agent.asr.base import Hint  # noqa: E402
 from agent.asr.hearing import WINDOWS_S  # noqa: E402
-from agent.asr.whisper import WhisperTranscriber  # noqa: E402
+from agent.asr.whisper import WhisperRecogniser  # noqa: E402
 from agent.audio.file_source import read_audio  # noqa: E402
 from agent.build import command_library, new_dispatcher  # noqa: E402
 from agent.config import load_config  # noqa: E402
@@ -79,7 +79,7 @@ def ms(xs: list[float]) -> str:
     return f"p50 {1000 * p(xs, 50):6.0f} ms, p95 {1000 * p(xs, 95):6.0f} ms"
 
 
-def hear_one(whisper: WhisperTranscriber, pcm: bytes, hint: Hint, tally: Tally,
+def hear_one(whisper: WhisperRecogniser, pcm: bytes, hint: Hint, tally: Tally,
              expected: Any, judge: Any, verbose: str) -> None:
     hearing = whisper.hear(pcm)
     started = time.monotonic()
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(None)
     library = command_library(cfg)
     hint = Hint(tuple(new_dispatcher(cfg, library).vocabulary()), cfg.whisper.alternatives)
-    whisper = WhisperTranscriber(cfg)
+    whisper = WhisperRecogniser(cfg)
     whisper.load()
 
     def judge(transcript: Any, expected: Any) -> list[bool]:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from agent.asr.base import Hint  # noqa: E402
 from agent.audio.file_source import read_audio  # noqa: E402
-from agent.build import command_library, load_transcriber, new_dispatcher  # noqa: E402
+from agent.build import command_library, load_recogniser, new_dispatcher  # noqa: E402
 from agent.config import Config, load_config  # noqa: E402
 from agent.messages import SAMPLE_RATE, Transcript  # noqa: E402
 from bench.accuracy import ensure_set, fl  # noqa: E402
@@ -84,7 +84,7 @@ def command_utterances(session: Any) -> list[Any]:
 
 def run(cfg: Config, folder: Path, n: int, limit: int) -> dict[str, Tally]:
     library = command_library(cfg)
-    transcriber = load_transcriber(cfg)
+    transcriber = load_recogniser(cfg)
     hint = Hint(tuple(new_dispatcher(cfg, library).vocabulary()), n)
     rows: dict[str, Tally] = {"all": Tally()}
     for session in fl.load_manifest(folder)[:limit or None]:

@@ -4,11 +4,12 @@
 
 Starts tests/integration/vllm_double.py (which "hears" with faster-whisper on the CPU, so
 its own times say nothing of Voxtral on a GPU), attaches the "auto" router to it with the
-default settings (request_timeout_s 4, failures_to_open 2, probe_interval_s 5), and times
+defaults (request_timeout_s 4; the breaker's Timing: 2 failures, a probe every 5 s), and times
 one spoken utterance through each case: healthy, a 500, a slow server, the server gone
 (connection refused) until the breaker opens, the breaker open, the first utterance
 after the server is back, and a stalled server (/health answers 200, transcriptions hang:
-after two timeouts the breaker stays open for stall_backoff_s whatever /health says).
+after two timeouts the breaker stays open for Timing.stall_backoff_s whatever /health
+says).
 Figures only; nothing is asserted.
 """
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.asr.base import Hint
 from agent.asr.config import VoxtralConfig
-from agent.asr.router import RouterTranscriber
+from agent.asr.router import RouterRecogniser
 from agent.config import Config
 from tests.integration.vllm_support import Control, Double, free_port, pcm_of, speak
 
@@ -37,7 +38,7 @@ def main() -> None:
     hint = Hint(("scroll down",), 3)
     port = free_port()
     double = Double(port, tmp / "double.log").start()
-    router = RouterTranscriber(replace(Config(), voxtral=VoxtralConfig(port=port,
+    router = RouterRecogniser(replace(Config(), voxtral=VoxtralConfig(port=port,
                                                                        manage_server=False)))
     router.load()
     control = Control(double.url)

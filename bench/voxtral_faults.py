@@ -75,8 +75,8 @@ def run(tmp: Path, fault: str, wav: Path, fast: bool) -> list[dict[str, Any]]:
     (home / "config").mkdir(parents=True)
     extra = 'mode = "realtime"\nmanage_server = false\n' if mode == "realtime" else \
         "manage_server = false\n"
-    (home / "config" / "config.toml").write_text(toml_config(port, home, extra).replace(
-        "request_timeout_s = 30.0", "request_timeout_s = 4.0"))
+    (home / "config" / "config.toml").write_text(toml_config(port, home, extra,
+                                                             request_timeout_s=4.0))
     model = REALTIME_MODEL if mode == "realtime" else "mistralai/Voxtral-Mini-3B-2507"
     with Double(port, home / "double.log", env={"VLLM_DOUBLE_ASR": "echo"},
                 model=model) as double:

@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.actions.launch import app_names
 from agent.asr.base import Hint, Stream, create
 from agent.asr.config import served
+from agent.asr.voxtral import VoxtralRecogniser
+from agent.asr.voxtral_realtime import RealtimeRecogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
@@ -45,8 +47,6 @@ from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import Transcript
 from agent.paths import data_dir
-from agent.voxtral.backend import VoxtralTranscriber
-from agent.voxtral.realtime import RealtimeTranscriber
 from tests.integration.vllm_support import REALTIME_MODEL, Double, config, free_port, speak
 
 PHRASES = ("scroll down", "new tab", "go back", "select all")
@@ -100,11 +100,10 @@ def main() -> int:
     double = Double(port, tmp / "double.log", model=REALTIME_MODEL,
                     env={} if args.partials else {"VLLM_DOUBLE_RT_STEP_S": "1e9"}).start()
     cfg = replace(Config(), voxtral=config(port, tmp, mode="realtime", manage_server=False,
-                                           realtime_final_timeout_s=30.0,
                                            request_timeout_s=30.0))
-    realtime = RealtimeTranscriber(cfg)
+    realtime = RealtimeRecogniser(cfg)
     realtime.load()
-    file = VoxtralTranscriber(replace(cfg, voxtral=served(cfg.voxtral)))
+    file = VoxtralRecogniser(replace(cfg, voxtral=served(cfg.voxtral)))
     file.load()
     whisper = create("whisper", cfg)
     whisper.load()

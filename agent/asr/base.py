@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from agent.asr.voxtral import ServerStarter
     from agent.config import Config
     from agent.messages import Transcript
 
@@ -135,19 +136,25 @@ def transcribe(recogniser: Recogniser, pcm: bytes, hint: Hint) -> Transcript:
 
 
 BACKENDS: dict[str, str] = {
-    "whisper": "agent.asr.whisper:WhisperTranscriber",
-    "voxtral": "agent.voxtral.realtime:voxtral_backend",
-    "auto": "agent.asr.router:RouterTranscriber",
+    "whisper": "agent.asr.whisper:WhisperRecogniser",
+    "voxtral": "agent.asr.voxtral_realtime:voxtral_backend",
+    "auto": "agent.asr.router:RouterRecogniser",
 }
 """Backend name -> "module:class" (or a factory); it takes the Config.  "voxtral" streams
-when voxtral.mode = "realtime" (agent/voxtral/realtime.py)."""
+when voxtral.mode = "realtime" (agent/asr/voxtral_realtime.py)."""
+
+SERVED = frozenset({"voxtral", "auto"})
+"""The backends that use a Voxtral server, so also take `start_server`."""
 
 
-def create(name: str, cfg: Config) -> Recogniser:
-    """Instantiate a backend by name (imports its module now, not before)."""
+def create(name: str, cfg: Config, start_server: ServerStarter | None = None) -> Recogniser:
+    """Instantiate a backend by name (imports its module now, not before). `start_server`
+    (agent.voxtral.server.start_local) lets a backend of SERVED start a local vLLM server;
+    without it, it only attaches to one."""
     try:
         target = BACKENDS[name]
     except KeyError:
         raise ModelError(f"unknown backend '{name}'; known: {', '.join(BACKENDS)}") from None
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(cfg)
+    factory = getattr(importlib.import_module(module), cls)
+    return factory(cfg, start_server=start_server) if name in SERVED else factory(cfg)

@@ -1,9 +1,8 @@
 """The recognition sections of the configuration: `[whisper]`, `[recognition]`, `[voxtral]`.
 
 `[whisper]` says which faster-whisper model to load and how it decodes; `[recognition]`
-picks the backend (auto = Voxtral first, faster-whisper as the fallback) and tunes the
-router's circuit breaker; `[voxtral]` says where the vLLM server is, how to start it, and
-which features are on.
+picks the backend (auto = Voxtral first, faster-whisper as the fallback); `[voxtral]` says
+where the vLLM server is, how to start it, and which features are on.
 """
 
 from __future__ import annotations
@@ -24,17 +23,27 @@ class WhisperConfig:
         '"embedded" (tiny.en shipped with the package), a local CTranslate2 model directory, '
         'or a hub name such as "base.en", "small.en" or "Systran/faster-whisper-small.en".',
     )
-    device: str = _opt("cpu", "CTranslate2 device.", choices=("cpu", "cuda", "auto"))
-    compute_type: str = _opt("int8", "CTranslate2 compute type.",
+    device: str = _opt("cpu", "CTranslate2 device: cuda decodes faster on an NVIDIA GPU and "
+                       "takes its memory; cpu works everywhere; auto = cuda when found.",
+                       choices=("cpu", "cuda", "auto"))
+    compute_type: str = _opt("int8", "CTranslate2 numerics: int8 is the fastest and smallest "
+                             "on a CPU; float types cost time and memory for a decode that "
+                             "is at best slightly closer.",
                              choices=("int8", "int8_float32", "int8_float16", "float16",
                                       "float32", "default"))
-    cpu_threads: int = _opt(0, "Threads for the CPU decoder; 0 = one per core.", lo=0, hi=256)
-    beam_size: int = _opt(5, "Beam width.", lo=1, hi=16)
-    alternatives: int = _opt(5, "N-best hypotheses offered to the command matcher.", lo=1, hi=16)
+    cpu_threads: int = _opt(0, "Threads for the CPU decoder: more decode sooner but take "
+                            "cores from the other programs; 0 = one per core.", lo=0, hi=256)
+    beam_size: int = _opt(5, "Beam width: wider finds likelier readings, at the cost of "
+                          "decoding time.", lo=1, hi=16)
+    alternatives: int = _opt(5, "N-best hypotheses offered to the command matcher: more give "
+                             "a misheard command more chances to match, and babble too.",
+                             lo=1, hi=16)
     language: str = _opt("en", "Spoken language (English-only models ignore it).")
     download_root: str = _opt("", 'Where hub models are stored; "" = the Hugging Face cache. '
                               "A relative path is taken from the config file's folder.")
-    bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary.")
+    bias_vocabulary: bool = _opt(True, "Prompt the model with the active command vocabulary: "
+                                 "commands are heard better, and babble is pulled toward "
+                                 "command words (the matcher's checks must then refuse it).")
     fit_window: bool = _opt(
         True, "Encode each utterance on a window fitted to it (8 to 30 s) rather than 30 s "
         "of padding, which takes the encoder much less time; false = always 30 s "
@@ -47,18 +56,6 @@ class RecognitionConfig:
         "auto", 'Recogniser: "auto" (Voxtral when its server answers, else faster-whisper, '
         'per utterance), "voxtral" (Voxtral only) or "whisper" (faster-whisper only).',
         choices=tuple(sorted(BACKENDS)))
-    failures_to_open: int = _opt(
-        2, "auto: after this many Voxtral failures in a row, stop trying it (whisper takes "
-        "every utterance) until a background probe finds the server healthy again.",
-        lo=1, hi=20)
-    probe_interval_s: float = _opt(
-        5.0, "auto: seconds between background health probes of a failing Voxtral server.",
-        lo=0.1, hi=600.0)
-    stall_backoff_s: float = _opt(
-        30.0, "auto: when Voxtral fails while its /health still answers (a stalled server), "
-        "whisper takes every utterance for this long before one tries Voxtral again; doubled "
-        "after each failed try, up to 10 min. A server seen down and back up is tried at once.",
-        lo=0.0, hi=600.0)
 
 
 @dataclass(frozen=True)
@@ -86,33 +83,38 @@ class VoxtralConfig:
                                '..." is appended.')
     extra_args: str = _opt("", 'More flags for vllm serve, split like a shell would, e.g. '
                            '"--enforce-eager".')
-    max_model_len: int = _opt(4864, "vLLM --max-model-len: context length in tokens.",
+    max_model_len: int = _opt(4864, "vLLM --max-model-len: context length in tokens; longer "
+                              "takes longer audio in one ask, and more GPU memory.",
                               lo=512, hi=131072)
     use_gpu: bool = _opt(True, "Serve on the GPU, the only supported way: false refuses to "
                          "start a local server (vLLM on CPU is not supported for Voxtral).")
     tensor_parallel_size: int = _opt(1, "vLLM --tensor-parallel-size: GPUs to split the "
-                                     "model over.", lo=1, hi=64)
+                                     "model over (more memory in all, every request spans "
+                                     "them all).", lo=1, hi=64)
     gpu_memory_utilization: float = _opt(0.9, "vLLM --gpu-memory-utilization: share of GPU "
-                                         "memory vLLM may take.", lo=0.05, hi=1.0)
+                                         "memory vLLM may take; more leaves room for longer "
+                                         "contexts, less leaves it to other programs.",
+                                         lo=0.05, hi=1.0)
     language: str = _opt("en", 'Spoken language sent with transcriptions; "" = detect.')
-    max_audio_s: float = _opt(900.0, "Longest audio accepted by transcribe/ask/summarize, s.",
+    max_audio_s: float = _opt(900.0, "Longest audio accepted by transcribe/ask/summarize: "
+                              "longer recordings hold the server longer, s.",
                               lo=1.0, hi=7200.0)
     chunk_s: float = _opt(30.0, "Longer audio is split at quiet points into chunks of at "
-                          "most this many seconds.", lo=5.0, hi=600.0)
-    request_timeout_s: float = _opt(4.0, "Timeout of one utterance's request; past it the "
-                                    "utterance goes to faster-whisper (auto).", lo=0.1, hi=120.0)
+                          "most this many seconds: longer ones keep more context, shorter "
+                          "ones answer sooner.", lo=5.0, hi=600.0)
+    request_timeout_s: float = _opt(
+        4.0, "Longest wait for an utterance's text (a file request, or realtime's final text "
+        "after the end of speech); past it the utterance goes to the next recogniser: shorter "
+        "gives up on a slow server sooner, longer lets a busy one answer, s.",
+        lo=0.1, hi=120.0)
     feature_timeout_s: float = _opt(120.0, "Timeout of summaries, answers and long "
-                                    "transcriptions, s.", lo=1.0, hi=3600.0)
-    max_retries: int = _opt(1, "Retries of a failed feature request (utterances are never "
-                            "retried: the fallback is faster).", lo=0, hi=5)
+                                    "transcriptions: shorter gives up on a busy server "
+                                    "sooner, longer lets long recordings finish, s.",
+                                    lo=1.0, hi=3600.0)
     startup_timeout_s: float = _opt(900.0, "How long a starting server may take to answer "
-                                    "/health before it is killed, s.", lo=1.0, hi=7200.0)
-    stop_grace_s: float = _opt(10.0, "After SIGTERM, seconds before SIGKILL.", lo=0.1, hi=600.0)
-    restart_backoff_s: float = _opt(2.0, "First wait before restarting a crashed server; "
-                                    "doubles per crash in a row, up to 60 s.", lo=0.0, hi=60.0)
-    max_restarts: int = _opt(5, "Crashes in a row after which the server is left down.",
-                             lo=0, hi=100)
-    log_file: str = _opt("", 'The server\'s output; "" = vllm.log in the state folder.')
+                                    "/health before it is killed: shorter notices a stuck "
+                                    "start sooner, a first start (download, compile) needs "
+                                    "minutes, s.", lo=1.0, hi=7200.0)
     summarization: bool = _opt(True, "Offer `voxagent summarize` (audio in, summary out).")
     qa: bool = _opt(True, "Offer `voxagent ask` (the audio itself is sent with the question).")
     command_intent: bool = _opt(
@@ -131,13 +133,6 @@ class VoxtralConfig:
     realtime_model: str = _opt(
         REALTIME_MODEL, 'The streaming model served when mode = "realtime" (hub id or a '
         "Mistral-format folder); the server then serves it instead of voxtral.model.")
-    realtime_final_timeout_s: float = _opt(
-        3.0, "realtime: seconds to wait for transcription.done after the end of an "
-        "utterance; past it that utterance goes to the next recogniser and the session "
-        "is opened anew.", lo=0.1, hi=120.0)
-    realtime_backoff_s: float = _opt(
-        0.5, "realtime: first wait before reconnecting a lost WebSocket; doubles per "
-        "failed attempt, up to 30 s.", lo=0.05, hi=30.0)
 
 
 def served(cfg: VoxtralConfig) -> VoxtralConfig:

@@ -3,8 +3,8 @@
 Each utterance goes to Voxtral while its circuit breaker lets it; on an error or a timeout
 that same utterance goes to whisper (so none is lost, and none is reported twice: only
 the transcript that is returned counts). Every failed request counts against the breaker,
-whatever the server's /health says. After `failures_to_open` failures in a row the breaker
-opens and whisper takes every utterance; a background thread probes /health every
+whatever the server's /health says. After `Timing.failures_to_open` failures in a row the
+breaker opens and whisper takes every utterance; a background thread probes /health every
 `probe_interval_s`. A server that was seen down (refused, restarting) and answers again is
 tried at once; one whose /health answered all along is stalled, and is tried again only
 after `stall_backoff_s`, doubled per failed try. Half-open lets one utterance try: success
@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from agent.asr import streamroute
@@ -47,132 +46,16 @@ from agent.asr.base import (
     Unsupported,
     create,
 )
-from agent.voxtral.client import Unreachable
+from agent.asr.breaker import TIMING, BreakerState, CircuitBreaker, Timing
+from agent.asr.voxtral_client import Unreachable
 
 if TYPE_CHECKING:
+    from agent.asr.voxtral import ServerStarter, VoxtralHearing, VoxtralRecogniser
+    from agent.asr.voxtral_realtime import RealtimeRecogniser
     from agent.config import Config
     from agent.messages import Transcript
-    from agent.voxtral.backend import VoxtralHearing, VoxtralTranscriber
-    from agent.voxtral.realtime import RealtimeTranscriber
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 600.0
-"""The longest a stalled server is left alone before one utterance tries it again."""
-
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    """Voxtral takes the utterances."""
-    OPEN = "open"
-    """Voxtral is failing: whisper takes them until a probe lets one try again."""
-    HALF_OPEN = "half_open"
-    """The server looks usable again: the next utterance (one only) tries Voxtral."""
-
-
-class CircuitBreaker:
-    """Counts failures in a row (pure, with an injectable clock); thread-safe (the worker
-    and the probe both use it)."""
-
-    def __init__(self, failures_to_open: int, backoff_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_backoff_s: float = MAX_BACKOFF_S) -> None:
-        self.failures_to_open = failures_to_open
-        self.backoff_s = backoff_s
-        """Seconds a stalled server is left alone after the breaker opens."""
-        self.max_backoff_s = max_backoff_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.state = BreakerState.CLOSED
-        self.failures = 0
-        """Failed requests in a row."""
-        self.trials = 0
-        """Half-open tries that failed in a row (each doubles the backoff)."""
-        self.opened_at: float | None = None
-        self._down = False
-        """Since it opened, the server was seen not answering /health (down, restarting)."""
-        self._trying = False
-        """A half-open try is out."""
-
-    def allow(self) -> bool:
-        """Whether the next utterance would try Voxtral (no change)."""
-        with self._lock:
-            return self.state is BreakerState.CLOSED or (
-                self.state is BreakerState.HALF_OPEN and not self._trying)
-
-    def acquire(self) -> bool:
-        """Whether this utterance may try Voxtral; half-open, only the first one may."""
-        with self._lock:
-            if self.state is BreakerState.HALF_OPEN and not self._trying:
-                self._trying = True
-                return True
-            return self.state is BreakerState.CLOSED
-
-    def release(self) -> None:
-        """The try ended without success() or failure() (an unexpected error)."""
-        with self._lock:
-            self._trying = False
-
-    def success(self) -> None:
-        with self._lock:
-            self.state, self.failures, self.trials, self.opened_at = \
-                BreakerState.CLOSED, 0, 0, None
-            self._trying = False
-
-    def failure(self, down: bool = False) -> bool:
-        """Count a failed request (`down`: the server could not be reached at all, so it
-        is tried again as soon as it answers); whether the breaker opened just now."""
-        with self._lock:
-            self.failures += 1
-            opened = False
-            if self.state is BreakerState.HALF_OPEN:
-                self.trials += 0 if self._down else 1
-                opened = True
-            elif self.state is BreakerState.CLOSED and self.failures >= self.failures_to_open:
-                opened = True
-            if opened:
-                self._open(down=False)
-            self._down = self._down or down
-            return opened
-
-    def trip(self) -> None:
-        """Open without a failure (the server is not there yet)."""
-        with self._lock:
-            self._open(down=True)
-
-    def _open(self, down: bool) -> None:
-        self.state, self.opened_at = BreakerState.OPEN, self._clock()
-        self._down, self._trying = down, False
-
-    def backoff(self) -> float:
-        """Seconds a stalled server is left alone now."""
-        return min(self.max_backoff_s, self.backoff_s * 2 ** self.trials)
-
-    def probed(self, healthy: bool) -> bool:
-        """A probe's answer while open: half-open if the server answers /health and either
-        was seen down since (a restart) or the backoff has passed; whether it half-opened."""
-        with self._lock:
-            if self.state is not BreakerState.OPEN:
-                return False
-            if not healthy:
-                self._down = True
-                return False
-            waited = self._clock() - (self.opened_at or 0.0)
-            if not self._down and waited < self.backoff():
-                return False
-            self.state = BreakerState.HALF_OPEN
-            return True
-
-    def restarted(self) -> bool:
-        """A fresh server process became ready: half-open now; whether that changed it."""
-        with self._lock:
-            self._down = self._down or self.state is BreakerState.OPEN
-        return self.probed(True)
-
-    def open_for(self) -> float:
-        with self._lock:
-            return 0.0 if self.opened_at is None else self._clock() - self.opened_at
-
 
 @dataclass
 class RouterStats:
@@ -186,21 +69,23 @@ class RouterStats:
     """Utterances Voxtral Realtime recognised (not counted in `voxtral`)."""
 
 
-class RouterTranscriber:
+class RouterRecogniser:
     """Voxtral, then whisper, per utterance (see the module's doc)."""
 
     name = "auto"
 
-    def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic,
+                 start_server: ServerStarter | None = None, timing: Timing = TIMING) -> None:
         self._cfg = cfg
+        self._start_server = start_server
+        self.timing = timing
         self.whisper: Recogniser = create("whisper", cfg)
-        self.voxtral: VoxtralTranscriber | None = None
+        self.voxtral: VoxtralRecogniser | None = None
         """The Voxtral backend, or None when Voxtral cannot be used at all."""
-        self.realtime: RealtimeTranscriber | None = None
+        self.realtime: RealtimeRecogniser | None = None
         """Voxtral Realtime (voxtral.mode = "realtime") on the same server, or None."""
-        rec = cfg.recognition
-        self.breaker = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
-        self.streaming = CircuitBreaker(rec.failures_to_open, rec.stall_backoff_s, clock)
+        self.breaker = CircuitBreaker(timing.failures_to_open, timing.stall_backoff_s, clock)
+        self.streaming = CircuitBreaker(timing.failures_to_open, timing.stall_backoff_s, clock)
         """The realtime tier's own breaker: a stream that fails while file Voxtral answers
         (no `done` in time) never opens `breaker`, so this one pauses streaming."""
         self.stats = RouterStats()
@@ -225,14 +110,15 @@ class RouterTranscriber:
         server that is still starting.  Only whisper failing to load is an error."""
         self.whisper.load()
         try:
-            from agent.voxtral.backend import VoxtralTranscriber, WrongModel
-            from agent.voxtral.client import require_openai
+            from agent.asr.voxtral import VoxtralRecogniser, WrongModel
+            from agent.asr.voxtral_client import require_openai
 
             require_openai()
         except ModelError as exc:
             log.warning("voxtral: not used (%s); recognising with whisper", exc)
             return
-        self.voxtral = VoxtralTranscriber(streamroute.served_config(self._cfg), background=True)
+        self.voxtral = VoxtralRecogniser(streamroute.served_config(self._cfg), background=True,
+                                          start_server=self._start_server)
         try:
             self.voxtral.load()
         except WrongModel as exc:  # every request would be refused for the same reason
@@ -257,7 +143,7 @@ class RouterTranscriber:
         return streamroute.RoutedStream.begin(self)
 
     def _probe(self) -> None:
-        interval = self._cfg.recognition.probe_interval_s
+        interval = self.timing.probe_interval_s
         while not self._stop.wait(interval):
             self._probe_once()
 
@@ -273,9 +159,11 @@ class RouterTranscriber:
         if self.breaker.restarted():
             log.warning("voxtral: server ready again; trying it for the next utterance")
 
-    def hear(self, pcm: bytes) -> RouterHearing:
-        """One utterance; it is routed when first decoded."""
-        return RouterHearing(self, pcm)
+    def hear(self, pcm: bytes, heard: Hearing | None = None,
+             realtime: bool = True) -> RouterHearing:
+        """One utterance; it is routed when first decoded (`heard`: Voxtral Realtime
+        streamed it already; `realtime` false: a stream of it failed, do not try again)."""
+        return RouterHearing(self, pcm, heard, realtime)
 
     def close(self) -> None:
         self._stop.set()
@@ -289,7 +177,7 @@ class RouterTranscriber:
 class RouterHearing:
     """One utterance for the router: Voxtral's hearing if it heard it, and whisper's."""
 
-    def __init__(self, router: RouterTranscriber, pcm: bytes, heard: Hearing | None = None,
+    def __init__(self, router: RouterRecogniser, pcm: bytes, heard: Hearing | None = None,
                  realtime: bool = True) -> None:
         self._router = router
         self._pcm = pcm

@@ -1,7 +1,7 @@
 """The router's streaming tier (voxtral.mode = "realtime"): Voxtral Realtime first, then
 file-based Voxtral, then faster-whisper, under the router's one circuit breaker.
 
-`RoutedStream` is what `RouterTranscriber.stream()` returns: the realtime stream while the
+`RoutedStream` is what `RouterRecogniser.stream()` returns: the realtime stream while the
 breaker lets Voxtral be tried (else none, and the utterance goes straight on).  When the
 stream fails mid-utterance (connection lost, an error, no `done` in time) its failure
 counts on the breaker and the utterance, from the audio the agent kept, goes down the
@@ -27,13 +27,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from agent.asr.base import Hearing, Hint, ModelError, RecognitionError, Stream
+from agent.asr.breaker import BreakerState
 
 if TYPE_CHECKING:
-    from agent.asr.router import RouterHearing, RouterTranscriber
+    from agent.asr.router import RouterHearing, RouterRecogniser
+    from agent.asr.voxtral import VoxtralRecogniser
+    from agent.asr.voxtral_realtime import RealtimeRecogniser
     from agent.config import Config
     from agent.messages import Transcript
-    from agent.voxtral.backend import VoxtralTranscriber
-    from agent.voxtral.realtime import RealtimeTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +47,18 @@ def served_config(cfg: Config) -> Config:
     return replace(cfg, voxtral=served(cfg.voxtral))
 
 
-def load_realtime(cfg: Config, file: VoxtralTranscriber) -> RealtimeTranscriber | None:
+def load_realtime(cfg: Config, file: VoxtralRecogniser) -> RealtimeRecogniser | None:
     """Voxtral Realtime on the server `file` attached to or started, its session opening in
     the background; None (said once) when the websockets package is missing."""
-    from agent.voxtral.realtime import RealtimeTranscriber
-    from agent.voxtral.realtime_session import require_websockets
+    from agent.asr.voxtral_realtime import RealtimeRecogniser
+    from agent.asr.voxtral_session import require_websockets
 
     try:
         require_websockets()
     except ModelError as exc:
         log.warning("voxtral realtime: not used (%s); file-based voxtral first", exc)
         return None
-    realtime = RealtimeTranscriber(cfg, file=file)
+    realtime = RealtimeRecogniser(cfg, file=file)
     realtime.start()
     return realtime
 
@@ -66,7 +67,7 @@ PROBE_PCM = bytes(16000)
 """What a probe streams: 0.5 s of silence (16 kHz PCM16)."""
 
 
-def acquire(router: RouterTranscriber) -> bool:
+def acquire(router: RouterRecogniser) -> bool:
     """Whether this utterance may stream: both breakers let it (see the module doc)."""
     if router.realtime is None or not router.streaming.acquire():
         return False
@@ -76,18 +77,18 @@ def acquire(router: RouterTranscriber) -> bool:
     return False
 
 
-def release(router: RouterTranscriber) -> None:
+def release(router: RouterRecogniser) -> None:
     router.breaker.release()
     router.streaming.release()
 
 
-def succeeded(router: RouterTranscriber) -> None:
+def succeeded(router: RouterRecogniser) -> None:
     router.breaker.success()
     router.streaming.success()
     router.stats.realtime += 1
 
 
-def by_realtime(router: RouterTranscriber, pcm: bytes,
+def by_realtime(router: RouterRecogniser, pcm: bytes,
                 hint: Hint) -> tuple[Hearing, Transcript] | None:
     """A whole utterance through Voxtral Realtime when the breakers let it; None when it
     was not tried or failed (the failure counted), so the caller goes on down its tiers."""
@@ -107,7 +108,7 @@ def by_realtime(router: RouterTranscriber, pcm: bytes,
     return hearing, transcript
 
 
-def failed(router: RouterTranscriber, exc: RecognitionError, started: float) -> None:
+def failed(router: RouterRecogniser, exc: RecognitionError, started: float) -> None:
     """Count a failed stream on both breakers and say where the utterance goes: a warning,
     but only INFO for the server's refusal of the model, which the session said already."""
     opened = router.breaker.failure()
@@ -124,12 +125,10 @@ def failed(router: RouterTranscriber, exc: RecognitionError, started: float) -> 
                     "probe of the stream is answered", router.streaming.failures)
 
 
-def probe(router: RouterTranscriber) -> None:
+def probe(router: RouterRecogniser) -> None:
     """While streaming is paused: stream PROBE_PCM once the streaming breaker lets one try
     (and the router's breaker is closed: the server answers); its `done` in time resumes
     streaming, else the pause goes on, doubled."""
-    from agent.asr.router import BreakerState
-
     rt = router.realtime
     if rt is None or router.streaming.state is not BreakerState.OPEN:
         return
@@ -154,13 +153,13 @@ def probe(router: RouterTranscriber) -> None:
 class RoutedStream:
     """The router's Stream (see the module doc)."""
 
-    def __init__(self, router: RouterTranscriber, inner: Stream | None) -> None:
+    def __init__(self, router: RouterRecogniser, inner: Stream | None) -> None:
         self._router = router
         self._inner = inner
         """The realtime stream; it holds the breaker's permission until it ends."""
 
     @classmethod
-    def begin(cls, router: RouterTranscriber) -> RoutedStream:
+    def begin(cls, router: RouterRecogniser) -> RoutedStream:
         if router.realtime is None or not acquire(router):
             return cls(router, None)
         return cls(router, router.realtime.stream())
@@ -179,25 +178,23 @@ class RoutedStream:
             self._inner = None
 
     def finish(self, pcm: bytes) -> RouterHearing:
-        from agent.asr.router import BreakerState, RouterHearing
-
         inner, self._inner = self._inner, None
         if inner is None:
-            return RouterHearing(self._router, pcm, realtime=False)
+            return self._router.hear(pcm, realtime=False)
         if self._router.streaming.state is BreakerState.OPEN:
             # streaming paused while this one was in flight: not waited for (it would
             # likely time out too), not counted; heard like those begun after the pause
             inner.cancel()
             release(self._router)
-            return RouterHearing(self._router, pcm, realtime=False)
+            return self._router.hear(pcm, realtime=False)
         ended = time.monotonic()
         try:
             heard = inner.finish(pcm)
         except RecognitionError as exc:
             failed(self._router, exc, ended)
-            return RouterHearing(self._router, pcm, realtime=False)
+            return self._router.hear(pcm, realtime=False)
         else:
             succeeded(self._router)
         finally:
             release(self._router)
-        return RouterHearing(self._router, pcm, heard=heard)
+        return self._router.hear(pcm, heard=heard)

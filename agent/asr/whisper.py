@@ -29,7 +29,7 @@ from agent.asr.hearing import (
 from agent.asr.models import loadable, resolve_model
 from agent.messages import SAMPLE_RATE
 
-__all__ = ["WhisperTranscriber", "build_prompt"]
+__all__ = ["WhisperRecogniser", "build_prompt"]
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -54,7 +54,7 @@ def numerics(compute_type: str, cpu_threads: int) -> tuple[str, int]:
     return compute_type, cpu_threads or os.cpu_count() or 1
 
 
-class WhisperTranscriber:
+class WhisperRecogniser:
     """The faster-whisper backend (name "whisper")."""
 
     name = "whisper"

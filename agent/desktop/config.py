@@ -24,12 +24,6 @@ class DesktopConfig:
         "auto", "auto: an X11 key grab on X11, evdev (/dev/input) on Wayland, pynput on "
         "Windows and macOS; or one of them by name; none = no hotkey.",
         choices=("auto", *HOTKEY_BACKENDS, "none"))
-    click_guard_ms: int = option(
-        120, "Audio dropped just after the hotkey goes down (the key's own click), ms.",
-        lo=0, hi=1000)
-    release_tail_ms: int = option(
-        150, "Audio still taken after the hotkey comes up (the last word's end), ms.",
-        lo=0, hi=1000)
     tray: bool = option(True, "Show a tray icon (needs a display with a system tray).")
     sounds: bool = option(True, "Play short sound cues: listening, done, not understood, asleep.")
     notifications: bool = option(
@@ -40,6 +34,5 @@ class DesktopConfig:
         "utterances that matched a command), or off.", choices=("all", "commands", "off"))
     history_max_kb: int = option(
         5000, "Past this size the history moves to history.1.jsonl (the one before is "
-        "dropped) and a new file starts, KB.", lo=1, hi=1_000_000)
-    device_retry_s: float = option(
-        2.0, "Pause between attempts to reopen an input device that failed, s.", lo=0.2, hi=60.0)
+        "dropped) and a new file starts: larger keeps more of the past on disk, KB.",
+        lo=1, hi=1_000_000)

@@ -89,9 +89,7 @@ class LiveSession:
     def __init__(self, cfg: Config, *, tray: bool) -> None:
         d = cfg.desktop
         self.cfg = cfg
-        self.gate = CaptureGate(ListenStyle.HANDS_FREE, toggle=d.hotkey_style == "toggle",
-                                click_guard_s=d.click_guard_ms / 1000,
-                                release_tail_s=d.release_tail_ms / 1000)
+        self.gate = CaptureGate(ListenStyle.HANDS_FREE, toggle=d.hotkey_style == "toggle")
         history = History(state_dir() / "history.jsonl", d.history, d.history_max_kb * 1024)
         usable = history.secure()  # an older file stays private even when no more is kept
         self.history = history if d.history != "off" and usable else None
@@ -116,8 +114,8 @@ class LiveSession:
     # --- building ---------------------------------------------------------------------------
 
     def source(self, make: Callable[[], LiveSource]) -> RetryingSource:
-        return RetryingSource(make, self.cfg.desktop.device_retry_s,
-                              on_fault=self.controller.device_fault, refresh=refresh_devices)
+        return RetryingSource(make, on_fault=self.controller.device_fault,
+                              refresh=refresh_devices)
 
     def executor(self, inner: Executor) -> SessionExecutor:
         folder = None if isinstance(inner, DryRunExecutor) else \

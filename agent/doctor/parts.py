@@ -112,10 +112,10 @@ def check_model(ctx: Context) -> Finding:
         return Finding(State.OK, "voxtral only (no whisper model needed)")
     os.environ["HF_HUB_OFFLINE"] = "1"  # a model that is not here is missing, not fetched
     from agent.asr.base import ModelError
-    from agent.asr.whisper import WhisperTranscriber
+    from agent.asr.whisper import WhisperRecogniser
 
     model = ctx.cfg.whisper.model
-    transcriber = WhisperTranscriber(ctx.cfg)
+    transcriber = WhisperRecogniser(ctx.cfg)
     try:
         transcriber.load()
     except ModelError as exc:
@@ -130,7 +130,7 @@ def check_model(ctx: Context) -> Finding:
 
 
 def check_voxtral(ctx: Context) -> Finding:
-    from agent.voxtral.client import base_url, health
+    from agent.asr.voxtral_client import base_url, health
 
     backend = ctx.cfg.recognition.backend
     if backend == "whisper":
@@ -147,7 +147,7 @@ def check_voxtral(ctx: Context) -> Finding:
 
 def _served(ctx: Context, url: str, health_code: int) -> Finding:
     """A server that answers /health: is it ready, and does it take the key?"""
-    from agent.voxtral.client import API_KEY_ENV
+    from agent.asr.voxtral_client import API_KEY_ENV
 
     if health_code != 200:
         return Finding(State.WARN, f"{url}: HTTP {health_code} on /health",
@@ -167,7 +167,7 @@ def _models_status(ctx: Context, url: str) -> int | None:
     """GET /v1/models with the configured key (vLLM's /health needs none): the status."""
     from urllib.parse import urlsplit
 
-    from agent.voxtral.client import api_key, get_status
+    from agent.asr.voxtral_client import api_key, get_status
 
     path = urlsplit(url).path.rstrip("/") + "/models"
     return get_status(url, path, 5.0, {"Authorization": f"Bearer {api_key(ctx.cfg.voxtral)}"})

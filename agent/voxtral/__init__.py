@@ -1,6 +1,4 @@
-"""Voxtral through vLLM: model manager, server manager, client and features (its
-configuration is agent/asr/config.py).
-
-Importing this package pulls in nothing heavy; the `openai` client is
-imported inside `agent.voxtral.client` when a request is first made.
+"""The Voxtral server's side: the vLLM process (launch, server, serverctl), the model's
+weights (models) and the CLI commands. The recognisers that talk to it are in agent/asr
+(voxtral, voxtral_realtime); its configuration is agent/asr/config.py.
 """

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import CliError
 
 if TYPE_CHECKING:
+    from agent.asr.voxtral import VoxtralRecogniser
     from agent.config import Config
-    from agent.voxtral.backend import VoxtralTranscriber
 
 
 def add_parsers(sub: Any) -> None:
@@ -60,8 +60,8 @@ def cmd_server(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
-    from agent.voxtral.client import VoxtralClient, health
-    from agent.voxtral.features import FEATURES
+    from agent.asr.voxtral_client import VoxtralClient, health
+    from agent.asr.voxtral_features import FEATURES
 
     client = VoxtralClient(cfg.voxtral)
     code = health(client.url, 2.0)
@@ -75,12 +75,13 @@ def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _connected(cfg: Config) -> VoxtralTranscriber:
+def _connected(cfg: Config) -> VoxtralRecogniser:
     from agent.asr.base import ModelError
-    from agent.voxtral.backend import VoxtralTranscriber
-    from agent.voxtral.client import require_openai
+    from agent.asr.voxtral import VoxtralRecogniser
+    from agent.asr.voxtral_client import require_openai
+    from agent.voxtral.server import start_local
 
-    backend = VoxtralTranscriber(cfg)
+    backend = VoxtralRecogniser(cfg, start_server=start_local)
     try:
         require_openai()
         backend.load()
@@ -90,9 +91,9 @@ def _connected(cfg: Config) -> VoxtralTranscriber:
 
 
 def _run_feature(cfg: Config, name: str, path: Path, text: str = "") -> int:
+    from agent.asr.voxtral_client import VoxtralError
+    from agent.asr.voxtral_features import FeatureRequest, get
     from agent.audio.file_source import AudioFileError, read_audio
-    from agent.voxtral.client import VoxtralError
-    from agent.voxtral.features import FeatureRequest, get
 
     try:
         pcm = read_audio(path).tobytes()

@@ -20,20 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.asr.config import VoxtralConfig
+from agent.asr.voxtral_client import ServerError, api_key
 from agent.paths import open_private, private_state, state_dir
-from agent.voxtral.client import api_key
 
 log = logging.getLogger(__name__)
 
+
+STOP_GRACE_S = 10.0
+"""After SIGTERM, the seconds a server has to exit before SIGKILL."""
 
 REALTIME_FLAGS = ("--enforce-eager",)
 """Added for the realtime model (voxtral.mode = "realtime"): vLLM's realtime examples serve
 it eagerly; Voxtral Realtime refuses full CUDA graphs (vllm/model_executor/models/
 voxtral_realtime.py), which eager mode never captures."""
-
-
-class ServerError(RuntimeError):
-    """The server cannot be started, or stopped being usable (one line)."""
 
 
 def server_argv(cfg: VoxtralConfig, model_path: str) -> list[str]:
@@ -218,7 +217,7 @@ def await_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, log_fil
                 stopping: threading.Event | None = None, poll: float = 0.25) -> str:
     """Poll /health until it answers 200 (connection refused means still starting): "" when
     ready, else why not, with the log's tail (the process is killed after `timeout`)."""
-    from agent.voxtral.client import health
+    from agent.asr.voxtral_client import health
 
     deadline = time.monotonic() + timeout
     while stopping is None or not stopping.is_set():
@@ -284,7 +283,8 @@ def tail(path: Path, lines: int = 12) -> list[str]:
 
 
 def log_path(cfg: VoxtralConfig) -> Path:
-    return Path(cfg.log_file).expanduser() if cfg.log_file else state_dir() / "vllm.log"
+    """The server's output, beside its pid record (record_path)."""
+    return state_dir() / f"vllm-{cfg.port}.log"
 
 
 # --- the pid file: what `voxagent server stop|status` find ---------------------------------

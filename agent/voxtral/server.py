@@ -5,7 +5,8 @@ agent exits.
 One monitor thread owns the process: it spawns it (so the child's parent-death signal is
 tied to a thread that lives as long as the server should), polls `/health` until it
 answers 200 (connection refused = still starting), waits for it to exit, and restarts it
-after `restart_backoff_s`, doubled per crash in a row, at most `max_restarts` times.
+after `Supervision.restart_backoff_s`, doubled per crash in a row, at most `max_restarts`
+times.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from agent.asr.base import ModelError
 from agent.asr.config import VoxtralConfig
-from agent.voxtral import launch
-from agent.voxtral.launch import ServerError
+from agent.asr.voxtral_client import ServerError
+from agent.voxtral import launch, models
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +38,27 @@ _LIVE: set[ServerManager] = set()
 _LIVE_LOCK = threading.Lock()
 
 
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """How a server's crashes and stop are handled: fixed, not settings (tests shorten
+    them)."""
+
+    restart_backoff_s: float = 2.0
+    """First wait before restarting a crashed server; doubled per crash in a row."""
+    max_restarts: int = 5
+    """Crashes in a row after which the server is left down."""
+    stop_grace_s: float = launch.STOP_GRACE_S
+    """After SIGTERM, seconds before SIGKILL."""
+
+
 class ServerManager:
     """A local vLLM server we started and own."""
 
     def __init__(self, cfg: VoxtralConfig, argv: list[str], url: str, log_file: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 supervision: Supervision = Supervision()) -> None:
         self.cfg = cfg
+        self.supervision = supervision
         self.argv = argv
         self.url = url
         self.log_file = log_file
@@ -90,7 +108,7 @@ class ServerManager:
         self._stopping.set()
         self._end(self._proc)
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=self.cfg.stop_grace_s + 10)
+            self._thread.join(timeout=self.supervision.stop_grace_s + 10)
         self._end(self._proc)  # one the monitor spawned while we were stopping
         with _LIVE_LOCK:
             _LIVE.discard(self)
@@ -100,7 +118,7 @@ class ServerManager:
         if proc is None:
             return
         if proc.poll() is None:
-            how = launch.terminate(proc.pid, self.cfg.stop_grace_s, proc)
+            how = launch.terminate(proc.pid, self.supervision.stop_grace_s, proc)
             log.info("vLLM (pid %d) stopped: %s", proc.pid, how)
         launch.remove_record(self.cfg.port, proc.pid)
 
@@ -133,7 +151,7 @@ class ServerManager:
             if self._stopping.is_set():
                 return
             crashes = 0 if outcome == "stable" else crashes + 1
-            if crashes > self.cfg.max_restarts:
+            if crashes > self.supervision.max_restarts:
                 with self._cond:
                     self.state = "failed"
                     if crashes > 1:
@@ -141,7 +159,8 @@ class ServerManager:
                     self._cond.notify_all()
                 log.error("vLLM left down: %s", self.error)
                 return
-            delay = min(_MAX_BACKOFF_S, self.cfg.restart_backoff_s * 2 ** max(0, crashes - 1))
+            first = self.supervision.restart_backoff_s
+            delay = min(_MAX_BACKOFF_S, first * 2 ** max(0, crashes - 1))
             log.warning("vLLM stopped (%s); restarting in %.1f s", self.error, delay)
             if self._stopping.wait(delay):
                 return
@@ -151,7 +170,7 @@ class ServerManager:
         else "failed"."""
         try:
             proc = launch.start_recorded(self.argv, self._env, self.log_file, self.cfg.port,
-                                         os.getpid(), self.cfg.stop_grace_s)
+                                         os.getpid(), self.supervision.stop_grace_s)
         except ServerError as exc:
             self._set("restarting", str(exc))
             return "failed"
@@ -209,3 +228,33 @@ def stop_all() -> None:
         managers = list(_LIVE)
     for manager in managers:
         manager.stop()
+
+
+def start_local(cfg: VoxtralConfig, url: str, background: bool,
+                started: Callable[[ServerManager], None],
+                supervision: Supervision = Supervision()) -> None:
+    """Start vLLM on the weights (downloaded first when absent) and hand its manager to
+    `started` before it runs: the ServerStarter that Voxtral's backends are given. With
+    `background` and no weights yet, the download and the start run on a thread."""
+    launch.preflight(cfg)
+    if background and not models.status(cfg).present:
+        threading.Thread(target=_download_and_start, args=(cfg, url, started, supervision),
+                         name="voxtral-start", daemon=True).start()
+        return
+    _launch(cfg, url, str(models.ensure(cfg)), started, supervision)
+
+
+def _download_and_start(cfg: VoxtralConfig, url: str, started: Callable[[ServerManager], None],
+                        supervision: Supervision) -> None:
+    try:
+        _launch(cfg, url, str(models.ensure(cfg)), started, supervision)
+    except (ModelError, ServerError) as exc:
+        log.error("voxtral: %s", exc)
+
+
+def _launch(cfg: VoxtralConfig, url: str, model_path: str,
+            started: Callable[[ServerManager], None], supervision: Supervision) -> None:
+    manager = ServerManager(cfg, launch.server_argv(cfg, model_path), url, launch.log_path(cfg),
+                            supervision=supervision)
+    started(manager)
+    manager.start()

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from agent.asr.base import ModelError
 from agent.asr.config import VoxtralConfig
+from agent.asr.voxtral_client import ServerError, VoxtralClient, VoxtralError, health
 from agent.errors import CliError
 from agent.voxtral import launch, models
-from agent.voxtral.client import VoxtralClient, VoxtralError, health
-from agent.voxtral.launch import ServerError
 
 
 def _local(cfg: VoxtralConfig) -> VoxtralClient:
@@ -42,7 +41,7 @@ def start(args: argparse.Namespace, cfg: VoxtralConfig) -> int:
     log_file = launch.log_path(cfg)
     try:
         proc = launch.start_recorded(argv, launch.server_env(cfg), log_file, cfg.port, 0,
-                                     cfg.stop_grace_s, detached=True)
+                                     launch.STOP_GRACE_S, detached=True)
     except ServerError as exc:
         raise CliError(str(exc), 1) from None
     if args.no_wait:
@@ -55,7 +54,7 @@ def start(args: argparse.Namespace, cfg: VoxtralConfig) -> int:
         error = launch.await_ready(proc, client.url, cfg.startup_timeout_s, log_file)
     finally:  # a start that did not end ready leaves nothing running
         if error:
-            how = launch.terminate(proc.pid, cfg.stop_grace_s, proc)
+            how = launch.terminate(proc.pid, launch.STOP_GRACE_S, proc)
             launch.remove_record(cfg.port, proc.pid)
             print(f"vLLM (pid {proc.pid}) {how}", file=sys.stderr)
     if error:
@@ -73,7 +72,7 @@ def stop(args: argparse.Namespace, cfg: VoxtralConfig) -> int:
                            "(no record); stop it where it was started", 1)
         print(f"no vLLM server is running on port {cfg.port}")
         return 0
-    how = launch.terminate(rec.pid, cfg.stop_grace_s)
+    how = launch.terminate(rec.pid, launch.STOP_GRACE_S)
     launch.remove_record(cfg.port, rec.pid)
     print(f"vLLM (pid {rec.pid}) {how}")
     return 0

@@ -22,7 +22,7 @@ import pytest
 from agent.asr.base import Hearing, Recogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
-from agent.build import build, load_transcriber
+from agent.build import build, load_recogniser
 from agent.config import Config
 from agent.listening import Listening
 from agent.messages import AudioFrame, Outcome
@@ -93,7 +93,7 @@ def test_a_slow_recogniser_drops_counted_frames_and_never_holds_capture(
     cfg = Config()
     outcomes: list[Outcome] = []
     source = Paced(FileSource(rapid_speech, cfg.audio.block_ms))
-    recogniser = HeldRecogniser(load_transcriber(cfg), source.read_all)
+    recogniser = HeldRecogniser(load_recogniser(cfg), source.read_all)
     room = 80  # 2.4 s of frames: the rest of the file does not fit
     pipeline = build(cfg, executor=_NoActions(), recogniser=recogniser,
                      listening=Listening(source, Segmenter(cfg.vad, cfg.audio.block_ms),

@@ -11,7 +11,7 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import RecognitionError
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.build import build
@@ -21,8 +21,8 @@ from agent.messages import KeyAction, Outcome
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 
@@ -86,10 +86,10 @@ def test_a_recogniser_loaded_by_build_is_closed_when_the_rest_fails(
     """build() owns the model it loaded: a failure after the load (here the pipeline
     refusing a negative queue) releases it rather than leaking it to the caller."""
     cfg = replace(Config(), recognition=replace(Config().recognition, backend="whisper"))
-    made: list[WhisperTranscriber] = []
+    made: list[WhisperRecogniser] = []
 
-    def create(backend: str, config: Config) -> WhisperTranscriber:
-        made.append(WhisperTranscriber(config))
+    def create(backend: str, config: Config, start_server: object = None) -> WhisperRecogniser:
+        made.append(WhisperRecogniser(config))
         return made[-1]
 
     monkeypatch.setattr("agent.build.create", create)

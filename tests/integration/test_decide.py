@@ -14,7 +14,7 @@ import pytest
 
 from agent.asr.base import Capabilities, Hint, ToolCall, Unsupported
 from agent.asr.guard import degenerate
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
 from agent.config import CommandsConfig, Config
 from agent.decide import Decider, Heard, pick_candidate, surface_form
@@ -33,8 +33,8 @@ def speak(text: str, folder: Path, voice: str = "en-us") -> bytes:
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.asr.base import Hint
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
 from agent.config import CommandsConfig, Config
 from agent.decide import Decider, Heard
@@ -25,8 +25,8 @@ VOICES = ("en-us", "en-us+m7", "en-gb-scotland")
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 

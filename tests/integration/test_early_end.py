@@ -18,7 +18,7 @@ import pytest
 from agent.actions.dryrun import DryRunExecutor
 from agent.app import Pipeline
 from agent.asr.base import Hearing, Hint, Stream, ToolCall
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import FileSource, read_audio
 from agent.audio.vad import Segmenter
 from agent.build import build
@@ -28,8 +28,8 @@ from agent.messages import KeyAction, Outcome, Transcript
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 
@@ -75,7 +75,7 @@ class Recorded:
 class Listened:
     """The real recogniser, with the length of every piece of audio it was asked to hear."""
 
-    def __init__(self, inner: WhisperTranscriber) -> None:
+    def __init__(self, inner: WhisperRecogniser) -> None:
         self.inner = inner
         self.name, self.capabilities = inner.name, inner.capabilities
         self.audio: list[bytes] = []
@@ -100,7 +100,7 @@ class Listened:
         return self.inner.stream()
 
 
-def run(path: Path, recogniser: WhisperTranscriber | Listened, tail_silence_s: float = 1.0,
+def run(path: Path, recogniser: WhisperRecogniser | Listened, tail_silence_s: float = 1.0,
         **vad: int) -> tuple[list[Outcome], Pipeline]:
     cfg = Config()
     cfg = replace(cfg, vad=replace(cfg.vad, **vad))

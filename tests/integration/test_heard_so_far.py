@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agent.actions.dryrun import DryRunExecutor
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.build import build
@@ -23,13 +23,13 @@ from tests.integration.test_early_end import said
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 
 
-def run(path: Path, recogniser: WhisperTranscriber) -> list[ActivityEvent | Outcome]:
+def run(path: Path, recogniser: WhisperRecogniser) -> list[ActivityEvent | Outcome]:
     """Every activity event and outcome of the pipeline over `path`, in order."""
     cfg = Config()
     seen: list[ActivityEvent | Outcome] = []
@@ -95,7 +95,7 @@ def test_voxtral_realtime_deltas_arrive_while_the_audio_does(tmp_path: Path) -> 
     """Voxtral Realtime (the vLLM double's /v1/realtime, hearing with faster-whisper): the
     deltas so far go out as PARTIAL events while the utterance is fed, the last of them
     cleared (on False) before the outcome's final text."""
-    from agent.voxtral.realtime import RealtimeTranscriber
+    from agent.asr.voxtral_realtime import RealtimeRecogniser
     from tests.integration.test_voxtral_realtime import realtime_config
     from tests.integration.vllm_support import REALTIME_MODEL, Control, Double, free_port, speak
 
@@ -103,7 +103,7 @@ def test_voxtral_realtime_deltas_arrive_while_the_audio_does(tmp_path: Path) -> 
     wav = speak(tmp_path, "fox", f"{sentence}, and {sentence}")
     with Double(free_port(), tmp_path / "vllm.log", model=REALTIME_MODEL) as double:
         cfg = realtime_config(double.port, tmp_path)
-        recogniser = RealtimeTranscriber(cfg)
+        recogniser = RealtimeRecogniser(cfg)
         recogniser.load()
         assert recogniser.session.wait_connected(10)
         seen: list[ActivityEvent | Outcome] = []

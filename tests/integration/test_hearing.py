@@ -13,7 +13,7 @@ import pytest
 from agent.asr import guard
 from agent.asr.base import Hint, ModelError, RecognitionError, Unsupported, transcribe
 from agent.asr.hearing import FULL_WINDOW_S, WINDOWS_S, Engine, LongHearing, WhisperHearing
-from agent.asr.whisper import COMPUTE_TYPE_ENV, CPU_THREADS_ENV, WhisperTranscriber, numerics
+from agent.asr.whisper import COMPUTE_TYPE_ENV, CPU_THREADS_ENV, WhisperRecogniser, numerics
 from agent.audio.file_source import read_audio
 from agent.config import Config, WhisperConfig
 from agent.dispatch.dispatcher import Dispatcher
@@ -26,8 +26,8 @@ fl = load_fixture("fixturelib")
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    transcriber = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    transcriber = WhisperRecogniser(Config())
     transcriber.load()
     return transcriber
 
@@ -216,9 +216,9 @@ def test_silence_is_doubted_or_empty(whisper) -> None:
 
 
 def test_fit_window_off_hears_on_30_s() -> None:
-    plain = WhisperTranscriber(Config(whisper=WhisperConfig(fit_window=False)))
+    plain = WhisperRecogniser(Config(whisper=WhisperConfig(fit_window=False)))
     assert plain.windows == (FULL_WINDOW_S,)
-    assert WhisperTranscriber(Config()).windows == WINDOWS_S
+    assert WhisperRecogniser(Config()).windows == WINDOWS_S
 
 
 def test_an_utterance_over_30_s_takes_the_long_path(whisper) -> None:
@@ -232,12 +232,12 @@ def test_the_numerics_are_taken_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv(COMPUTE_TYPE_ENV, "float32")
     monkeypatch.setenv(CPU_THREADS_ENV, "1")
     assert numerics("int8", 0) == ("float32", 1)
-    other = WhisperTranscriber(Config())
+    other = WhisperRecogniser(Config())
     other.load()
     assert other.hear(bytes(SAMPLE_RATE))._engine.model.model.compute_type == "float32"
     monkeypatch.setenv(CPU_THREADS_ENV, "two")
     with pytest.raises(ModelError, match="VOXAGENT_CPU_THREADS='two': not a whole number"):
-        WhisperTranscriber(Config()).load()
+        WhisperRecogniser(Config()).load()
     monkeypatch.delenv(COMPUTE_TYPE_ENV)
     monkeypatch.delenv(CPU_THREADS_ENV)
     assert numerics("int8_float32", 3) == ("int8_float32", 3)

@@ -15,7 +15,7 @@ import pytest
 from agent.actions.dryrun import DryRunExecutor
 from agent.app import MAX_FAILURES, Pipeline, PipelineError
 from agent.asr.base import Capabilities, Hearing, Hint, Recogniser
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Peek, Segmenter
 from agent.build import build, command_library
@@ -31,8 +31,8 @@ KEYS = {"new tab": "ctrl+t", "copy": "ctrl+c", "close tab": "ctrl+w"}
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 

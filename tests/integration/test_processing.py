@@ -18,7 +18,7 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import Hearing, Recogniser
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import FileSource, read_audio
 from agent.audio.vad import Segmenter
 from agent.build import build
@@ -32,8 +32,8 @@ HOLD_LIMIT_S = 120.0
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 

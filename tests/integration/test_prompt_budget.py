@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.actions.launch import app_names
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.config import Config
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
@@ -31,14 +31,14 @@ def vocabulary(count: int) -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    transcriber = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    transcriber = WhisperRecogniser(Config())
     transcriber.load()
     return transcriber
 
 
 @pytest.mark.parametrize("count", [0, 50, 1000])
-def test_the_builtins_and_capture_words_stay_in_the_prompt(whisper: WhisperTranscriber,
+def test_the_builtins_and_capture_words_stay_in_the_prompt(whisper: WhisperRecogniser,
                                                            count: int) -> None:
     builtins = vocabulary(0)
     phrases = vocabulary(count)

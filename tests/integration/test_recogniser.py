@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.asr.base import Hint
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
 from agent.config import Config
 from agent.dispatch.loader import CommandLibrary
@@ -24,8 +24,8 @@ def speak(text: str, folder: Path, voice: str = "en-us") -> bytes:
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    transcriber = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    transcriber = WhisperRecogniser(Config())
     transcriber.load()
     return transcriber
 

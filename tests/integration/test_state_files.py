@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.asr.voxtral_client import health
 from agent.desktop.history import History
 from agent.lock import acquire
 from agent.logsetup import add_file
 from agent.paths import PrivateError, private_state
-from agent.voxtral.client import health
 from tests import namespace
 from tests.integration import pulse
 from tests.integration.test_history import fill, tmpfs

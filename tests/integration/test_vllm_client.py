@@ -17,14 +17,14 @@ import pytest
 
 from agent.actions.launch import app_names
 from agent.asr.base import Capabilities, ToolCall, Unsupported
+from agent.asr.voxtral import VoxtralRecogniser
+from agent.asr.voxtral_client import VoxtralClient, VoxtralError, health
+from agent.asr.voxtral_features import FeatureRequest, audio_budget_s, get
 from agent.config import Config
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import KeyAction, Transcript
 from agent.paths import data_dir
-from agent.voxtral.backend import VoxtralTranscriber
-from agent.voxtral.client import VoxtralClient, VoxtralError, health
-from agent.voxtral.features import FeatureRequest, audio_budget_s, get
 from tests.integration.vllm_support import (
     Control,
     Double,
@@ -71,7 +71,7 @@ def client_for(double: Double, tmp: Path, **changes: object) -> VoxtralClient:
 def test_transcription_json_and_text(tools_double: Double, tmp_path: Path,
                                      speech: dict[str, bytes]) -> None:
     client = client_for(tools_double, tmp_path)
-    from agent.voxtral import audio
+    from agent.asr import voxtral_audio as audio
 
     wav = audio.to_wav(audio.condition(audio.pcm_to_float(speech["scroll down"])))
     assert client.transcribe(wav, 10.0) == "Scroll down."
@@ -105,7 +105,7 @@ def test_long_audio_is_sent_in_chunks_cut_at_quiet_points(tools_double: Double,
 
 def test_vllm_errors_arrive_as_one_line(tools_double: Double, small_double: Double,
                                         tmp_path: Path, speech: dict[str, bytes]) -> None:
-    from agent.voxtral import audio
+    from agent.asr import voxtral_audio as audio
 
     wav = audio.to_wav(audio.pcm_to_float(speech["scroll down"]))
     cases = [
@@ -174,9 +174,9 @@ def _dispatcher() -> Dispatcher:
     return Dispatcher(CommandLibrary([data_dir("commands")], app_names({})).commands)
 
 
-def _voxtral(double: Double, tmp: Path, **changes: object) -> VoxtralTranscriber:
+def _voxtral(double: Double, tmp: Path, **changes: object) -> VoxtralRecogniser:
     Control(double.url).clear()
-    return VoxtralTranscriber(replace(Config(), voxtral=config(double.port, tmp, **changes)))
+    return VoxtralRecogniser(replace(Config(), voxtral=config(double.port, tmp, **changes)))
 
 
 def test_command_intent_through_tool_calls(tools_double: Double, tmp_path: Path,
@@ -227,7 +227,7 @@ def test_tools_need_the_servers_tool_flags(small_double: Double, tmp_path: Path,
 
 def test_faults_slow_500_and_dropped(tools_double: Double, tmp_path: Path,
                                      speech: dict[str, bytes]) -> None:
-    from agent.voxtral import audio
+    from agent.asr import voxtral_audio as audio
 
     wav = audio.to_wav(audio.pcm_to_float(speech["scroll down"]))
     client = client_for(tools_double, tmp_path)
@@ -243,7 +243,7 @@ def test_faults_slow_500_and_dropped(tools_double: Double, tmp_path: Path,
     control.fail(TRANSCRIPTIONS, "drop")
     with pytest.raises(VoxtralError, match="cannot reach"):
         client.transcribe(wav, 5.0)
-    control.fail(TRANSCRIPTIONS, "500")  # a feature retries once (max_retries = 1)
+    control.fail(TRANSCRIPTIONS, "500")  # a feature retries once (RETRIES)
     result = get("transcription", client.cfg).execute(client, FeatureRequest(speech["scroll down"]))
     assert result.text == "Scroll down."
     assert [h["mode"] for h in control.hits()] == ["delay", "500", "drop", "500"]
@@ -251,7 +251,7 @@ def test_faults_slow_500_and_dropped(tools_double: Double, tmp_path: Path,
 
 def test_a_stalled_server_costs_a_feature_one_timeout(tools_double: Double, tmp_path: Path,
                                                      speech: dict[str, bytes]) -> None:
-    """/health answers, the engine does not: no retry after a timeout (max_retries = 1 is
+    """/health answers, the engine does not: no retry after a timeout (RETRIES = 1 is
     for refused connections and 5xx), and the message says the one wait it was."""
     client = client_for(tools_double, tmp_path, feature_timeout_s=1.0)
     control = Control(tools_double.url)
@@ -269,7 +269,7 @@ def test_malformed_answers_are_one_line_failures(small_double: Double, tmp_path:
     """What vLLM would never send fails the request in one line, for a chat as for a
     transcription (issue 18: a non-UTF-8 body escaped as UnicodeDecodeError); an answer
     past 256 KiB is not read further."""
-    from agent.voxtral import audio
+    from agent.asr import voxtral_audio as audio
 
     client = client_for(small_double, tmp_path, api_key="k3y")
     control = Control(small_double.url)

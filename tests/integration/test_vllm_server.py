@@ -25,12 +25,11 @@ import pytest
 
 from agent.asr.base import ModelError
 from agent.asr.config import VoxtralConfig
+from agent.asr.voxtral import VoxtralRecogniser
+from agent.asr.voxtral_client import ServerError, health
 from agent.config import Config
 from agent.voxtral import launch
-from agent.voxtral.backend import VoxtralTranscriber
-from agent.voxtral.client import health
-from agent.voxtral.launch import ServerError
-from agent.voxtral.server import ServerManager
+from agent.voxtral.server import ServerManager, Supervision, start_local
 from tests import namespace
 from tests.integration.vllm_support import (
     Double,
@@ -54,12 +53,19 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def manager(cfg: VoxtralConfig, **env: str) -> ServerManager:
-    model = fake_model(Path(cfg.log_file).parent / "model")
+QUICK = Supervision(restart_backoff_s=0.2, stop_grace_s=3.0)
+"""Restarts and stops that do not keep the tests waiting."""
+
+
+def manager(cfg: VoxtralConfig, supervision: Supervision = QUICK, **env: str) -> ServerManager:
+    """A manager of the double; its log is launch.log_path(cfg), in the state folder (the
+    model goes beside that folder, which a test may make read-only)."""
+    model = fake_model(launch.log_path(cfg).parent.parent / "model")
     argv = launch.server_argv(cfg, str(model))
     url = f"http://127.0.0.1:{cfg.port}/v1"
-    return ServerManager(cfg, argv, url, Path(cfg.log_file),
-                         {**launch.server_env(cfg), "VLLM_DOUBLE_ASR": "echo", **env})
+    return ServerManager(cfg, argv, url, launch.log_path(cfg),
+                         {**launch.server_env(cfg), "VLLM_DOUBLE_ASR": "echo", **env},
+                         supervision)
 
 
 @pytest.fixture
@@ -85,12 +91,12 @@ def test_slow_start_is_waited_for_then_sigterm_stops_it(machine: Path,
     assert health(m.url, 1.0) == 200
     pid = m.pid
     assert pid is not None and launch.read_record(cfg.port) is not None
-    log_text = Path(cfg.log_file).read_text()
+    log_text = launch.log_path(cfg).read_text()
     assert "serve " in log_text and "--tokenizer-mode='mistral'" not in log_text
     assert "Application startup complete" in log_text
     m.stop()
     assert not process_alive(pid)
-    assert "Shutting down (SIGTERM)" in Path(cfg.log_file).read_text()
+    assert "Shutting down (SIGTERM)" in launch.log_path(cfg).read_text()
     assert launch.read_record(cfg.port) is None
     assert m.state == "stopped"
 
@@ -103,14 +109,15 @@ def test_slow_start_is_waited_for_then_sigterm_stops_it(machine: Path,
 def test_a_failed_start_says_why_with_the_log_tail(machine: Path, managers: list[ServerManager],
                                                    env: dict[str, str], extra: str,
                                                    expected: str) -> None:
-    cfg = config(free_port(), machine, extra_args=extra, max_restarts=0)
-    m = manager(cfg, **env)
+    cfg = config(free_port(), machine, extra_args=extra)
+    m = manager(cfg, replace(QUICK, max_restarts=0), **env)
     managers.append(m)
     m.start()
     with pytest.raises(ServerError) as info:
         m.wait_ready(30)
     message = str(info.value)
-    assert "while starting" in message and expected in message and cfg.log_file in message
+    assert "while starting" in message and expected in message
+    assert str(launch.log_path(cfg)) in message
     assert "\n" not in message
     deadline = time.monotonic() + 10
     while m.state != "failed":
@@ -119,8 +126,8 @@ def test_a_failed_start_says_why_with_the_log_tail(machine: Path, managers: list
 
 
 def test_startup_timeout_kills_it(machine: Path, managers: list[ServerManager]) -> None:
-    cfg = config(free_port(), machine, startup_timeout_s=1.0, max_restarts=0)
-    m = manager(cfg, VLLM_DOUBLE_STARTUP_S="60")
+    cfg = config(free_port(), machine, startup_timeout_s=1.0)
+    m = manager(cfg, replace(QUICK, max_restarts=0), VLLM_DOUBLE_STARTUP_S="60")
     managers.append(m)
     m.start()
     deadline = time.monotonic() + 10
@@ -135,8 +142,9 @@ def test_startup_timeout_kills_it(machine: Path, managers: list[ServerManager]) 
 
 def test_a_crash_is_restarted_with_backoff(machine: Path, managers: list[ServerManager]) -> None:
     counter = machine / "starts"
-    cfg = config(free_port(), machine, restart_backoff_s=0.4)
-    m = manager(cfg, VLLM_DOUBLE_CRASH_AFTER_S="0.5", VLLM_DOUBLE_CRASHES="2",
+    cfg = config(free_port(), machine)
+    m = manager(cfg, replace(QUICK, restart_backoff_s=0.4), VLLM_DOUBLE_CRASH_AFTER_S="0.5",
+                VLLM_DOUBLE_CRASHES="2",
                 VLLM_DOUBLE_COUNTER=str(counter))
     managers.append(m)
     m.start()
@@ -156,8 +164,9 @@ def test_a_crash_is_restarted_with_backoff(machine: Path, managers: list[ServerM
 
 
 def test_it_gives_up_after_max_restarts(machine: Path, managers: list[ServerManager]) -> None:
-    cfg = config(free_port(), machine, restart_backoff_s=0.1, max_restarts=1)
-    m = manager(cfg, VLLM_DOUBLE_CRASH_AFTER_S="0.2", VLLM_DOUBLE_CRASHES="99",
+    cfg = config(free_port(), machine)
+    m = manager(cfg, replace(QUICK, restart_backoff_s=0.1, max_restarts=1),
+                VLLM_DOUBLE_CRASH_AFTER_S="0.2", VLLM_DOUBLE_CRASHES="99",
                 VLLM_DOUBLE_COUNTER=str(machine / "starts"))
     managers.append(m)
     m.start()
@@ -170,8 +179,8 @@ def test_it_gives_up_after_max_restarts(machine: Path, managers: list[ServerMana
 
 def test_sigkill_after_the_grace_period(machine: Path, managers: list[ServerManager],
                                         caplog: pytest.LogCaptureFixture) -> None:
-    cfg = config(free_port(), machine, stop_grace_s=1.0)
-    m = manager(cfg, VLLM_DOUBLE_IGNORE_SIGTERM="1")
+    cfg = config(free_port(), machine)
+    m = manager(cfg, replace(QUICK, stop_grace_s=1.0), VLLM_DOUBLE_IGNORE_SIGTERM="1")
     managers.append(m)
     m.start()
     m.wait_ready(30)
@@ -189,18 +198,21 @@ def test_attaches_to_a_server_that_already_answers(machine: Path) -> None:
     port = free_port()
     cfg = config(port, machine)
     with Double(port, machine / "other.log", env={"VLLM_DOUBLE_ASR": "echo"}) as other:
-        backend = VoxtralTranscriber(replace(Config(), voxtral=cfg))
+        backend = VoxtralRecogniser(replace(Config(), voxtral=cfg))
         backend.load()
         assert backend.attached and backend.server is None and backend.state() == "attached"
         backend.close()
         assert health(other.url, 1.0) == 200  # not ours: left running
-        wrong = VoxtralTranscriber(replace(Config(), voxtral=replace(cfg, model="acme/other")))
+        wrong = VoxtralRecogniser(replace(Config(), voxtral=replace(cfg, model="acme/other")))
         with pytest.raises(ModelError, match="serves mistralai/Voxtral-Mini-3B-2507, not "
                                              "acme/other"):
             wrong.load()
-    alone = VoxtralTranscriber(replace(Config(), voxtral=replace(cfg, manage_server=False)))
+    alone = VoxtralRecogniser(replace(Config(), voxtral=replace(cfg, manage_server=False)),
+                               start_server=start_local)
     with pytest.raises(ModelError, match=r"no vLLM server answers .*manage_server = false"):
         alone.load()
+    with pytest.raises(ModelError, match=r"no vLLM server answers .*starts no server"):
+        VoxtralRecogniser(replace(Config(), voxtral=cfg)).load()  # given no way to start one
 
 
 def test_start_refuses_without_vllm_or_a_gpu(tmp_path: Path,
@@ -208,20 +220,21 @@ def test_start_refuses_without_vllm_or_a_gpu(tmp_path: Path,
     monkeypatch.setenv("PATH", str(tmp_path))  # neither vllm nor nvidia-smi
     cfg = replace(config(free_port(), tmp_path), server_command="vllm")
     with pytest.raises(ModelError, match="vLLM is not installed"):
-        VoxtralTranscriber(replace(Config(), voxtral=cfg)).load()
+        VoxtralRecogniser(replace(Config(), voxtral=cfg), start_server=start_local).load()
     cfg = config(free_port(), tmp_path)  # the double is "installed", but there is no GPU
     with pytest.raises(ModelError, match=r"no GPU found .*vLLM on CPU is not a supported"):
-        VoxtralTranscriber(replace(Config(), voxtral=cfg)).load()
+        VoxtralRecogniser(replace(Config(), voxtral=cfg), start_server=start_local).load()
 
 
 AGENT = """
 import sys, time
 from dataclasses import replace
 from agent.config import Config
-from agent.voxtral.backend import VoxtralTranscriber
+from agent.asr.voxtral import VoxtralRecogniser
 from agent.asr.config import VoxtralConfig
+from agent.voxtral.server import start_local
 cfg = VoxtralConfig(**__import__("json").loads(sys.argv[1]))
-backend = VoxtralTranscriber(replace(Config(), voxtral=cfg))
+backend = VoxtralRecogniser(replace(Config(), voxtral=cfg), start_server=start_local)
 backend.load()
 print(backend.server.pid, flush=True)
 time.sleep(120)
@@ -231,8 +244,8 @@ time.sleep(120)
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_the_server_does_not_outlive_the_agent(machine: Path, how: signal.Signals) -> None:
     cfg = config(free_port(), machine, model=str(fake_model(machine / "model")))
-    fields = {k: getattr(cfg, k) for k in ("model", "port", "server_command", "log_file",
-                                           "startup_timeout_s", "stop_grace_s")}
+    fields = {k: getattr(cfg, k) for k in ("model", "port", "server_command",
+                                           "startup_timeout_s")}
     agent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(AGENT), json.dumps(fields)],
                              env={**os.environ, "VLLM_DOUBLE_ASR": "echo"},
                              stdout=subprocess.PIPE, text=True)
@@ -251,7 +264,7 @@ def test_the_server_does_not_outlive_the_agent(machine: Path, how: signal.Signal
     while process_alive(server_pid):
         assert time.monotonic() < deadline, "the server outlived the agent"
         time.sleep(0.05)
-    assert "Shutting down (SIGTERM)" in Path(cfg.log_file).read_text()
+    assert "Shutting down (SIGTERM)" in launch.log_path(cfg).read_text()
 
 
 def voxagent(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -376,7 +389,7 @@ def test_an_interrupted_server_start_stops_the_server(machine: Path) -> None:
         assert line.startswith("vLLM starting (pid "), line
         pid = int(line.split("(pid ")[1].split(")")[0])
         assert launch.read_record(port) is not None and launch.read_record(port).pid == pid
-        log_file = machine / f"vllm-{port}.log"
+        log_file = machine / "state" / f"vllm-{port}.log"
         deadline = time.monotonic() + TIMEOUT
         while "vLLM API server version" not in log_file.read_text():  # it is loading
             assert start.poll() is None and time.monotonic() < deadline, log_file.read_text()
@@ -399,8 +412,8 @@ def test_the_agents_server_on_a_read_only_state_folder(
     crashed: list[threading.ExceptHookArgs] = []
     monkeypatch.setattr(threading, "excepthook", crashed.append)
     _mount_tmpfs(small_state, "ro")
-    cfg = config(free_port(), machine, max_restarts=0)
-    m = manager(cfg)
+    cfg = config(free_port(), machine)
+    m = manager(cfg, replace(QUICK, max_restarts=0))
     managers.append(m)
     m.start()
     with pytest.raises(ServerError, match=r"cannot write the server's record .*Read-only file "
@@ -453,7 +466,8 @@ def test_a_non_loopback_host_without_a_key_is_refused(machine: Path,
         "(voxtral.allow_remote = true, or server start --allow-remote)"]
     assert servers_on(port) == []
     with pytest.raises(ModelError, match="would open the vLLM server to the network"):
-        VoxtralTranscriber(replace(Config(), voxtral=config(port, machine, host="0.0.0.0"))).load()
+        VoxtralRecogniser(replace(Config(), voxtral=config(port, machine, host="0.0.0.0")),
+                           start_server=start_local).load()
     with caplog.at_level(logging.WARNING):
         launch.check_exposure(config(port, machine, host="0.0.0.0", allow_remote=True))
         launch.check_exposure(config(port, machine, host="192.0.2.7", api_key="k"))

@@ -185,7 +185,7 @@ def test_ask_a_stalled_server_waits_one_timeout(tmp_path: Path, double: Double,
     control = Control(double.url)
     control.clear()
     control.fail("/v1/chat/completions", "hang", times=5, seconds=60.0)
-    home = Home(tmp_path, double.port, "feature_timeout_s = 2.0\nmax_retries = 3\n")
+    home = Home(tmp_path, double.port, "feature_timeout_s = 2.0\n")
     line = one_line_error(home.voxagent("ask", said["scroll"], "What did they say?"))
     assert line == "voxagent: error: voxtral chat: no answer within 2 s (not tried again)"
     assert control.hits() == [{"path": "/v1/chat/completions", "mode": "hang"}]

@@ -3,9 +3,9 @@ FILE --dry-run --json --backend auto`, the real whisper model as the fallback) a
 router, against the vLLM double (issue 18, items 5-7): an answer that is not UTF-8, not
 JSON, without its text, or far longer than the audio (3,000 words, 1 MB) is a failed
 answer: the utterance goes to whisper, the breaker counts it and opens after
-failures_to_open.  A realtime stream that never sends `done` pauses streaming after
-failures_to_open timeouts (file Voxtral hears the rest, none waits) until a probe of the
-stream is answered.  A model the server does not serve is said in one warning."""
+Timing.failures_to_open.  A realtime stream that never sends `done` pauses streaming after
+that many timeouts (file Voxtral hears the rest, none waits) until a probe of the stream
+is answered.  A model the server does not serve is said in one warning."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from agent.asr import voxtral_session as realtime_session
 from agent.asr.base import Hint, RecognitionError, transcribe
-from agent.asr.config import RecognitionConfig
-from agent.asr.router import BreakerState, RouterTranscriber
+from agent.asr.breaker import Timing
+from agent.asr.router import BreakerState, RouterRecogniser
+from agent.asr.voxtral_realtime import RealtimeStream
+from agent.asr.voxtral_session import Session
 from agent.config import Config
-from agent.voxtral import realtime_session
-from agent.voxtral.realtime import RealtimeStream
-from agent.voxtral.realtime_session import Session
 from tests.integration.vllm_support import (
     REALTIME_MODEL,
     Control,
@@ -72,13 +72,13 @@ def realtime_double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Double
         yield d
 
 
-def run(home: Path, port: int, wav: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
+def run(home: Path, port: int, wav: Path, extra: str = "",
+        **timeout: float) -> subprocess.CompletedProcess[str]:
     """`voxagent run --input wav --dry-run --json --fast --backend auto` attached to the
-    double on `port`; the breaker opens after 2 failures."""
+    double on `port`; the breaker opens after 2 failures (its fixed Timing)."""
     (home / "config").mkdir(exist_ok=True)
     (home / "config" / "config.toml").write_text(
-        toml_config(port, home, f"manage_server = false\n{extra}")
-        + "\n[recognition]\nfailures_to_open = 2\n")
+        toml_config(port, home, f"manage_server = false\n{extra}", **timeout))
     env = {**os.environ, "VOXAGENT_CONFIG_DIR": str(home / "config"),
            "VOXAGENT_STATE_DIR": str(home / "state")}
     return subprocess.run([sys.executable, "-m", "agent", "run", "--input", str(wav),
@@ -137,26 +137,26 @@ def test_a_stream_without_done_pauses_streaming(realtime_double: Double, session
     control = Control(realtime_double.url)
     control.clear()
     control.fail("/v1/realtime", "no_done", times=99)
-    result = run(tmp_path, realtime_double.port, session_wav,
-                 'mode = "realtime"\nrealtime_final_timeout_s = 1.0\n')
+    result = run(tmp_path, realtime_double.port, session_wav, 'mode = "realtime"\n',
+                 request_timeout_s=1.0)
     # file Voxtral heard each (the double echoes durations: no command to compare)
     assert [backend for backend, _ in heard(result)] == ["voxtral"] * len(SAID)
     said = warnings(result)
     waited = [line for line in said if "no transcription.done within 1 s" in line]
-    assert len(waited) == 2, said  # only failures_to_open utterances waited
+    assert len(waited) == 2, said  # only Timing.failures_to_open utterances waited
     assert sum("streaming paused" in line for line in said) == 1, said
     assert len([r for r in control.requests() if r["path"] == TRANSCRIPTIONS]) >= 3
 
 
 @pytest.fixture
-def router(realtime_double: Double, tmp_path: Path) -> Iterator[RouterTranscriber]:
+def router(realtime_double: Double, tmp_path: Path) -> Iterator[RouterRecogniser]:
     """Realtime first; both breakers open after 2 failures; a paused stream is probed at
     once (no backoff), every 0.1 s."""
     Control(realtime_double.url).clear()
     vox = config(realtime_double.port, tmp_path, mode="realtime", manage_server=False,
-                 realtime_final_timeout_s=1.0)
-    made = RouterTranscriber(replace(Config(), voxtral=vox, recognition=RecognitionConfig(
-        failures_to_open=2, probe_interval_s=0.1, stall_backoff_s=0.0)))
+                 request_timeout_s=1.0)
+    made = RouterRecogniser(replace(Config(), voxtral=vox), timing=Timing(
+        failures_to_open=2, probe_interval_s=0.1, stall_backoff_s=0.0))
     made.load()
     assert made.realtime is not None and made.realtime.session.wait_connected(10)
     yield made
@@ -174,7 +174,7 @@ def until(check: Any, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def test_streaming_resumes_once_a_probe_is_answered(router: RouterTranscriber,
+def test_streaming_resumes_once_a_probe_is_answered(router: RouterRecogniser,
                                                     realtime_double: Double) -> None:
     control = Control(realtime_double.url)
     control.fail("/v1/realtime", "no_done", times=999)
@@ -194,7 +194,7 @@ def test_streaming_resumes_once_a_probe_is_answered(router: RouterTranscriber,
 
 @pytest.mark.parametrize(("fault", "why"), [("runaway", "words in 1.0 s of audio"),
                                             ("bad_done", "'text' is a int")])
-def test_a_bad_final_text_fails_the_stream(router: RouterTranscriber, realtime_double: Double,
+def test_a_bad_final_text_fails_the_stream(router: RouterRecogniser, realtime_double: Double,
                                            fault: str, why: str,
                                            caplog: pytest.LogCaptureFixture) -> None:
     Control(realtime_double.url).fail("/v1/realtime", fault)
@@ -237,7 +237,7 @@ def test_a_refused_session_is_said_once(realtime_double: Double,
     monkeypatch.setattr(realtime_session, "REFUSAL_S", 0.0)  # every turn tries again
     session = Session(f"ws://127.0.0.1:{realtime_double.port}/v1/realtime", "x/y", "EMPTY",
                       1.0, 0.05)
-    with caplog.at_level(logging.INFO, logger="agent.voxtral.realtime_session"):
+    with caplog.at_level(logging.INFO, logger="agent.asr.voxtral_session"):
         session.start()
         try:
             for _ in range(3):

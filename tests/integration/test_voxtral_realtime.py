@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.asr import voxtral_session as realtime_session
 from agent.asr.base import Hint, RecognitionError, Stream, transcribe
-from agent.asr.config import RecognitionConfig
-from agent.asr.router import RouterTranscriber
+from agent.asr.breaker import Timing
+from agent.asr.router import RouterRecogniser
+from agent.asr.voxtral_realtime import RealtimeRecogniser, RealtimeStream
+from agent.asr.voxtral_session import Session
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.config import Config
 from agent.messages import Transcript
-from agent.voxtral import realtime_session
-from agent.voxtral.realtime import RealtimeStream, RealtimeTranscriber
-from agent.voxtral.realtime_session import Session
 from tests.integration.vllm_support import (
     REALTIME_MODEL,
     Control,
@@ -76,16 +76,16 @@ def realtime_config(port: int, tmp: Path, **changes: Any) -> Config:
     """[voxtral] mode = "realtime", attached to the double on `port`; done may take up to
     20 s (the double hears on a CPU shared with the test)."""
     vox = config(port, tmp, mode="realtime", manage_server=False,
-                 **{"realtime_final_timeout_s": 20.0, **changes})
+                 **{"request_timeout_s": 20.0, **changes})
     return replace(Config(), voxtral=vox)
 
 
 @pytest.fixture
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RealtimeTranscriber]:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RealtimeRecogniser]:
     """The realtime backend attached to the double named by the test's `double` param."""
     double: Double = request.getfixturevalue(request.param)
     Control(double.url).clear()
-    made = RealtimeTranscriber(realtime_config(double.port, tmp_path, api_key="k3y"))
+    made = RealtimeRecogniser(realtime_config(double.port, tmp_path, api_key="k3y"))
     made.load()
     yield made
     made.close()
@@ -161,7 +161,7 @@ def realtime_records(double: Double) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("backend", ["hearing"], indirect=True)
-def test_utterances_streamed_in_real_time_on_one_session(backend: RealtimeTranscriber,
+def test_utterances_streamed_in_real_time_on_one_session(backend: RealtimeRecogniser,
                                                          hearing: Double,
                                                          said: dict[str, Path]) -> None:
     heard = drive(backend, said["session"])
@@ -183,7 +183,7 @@ def test_utterances_streamed_in_real_time_on_one_session(backend: RealtimeTransc
 
 
 @pytest.mark.parametrize("backend", ["hearing"], indirect=True)
-def test_partial_text_comes_while_the_audio_arrives(backend: RealtimeTranscriber,
+def test_partial_text_comes_while_the_audio_arrives(backend: RealtimeRecogniser,
                                                     hearing: Double,
                                                     said: dict[str, Path]) -> None:
     pcm = pcm_of(said["fox"])
@@ -203,7 +203,7 @@ def test_partial_text_comes_while_the_audio_arrives(backend: RealtimeTranscriber
 
 
 @pytest.mark.parametrize("backend", ["echo"], indirect=True)
-def test_backpressure_loses_and_reorders_nothing(backend: RealtimeTranscriber,
+def test_backpressure_loses_and_reorders_nothing(backend: RealtimeRecogniser,
                                                  echo: Double) -> None:
     Control(echo.url).fail("/v1/realtime", "slow", seconds=0.01)  # slow deltas
     pcm = np.random.default_rng(7).integers(-3000, 3000, 16000 * 4, dtype="<i2").tobytes()
@@ -219,7 +219,7 @@ def test_backpressure_loses_and_reorders_nothing(backend: RealtimeTranscriber,
 
 
 @pytest.mark.parametrize("backend", ["echo"], indirect=True)
-def test_a_server_that_never_sends_done(backend: RealtimeTranscriber, echo: Double) -> None:
+def test_a_server_that_never_sends_done(backend: RealtimeRecogniser, echo: Double) -> None:
     backend.session.final_timeout = 1.0
     Control(echo.url).fail("/v1/realtime", "no_done")
     with pytest.raises(RecognitionError, match=r"no transcription.done within 1 s"):
@@ -230,7 +230,7 @@ def test_a_server_that_never_sends_done(backend: RealtimeTranscriber, echo: Doub
 
 
 @pytest.mark.parametrize("backend", ["echo"], indirect=True)
-def test_the_key_reaches_the_double(backend: RealtimeTranscriber, echo: Double,
+def test_the_key_reaches_the_double(backend: RealtimeRecogniser, echo: Double,
                                     caplog: pytest.LogCaptureFixture) -> None:
     assert transcribe(backend, bytes(32000), Hint()).text == "1.00 seconds of audio"
     assert [s["utterances"] for s in Control(echo.url).sessions()] == [1]
@@ -250,7 +250,7 @@ def test_the_key_reaches_the_double(backend: RealtimeTranscriber, echo: Double,
 
 
 @pytest.mark.parametrize("backend", ["echo"], indirect=True)
-def test_an_unknown_model_is_refused(backend: RealtimeTranscriber, echo: Double) -> None:
+def test_an_unknown_model_is_refused(backend: RealtimeRecogniser, echo: Double) -> None:
     other = Session(f"ws://127.0.0.1:{echo.port}/v1/realtime", "x/y", "k3y", 1.0, 0.05)
     other.start()
     try:
@@ -278,7 +278,7 @@ def test_an_unknown_model_is_refused(backend: RealtimeTranscriber, echo: Double)
 
 @pytest.mark.parametrize("backend", ["echo"], indirect=True)
 def test_an_error_during_a_turn_fails_it_and_drops_the_session(
-        backend: RealtimeTranscriber, echo: Double, monkeypatch: pytest.MonkeyPatch) -> None:
+        backend: RealtimeRecogniser, echo: Double, monkeypatch: pytest.MonkeyPatch) -> None:
     """A turn started on a session whose model was refused (the refusal forgotten at once
     here): the server's "model_not_validated" fails it, and the session, out of step now,
     is dropped for a new one."""
@@ -311,7 +311,7 @@ def test_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
     port = free_port()
     first = Double(port, tmp_path / "a.log", env={"VLLM_DOUBLE_ASR": "echo"},
                    model=REALTIME_MODEL).start()
-    rt = RealtimeTranscriber(realtime_config(port, tmp_path, realtime_backoff_s=0.05))
+    rt = RealtimeRecogniser(realtime_config(port, tmp_path), reconnect_s=0.05)
     try:
         rt.load()
         assert transcribe(rt, bytes(32000), Hint()).text == "1.00 seconds of audio"
@@ -333,11 +333,10 @@ def test_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def router(echo: Double, tmp_path: Path) -> Iterator[RouterTranscriber]:
+def router(echo: Double, tmp_path: Path) -> Iterator[RouterRecogniser]:
     Control(echo.url).clear()
-    cfg = replace(realtime_config(echo.port, tmp_path, api_key="k3y"),
-                  recognition=RecognitionConfig(failures_to_open=3, probe_interval_s=0.2))
-    made = RouterTranscriber(cfg)
+    made = RouterRecogniser(realtime_config(echo.port, tmp_path, api_key="k3y"),
+                             timing=Timing(failures_to_open=3, probe_interval_s=0.2))
     made.load()
     assert made.realtime is not None and made.realtime.session.wait_connected(10)
     yield made
@@ -345,7 +344,7 @@ def router(echo: Double, tmp_path: Path) -> Iterator[RouterTranscriber]:
 
 
 def test_connection_dropped_mid_utterance_file_voxtral_hears_it_once(
-        router: RouterTranscriber, echo: Double, said: dict[str, Path]) -> None:
+        router: RouterRecogniser, echo: Double, said: dict[str, Path]) -> None:
     assert router.capabilities.stream
     Control(echo.url).fail("/v1/realtime", "drop")
     heard = drive(router, said["session"], fast=True)
@@ -362,9 +361,8 @@ def test_server_dies_mid_utterance_whisper_hears_it_once(said: dict[str, Path],
     port = free_port()
     dying = Double(port, tmp_path / "dying.log", env={"VLLM_DOUBLE_ASR": "echo"},
                    model=REALTIME_MODEL).start()
-    cfg = replace(realtime_config(port, tmp_path), recognition=RecognitionConfig(
-        failures_to_open=3, probe_interval_s=60.0))
-    r = RouterTranscriber(cfg)
+    r = RouterRecogniser(realtime_config(port, tmp_path),
+                          timing=Timing(failures_to_open=3, probe_interval_s=60.0))
     try:
         r.load()
         assert r.realtime is not None and r.realtime.session.wait_connected(10)

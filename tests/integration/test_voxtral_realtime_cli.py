@@ -71,8 +71,7 @@ def voxagent(home: Path, *args: str | Path, env: dict[str, str] | None = None
 def home_for(tmp: Path, port: int, extra: str = "") -> Path:
     (tmp / "config").mkdir(exist_ok=True)
     (tmp / "config" / "config.toml").write_text(
-        toml_config(port, tmp, f'mode = "realtime"\nmanage_server = false\n'
-                    f"realtime_final_timeout_s = 20.0\n{extra}"))
+        toml_config(port, tmp, f'mode = "realtime"\nmanage_server = false\n{extra}'))
     return tmp
 
 

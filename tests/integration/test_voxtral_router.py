@@ -17,14 +17,16 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from agent.asr.base import Hint, transcribe
-from agent.asr.config import RecognitionConfig
-from agent.asr.router import BreakerState, RouterTranscriber
+from agent.asr.breaker import Timing
+from agent.asr.router import BreakerState, RouterRecogniser
 from agent.config import Config
+from agent.voxtral.server import Supervision, start_local
 from tests.integration.vllm_support import (
     Control,
     Double,
@@ -57,7 +59,7 @@ model, which may take seconds on a loaded machine."""
 
 
 def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout_s: float,
-                ears: str = "whisper") -> RouterTranscriber:
+                ears: str = "whisper") -> RouterRecogniser:
     """auto, with a managed double (a stand-in nvidia-smi lists a GPU) that restarts 0.2 s
     after a crash and then takes 4 s to load again (so what happens while it is down can be
     seen, however slow whisper is on a loaded machine), a breaker that opens after 2
@@ -69,15 +71,16 @@ def make_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_timeout
     monkeypatch.setenv("VOXAGENT_STATE_DIR", str(tmp_path / "state"))
     vox = config(free_port(), tmp_path, model=str(fake_model(tmp_path / "model")),
                  request_timeout_s=request_timeout_s)
-    cfg = replace(Config(), voxtral=vox,
-                  recognition=RecognitionConfig(failures_to_open=2, probe_interval_s=0.2))
-    r = RouterTranscriber(cfg)
+    quick = Supervision(restart_backoff_s=0.2, stop_grace_s=3.0)
+    r = RouterRecogniser(replace(Config(), voxtral=vox),
+                          start_server=partial(start_local, supervision=quick),
+                          timing=Timing(failures_to_open=2, probe_interval_s=0.2))
     r.load()
     return r
 
 
 @pytest.fixture
-def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterTranscriber]:
+def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterRecogniser]:
     """A router whose requests never time out while the double answers."""
     r = make_router(tmp_path, monkeypatch, PATIENT_S)
     yield r
@@ -86,7 +89,7 @@ def router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterTr
 
 @pytest.fixture
 def hasty_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                 ) -> Iterator[RouterTranscriber]:
+                 ) -> Iterator[RouterRecogniser]:
     """A 2 s request timeout, and a double that answers at once (it only measures the
     audio), so only a server that does not answer trips the timeout."""
     r = make_router(tmp_path, monkeypatch, 2.0, ears="echo")
@@ -102,7 +105,7 @@ def until(check: object, timeout: float = 30.0) -> float:
     return time.monotonic() - started
 
 
-def test_server_dies_mid_session_then_recovers(router: RouterTranscriber,
+def test_server_dies_mid_session_then_recovers(router: RouterRecogniser,
                                                said: dict[str, Path]) -> None:
     server = router.voxtral.server
     assert server is not None
@@ -128,7 +131,7 @@ def test_server_dies_mid_session_then_recovers(router: RouterTranscriber,
 
 
 def test_a_server_that_does_not_answer_trips_the_timeout_and_whisper_transcribes(
-        hasty_router: RouterTranscriber, said: dict[str, Path],
+        hasty_router: RouterRecogniser, said: dict[str, Path],
         caplog: pytest.LogCaptureFixture) -> None:
     router = hasty_router
     until(router.breaker.allow)
@@ -152,7 +155,7 @@ def test_run_reports_which_backend_heard_each_utterance(tmp_path: Path,
     port = free_port()
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.toml").write_text(  # no timeout while the double hears
-        toml_config(port, tmp_path).replace("request_timeout_s = 3.0", "request_timeout_s = 120.0"))
+        toml_config(port, tmp_path, request_timeout_s=120.0))
     recording = tmp_path / "session.wav"
     subprocess.run(["sox", str(said["scroll"]), str(said["sleep"]), str(recording)], check=True,
                    timeout=60)
@@ -203,10 +206,10 @@ def test_a_server_healthy_but_stalled_is_left_alone_for_its_backoff(
     port = free_port()
     clock = Clock()
     vox = config(port, tmp_path, request_timeout_s=15.0, manage_server=False)
-    cfg = replace(Config(), voxtral=vox, recognition=RecognitionConfig(
-        failures_to_open=2, probe_interval_s=600.0, stall_backoff_s=600.0))
+    cfg = replace(Config(), voxtral=vox)
     with Double(port, tmp_path / "double.log") as double:
-        router = RouterTranscriber(cfg, clock)
+        router = RouterRecogniser(cfg, clock, timing=Timing(
+            failures_to_open=2, probe_interval_s=600.0, stall_backoff_s=600.0))
         router.load()
         try:
             control = Control(double.url)

@@ -14,7 +14,7 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import Hearing, Hint
-from agent.asr.whisper import WhisperTranscriber
+from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import FileSource
 from agent.audio.vad import Segmenter
 from agent.build import build
@@ -38,7 +38,7 @@ class Scored(Recorded):
 
 
 class Spied(Listened):
-    def __init__(self, inner: WhisperTranscriber) -> None:
+    def __init__(self, inner: WhisperRecogniser) -> None:
         super().__init__(inner)
         self.scores: list[Hint] = []
 
@@ -48,8 +48,8 @@ class Spied(Listened):
 
 
 @pytest.fixture(scope="module")
-def whisper() -> WhisperTranscriber:
-    recogniser = WhisperTranscriber(Config())
+def whisper() -> WhisperRecogniser:
+    recogniser = WhisperRecogniser(Config())
     recogniser.load()
     return recogniser
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.asr.config import VoxtralConfig
-from agent.voxtral.client import health
+from agent.asr.voxtral_client import health
 
 DOUBLE = Path(__file__).with_name("vllm_double.py")
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
@@ -60,18 +60,16 @@ def fake_model(folder: Path) -> Path:
 def config(port: int, tmp: Path, **changes: Any) -> VoxtralConfig:
     """[voxtral] pointing at a double on `port`, started through the manager's own path."""
     base = VoxtralConfig(model=MODEL, port=port, server_command=double_command(),
-                         log_file=str(tmp / f"vllm-{port}.log"), startup_timeout_s=60.0,
-                         stop_grace_s=3.0, restart_backoff_s=0.2, request_timeout_s=3.0)
+                         startup_timeout_s=60.0, request_timeout_s=3.0)
     return replace(base, **changes)
 
 
-def toml_config(port: int, tmp: Path, extra: str = "") -> str:
+def toml_config(port: int, tmp: Path, extra: str = "", request_timeout_s: float = 30.0) -> str:
     """The same as a config file a user would write (an utterance may take 30 s: the double
-    hears with whisper on a loaded machine, and these tests are not about timeouts)."""
+    hears with whisper on a loaded machine, and these tests are not about timeouts). The
+    server's log is vllm-PORT.log in the state folder (VOXAGENT_STATE_DIR)."""
     return (f'[voxtral]\nport = {port}\nserver_command = {json.dumps(double_command())}\n'
-            f'log_file = {json.dumps(str(tmp / f"vllm-{port}.log"))}\n'
-            f"startup_timeout_s = 60.0\nstop_grace_s = 3.0\nrestart_backoff_s = 0.2\n"
-            f"request_timeout_s = 30.0\n{extra}")
+            f"startup_timeout_s = 60.0\nrequest_timeout_s = {request_timeout_s}\n{extra}")
 
 
 class Double:

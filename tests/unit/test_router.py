@@ -18,8 +18,9 @@ from agent.asr.base import (
     Unsupported,
     transcribe,
 )
-from agent.asr.config import RecognitionConfig, VoxtralConfig
-from agent.asr.router import BreakerState, CircuitBreaker, RouterTranscriber
+from agent.asr.breaker import Timing
+from agent.asr.config import VoxtralConfig
+from agent.asr.router import BreakerState, CircuitBreaker, RouterRecogniser
 from agent.config import Config
 from agent.messages import Transcript
 
@@ -144,17 +145,16 @@ class Backend:
 
 
 def router(failures_to_open: int = 2,
-           intent: bool = False) -> tuple[RouterTranscriber, Backend, Backend]:
-    cfg = Config(recognition=RecognitionConfig(failures_to_open=failures_to_open),
-                 voxtral=VoxtralConfig(command_intent=intent))
-    r = RouterTranscriber(cfg)
+           intent: bool = False) -> tuple[RouterRecogniser, Backend, Backend]:
+    cfg = Config(voxtral=VoxtralConfig(command_intent=intent))
+    r = RouterRecogniser(cfg, timing=Timing(failures_to_open=failures_to_open))
     vox = Backend("voxtral", capabilities=Capabilities(intent=intent))
     whisper = Backend("whisper", capabilities=Capabilities(nbest=True, prefix=True, score=True))
     r.voxtral, r.whisper = vox, whisper  # type: ignore[assignment]
     return r, vox, whisper
 
 
-def said(r: RouterTranscriber, pcm: bytes, hint: Hint | None = None) -> Transcript:
+def said(r: RouterRecogniser, pcm: bytes, hint: Hint | None = None) -> Transcript:
     return r.hear(pcm).decode(hint or Hint())
 
 
@@ -222,8 +222,8 @@ def test_a_failed_intent_request_counts_against_the_breaker() -> None:
 
 
 def test_the_router_and_voxtral_are_registered_backends() -> None:
-    assert BACKENDS["auto"] == "agent.asr.router:RouterTranscriber"
-    assert BACKENDS["voxtral"] == "agent.voxtral.realtime:voxtral_backend"
+    assert BACKENDS["auto"] == "agent.asr.router:RouterRecogniser"
+    assert BACKENDS["voxtral"] == "agent.asr.voxtral_realtime:voxtral_backend"
     assert Config().recognition.backend == "auto"
 
 
@@ -232,13 +232,13 @@ def test_voxtral_streams_when_its_mode_is_realtime() -> None:
 
     from agent.asr.base import create
     from agent.asr.config import REALTIME_MODEL
-    from agent.voxtral.backend import VoxtralTranscriber
-    from agent.voxtral.realtime import RealtimeTranscriber
+    from agent.asr.voxtral import VoxtralRecogniser
+    from agent.asr.voxtral_realtime import RealtimeRecogniser
 
-    assert type(create("voxtral", Config())) is VoxtralTranscriber
+    assert type(create("voxtral", Config())) is VoxtralRecogniser
     cfg = Config()
     streaming = create("voxtral", replace(cfg, voxtral=replace(cfg.voxtral, mode="realtime")))
-    assert isinstance(streaming, RealtimeTranscriber)
+    assert isinstance(streaming, RealtimeRecogniser)
     assert (streaming.name, streaming.capabilities.stream) == ("voxtral-realtime", True)
     assert streaming.session.url == "ws://127.0.0.1:8000/v1/realtime"
     assert streaming.session.model == streaming.file.cfg.model == REALTIME_MODEL

@@ -1,4 +1,4 @@
-"""agent.voxtral.audio: WAV in memory, DC removed, peak-normalised, split at quiet points."""
+"""agent.asr.voxtral_audio: WAV in memory, DC removed, peak-normalised, split at quiet points."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from agent.voxtral import audio
+from agent.asr import voxtral_audio as audio
 
 RATE = 16_000
 

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 
 from agent.asr.config import VoxtralConfig
+from agent.asr.voxtral_client import (
+    ServerError,
+    VoxtralError,
+    base_url,
+    error_message,
+    transcription_text,
+)
 from agent.config import Config, ConfigError, load_config
 from agent.voxtral import launch
-from agent.voxtral.client import VoxtralError, base_url, error_message, transcription_text
-from agent.voxtral.launch import ServerError
 
 
 def test_defaults() -> None:

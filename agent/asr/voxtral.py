@@ -1,8 +1,10 @@
 """The Voxtral backend (name "voxtral"): utterances through vLLM's transcription endpoint.
 
-`load()` attaches to a server that already answers, or (manage_server) starts one on the
-downloaded weights and waits for it; with `background=True` (the router's way) it only
-starts it and returns at once, so faster-whisper carries the utterances meanwhile.
+`load()` attaches to a server that already answers, or (manage_server) has `start_server`
+start one (agent.voxtral.server.start_local, handed in by whoever assembles the agent: the
+server's process and weights are not the recogniser's business) and waits for it; with
+`background=True` (the router's way) it only starts it and returns at once, so
+faster-whisper carries the utterances meanwhile.
 
 `hear(pcm)` gives a `VoxtralHearing`: `decode()` asks /v1/audio/transcriptions once per
 utterance (later decodes reuse the answer), and, with `command_intent` on, `intent(text,
@@ -14,11 +16,12 @@ risky one, is the dispatcher's job (Dispatcher.intended): the recogniser never s
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
+from agent.asr import voxtral_audio as audio
 from agent.asr.base import (
     Capabilities,
     Hint,
@@ -29,17 +32,36 @@ from agent.asr.base import (
     Unsupported,
 )
 from agent.asr.guard import overlong
+from agent.asr.voxtral_client import ServerError, VoxtralClient, VoxtralError, health
+from agent.asr.voxtral_features import FeatureRequest, get
 from agent.messages import Hypothesis, Transcript
-from agent.voxtral import audio, launch, models
-from agent.voxtral.client import VoxtralClient, VoxtralError, health
-from agent.voxtral.features import FeatureRequest, get
-from agent.voxtral.launch import ServerError
-from agent.voxtral.server import ServerManager
 
 if TYPE_CHECKING:
+    from agent.asr.config import VoxtralConfig
     from agent.config import Config
 
 log = logging.getLogger(__name__)
+
+
+class LocalServer(Protocol):
+    """A vLLM server this process started (agent.voxtral.server.ServerManager)."""
+
+    state: str
+    log_file: Path
+    on_ready: Callable[[], None] | None
+
+    def wait_ready(self, timeout: float | None = None) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class ServerStarter(Protocol):
+    """Starts a local vLLM server for `cfg`, reachable at `url`, handing it to `started`
+    once launched (later, from a thread, when `background` and the weights must be
+    downloaded first); raises ServerError or ModelError, one line."""
+
+    def __call__(self, cfg: VoxtralConfig, url: str, background: bool,
+                 started: Callable[[LocalServer], None]) -> None: ...
 
 
 class WrongModel(ModelError):
@@ -47,22 +69,24 @@ class WrongModel(ModelError):
     for (the router says so once and leaves Voxtral alone)."""
 
 
-class VoxtralTranscriber:
+class VoxtralRecogniser:
     """Voxtral through a vLLM server (local, started or attached, or remote)."""
 
     name = "voxtral"
 
-    def __init__(self, cfg: Config, background: bool = False) -> None:
+    def __init__(self, cfg: Config, background: bool = False,
+                 start_server: ServerStarter | None = None) -> None:
         self.cfg = cfg.voxtral
         self.client = VoxtralClient(cfg.voxtral)
         self.background = background
-        self.server: ServerManager | None = None
+        self._start_server = start_server
+        """None: attach only (nothing here can start a server)."""
+        self.server: LocalServer | None = None
         self.attached = False
         self.capabilities = Capabilities(intent=cfg.voxtral.command_intent)
         self._intent_refused = False
         """The server refused tools (no --enable-auto-tool-choice): intent is off for the
         session, said once."""
-        self._starting: threading.Thread | None = None
 
     def load(self) -> None:
         """Attach or start; raise ModelError (one line) when Voxtral cannot be had
@@ -77,9 +101,10 @@ class VoxtralTranscriber:
     def _attach(self) -> bool:
         status = health(self.client.url, 2.0)
         if status is None:
-            if self.cfg.base_url or not self.cfg.manage_server:
+            if self.cfg.base_url or not self.cfg.manage_server or self._start_server is None:
                 why = "voxtral.base_url is remote" if self.cfg.base_url else \
-                    "voxtral.manage_server = false"
+                    "voxtral.manage_server = false" if not self.cfg.manage_server else \
+                    "this command starts no server"
                 raise ServerError(f"no vLLM server answers at {self.client.url} ({why}, so "
                                   "none is started)")
             return False
@@ -102,29 +127,15 @@ class VoxtralTranscriber:
                              f"not {self.cfg.model} (voxtral.{setting})")
 
     def _start(self) -> None:
-        launch.preflight(self.cfg)
-        found = models.status(self.cfg)
-        if self.background and not found.present:
-            self._starting = threading.Thread(target=self._download_and_start,
-                                              name="voxtral-start", daemon=True)
-            self._starting.start()
-            return
-        self._launch(str(models.ensure(self.cfg)))
+        assert self._start_server is not None
+        self._start_server(self.cfg, self.client.url, self.background, self._started)
         if not self.background:
             assert self.server is not None
             self.server.wait_ready(self.cfg.startup_timeout_s + 5)
 
-    def _download_and_start(self) -> None:
-        try:
-            self._launch(str(models.ensure(self.cfg)))
-        except (ModelError, ServerError) as exc:
-            log.error("voxtral: %s", exc)
-
-    def _launch(self, model_path: str) -> None:
-        argv = launch.server_argv(self.cfg, model_path)
-        self.server = ServerManager(self.cfg, argv, self.client.url, launch.log_path(self.cfg))
-        log.warning("starting vLLM for %s (log: %s)", self.cfg.model, self.server.log_file)
-        self.server.start()
+    def _started(self, server: LocalServer) -> None:
+        self.server = server
+        log.warning("starting vLLM for %s (log: %s)", self.cfg.model, server.log_file)
 
     def healthy(self, timeout: float = 1.0) -> bool:
         return self.client.healthy(timeout)
@@ -190,7 +201,7 @@ class VoxtralTranscriber:
 class VoxtralHearing:
     """One utterance as Voxtral hears it (see the module's doc)."""
 
-    def __init__(self, owner: VoxtralTranscriber, pcm: bytes) -> None:
+    def __init__(self, owner: VoxtralRecogniser, pcm: bytes) -> None:
         self._owner = owner
         self._pcm = pcm
         self._heard: Transcript | None = None

@@ -1,10 +1,10 @@
 """The Voxtral Realtime backend (name "voxtral-realtime"): utterances streamed to vLLM's
 `/v1/realtime` WebSocket while they are spoken (`[voxtral] mode = "realtime"`).
 
-The server is the one the file backend manages (agent/voxtral/backend.py), serving
+The server is the one the file backend attaches to or starts (agent/asr/voxtral.py), serving
 voxtral.realtime_model (agent.asr.config.served): attached, started, or remote, with its
 health, logs and key handled there.  Streaming goes through one session
-(agent/voxtral/realtime_session.py) that carries utterance after utterance and reconnects
+(agent/asr/voxtral_session.py) that carries utterance after utterance and reconnects
 with backoff.
 
 Per utterance (the Stream protocol of agent/asr/base.py): `feed()` queues audio and never
@@ -29,24 +29,27 @@ from typing import TYPE_CHECKING, Any
 from agent.asr.base import Capabilities, Hearing, Hint, RecognitionError, Unsupported
 from agent.asr.config import served
 from agent.asr.guard import overlong
-from agent.messages import Hypothesis, Transcript
-from agent.voxtral.client import api_key
-from agent.voxtral.realtime_session import (
+from agent.asr.voxtral_client import api_key
+from agent.asr.voxtral_session import (
     BYTES_PER_S,
     Session,
     Turn,
     require_websockets,
     ws_url,
 )
+from agent.messages import Hypothesis, Transcript
 
 if TYPE_CHECKING:
     from agent.asr.base import ToolCall
+    from agent.asr.voxtral import ServerStarter, VoxtralRecogniser
     from agent.config import Config
-    from agent.voxtral.backend import VoxtralTranscriber
 
 log = logging.getLogger(__name__)
 
 NAME = "voxtral-realtime"
+
+RECONNECT_S = 0.5
+"""First wait before reconnecting a lost session; doubled per failed attempt, up to 30 s."""
 
 
 class RealtimeHearing:
@@ -106,24 +109,27 @@ class RealtimeStream:
         self._session.cancel(self._utt)
 
 
-class RealtimeTranscriber:
+class RealtimeRecogniser:
     """Voxtral Realtime through a vLLM server (see the module doc)."""
 
     name = NAME
     capabilities = Capabilities(stream=True)
 
     def __init__(self, cfg: Config, background: bool = False,
-                 file: VoxtralTranscriber | None = None) -> None:
-        from agent.voxtral.backend import VoxtralTranscriber
+                 file: VoxtralRecogniser | None = None,
+                 start_server: ServerStarter | None = None,
+                 reconnect_s: float = RECONNECT_S) -> None:
+        """`reconnect_s`: first wait before reconnecting (tests shorten it)."""
+        from agent.asr.voxtral import VoxtralRecogniser
 
         vox = served(replace(cfg.voxtral, mode="realtime"))
         self.owns_file = file is None
-        self.file = file if file is not None else \
-            VoxtralTranscriber(replace(cfg, voxtral=vox), background=background)
+        self.file = file if file is not None else VoxtralRecogniser(
+            replace(cfg, voxtral=vox), background=background, start_server=start_server)
         """The file backend on the same server: it attaches to or starts the server."""
         self.background = background
         self.session = Session(ws_url(self.file.client.url), vox.model, api_key(vox),
-                               vox.realtime_final_timeout_s, vox.realtime_backoff_s)
+                               vox.request_timeout_s, reconnect_s)
 
     def load(self) -> None:
         """Attach to or start the server (ModelError, one line), then open the session in
@@ -158,11 +164,11 @@ class RealtimeTranscriber:
             self.file.close()
 
 
-def voxtral_backend(cfg: Config) -> Any:
+def voxtral_backend(cfg: Config, start_server: ServerStarter | None = None) -> Any:
     """`--backend voxtral`: the realtime backend when voxtral.mode = "realtime", else the
     file backend."""
     if cfg.voxtral.mode == "realtime":
-        return RealtimeTranscriber(cfg)
-    from agent.voxtral.backend import VoxtralTranscriber
+        return RealtimeRecogniser(cfg, start_server=start_server)
+    from agent.asr.voxtral import VoxtralRecogniser
 
-    return VoxtralTranscriber(cfg)
+    return VoxtralRecogniser(cfg, start_server=start_server)

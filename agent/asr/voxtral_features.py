@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent.asr import voxtral_audio as audio
 from agent.asr.config import VoxtralConfig
-from agent.voxtral import audio
-from agent.voxtral.client import ChatReply, ToolCall, VoxtralClient, VoxtralError, audio_part
+from agent.asr.voxtral_client import ChatReply, ToolCall, VoxtralClient, VoxtralError, audio_part
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ AUDIO_TOKENS_PER_S = 12.5
 """Voxtral's audio encoder: 375 tokens per 30 s of audio."""
 _ANSWER_TOKENS = 512
 _PROMPT_TOKENS = 256
+RETRIES = 1
+"""Tries again of a feature request refused or dropped (5xx, connection lost), never of one
+that timed out; an utterance's request is never tried again (the fallback is faster)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ class Transcription:
         cfg = client.cfg
         _check_length(cfg, request.pcm)
         timeout = request.timeout or cfg.feature_timeout_s
-        texts = [client.transcribe(wav, timeout, cfg.max_retries)
+        texts = [client.transcribe(wav, timeout, RETRIES)
                  for wav in audio.prepare(request.pcm, cfg.chunk_s)]
         return FeatureResult(" ".join(t for t in texts if t))
 
@@ -132,7 +135,7 @@ class Summarization:
             text = FEATURES["transcription"].execute(client, request).text
             messages = [{"role": "user", "content": f"{self.prompt}\n\nTranscript:\n{text}"}]
         reply = client.chat(messages, request.timeout or cfg.feature_timeout_s,
-                            cfg.max_retries, max_tokens=_ANSWER_TOKENS)
+                            RETRIES, max_tokens=_ANSWER_TOKENS)
         return FeatureResult(reply.text)
 
 
@@ -148,7 +151,7 @@ class QuestionAnswering:
         if not request.text.strip():
             raise VoxtralError("qa: no question")
         reply = client.chat(_audio_message(cfg, request.pcm, request.text.strip()),
-                            request.timeout or cfg.feature_timeout_s, cfg.max_retries,
+                            request.timeout or cfg.feature_timeout_s, RETRIES,
                             max_tokens=_ANSWER_TOKENS)
         return FeatureResult(reply.text)
 

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agent.asr.base import ModelError
-from agent.voxtral.client import ANSWER_MAX_BYTES
+from agent.asr.voxtral_client import ANSWER_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,10 @@ ANSWER_MAX_BYTES = 256 * 1024
 Voxtral's whole 32k-token context is about 130 KB), far below what floods the agent."""
 
 
+class ServerError(RuntimeError):
+    """A vLLM server cannot be started, or stopped being usable (one line)."""
+
+
 class VoxtralError(RecognitionError):
     """A request to the Voxtral server failed (one line)."""
 
