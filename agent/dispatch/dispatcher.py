@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from agent.dispatch.answer import Answer, Focus, free_lead
 from agent.dispatch.captures import LOOSE, similarity
 from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.grammar import Capture, Literal
-from agent.dispatch.keydoubt import KeyChoices, key_choices
+from agent.dispatch.keydoubt import key_choices
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
 from agent.dispatch.normalize import normalize, tokenize
@@ -76,16 +77,6 @@ class _Held:
     name: str | None
     actions: tuple[Action, ...]
     pending: Pending
-
-
-@dataclass(frozen=True, slots=True)
-class Focus:
-    """A command begun but not understood, to decode again: "Press" then key names."""
-
-    prefix: str
-    """The command's leading words as the recogniser writes them ("Press")."""
-    phrases: tuple[str, ...]
-    """The prompt: what may follow."""
 
 
 class Dispatcher:
@@ -183,44 +174,30 @@ class Dispatcher:
         """True while a risky command waits for a spoken yes."""
         return self._pending is not None
 
+    def answer(self, transcript: Transcript, app: str = "") -> Answer:
+        """The one question the decide stage asks of a reading: what it matches in the
+        current mode for the window class `app` (the first hypothesis within alt_margin
+        that does), its free-text lead and key in doubt; when it matches nothing (and this
+        is not dictation), the key command it begins and the near misses.  No state change."""
+        text = transcript.text.strip()
+        base = Answer(text, app, self.mode, self._pending is not None, _said(text) in YES)
+        found = self._match(self._hyps(transcript), app)
+        if found is None:
+            if self.mode is Mode.DICTATION:
+                return base
+            return replace(base, focus=self.focus(transcript, app),
+                           near=tuple(self.candidates(transcript, app)))
+        heard, chain = found
+        return replace(base, heard=heard, chain=tuple(chain), lead=free_lead(heard, chain),
+                       keys=None if base.awaiting else key_choices(heard, chain))
+
     def matches(self, transcript: Transcript, app: str = "") -> bool:
         """Whether dispatch() would find a command (or the yes it awaits); no state change."""
-        return (self._pending is not None and _said(transcript.text) in YES) \
-            or self._match(self._hyps(transcript), app) is not None
+        return self.answer(transcript, app).matched
 
     def command_name(self, transcript: Transcript, app: str = "") -> str | None:
         """The command (chain) dispatch() would perform for `transcript`; no state change."""
-        found = self._match(self._hyps(transcript), app)
-        return None if found is None else " then ".join(m.command.name for m in found[1])
-
-    def takes_text(self, transcript: Transcript, app: str = "") -> bool:
-        """Whether what `transcript` matches types free text (type, formatters), which
-        may go on after any pause; no state change."""
-        found = self._match(self._hyps(transcript), app)
-        return found is not None and any("text" in m.captures for m in found[1])
-
-    def text_prefix(self, transcript: Transcript, app: str = "") -> str | None:
-        """When what `transcript` matches types free text (type, formatters): the words heard
-        before that text ("Snake case", "Select all then type"), for the recogniser to
-        decode the text again after them without the vocabulary prompt; else None."""
-        found = self._match(self._hyps(transcript), app)
-        if found is None:
-            return None
-        heard, chain = found
-        free = [m for m in chain if "text" in m.captures]
-        if not free:
-            return None
-        at = heard.rfind(str(free[-1].captures["text"]))
-        return heard[:at].rstrip(" ,;:-") if at > 0 else None
-
-    def key_choices(self, transcript: Transcript, app: str = "") -> KeyChoices | None:
-        """When what `transcript` matches presses a key that another sounds like ("press
-        control shift d"): what was heard written with each of those keys, to score
-        against the audio (agent/dispatch/keydoubt.py); else None.  No state change."""
-        if self._pending is not None:
-            return None
-        found = self._match(self._hyps(transcript), app)
-        return None if found is None else key_choices(*found)
+        return self.answer(transcript, app).command
 
     def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
         """When the first words heard begin a key command ("press time") that did not
@@ -268,13 +245,18 @@ class Dispatcher:
                  end: float = 0.0) -> Decision:
         """Decide what one utterance does, and move to the mode it leaves us in; `start`,
         `end`: its stream times (s), which a held command's yes is timed by."""
-        text = transcript.text.strip()
+        return self.apply(self.answer(transcript, app), start=start, end=end)
+
+    def apply(self, answer: Answer, *, start: float = 0.0, end: float = 0.0) -> Decision:
+        """Act on the reading the decide stage chose (its answer): perform what it matches
+        (or the held command it says yes to), type it in dictation, else nothing; and move
+        to the mode it leaves us in.  `start`, `end` as for dispatch()."""
+        text = answer.text
         held, expired = self._take_held(start)
-        if held is not None and _said(text) in YES:
+        if held is not None and answer.yes:
             return self._finish(text, held.name, held.actions)
-        found = self._match(self._hyps(transcript), app)
-        if found is not None:
-            decision = self._perform(*found, app=app, end=end)
+        if answer.chain:
+            decision = self._perform(answer.heard, list(answer.chain), app=answer.app, end=end)
         elif self.mode is Mode.DICTATION and text:
             decision = self._dictate(text)
         else:
