@@ -6,6 +6,7 @@ values are refused with one line naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import tomllib
@@ -20,6 +21,8 @@ from agent.asr.config import RecognitionConfig, VoxtralConfig, WhisperConfig
 from agent.desktop.config import DesktopConfig
 from agent.options import option as _opt
 from agent.textfile import TextFileError, read_text
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -80,6 +83,13 @@ class VadConfig:
         "(once per pause, and a whole one at tail_ms), ms; 0 = no peeks.", lo=0, hi=5000)
 
 
+RETIRED = {
+    "commands.verify_margin": "the near-miss verification did not pay on both bench sets",
+    "commands.retry_wide": "the full-window retry did not pay on both bench sets",
+}
+"""Settings no longer read, and why: a config file that still sets one gets one warning
+naming the file and the key, and the value is ignored (the file still loads)."""
+
 REHEAR_VARIANTS = ("lower", "slower", "deeper")
 """The audio variants of agent/audio/variants.py, by name (that module imports numpy)."""
 
@@ -93,17 +103,9 @@ class CommandsConfig:
     alternative_margin: float = _opt(
         0.6, "How far (log-probability per token) below the best hypothesis an n-best "
         "alternative may score and still be taken as the command.", lo=0.0, hi=5.0)
-    verify_margin: float = _opt(
-        3.0, "When nothing matched, near-miss commands are scored against the audio; one is "
-        "taken if it explains the audio at most this much worse (log-probability) than what "
-        "was heard. 0 = off.", lo=0.0, hi=20.0)
     refocus: bool = _opt(
         True, 'When the first words begin a key command ("press ...") but nothing matched, '
         "decode the utterance again from those words, prompted with key names only.")
-    retry_wide: bool = _opt(
-        True, "When no second try matched, refocus and verify once more on the full 30 s "
-        "window, which goes wrong on other utterances than the fitted one (one more "
-        "encoding, paid by such misses only).")
     rehear: tuple[str, ...] = _opt(
         ["lower", "deeper"], "When nothing matched in command mode, recognise the audio "
         "again as these variants, in order, until one matches a command: lower (two "
@@ -207,6 +209,10 @@ def _build(cls: type, data: dict[str, Any], where: str, prefix: str,
     values: dict[str, Any] = {}
     for key, raw in data.items():
         dotted = f"{prefix}{key}"
+        if dotted in RETIRED and key not in known:
+            log.warning("%s: '%s' is no longer a setting (%s); ignored", where, dotted,
+                        RETIRED[dotted])
+            continue
         if key not in known:
             allowed = ", ".join(sorted(known))
             problems.append(f"{where}: unknown key '{dotted}'; allowed here: {allowed}")
