@@ -86,6 +86,8 @@ class VadConfig:
 RETIRED = {
     "commands.verify_margin": "the near-miss verification did not pay on both bench sets",
     "commands.retry_wide": "the full-window retry did not pay on both bench sets",
+    "commands.alternative_margin": "an n-best alternative taken as the command did not pay "
+    "on both bench sets",
 }
 """Settings no longer read, and why: a config file that still sets one gets one warning
 naming the file and the key, and the value is ignored (the file still loads)."""
@@ -100,9 +102,6 @@ class CommandsConfig:
                          "A relative path is taken from the config file's folder.")
     fuzzy_threshold: float = _opt(0.8, "Minimum similarity (0..1) for a spoken form to match.",
                                   lo=0.5, hi=1.0)
-    alternative_margin: float = _opt(
-        0.6, "How far (log-probability per token) below the best hypothesis an n-best "
-        "alternative may score and still be taken as the command.", lo=0.0, hi=5.0)
     refocus: bool = _opt(
         True, 'When the first words begin a key command ("press ...") but nothing matched, '
         "decode the utterance again from those words, prompted with key names only.")

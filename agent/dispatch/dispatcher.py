@@ -35,7 +35,6 @@ from agent.messages import (
     Action,
     Decision,
     HelpAction,
-    Hypothesis,
     Mode,
     ModeAction,
     Pending,
@@ -78,11 +77,8 @@ class Dispatcher:
     """Holds the mode and a pending confirmation; everything else is a pure function."""
 
     def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
-                 alt_margin: float = 0.6, mode: Mode = Mode.COMMAND,
-                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S
-                 ) -> None:
-        self.alt_margin = alt_margin
-        """How far below the best hypothesis an alternative may score and still match."""
+                 mode: Mode = Mode.COMMAND, controls: str = "confirm",
+                 confirm_timeout_s: float = CONFIRM_TIMEOUT_S) -> None:
         self.mode = mode
         if controls not in CONTROLS:
             raise ValueError(f"controls must be one of {', '.join(CONTROLS)}, not {controls!r}")
@@ -169,12 +165,12 @@ class Dispatcher:
 
     def answer(self, transcript: Transcript, app: str = "") -> Answer:
         """The one question the decide stage asks of a reading: what it matches in the
-        current mode for the window class `app` (the first hypothesis within alt_margin
-        that does), its free-text lead and key in doubt; when it matches nothing (and this
-        is not dictation), the key command it begins.  No state change."""
+        current mode for the window class `app` (its best hypothesis), its free-text lead
+        and key in doubt; when it matches nothing (and this is not dictation), the key
+        command it begins.  No state change."""
         text = transcript.text.strip()
         base = Answer(text, app, self.mode, self._pending is not None, _said(text) in YES)
-        found = self._match(self._hyps(transcript), app)
+        found = self._match(transcript, app)
         if found is None:
             if self.mode is Mode.DICTATION:
                 return base
@@ -251,20 +247,13 @@ class Dispatcher:
         log.info("no yes within %g s: %s not done", self.confirm_timeout_s, held.pending.what)
         return None, held.pending.what
 
-    @staticmethod
-    def _hyps(transcript: Transcript) -> tuple[Hypothesis, ...]:
-        return transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
-
-    def _match(self, hyps: tuple[Hypothesis, ...], app: str) -> tuple[str, list[Match]] | None:
-        candidates = self.active(app)
-        top = hyps[0].score
-        for hyp in hyps:
-            if hyp.score < top - self.alt_margin:
-                break
-            chain = self._matcher.chain(hyp.text.strip(), candidates)
-            if chain:
-                return hyp.text.strip(), chain
-        return None
+    def _match(self, transcript: Transcript, app: str) -> tuple[str, list[Match]] | None:
+        """The best hypothesis and the command (chain) it matches; None when it matches
+        none (the n-best is the free-text readings' business, not the match's)."""
+        best = (transcript.alternatives[0].text if transcript.alternatives
+                else transcript.text).strip()
+        chain = self._matcher.chain(best, self.active(app))
+        return (best, chain) if chain else None
 
     def tools(self, app: str = "") -> list[dict[str, Any]]:
         """The active commands as function tools for a model's intent; none unless in

@@ -77,22 +77,13 @@ def test_chain_can_change_mode(builtins) -> None:
     assert d.mode is Mode.SLEEP
 
 
-def test_a_close_alternative_can_carry_the_command(builtins) -> None:
-    heard = Transcript("select tall name copy", (
-        Hypothesis("select tall name copy", -0.8),
-        Hypothesis("select all then copy", -1.0),
-    ))
-    dec = Dispatcher(builtins, alt_margin=0.6).dispatch(heard)
-    assert dec.actions == (KeyAction("ctrl+a"), KeyAction("ctrl+c"))
-    assert dec.text == "select all then copy"
-
-
-def test_a_far_alternative_is_ignored(builtins) -> None:
+@pytest.mark.parametrize("score", [-0.31, -2.5])
+def test_only_the_best_hypothesis_is_matched(builtins, score: float) -> None:
     heard = Transcript("the meeting is at noon", (
         Hypothesis("the meeting is at noon", -0.3),
-        Hypothesis("new tab", -2.5),
+        Hypothesis("new tab", score),
     ))
-    dec = Dispatcher(builtins, alt_margin=0.6).dispatch(heard)
+    dec = Dispatcher(builtins).dispatch(heard)
     assert (dec.command, dec.actions) == (None, ())
     assert dec.text == "the meeting is at noon"
 
