@@ -86,6 +86,8 @@ class VadConfig:
 RETIRED = {
     "commands.verify_margin": "the near-miss verification did not pay on both bench sets",
     "commands.retry_wide": "the full-window retry did not pay on both bench sets",
+    "commands.widen": "decoding again on the full window first did not pay on both bench "
+    "sets",
     "commands.alternative_margin": "an n-best alternative taken as the command did not pay "
     "on both bench sets",
 }
@@ -119,9 +121,6 @@ class CommandsConfig:
         "decode alone), thorough (with the prompt, "
         "on the full window) or first (as first heard, no second decode).",
         choices=("plain", "best", "thorough", "first"))
-    widen: bool = _opt(
-        False, "When nothing matched, decode the same hearing on the full 30 s window "
-        "before the other second tries (one more encoding, paid by misses only).")
     builtin: bool = _opt(True, "Load the built-in command sets.")
     typed_controls: str = _opt(
         "confirm", "Text (<text> captures, command intent) that holds control characters, "

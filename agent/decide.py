@@ -236,9 +236,7 @@ class Decider:
         """The second try `name` (as second_tries names it) on the first reading."""
         if name == "refocus":
             return self.refocused(heard, answer=answer)
-        if name.startswith("rehear "):
-            return self.reheard(heard, name.removeprefix("rehear "))
-        return self.widened(heard)
+        return self.reheard(heard, name.removeprefix("rehear "))
 
     def _once(self, heard: Heard, mode: Mode, name: str,
               attempt: Callable[[Heard], Transcript]) -> Transcript:
@@ -262,16 +260,6 @@ class Decider:
         if not taken:
             return first
         return replace(again, seconds=first.seconds + again.seconds)
-
-    def widened(self, heard: Heard) -> Transcript:
-        """The same hearing decoded with all the context the backend has (whisper: the
-        full 30 s window rather than the one fitted to the utterance)."""
-        try:
-            again = heard.hearing.decode(replace(heard.hint, thorough=True))
-        except RecognitionError as exc:
-            log.warning("could not decode %r again: %s", heard.transcript.text, exc)
-            return heard.transcript
-        return self._taken(heard, again, "with more context")
 
     def refocused(self, heard: Heard, answer: Answer | None = None) -> Transcript:
         """A key command begun but not understood ("press time"), decoded again from the
@@ -413,13 +401,12 @@ class Decider:
 
 def second_tries(answer: Answer, cfg: CommandsConfig, can: Capabilities) -> tuple[str, ...]:
     """Which second tries a first reading that matched nothing (`answer`) gets, in order,
-    by name (pure): widen (when on), refocus (a key command begun), then rehear per
-    variant (in command mode, when short).  Each is taken only if it makes a command
+    by name (pure): refocus (a key command begun), then rehear per variant (in command
+    mode, when short).  Each is taken only if it makes a command
     match."""
     refocus = cfg.refocus and can.prefix and answer.focus is not None
     rehear = answer.mode is Mode.COMMAND and len(normalize(answer.text).split()) <= REHEAR_WORDS
-    return (*(["widen"] if cfg.widen else []),
-            *(["refocus"] if refocus else []),
+    return (*(["refocus"] if refocus else []),
             *([f"rehear {name}" for name in cfg.rehear] if rehear else []))
 
 
