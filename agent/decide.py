@@ -10,7 +10,7 @@ agent/dispatch/answer.py); which second tries to make is a pure function of that
 (Dispatcher.apply), which is where the mode and a held command change.  Cheapest first,
 each only while nothing matched:
 
-1. the transcript as decoded (the dispatcher's own n-best matching);
+1. the transcript as decoded (its best hypothesis);
 2. refocus (capability `prefix`): a key command begun but not understood ("Press time.")
    is decoded again, forced to begin with the command's words, prompted with key names;
 3. rehear: the audio a little lower or slower, heard anew (agent/audio/variants.py), in
@@ -402,8 +402,7 @@ class Decider:
 def second_tries(answer: Answer, cfg: CommandsConfig, can: Capabilities) -> tuple[str, ...]:
     """Which second tries a first reading that matched nothing (`answer`) gets, in order,
     by name (pure): refocus (a key command begun), then rehear per variant (in command
-    mode, when short).  Each is taken only if it makes a command
-    match."""
+    mode, when short).  Each is taken only if it makes a command match."""
     refocus = cfg.refocus and can.prefix and answer.focus is not None
     rehear = answer.mode is Mode.COMMAND and len(normalize(answer.text).split()) <= REHEAR_WORDS
     return (*(["refocus"] if refocus else []),
