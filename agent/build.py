@@ -67,7 +67,7 @@ def command_library(cfg: Config) -> CommandLibrary:
 def new_dispatcher(cfg: Config, library: CommandLibrary) -> Dispatcher:
     """The dispatcher over the library's commands, as [commands] configures it."""
     return Dispatcher(library.commands, cfg.commands.fuzzy_threshold,
-                      cfg.commands.alternative_margin, controls=cfg.commands.typed_controls,
+                      controls=cfg.commands.typed_controls,
                       confirm_timeout_s=cfg.commands.confirm_timeout_s, words=library.words)
 
 

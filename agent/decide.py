@@ -3,21 +3,22 @@
 hear -> candidates -> decide -> act, in one direction.  The pipeline hands this stage
 the utterance's Hearing (agent/asr/base.py) and its first transcript; everything tried
 here decodes against that same hearing, using only the capabilities the recogniser
-declared.  Cheapest first, each only while nothing matched:
+declared.  The dispatcher answers one question per reading (Dispatcher.answer: what it
+matches, its free-text lead, a key in doubt, or the key command it begins:
+agent/dispatch/answer.py); which second tries to make is a pure function of that answer
+(second_tries), and the dispatcher acts on the answer of the reading taken
+(Dispatcher.apply), which is where the mode and a held command change.  Cheapest first,
+each only while nothing matched:
 
-1. the transcript as decoded (the dispatcher's own n-best matching);
+1. the transcript as decoded (its best hypothesis);
 2. refocus (capability `prefix`): a key command begun but not understood ("Press time.")
    is decoded again, forced to begin with the command's words, prompted with key names;
 3. rehear: the audio a little lower or slower, heard anew (agent/audio/variants.py), in
    command mode, when what was heard is short;
-4. verify (capability `score`): near-miss commands scored against the hearing; one that
-   explains the audio almost as well as what was heard is taken;
-5. wide (`retry_wide`): refocus and verify once more on the full window (Hint.thorough),
-   which goes wrong on other utterances than the fitted one; last, as the dearest;
-6. intent (capability `intent`): the backend picks commands as tool calls; the
+4. intent (capability `intent`): the backend picks commands as tool calls; the
    dispatcher checks and performs them, asking first when the guess is risky.
 
-A key command matched by its words (as heard or by steps 2-5) whose key others sound like
+A key command matched by its words (as heard or by steps 2-3) whose key others sound like
 ("control shift d": t?) is scored against the hearing with each of them in place, and
 acts only when one clearly wins; else nothing is pressed and the decision asks
 (key_checked, capability `score`).
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from agent.asr import guard
 from agent.asr.base import Capabilities, Hearing, Hint, Recogniser, RecognitionError
+from agent.dispatch.answer import Answer
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.normalize import normalize
 from agent.messages import Decision, Hypothesis, Mode, Transcript, Utterance
@@ -102,30 +104,23 @@ class Decider:
         return self._recogniser.capabilities
 
     def decide(self, heard: Heard) -> tuple[Transcript, Decision]:
-        transcript = heard.transcript
-        if heard.utterance.unbroken and self.dispatcher.mode is not Mode.DICTATION:
-            transcript = replace(transcript, doubt=transcript.doubt or "part of unbroken speech "
-                                 "longer than vad.max_utterance_s")
-        if transcript.doubt and self.dispatcher.mode is Mode.DICTATION \
-                and not self.dispatcher.awaiting:
-            heard = self._plainly(heard)
-            transcript = heard.transcript
-        utt = heard.utterance
+        """hearing -> candidates -> decision -> actions, in one pass: the first reading
+        and the grammar's answer for it; the reading taken (a second try's, the free
+        text's, the key the hearing prefers); then the dispatcher acts on its answer."""
+        heard, answer = self._first(heard, self._ask(heard, heard.transcript))
+        utt, transcript = heard.utterance, heard.transcript
         if transcript.doubt:
             log.info("heard %r, doubted (%s): not acted on", transcript.text, transcript.doubt)
             return transcript, self.dispatcher.ignore(
                 transcript.text.strip(), f"doubted: {transcript.doubt}", start=utt.start)
-        if not self.dispatcher.matches(transcript, heard.app):
-            transcript = self._second_tries(heard)
-        elif (lead := self.dispatcher.text_prefix(transcript, heard.app)) is not None:
-            transcript = self._free_text(heard, lead)
-        transcript, question = self.key_checked(heard, transcript)
+        transcript, answer = self._taken_reading(heard, answer)
+        transcript, answer, question = self._key_checked(heard, transcript, answer)
         if question:  # nothing is pressed; as any utterance but a yes, it ends a held command
             return transcript, replace(self.dispatcher.ignore(
                 transcript.text.strip(), question, start=utt.start), question=question)
-        decision = self.dispatcher.dispatch(transcript, heard.app, start=utt.start, end=utt.end)
+        decision = self.dispatcher.apply(answer, start=utt.start, end=utt.end)
         if decision.command is None and not decision.actions and self._can.intent:
-            intended = self._intended(heard, transcript)
+            intended = self._intended(heard, transcript, decision.mode)
             if intended is not None:  # it keeps what this utterance ended
                 decision = replace(intended, expired=decision.expired,
                                    cancelled=decision.cancelled)
@@ -139,13 +134,15 @@ class Decider:
         the utterance ends at this pause with the same audio, decide() does not redo
         them."""
         first = heard.transcript
-        if self.dispatcher.mode is not Mode.COMMAND or self.dispatcher.awaiting \
-                or first.doubt or heard.utterance.unbroken:
+        if first.doubt or heard.utterance.unbroken:
             return None
-        found = first if self.dispatcher.matches(first, heard.app) \
-            else self._second_tries(heard)
-        if found.doubt or not self.dispatcher.matches(found, heard.app) \
-                or self.dispatcher.takes_text(found, heard.app):
+        answer = self._ask(heard, first)
+        if answer.mode is not Mode.COMMAND or answer.awaiting:
+            return None
+        found = first if answer.matched else self._second_tries(heard, answer)
+        if found is not first:
+            answer = self._ask(heard, found)
+        if found.doubt or not answer.matched or answer.takes_text:
             return None
         return found
 
@@ -153,17 +150,49 @@ class Decider:
         """At a pause where the utterance waits for its end (free text, dictation): the
         free-text decode decide() would make, made now, while the speaker is silent, and
         kept for this hearing; nothing is decided."""
-        first, mode = heard.transcript, self.dispatcher.mode
-        if self.dispatcher.awaiting or first.doubt or mode is Mode.SLEEP:
+        if heard.transcript.doubt:
             return
-        if mode is Mode.DICTATION:
-            if not self.dispatcher.matches(first, heard.app):
-                self._free_text(heard, "")
+        answer = self._ask(heard, heard.transcript)
+        if answer.awaiting or answer.mode is Mode.SLEEP:
             return
-        lead = None if heard.utterance.unbroken else self.dispatcher.text_prefix(first,
-                                                                                heard.app)
-        if lead is not None:
-            self._free_text(heard, lead)
+        if answer.mode is Mode.DICTATION:
+            if not answer.matched:
+                self._free_text(heard, "", answer.mode)
+            return
+        if not heard.utterance.unbroken and answer.lead is not None:
+            self._free_text(heard, answer.lead, answer.mode)
+
+    def _ask(self, heard: Heard, transcript: Transcript) -> Answer:
+        """The grammar's answer for one reading of this utterance."""
+        return self.dispatcher.answer(transcript, heard.app)
+
+    def _first(self, heard: Heard, answer: Answer) -> tuple[Heard, Answer]:
+        """The first reading as it may be acted on, and its answer: doubted when part of
+        unbroken speech (outside dictation); in dictation, a doubted one heard plainly
+        (_plainly)."""
+        transcript = heard.transcript
+        if heard.utterance.unbroken and answer.mode is not Mode.DICTATION:
+            transcript = replace(transcript, doubt=transcript.doubt or "part of unbroken speech "
+                                 "longer than vad.max_utterance_s")
+            return replace(heard, transcript=transcript), answer
+        if transcript.doubt and answer.mode is Mode.DICTATION and not answer.awaiting:
+            plainly = self._plainly(heard)
+            if plainly is not heard:
+                return plainly, self._ask(plainly, plainly.transcript)
+        return heard, answer
+
+    def _taken_reading(self, heard: Heard, answer: Answer) -> tuple[Transcript, Answer]:
+        """The reading to act on, with its answer: the first when it matches a command
+        without free text; a second try's when it matches nothing; the free text decoded
+        again when it has some."""
+        first = heard.transcript
+        if not answer.matched:
+            taken = self._second_tries(heard, answer)
+        elif answer.lead is not None:
+            taken = self._free_text(heard, answer.lead, answer.mode)
+        else:
+            return first, answer
+        return (first, answer) if taken is first else (taken, self._ask(heard, taken))
 
     def _plainly(self, heard: Heard) -> Heard:
         """Dictation whose first decode is doubted, heard as the free-text decode hears it
@@ -179,47 +208,42 @@ class Decider:
             log.warning("could not decode %r without the prompt: %s", first.text, exc)
             return heard
         why = plain.doubt or ("nothing heard" if not plain.text.strip() else "heard as a command"
-                              if self.dispatcher.matches(plain, heard.app) else "")
+                              if self._ask(heard, plain).matched else "")
         log.info("heard %r, doubted (%s); without the prompt %r: %s", first.text, first.doubt,
                  plain.text, f"doubted too ({why})" if why else "not doubted, taken")
         if why:
             return heard
         return replace(heard, transcript=replace(plain, seconds=first.seconds + plain.seconds))
 
-    def _free_text(self, heard: Heard, lead: str) -> Transcript:
-        """_plain on the first transcript, once per hearing."""
-        return self._once(heard, "free text",
+    def _free_text(self, heard: Heard, lead: str, mode: Mode) -> Transcript:
+        """_plain on the first transcript, once per hearing (in `mode`)."""
+        return self._once(heard, mode, "free text",
                           lambda h: self._plain(h, h.transcript, lead))
 
-    def _second_tries(self, heard: Heard) -> Transcript:
+    def _second_tries(self, heard: Heard, answer: Answer) -> Transcript:
+        """The first reading of an utterance that matched nothing (`answer`), or the first
+        second try's reading that matches a command (second_tries: which, in order)."""
         first = heard.transcript
-        if self.dispatcher.mode is Mode.DICTATION:
-            return self._free_text(heard, "")
-        tries: list[tuple[str, Callable[[Heard], Transcript]]] = \
-            [("widen", self.widened)] if self._cfg.widen else []
-        refocus = self._cfg.refocus and self._can.prefix
-        tries += [("refocus", self.refocused)] if refocus else []
-        if self._worth_rehearing(first):
-            tries += [(f"rehear {name}", lambda h, name=name: self.reheard(h, name))
-                      for name in self._cfg.rehear]
-        verify = self._cfg.verify_margin > 0 and self._can.score
-        tries += [("verify", self.verified)] if verify else []
-        if self._cfg.retry_wide:  # last: one more encoding, of the full window
-            tries += [("refocus wide", lambda h: self.refocused(h, thorough=True))] \
-                if refocus else []
-            tries += [("verify wide", lambda h: self.verified(h, thorough=True))] \
-                if verify else []
-        for name, attempt in tries:
-            again = self._once(heard, name, attempt)
+        if answer.mode is Mode.DICTATION:
+            return self._free_text(heard, "", answer.mode)
+        for name in second_tries(answer, self._cfg, self._can):
+            again = self._once(heard, answer.mode, name,
+                               lambda h, name=name: self._attempt(h, name, answer))
             if again is not first:
                 return again
         return first
 
-    def _once(self, heard: Heard, name: str,
+    def _attempt(self, heard: Heard, name: str, answer: Answer) -> Transcript:
+        """The second try `name` (as second_tries names it) on the first reading."""
+        if name == "refocus":
+            return self.refocused(heard, answer=answer)
+        return self.reheard(heard, name.removeprefix("rehear "))
+
+    def _once(self, heard: Heard, mode: Mode, name: str,
               attempt: Callable[[Heard], Transcript]) -> Transcript:
-        """`attempt(heard)`, made once per hearing, first transcript, hint, app and mode
+        """`attempt(heard)`, made once per hearing, first transcript, hint, app and `mode`
         (only the latest hearing's results are kept)."""
-        key = (heard.hearing, heard.transcript, heard.hint, heard.app, self.dispatcher.mode)
+        key = (heard.hearing, heard.transcript, heard.hint, heard.app, mode)
         if self._memo is None or self._memo[0][0] is not key[0] \
                 or self._memo[0][1] is not key[1] or self._memo[0][2:] != key[2:]:
             self._memo = (key, {})
@@ -228,49 +252,30 @@ class Decider:
             done[name] = attempt(heard)
         return done[name]
 
-    def _worth_rehearing(self, transcript: Transcript) -> bool:
-        """In command mode, what was heard short enough to be a command.  Dictated text and
-        speech while asleep are left as heard: a variant could only turn them into a command
-        nobody said ("wake up"), and would slow dictation down."""
-        return (self.dispatcher.mode is Mode.COMMAND
-                and len(normalize(transcript.text).split()) <= REHEAR_WORDS)
-
     def _taken(self, heard: Heard, again: Transcript, how: str) -> Transcript:
         """`again` (its time added) if it matches a command, else the first transcript."""
         first = heard.transcript
-        taken = not again.doubt and self.dispatcher.matches(again, heard.app)
+        taken = not again.doubt and self._ask(heard, again).matched
         log.info("heard %r; %s: %r (%s)", first.text, how, again.text,
                  "taken" if taken else "no command either")
         if not taken:
             return first
         return replace(again, seconds=first.seconds + again.seconds)
 
-    def widened(self, heard: Heard) -> Transcript:
-        """The same hearing decoded with all the context the backend has (whisper: the
-        full 30 s window rather than the one fitted to the utterance)."""
-        try:
-            again = heard.hearing.decode(replace(heard.hint, thorough=True))
-        except RecognitionError as exc:
-            log.warning("could not decode %r again: %s", heard.transcript.text, exc)
-            return heard.transcript
-        return self._taken(heard, again, "with more context")
-
-    def refocused(self, heard: Heard, thorough: bool = False) -> Transcript:
+    def refocused(self, heard: Heard, answer: Answer | None = None) -> Transcript:
         """A key command begun but not understood ("press time"), decoded again from the
-        command's words on the same hearing (`thorough`: on the full window); taken only
-        if it matches ("Press tab.")."""
-        focus = self.dispatcher.focus(heard.transcript, heard.app)
+        command's words on the same hearing; taken only if it matches ("Press tab.").
+        `answer`: the grammar's for the first reading."""
+        focus = (answer or self._ask(heard, heard.transcript)).focus
         if focus is None:
             return heard.transcript
-        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix,
-                    thorough=thorough)
+        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix)
         try:
             again = heard.hearing.decode(hint)
         except RecognitionError as exc:
             log.warning("could not decode %r again: %s", heard.transcript.text, exc)
             return heard.transcript
-        wide = ", with more context" if thorough else ""
-        return self._taken(heard, again, f"again, from {focus.prefix!r}{wide}")
+        return self._taken(heard, again, f"again, from {focus.prefix!r}")
 
     def reheard(self, heard: Heard, name: str) -> Transcript:
         """The utterance heard anew as the audio variant `name` ("lower", "slower")."""
@@ -283,45 +288,28 @@ class Decider:
             return heard.transcript
         return self._taken(heard, again, f"heard {name}")
 
-    def verified(self, heard: Heard, thorough: bool = False) -> Transcript:
-        """Near-miss commands scored against the hearing (`thorough`: on the full window);
-        one that explains it almost as well as what was heard takes its place."""
-        transcript = heard.transcript
-        candidates = self.dispatcher.candidates(transcript, heard.app)
-        if not candidates:
-            return transcript
-        hint = replace(heard.hint, thorough=thorough)
-        try:
-            scores = heard.hearing.score([normalize(transcript.text), *candidates], hint)
-        except RecognitionError as exc:
-            log.warning("could not verify candidates: %s", exc)
-            return transcript
-        best = pick_candidate(candidates, scores[1:], scores[0], self._cfg.verify_margin)
-        log.info("heard %r; candidates%s %s; picked %r", transcript.text,
-                 " on the full window" if thorough else "",
-                 dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
-                          strict=True)), best)
-        if best is None:
-            return transcript
-        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
-        return replace(transcript, text=best,
-                       alternatives=(Hypothesis(best, top), *transcript.alternatives))
-
     def key_checked(self, heard: Heard, transcript: Transcript) -> tuple[Transcript, str]:
         """A key command whose key others sound like ("press control shift d"): each of
         those keys, written in place of the one heard, scored against the hearing
         (capability `score`) in each form a key is written in.  The transcript of the one
         that wins (in_doubt), or, when none does, the transcript and a question naming
         those in doubt ("did you mean ctrl+shift+d or ctrl+shift+t?")."""
-        choices = self.dispatcher.key_choices(transcript, heard.app)
+        taken, _, question = self._key_checked(heard, transcript, self._ask(heard, transcript))
+        return taken, question
+
+    def _key_checked(self, heard: Heard, transcript: Transcript,
+                     answer: Answer) -> tuple[Transcript, Answer, str]:
+        """key_checked on a reading whose answer is known: the reading taken, its answer,
+        and the question ("" when none)."""
+        choices = answer.keys
         if choices is None or not self._can.score:
-            return transcript, ""
+            return transcript, answer, ""
         texts = [t for forms in choices.texts for t in forms]
         try:
             flat = heard.hearing.score(texts, heard.hint)
         except RecognitionError as exc:
             log.warning("could not check the key of %r: %s", transcript.text, exc)
-            return transcript, ""
+            return transcript, answer, ""
         per = len(choices.texts[0])
         table = [flat[i:i + per] for i in range(0, len(flat), per)]
         scores = [sum(row) for row in table]
@@ -331,14 +319,15 @@ class Decider:
                           strict=True)),
                  "in doubt" if len(close) > 1 else f"{choices.chords[close[0]]} taken")
         if len(close) > 1:
-            return transcript, "did you mean " + " or ".join(
+            return transcript, answer, "did you mean " + " or ".join(
                 choices.chords[i] for i in close[:3]) + "?"
         if close[0] == 0:
-            return transcript, ""
+            return transcript, answer, ""
         text = choices.texts[close[0]][0]
         top = transcript.alternatives[0].score if transcript.alternatives else 0.0
-        return replace(transcript, text=text,
-                       alternatives=(Hypothesis(text, top), *transcript.alternatives)), ""
+        taken = replace(transcript, text=text,
+                        alternatives=(Hypothesis(text, top), *transcript.alternatives))
+        return taken, self._ask(heard, taken), ""
 
     def _plain(self, heard: Heard, transcript: Transcript, lead: str) -> Transcript:
         """Free text decoded again after the command's words as heard (`lead`: "Type";
@@ -355,8 +344,7 @@ class Decider:
         except RecognitionError as exc:
             log.warning("could not decode %r without the prompt: %s", transcript.text, exc)
             return transcript
-        same = self.dispatcher.command_name(plain, heard.app) == \
-            self.dispatcher.command_name(transcript, heard.app)
+        same = self._ask(heard, plain).command == self._ask(heard, transcript).command
         if plain.doubt or not plain.text.strip() or not same:
             return transcript
         if how == "best" and self._can.score:
@@ -375,12 +363,11 @@ class Decider:
         total log-probability favours whichever says less: "That is not a valid
         password." over "... Please try again."), and one with fewer words than the plain
         decode (no prompt, the full window, not doubted), or that the guard finds
-        degenerate (a loop, a runaway), is not weighed (nor scored) at all."""
-        name = self.dispatcher.command_name(first, heard.app)
+        degenerate (a loop, a runaway), is not weighed at all."""
+        name = self._ask(heard, first).command
         readings = [first, plain, *(replace(plain, text=h.text, alternatives=(h,))
                                     for h in plain.alternatives[1:]
-                                    if self.dispatcher.command_name(
-                                        Transcript(h.text), heard.app) == name)]
+                                    if self._ask(heard, Transcript(h.text)).command == name)]
         forms = list(dict.fromkeys(surface_form(r.text) for r in readings))
         left_out = left_out_readings(forms, surface_form(plain.text), heard.utterance.duration)
         weighed = [i for i in range(len(forms)) if i not in left_out]
@@ -400,12 +387,12 @@ class Decider:
                  taken.text)
         return replace(taken, seconds=first.seconds + plain.seconds)
 
-    def _intended(self, heard: Heard, transcript: Transcript) -> Decision | None:
+    def _intended(self, heard: Heard, transcript: Transcript, mode: Mode) -> Decision | None:
         """No command matched: the recogniser (Voxtral with command_intent on) may pick
         some as tool calls, which the dispatcher checks and performs."""
         text = transcript.text.strip()
         tools = self.dispatcher.tools(heard.app)
-        if self.dispatcher.mode is not Mode.COMMAND or not text or not tools:
+        if mode is not Mode.COMMAND or not text or not tools:
             return None
         try:
             calls = heard.hearing.intent(text, tools)
@@ -430,6 +417,16 @@ def weighed_scores(heard: Heard, forms: list[str], weighed: list[int],
         for i, score in zip(weighed, got, strict=True):
             scores[i] = score
     return scores
+
+
+def second_tries(answer: Answer, cfg: CommandsConfig, can: Capabilities) -> tuple[str, ...]:
+    """Which second tries a first reading that matched nothing (`answer`) gets, in order,
+    by name (pure): refocus (a key command begun), then rehear per variant (in command
+    mode, when short).  Each is taken only if it makes a command match."""
+    refocus = cfg.refocus and can.prefix and answer.focus is not None
+    rehear = answer.mode is Mode.COMMAND and len(normalize(answer.text).split()) <= REHEAR_WORDS
+    return (*(["refocus"] if refocus else []),
+            *([f"rehear {name}" for name in cfg.rehear] if rehear else []))
 
 
 def surface_form(text: str) -> str:
@@ -463,15 +460,6 @@ def left_out_readings(forms: list[str], plain: str, seconds: float) -> dict[int,
         elif why := guard.degenerate(form, seconds):
             left_out[i] = why
     return left_out
-
-
-def pick_candidate(candidates: list[str], scores: list[float], heard: float,
-                   margin: float) -> str | None:
-    """The best-scoring candidate, if it is at most `margin` below what was heard."""
-    if not candidates:
-        return None
-    best = max(range(len(candidates)), key=lambda i: scores[i])
-    return candidates[best] if scores[best] >= heard - margin else None
 
 
 def in_doubt(table: list[list[float]], margin: float) -> list[int]:

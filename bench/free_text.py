@@ -98,7 +98,7 @@ def hear_one(whisper: WhisperRecogniser, cfg: Any, judge: Judge, utt: Utterance,
     heard = Heard(utt, hearing, Worker._checked(utt, hearing.decode(hint)), hint)
     first, _ = first_way.decide(heard)
     name = dispatcher.command_name(first)
-    lead = dispatcher.text_prefix(first) if u.kind != "dictated" else ""
+    lead = dispatcher.answer(first).lead if u.kind != "dictated" else ""
     readings = [first]
     if lead is not None and not first.doubt and (name is not None or u.kind == "dictated"):
         plain = plain_way._plain(replace(heard, transcript=first), first, lead)

@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from agent.dispatch.captures import LOOSE, similarity
+from agent.dispatch.answer import Answer, Focus, free_lead
+from agent.dispatch.captures import similarity
 from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.dictating import Field
 from agent.dispatch.grammar import ActionTemplate, Capture, Literal
-from agent.dispatch.keydoubt import KeyChoices, key_choices
+from agent.dispatch.keydoubt import key_choices
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
-from agent.dispatch.normalize import normalize, tokenize
+from agent.dispatch.normalize import tokenize
 from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
@@ -37,7 +38,6 @@ from agent.messages import (
     Decision,
     EditAction,
     HelpAction,
-    Hypothesis,
     Mode,
     ModeAction,
     Pending,
@@ -50,11 +50,6 @@ if TYPE_CHECKING:
     from agent.asr.base import ToolCall
 
 log = logging.getLogger(__name__)
-
-_CANDIDATE_WORDS = 8
-"""Longer utterances are ordinary speech, not a command the recogniser got wrong."""
-_LENGTH_RATIO = 0.75
-"""A candidate must be about as long as what was heard (letters, both ways)."""
 
 CONTROLS = ("confirm", "strip")
 """What happens to typed text with control characters (a newline would press Return):
@@ -81,25 +76,13 @@ class _Held:
     pending: Pending
 
 
-@dataclass(frozen=True, slots=True)
-class Focus:
-    """A command begun but not understood, to decode again: "Press" then key names."""
-
-    prefix: str
-    """The command's leading words as the recogniser writes them ("Press")."""
-    phrases: tuple[str, ...]
-    """The prompt: what may follow."""
-
-
 class Dispatcher:
     """Holds the mode and a pending confirmation; everything else is a pure function."""
 
     def __init__(self, commands: tuple[Command, ...], threshold: float = 0.8,
-                 alt_margin: float = 0.6, mode: Mode = Mode.COMMAND,
-                 controls: str = "confirm", confirm_timeout_s: float = CONFIRM_TIMEOUT_S,
+                 mode: Mode = Mode.COMMAND, controls: str = "confirm",
+                 confirm_timeout_s: float = CONFIRM_TIMEOUT_S,
                  words: Words | None = None) -> None:
-        self.alt_margin = alt_margin
-        """How far below the best hypothesis an alternative may score and still match."""
         self.mode = mode
         if controls not in CONTROLS:
             raise ValueError(f"controls must be one of {', '.join(CONTROLS)}, not {controls!r}")
@@ -122,8 +105,6 @@ class Dispatcher:
 
     def _use(self, matcher: Matcher) -> None:
         self._matcher = matcher
-        self._loose = matcher.loosened(0.5, LOOSE)
-        """What is worth asking the recogniser about (candidates)."""
         self._active: dict[tuple[Mode, str], tuple[Command, ...]] = {}
         """active() by mode and window class: asked several times per utterance."""
         self._vocabulary: dict[tuple[Mode, str], list[str]] = {}
@@ -195,44 +176,29 @@ class Dispatcher:
         """True while a risky command waits for a spoken yes."""
         return self._pending is not None
 
+    def answer(self, transcript: Transcript, app: str = "") -> Answer:
+        """The one question the decide stage asks of a reading: what it matches in the
+        current mode for the window class `app` (its best hypothesis), its free-text lead
+        and key in doubt; when it matches nothing (and this is not dictation), the key
+        command it begins.  No state change."""
+        text = transcript.text.strip()
+        base = Answer(text, app, self.mode, self._pending is not None, _said(text) in YES)
+        found = self._match(transcript, app)
+        if found is None:
+            if self.mode is Mode.DICTATION:
+                return base
+            return replace(base, focus=self.focus(transcript, app))
+        heard, chain = found
+        return replace(base, heard=heard, chain=tuple(chain), lead=free_lead(heard, chain),
+                       keys=None if base.awaiting else key_choices(heard, chain))
+
     def matches(self, transcript: Transcript, app: str = "") -> bool:
         """Whether dispatch() would find a command (or the yes it awaits); no state change."""
-        return (self._pending is not None and _said(transcript.text) in YES) \
-            or self._match(self._hyps(transcript), app) is not None
+        return self.answer(transcript, app).matched
 
     def command_name(self, transcript: Transcript, app: str = "") -> str | None:
         """The command (chain) dispatch() would perform for `transcript`; no state change."""
-        found = self._match(self._hyps(transcript), app)
-        return None if found is None else " then ".join(m.command.name for m in found[1])
-
-    def takes_text(self, transcript: Transcript, app: str = "") -> bool:
-        """Whether what `transcript` matches types free text (type, formatters), which
-        may go on after any pause; no state change."""
-        found = self._match(self._hyps(transcript), app)
-        return found is not None and any("text" in m.captures for m in found[1])
-
-    def text_prefix(self, transcript: Transcript, app: str = "") -> str | None:
-        """When what `transcript` matches types free text (type, formatters): the words heard
-        before that text ("Snake case", "Select all then type"), for the recogniser to
-        decode the text again after them without the vocabulary prompt; else None."""
-        found = self._match(self._hyps(transcript), app)
-        if found is None:
-            return None
-        heard, chain = found
-        free = [m for m in chain if "text" in m.captures]
-        if not free:
-            return None
-        at = heard.rfind(str(free[-1].captures["text"]))
-        return heard[:at].rstrip(" ,;:-") if at > 0 else None
-
-    def key_choices(self, transcript: Transcript, app: str = "") -> KeyChoices | None:
-        """When what `transcript` matches presses a key that another sounds like ("press
-        control shift d"): what was heard written with each of those keys, to score
-        against the audio (agent/dispatch/keydoubt.py); else None.  No state change."""
-        if self._pending is not None:
-            return None
-        found = self._match(self._hyps(transcript), app)
-        return None if found is None else key_choices(*found)
+        return self.answer(transcript, app).command
 
     def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
         """When the first words heard begin a key command ("press time") that did not
@@ -255,39 +221,23 @@ class Dispatcher:
             return Completeness(False, "awaiting a spoken yes")
         return completeness(text, self._matcher, self.active(app), self.mode)
 
-    def candidates(self, transcript: Transcript, app: str = "", limit: int = 4) -> list[str]:
-        """Commands the speaker may have meant when nothing matched, said exactly, for the
-        recogniser to check against the audio ("new camp" -> "new tab")."""
-        live = self.active(app)
-        loose = self._loose
-        heard = len(normalize(transcript.text).replace(" ", ""))
-        found: dict[str, None] = {}
-        for hyp in self._hyps(transcript)[:3]:
-            text = hyp.text.strip()
-            tokens = tokenize(text)
-            if not tokens or len(tokens) > _CANDIDATE_WORDS:
-                continue
-            chain = loose.chain(text, live, joints=frozenset())
-            if chain and len(chain) > 1:
-                found[" then ".join(m.said for m in chain)] = None
-            for m in loose.ranked(text, tokens, len(text), live)[:limit]:
-                found[m.said] = None
-        fits = [c for c in found if heard and _LENGTH_RATIO <= len(c.replace(" ", "")) / heard
-                <= 1 / _LENGTH_RATIO]
-        return fits[:limit]
-
     def dispatch(self, transcript: Transcript, app: str = "", *, start: float = 0.0,
                  end: float = 0.0) -> Decision:
         """Decide what one utterance does, and move to the mode it leaves us in; `start`,
         `end`: its stream times (s), which a held command's yes is timed by."""
-        text = transcript.text.strip()
+        return self.apply(self.answer(transcript, app), start=start, end=end)
+
+    def apply(self, answer: Answer, *, start: float = 0.0, end: float = 0.0) -> Decision:
+        """Act on the reading the decide stage chose (its answer): perform what it matches
+        (or the held command it says yes to), type it in dictation, else nothing; and move
+        to the mode it leaves us in.  `start`, `end` as for dispatch()."""
+        text = answer.text
         held, expired = self._take_held(start)
-        if held is not None and _said(text) in YES:
+        if held is not None and answer.yes:
             return self._finish(text, held.name, held.actions)
-        found = self._match(self._hyps(transcript), app)
-        self._field.observe(app, start, self.mode is Mode.DICTATION)
-        if found is not None:
-            decision = self._perform(*found, app=app, end=end)
+        self._field.observe(answer.app, start, self.mode is Mode.DICTATION)
+        if answer.chain:
+            decision = self._perform(answer.heard, list(answer.chain), app=answer.app, end=end)
         elif self.mode is Mode.DICTATION and text:
             decision = self._dictate(text, end)
         else:
@@ -311,20 +261,13 @@ class Dispatcher:
         log.info("no yes within %g s: %s not done", self.confirm_timeout_s, held.pending.what)
         return None, held.pending.what
 
-    @staticmethod
-    def _hyps(transcript: Transcript) -> tuple[Hypothesis, ...]:
-        return transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
-
-    def _match(self, hyps: tuple[Hypothesis, ...], app: str) -> tuple[str, list[Match]] | None:
-        candidates = self.active(app)
-        top = hyps[0].score
-        for hyp in hyps:
-            if hyp.score < top - self.alt_margin:
-                break
-            chain = self._matcher.chain(hyp.text.strip(), candidates)
-            if chain:
-                return hyp.text.strip(), chain
-        return None
+    def _match(self, transcript: Transcript, app: str) -> tuple[str, list[Match]] | None:
+        """The best hypothesis and the command (chain) it matches; None when it matches
+        none (the n-best is the free-text readings' business, not the match's)."""
+        best = (transcript.alternatives[0].text if transcript.alternatives
+                else transcript.text).strip()
+        chain = self._matcher.chain(best, self.active(app))
+        return (best, chain) if chain else None
 
     def tools(self, app: str = "") -> list[dict[str, Any]]:
         """The active commands as function tools for a model's intent; none unless in

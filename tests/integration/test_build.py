@@ -31,8 +31,8 @@ def _config() -> Config:
     """[commands] settings away from the Dispatcher's own defaults, so a part built
     without the config would show."""
     cfg = Config()
-    return replace(cfg, commands=replace(cfg.commands, alternative_margin=0.4,
-                                         typed_controls="strip", confirm_timeout_s=3.0))
+    return replace(cfg, commands=replace(cfg.commands, typed_controls="strip",
+                                         confirm_timeout_s=3.0))
 
 
 def test_one_dispatcher_from_the_config_is_shared_by_every_stage(whisper) -> None:
@@ -41,8 +41,7 @@ def test_one_dispatcher_from_the_config_is_shared_by_every_stage(whisper) -> Non
     assert agent.recogniser is whisper and agent.worker.recogniser is whisper
     assert agent.worker.decider is agent.decider
     assert agent.decider.dispatcher is agent.dispatcher is agent.worker.dispatcher
-    assert (agent.dispatcher.alt_margin, agent.dispatcher.controls,
-            agent.dispatcher.confirm_timeout_s) == (0.4, "strip", 3.0)
+    assert (agent.dispatcher.controls, agent.dispatcher.confirm_timeout_s) == ("strip", 3.0)
     names = {c.name for c in agent.library.commands}
     assert "new tab" in names  # the built-in sets, loaded through the library
     assert agent.pipeline is None
