@@ -8,7 +8,7 @@ health, logs and key handled there.  Streaming goes through one session
 with backoff.
 
 Per utterance (the Stream protocol of agent/asr/base.py): `feed()` queues audio and never
-blocks the capture thread; `partial()` is the text of the deltas so far; `finish(pcm)`
+blocks the processing thread; `partial()` is the text of the deltas so far; `finish(pcm)`
 ends the utterance and returns as soon as `transcription.done` arrives, or raises
 RecognitionError (connection lost, an error event or a malformed one, no `done` in time,
 text longer than the audio fed could hold) so the caller hears

@@ -8,7 +8,7 @@ send `session.update` with the model; per utterance we send `input_audio_buffer.
 `transcription.done` with the text.  Audio sent between a final commit and its `done` is
 thrown away by vLLM, so the next utterance waits, in order, until `done` (or a failure).
 
-Threads: the caller (the capture thread) only appends to an unbounded ordered queue and
+Threads: the caller (the processing thread) only appends to an unbounded ordered queue and
 never blocks; the sender thread drains it in order, sending queued frames of one utterance
 as one append (a slow link coalesces, never drops or reorders); the receiver thread reads
 events; the connector thread (re)connects with backoff.  The API key goes as a bearer
