@@ -155,8 +155,8 @@ REMOVED: dict[str, str] = {
     "commands.retry_wide": "the full-window retry did not pay on both bench sets",
     "commands.widen": "decoding again on the full window first did not pay on both bench "
     "sets",
-    "commands.alternative_margin": "an n-best alternative taken as the command did not pay "
-    "on both bench sets",
+    "commands.alternative_margin": "an n-best alternative within 0.6 of the best is taken "
+    "as the command",
 }
 """Settings that existed once: found in a file, each gives one warning naming the file and
 the key, and is ignored (an unknown key, by contrast, stops the start)."""

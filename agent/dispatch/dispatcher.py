@@ -38,6 +38,7 @@ from agent.messages import (
     Decision,
     EditAction,
     HelpAction,
+    Hypothesis,
     Mode,
     ModeAction,
     Pending,
@@ -58,6 +59,9 @@ wait for a spoken yes, or type it with each run of them made one space."""
 YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
 """Spoken confirmations of a risky command (normalised)."""
 
+ALT_MARGIN = 0.6
+"""How far (log-probability per token) below the best hypothesis an n-best alternative
+may score and still be taken as the command (was commands.alternative_margin)."""
 CONFIRM_TIMEOUT_S = 8.0
 """How long a held command waits for its yes (the config's commands.confirm_timeout_s)."""
 
@@ -262,12 +266,17 @@ class Dispatcher:
         return None, held.pending.what
 
     def _match(self, transcript: Transcript, app: str) -> tuple[str, list[Match]] | None:
-        """The best hypothesis and the command (chain) it matches; None when it matches
-        none (the n-best is the free-text readings' business, not the match's)."""
-        best = (transcript.alternatives[0].text if transcript.alternatives
-                else transcript.text).strip()
-        chain = self._matcher.chain(best, self.active(app))
-        return (best, chain) if chain else None
+        """The first hypothesis within ALT_MARGIN of the best that matches a command, and
+        that command (chain); None when none does.  A command said plainly but heard a
+        little worse than a near miss ("scratch mark" over "scratch that") is still taken."""
+        hyps = transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
+        candidates = self.active(app)
+        for hyp in hyps:
+            if hyp.score < hyps[0].score - ALT_MARGIN:
+                break
+            if chain := self._matcher.chain(hyp.text.strip(), candidates):
+                return hyp.text.strip(), chain
+        return None
 
     def tools(self, app: str = "") -> list[dict[str, Any]]:
         """The active commands as function tools for a model's intent; none unless in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.dispatch.dispatcher import Dispatcher
+from agent.dispatch.dispatcher import ALT_MARGIN, Dispatcher
 from agent.messages import (
     Hypothesis,
     KeyAction,
@@ -77,11 +77,20 @@ def test_chain_can_change_mode(builtins) -> None:
     assert d.mode is Mode.SLEEP
 
 
-@pytest.mark.parametrize("score", [-0.31, -2.5])
-def test_only_the_best_hypothesis_is_matched(builtins, score: float) -> None:
+def test_a_close_alternative_can_carry_the_command(builtins) -> None:
+    heard = Transcript("select tall name copy", (
+        Hypothesis("select tall name copy", -0.8),
+        Hypothesis("select all then copy", -1.0),
+    ))
+    dec = Dispatcher(builtins).dispatch(heard)
+    assert dec.actions == (KeyAction("ctrl+a"), KeyAction("ctrl+c"))
+    assert dec.text == "select all then copy"
+
+
+def test_a_far_alternative_is_ignored(builtins) -> None:
     heard = Transcript("the meeting is at noon", (
         Hypothesis("the meeting is at noon", -0.3),
-        Hypothesis("new tab", score),
+        Hypothesis("new tab", -0.3 - ALT_MARGIN - 0.01),
     ))
     dec = Dispatcher(builtins).dispatch(heard)
     assert (dec.command, dec.actions) == (None, ())
