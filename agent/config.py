@@ -77,9 +77,17 @@ class CommandsConfig:
                          "A relative path is taken from the config file's folder.")
     fuzzy_threshold: float = _opt(0.8, "Minimum similarity (0..1) for a spoken form to match.",
                                   lo=0.5, hi=1.0)
+    verify_margin: float = _opt(
+        3.0, "When nothing matched, near-miss commands are scored against the audio; one is "
+        "taken if it explains the audio at most this much worse (log-probability) than what "
+        "was heard. 0 = off.", lo=0.0, hi=20.0)
     refocus: bool = _opt(
         True, 'When the first words begin a key command ("press ...") but nothing matched, '
         "decode the utterance again from those words, prompted with key names only.")
+    retry_wide: bool = _opt(
+        True, "When no second try matched, refocus and verify once more on the full 30 s "
+        "window, which goes wrong on other utterances than the fitted one (one more "
+        "encoding, paid by such misses only).")
     rehear: tuple[str, ...] = _opt(
         ["lower", "deeper"], "When nothing matched in command mode, recognise the audio "
         "again as these variants, in order, until one matches a command: lower (two "
@@ -151,8 +159,6 @@ REMOVED: dict[str, str] = {
     "vad.end_hysteresis": "speech ends when Silero falls below vad.end_threshold",
     "vad.settle_ms": "a command more words could extend ends after a 300 ms pause",
     "vad.peek_ms": "a pause of 60 ms offers a peek at the speech so far",
-    "commands.verify_margin": "the near-miss verification did not pay on both bench sets",
-    "commands.retry_wide": "the full-window retry did not pay on both bench sets",
     "commands.widen": "decoding again on the full window first did not pay on both bench "
     "sets",
     "commands.alternative_margin": "an n-best alternative within 0.6 of the best is taken "

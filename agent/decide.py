@@ -4,9 +4,9 @@ hear -> candidates -> decide -> act, in one direction.  The pipeline hands this 
 the utterance's Hearing (agent/asr/base.py) and its first transcript; everything tried
 here decodes against that same hearing, using only the capabilities the recogniser
 declared.  The dispatcher answers one question per reading (Dispatcher.answer: what it
-matches, its free-text lead, a key in doubt, or the key command it begins:
-agent/dispatch/answer.py); which second tries to make is a pure function of that answer
-(second_tries), and the dispatcher acts on the answer of the reading taken
+matches, its free-text lead, a key in doubt, or the key command it begins and its near
+misses: agent/dispatch/answer.py); which second tries to make is a pure function of
+that answer (second_tries), and the dispatcher acts on the answer of the reading taken
 (Dispatcher.apply), which is where the mode and a held command change.  Cheapest first,
 each only while nothing matched:
 
@@ -15,10 +15,14 @@ each only while nothing matched:
    is decoded again, forced to begin with the command's words, prompted with key names;
 3. rehear: the audio a little lower or slower, heard anew (agent/audio/variants.py), in
    command mode, when what was heard is short;
-4. intent (capability `intent`): the backend picks commands as tool calls; the
+4. verify (capability `score`): near-miss commands scored against the hearing; one that
+   explains the audio almost as well as what was heard is taken;
+5. wide (`retry_wide`): refocus and verify once more on the full window (Hint.thorough),
+   which goes wrong on other utterances than the fitted one; last, as the dearest;
+6. intent (capability `intent`): the backend picks commands as tool calls; the
    dispatcher checks and performs them, asking first when the guess is risky.
 
-A key command matched by its words (as heard or by steps 2-3) whose key others sound like
+A key command matched by its words (as heard or by steps 2-5) whose key others sound like
 ("control shift d": t?) is scored against the hearing with each of them in place, and
 acts only when one clearly wins; else nothing is pressed and the decision asks
 (key_checked, capability `score`).
@@ -235,8 +239,11 @@ class Decider:
 
     def _attempt(self, heard: Heard, name: str, answer: Answer) -> Transcript:
         """The second try `name` (as second_tries names it) on the first reading."""
-        if name == "refocus":
-            return self.refocused(heard, answer=answer)
+        wide = name.endswith(" wide")
+        if name.startswith("refocus"):
+            return self.refocused(heard, thorough=wide, answer=answer)
+        if name.startswith("verify"):
+            return self.verified(heard, thorough=wide, answer=answer)
         return self.reheard(heard, name.removeprefix("rehear "))
 
     def _once(self, heard: Heard, mode: Mode, name: str,
@@ -262,20 +269,23 @@ class Decider:
             return first
         return replace(again, seconds=first.seconds + again.seconds)
 
-    def refocused(self, heard: Heard, answer: Answer | None = None) -> Transcript:
+    def refocused(self, heard: Heard, thorough: bool = False,
+                  answer: Answer | None = None) -> Transcript:
         """A key command begun but not understood ("press time"), decoded again from the
-        command's words on the same hearing; taken only if it matches ("Press tab.").
-        `answer`: the grammar's for the first reading."""
+        command's words on the same hearing (`thorough`: on the full window); taken only
+        if it matches ("Press tab.").  `answer`: the grammar's for the first reading."""
         focus = (answer or self._ask(heard, heard.transcript)).focus
         if focus is None:
             return heard.transcript
-        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix)
+        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix,
+                    thorough=thorough)
         try:
             again = heard.hearing.decode(hint)
         except RecognitionError as exc:
             log.warning("could not decode %r again: %s", heard.transcript.text, exc)
             return heard.transcript
-        return self._taken(heard, again, f"again, from {focus.prefix!r}")
+        wide = ", with more context" if thorough else ""
+        return self._taken(heard, again, f"again, from {focus.prefix!r}{wide}")
 
     def reheard(self, heard: Heard, name: str) -> Transcript:
         """The utterance heard anew as the audio variant `name` ("lower", "slower")."""
@@ -287,6 +297,32 @@ class Decider:
             log.warning("could not hear %r again %s: %s", heard.transcript.text, name, exc)
             return heard.transcript
         return self._taken(heard, again, f"heard {name}")
+
+    def verified(self, heard: Heard, thorough: bool = False,
+                 answer: Answer | None = None) -> Transcript:
+        """Near-miss commands scored against the hearing (`thorough`: on the full window);
+        one that explains it almost as well as what was heard takes its place.  `answer`:
+        the grammar's for the first reading."""
+        transcript = heard.transcript
+        candidates = list((answer or self._ask(heard, transcript)).near)
+        if not candidates:
+            return transcript
+        hint = replace(heard.hint, thorough=thorough)
+        try:
+            scores = heard.hearing.score([normalize(transcript.text), *candidates], hint)
+        except RecognitionError as exc:
+            log.warning("could not verify candidates: %s", exc)
+            return transcript
+        best = pick_candidate(candidates, scores[1:], scores[0], self._cfg.verify_margin)
+        log.info("heard %r; candidates%s %s; picked %r", transcript.text,
+                 " on the full window" if thorough else "",
+                 dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
+                          strict=True)), best)
+        if best is None:
+            return transcript
+        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
+        return replace(transcript, text=best,
+                       alternatives=(Hypothesis(best, top), *transcript.alternatives))
 
     def key_checked(self, heard: Heard, transcript: Transcript) -> tuple[Transcript, str]:
         """A key command whose key others sound like ("press control shift d"): each of
@@ -421,12 +457,17 @@ def weighed_scores(heard: Heard, forms: list[str], weighed: list[int],
 
 def second_tries(answer: Answer, cfg: CommandsConfig, can: Capabilities) -> tuple[str, ...]:
     """Which second tries a first reading that matched nothing (`answer`) gets, in order,
-    by name (pure): refocus (a key command begun), then rehear per variant (in command
-    mode, when short).  Each is taken only if it makes a command match."""
+    by name (pure): refocus (a key command begun), rehear per variant (in
+    command mode, when short), verify (near misses to score), then refocus and verify on
+    the full window (retry_wide).  Each is taken only if it makes a command match."""
     refocus = cfg.refocus and can.prefix and answer.focus is not None
+    verify = cfg.verify_margin > 0 and can.score and bool(answer.near)
     rehear = answer.mode is Mode.COMMAND and len(normalize(answer.text).split()) <= REHEAR_WORDS
     return (*(["refocus"] if refocus else []),
-            *([f"rehear {name}" for name in cfg.rehear] if rehear else []))
+            *([f"rehear {name}" for name in cfg.rehear] if rehear else []),
+            *(["verify"] if verify else []),
+            *(["refocus wide"] if refocus and cfg.retry_wide else []),
+            *(["verify wide"] if verify and cfg.retry_wide else []))
 
 
 def surface_form(text: str) -> str:
@@ -460,6 +501,15 @@ def left_out_readings(forms: list[str], plain: str, seconds: float) -> dict[int,
         elif why := guard.degenerate(form, seconds):
             left_out[i] = why
     return left_out
+
+
+def pick_candidate(candidates: list[str], scores: list[float], heard: float,
+                   margin: float) -> str | None:
+    """The best-scoring candidate, if it is at most `margin` below what was heard."""
+    if not candidates:
+        return None
+    best = max(range(len(candidates)), key=lambda i: scores[i])
+    return candidates[best] if scores[best] >= heard - margin else None
 
 
 def in_doubt(table: list[list[float]], margin: float) -> list[int]:

@@ -10,8 +10,8 @@ then:
   the collision check) and the dispatcher made from it: wall and CPU seconds (CPU time
   is what it costs whatever else the machine runs);
 - match: per utterance, what the worker asks the dispatcher (the vocabulary prompt,
-  the grammar's answer: the match, or for what matches nothing the key command it
-  begins; whether it is complete), over built-in commands, generated ones,
+  whether it matches, the decision, whether it is complete; for what matches nothing,
+  the focus and the candidates to verify), over built-in commands, generated ones,
   near misses and ordinary speech; p50 and p95 of CPU milliseconds over every round;
 - whether each built-in check ("copy", "new tab", ...) still decides what it should.
 """
@@ -83,8 +83,12 @@ def one_pass(dispatcher: Dispatcher, text: str) -> tuple[float, str | None]:
     transcript = Transcript(text)
     t0 = time.process_time()
     dispatcher.vocabulary()
-    name = dispatcher.answer(transcript).command
+    found = dispatcher.matches(transcript)
+    name = dispatcher.command_name(transcript)
     dispatcher.complete(text)
+    if not found:
+        dispatcher.focus(transcript)
+        dispatcher.candidates(transcript)
     return time.process_time() - t0, name
 
 

@@ -26,7 +26,7 @@ class Focus:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """The grammar's one answer for a reading (a transcript) in the current mode: what it
-    matches and how, and, when it matches nothing, the key command it begins.  The
+    matches and how, and, when it matches nothing, what it may have been meant as.  The
     decide stage chooses from it; Dispatcher.apply acts on the one chosen."""
 
     text: str
@@ -49,6 +49,8 @@ class Answer:
     """A key in doubt: the reading with each key it may have been (agent/dispatch/keydoubt.py)."""
     focus: Focus | None = None
     """Unmatched: a key command begun but not understood ("press time")."""
+    near: tuple[str, ...] = ()
+    """Unmatched: near-miss commands, said exactly ("new camp" -> "new tab")."""
 
     @property
     def matched(self) -> bool:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agent.dispatch.answer import Answer, Focus, free_lead
-from agent.dispatch.captures import similarity
+from agent.dispatch.captures import LOOSE, similarity
 from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.dictating import Field
 from agent.dispatch.grammar import ActionTemplate, Capture, Literal
 from agent.dispatch.keydoubt import key_choices
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
-from agent.dispatch.normalize import tokenize
+from agent.dispatch.normalize import normalize, tokenize
 from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
@@ -51,6 +51,11 @@ if TYPE_CHECKING:
     from agent.asr.base import ToolCall
 
 log = logging.getLogger(__name__)
+
+_CANDIDATE_WORDS = 8
+"""Longer utterances are ordinary speech, not a command the recogniser got wrong."""
+_LENGTH_RATIO = 0.75
+"""A candidate must be about as long as what was heard (letters, both ways)."""
 
 CONTROLS = ("confirm", "strip")
 """What happens to typed text with control characters (a newline would press Return):
@@ -109,6 +114,8 @@ class Dispatcher:
 
     def _use(self, matcher: Matcher) -> None:
         self._matcher = matcher
+        self._loose = matcher.loosened(0.5, LOOSE)
+        """What is worth asking the recogniser about (candidates)."""
         self._active: dict[tuple[Mode, str], tuple[Command, ...]] = {}
         """active() by mode and window class: asked several times per utterance."""
         self._vocabulary: dict[tuple[Mode, str], list[str]] = {}
@@ -182,16 +189,17 @@ class Dispatcher:
 
     def answer(self, transcript: Transcript, app: str = "") -> Answer:
         """The one question the decide stage asks of a reading: what it matches in the
-        current mode for the window class `app` (its best hypothesis), its free-text lead
-        and key in doubt; when it matches nothing (and this is not dictation), the key
-        command it begins.  No state change."""
+        current mode for the window class `app` (the first hypothesis within ALT_MARGIN
+        that does), its free-text lead and key in doubt; when it matches nothing (and this
+        is not dictation), the key command it begins and the near misses.  No state change."""
         text = transcript.text.strip()
         base = Answer(text, app, self.mode, self._pending is not None, _said(text) in YES)
         found = self._match(transcript, app)
         if found is None:
             if self.mode is Mode.DICTATION:
                 return base
-            return replace(base, focus=self.focus(transcript, app))
+            return replace(base, focus=self.focus(transcript, app),
+                           near=tuple(self.candidates(transcript, app)))
         heard, chain = found
         return replace(base, heard=heard, chain=tuple(chain), lead=free_lead(heard, chain),
                        keys=None if base.awaiting else key_choices(heard, chain))
@@ -224,6 +232,27 @@ class Dispatcher:
         if self._pending is not None:
             return Completeness(False, "awaiting a spoken yes")
         return completeness(text, self._matcher, self.active(app), self.mode)
+
+    def candidates(self, transcript: Transcript, app: str = "", limit: int = 4) -> list[str]:
+        """Commands the speaker may have meant when nothing matched, said exactly, for the
+        recogniser to check against the audio ("new camp" -> "new tab")."""
+        live = self.active(app)
+        loose = self._loose
+        heard = len(normalize(transcript.text).replace(" ", ""))
+        found: dict[str, None] = {}
+        for hyp in self._hyps(transcript)[:3]:
+            text = hyp.text.strip()
+            tokens = tokenize(text)
+            if not tokens or len(tokens) > _CANDIDATE_WORDS:
+                continue
+            chain = loose.chain(text, live, joints=frozenset())
+            if chain and len(chain) > 1:
+                found[" then ".join(m.said for m in chain)] = None
+            for m in loose.ranked(text, tokens, len(text), live)[:limit]:
+                found[m.said] = None
+        fits = [c for c in found if heard and _LENGTH_RATIO <= len(c.replace(" ", "")) / heard
+                <= 1 / _LENGTH_RATIO]
+        return fits[:limit]
 
     def dispatch(self, transcript: Transcript, app: str = "", *, start: float = 0.0,
                  end: float = 0.0) -> Decision:
@@ -265,11 +294,15 @@ class Dispatcher:
         log.info("no yes within %g s: %s not done", self.confirm_timeout_s, held.pending.what)
         return None, held.pending.what
 
+    @staticmethod
+    def _hyps(transcript: Transcript) -> tuple[Hypothesis, ...]:
+        return transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
+
     def _match(self, transcript: Transcript, app: str) -> tuple[str, list[Match]] | None:
         """The first hypothesis within ALT_MARGIN of the best that matches a command, and
         that command (chain); None when none does.  A command said plainly but heard a
         little worse than a near miss ("scratch mark" over "scratch that") is still taken."""
-        hyps = transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
+        hyps = self._hyps(transcript)
         candidates = self.active(app)
         for hyp in hyps:
             if hyp.score < hyps[0].score - ALT_MARGIN:

@@ -9,6 +9,7 @@ Speech with words left over is not a command.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -88,6 +89,13 @@ class Matcher:
                 self._first_free.add(id(c))
             for words in starts:
                 self._first_words.setdefault(words[0], []).append((id(c), words))
+
+    def loosened(self, threshold: float, tolerance: Tolerance) -> Matcher:
+        """The same commands with another threshold and tolerance (sharing their index)."""
+        other = copy.copy(self)
+        other.threshold, other.tolerance = threshold, tolerance
+        other._places = {}  # its own: the copy may be asked about other candidates
+        return other
 
     def beginning_with(self, words: tuple[str, ...], candidates: tuple[Command, ...]
                        ) -> list[Command]:

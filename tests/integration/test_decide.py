@@ -17,7 +17,7 @@ from agent.asr.guard import degenerate
 from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
 from agent.config import CommandsConfig, Config
-from agent.decide import Decider, Heard, surface_form
+from agent.decide import Decider, Heard, pick_candidate, surface_form
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import Hypothesis, KeyAction, Mode, Transcript, TypeAction, Utterance
@@ -117,6 +117,12 @@ def given(hearing: GivenHearing, commands, again: GivenHearing | None = None,
     return d, Heard(Utterance(bytes(32000), 0.0, 1.0), hearing, first, hint)
 
 
+def test_pick_candidate_needs_the_margin() -> None:
+    assert pick_candidate(["new tab", "next tab"], [-6.5, -9.0], -5.8, 1.0) == "new tab"
+    assert pick_candidate(["new tab"], [-8.0], -5.8, 1.0) is None
+    assert pick_candidate([], [], -5.8, 1.0) is None
+
+
 @pytest.mark.parametrize(("said", "keys", "voice"), [
     ("press control shift t", "ctrl+shift+t", "en"), ("press control shift t", "ctrl+shift+t",
                                                       "en-us"),
@@ -135,6 +141,16 @@ def test_the_key_pressed_is_the_one_said_or_none(whisper, commands, tmp_path, sa
         assert keys in decision.question and not decision.actions, decision
 
 
+def test_a_near_miss_is_verified_against_the_hearing(whisper, commands, tmp_path) -> None:
+    d = decider(whisper, commands, verify_margin=3.0)
+    fixed = d.verified(heard(d, whisper, speak("new tab", tmp_path), Transcript("New camp.")))
+    assert fixed.text == "new tab"
+    # ordinary speech is left alone, whatever the candidates
+    said = Transcript("The weather is nice today.")
+    kept = d.verified(heard(d, whisper, speak("the weather is nice today", tmp_path), said))
+    assert kept is said
+
+
 def test_a_key_command_is_decoded_again_focused_on_key_names(whisper, commands,
                                                              tmp_path) -> None:
     d = decider(whisper, commands, refocus=True)
@@ -144,6 +160,47 @@ def test_a_key_command_is_decoded_again_focused_on_key_names(whisper, commands,
     said = Transcript("Press the button on the left side firmly.")
     speech = speak("press the button on the left side firmly", tmp_path)
     assert d.refocused(heard(d, whisper, speech, said)) is said
+
+
+def test_a_key_command_refocused_in_vain_is_refocused_on_the_full_window(commands) -> None:
+    """"press alt f four" under white noise, heard "press out at 4,", and refocused on the
+    fitted window "Press out F4." (no n-best matches): only the 30 s window hears alt+f4."""
+    alone = {"verify_margin": 0.0, "rehear": ()}
+    hearing = GivenHearing("press out at 4,", {"refocus": ("Press out F4.", "Press out at 4."),
+                                               "refocus wide": ("Press alt F4.",)},
+                           fitted={"Press alt F4.": -2.0})  # the key check: F4 clearly
+    fitted_only, h = given(hearing, commands, retry_wide=False, **alone)
+    kept, nothing = fitted_only.decide(h)
+    assert kept is h.transcript and nothing.actions == (), kept.text
+    assert hearing.asked == ["refocus"]  # refocus used the fitted window only
+
+    d, h = given(hearing, commands, **alone)
+    found, decision = d.decide(h)
+    assert decision.actions == (KeyAction("alt+f4"),), found.text
+    assert hearing.asked == ["refocus", "refocus wide", "score"]  # score: the key check
+    assert found.seconds > h.transcript.seconds  # both decodes are counted
+
+
+def test_a_near_miss_missed_on_the_fitted_window_is_verified_on_the_full_one(
+        commands) -> None:
+    """"press backspace" under white noise, heard "Press mark space.": scored on the fitted
+    window, "press back space" falls outside the margin; on the full window it is taken."""
+    alone = {"refocus": False, "rehear": ()}
+    hearing = GivenHearing("Press mark space.", fitted={"press mark space": -4.0,
+                                                        "press back space": -9.0},
+                           full={"press mark space": -6.0, "press back space": -7.0})
+    d, h = given(hearing, commands, **alone)
+    assert not d.dispatcher.matches(h.transcript)
+    assert d.verified(h) is h.transcript
+    assert d.dispatcher.dispatch(d.verified(h, thorough=True)).actions == \
+        (KeyAction("backspace"),)
+    # in decide(): the full window's try comes after the fitted one's, and only with it on
+    hearing.asked.clear()
+    found, decision = given(hearing, commands, **alone)[0].decide(h)
+    assert decision.actions == (KeyAction("backspace"),), found.text
+    assert hearing.asked == ["score", "score wide"]
+    kept, nothing = given(hearing, commands, retry_wide=False, **alone)[0].decide(h)
+    assert kept is h.transcript and nothing.actions == ()
 
 
 def test_a_second_try_in_noise_never_presses_a_key_that_was_not_said(whisper,
@@ -162,7 +219,7 @@ def test_a_second_try_in_noise_never_presses_a_key_that_was_not_said(whisper,
 def test_an_utterance_heard_lower_becomes_the_command_it_was(commands) -> None:
     # espeak's en-gb-x-rp+f3 "press tab" was heard "Press term.", and "Press tab." lower
     hearing, lower = GivenHearing("Press term."), GivenHearing("Press tab.")
-    alone = {"refocus": False}
+    alone = {"refocus": False, "verify_margin": 0.0}
     d, h = given(hearing, commands, lower, rehear=("lower",), **alone)
     assert not d.dispatcher.matches(h.transcript)
     again, decision = d.decide(h)
@@ -291,12 +348,12 @@ def test_what_may_end_at_a_longer_pause(whisper, commands, tmp_path) -> None:
     """settled(): a command with no free text, as heard or found on a second try, may
     end the utterance at settle_ms; free text, talk, doubt, a cut, dictation and a
     pending yes never do."""
-    d = decider(whisper, commands)
+    d = decider(whisper, commands, verify_margin=3.0)
     escape = heard(d, whisper, speak("press escape", tmp_path))
     assert d.settled(escape) is escape.transcript  # a count could follow: still a command
-    near = heard(d, whisper, speak("press tab", tmp_path), Transcript("Press time."))
-    found = d.settled(near)  # found on a second try (refocused on key names)
-    assert found is not None and d.dispatcher.dispatch(found).actions == (KeyAction("tab"),)
+    near = heard(d, whisper, speak("new tab", tmp_path), Transcript("New camp."))
+    found = d.settled(near)  # found on a second try (verified against the hearing)
+    assert found is not None and d.dispatcher.dispatch(found).command == "new tab"
     d.dispatcher.set_mode(Mode.COMMAND)
     typed = heard(d, whisper, speak("type hello world", tmp_path))
     assert d.dispatcher.matches(typed.transcript) and d.settled(typed) is None

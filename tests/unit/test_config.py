@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import tomllib
 import typing
@@ -142,21 +141,6 @@ def test_unknown_key_in_a_section_is_refused_with_dotted_name(tmp_path: Path) ->
     for allowed in ("aggressiveness", "hangover_ms", "max_utterance_s", "pre_roll_ms"):
         assert allowed in message
     assert "block_ms" not in message  # only the keys allowed in [vad]
-
-
-def test_a_retired_setting_is_one_warning_naming_file_and_key_and_is_ignored(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = write(tmp_path, "[commands]\nretry_wide = false\nverify_margin = 2.0\n"
-                 "fuzzy_threshold = 0.9\n")
-    with caplog.at_level(logging.WARNING, logger="agent.config"):
-        cfg = load_config(path)
-    assert cfg.commands.fuzzy_threshold == 0.9  # the rest of the file still counts
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2
-    for key, line in zip(("commands.retry_wide", "commands.verify_margin"), lines, strict=True):
-        assert str(path) in line and f"'{key}'" in line and "ignored" in line
-    assert not hasattr(cfg.commands, "retry_wide") and not hasattr(cfg.commands, "verify_margin")
-    assert "retry_wide" in refusal(write(tmp_path, "[vad]\nretry_wide = false\n"))  # only there
 
 
 def test_unknown_sub_table_is_refused(tmp_path: Path) -> None:

@@ -212,6 +212,21 @@ def test_vocabulary_names_the_keys_captures_expect(builtins) -> None:
     assert len(set(words)) == len(words)
 
 
+def test_candidates_say_near_miss_commands_exactly(builtins) -> None:
+    d = Dispatcher(builtins)
+    assert d.candidates(Transcript("New camp."))[0] == "new tab"
+    assert "select all then copy" in d.candidates(Transcript("select, tall, end, copy."))
+    assert "press page down" in d.candidates(Transcript("Press page now."))
+    assert d.candidates(Transcript("I think we should order pizza tonight.")) == []
+    assert not d.matches(Transcript("New camp.")) and d.matches(Transcript("new tab"))
+
+
+def test_candidates_follow_the_mode(builtins) -> None:
+    d = Dispatcher(builtins, mode=Mode.SLEEP)
+    assert d.candidates(Transcript("Wake out.")) == ["wake up"]
+    assert d.candidates(Transcript("New camp.")) == []
+
+
 def test_focus_names_a_key_command_begun_but_not_understood(builtins) -> None:
     d = Dispatcher(builtins)
     focus = d.focus(Transcript("Press time."))

@@ -99,6 +99,7 @@ def test_the_dispatcher_decides_as_before_among_thousands(many: tuple[Command, .
     assert dispatcher.complete("copy").complete
     verb, noun, _ = name.split()
     assert not dispatcher.complete(f"{verb} {noun}").complete  # "... alpha" may follow
+    assert "copy" in dispatcher.candidates(Transcript("Kopi."))
 
 
 def test_collisions_among_thousands_are_all_found(tmp_path: Path) -> None:
