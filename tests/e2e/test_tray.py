@@ -142,6 +142,12 @@ class TooltipRecorder(StateRecorder):
             if not self.states or self.states[-1] != tip:
                 self.states.append(tip)
 
+    def until(self, tip: str, timeout: float = 20.0) -> None:
+        """Wait until `tip` was sampled too (the deadline only bounds a failure)."""
+        deadline = time.monotonic() + timeout
+        while tip not in self.states and time.monotonic() < deadline:
+            self.halt.wait(0.03)
+
 
 def test_what_is_heard_shows_while_speaking_then_the_final_text(
         trayer: Trayer, x_server: XServer, start_agent: Callable[..., LiveAgent]) -> None:
@@ -155,6 +161,7 @@ def test_what_is_heard_shows_while_speaking_then_the_final_text(
     agent.say("type the quick brown fox jumps over the lazy dog")
     typed = agent.next_json()
     final = wait_tooltip(x_server, " | last: ")
+    recorder.until(final)  # the recorder samples on its own: it may not have seen it yet
     tips = recorder.stop()
     assert typed["command"] == "type <text>" and "lazy" in typed["text"].lower(), typed
     assert final.endswith(f' | last: "{typed["text"]}"'), final
