@@ -100,6 +100,15 @@ def clickable(base: type, popup: Callable[[int, int], None]) -> type:
             self._own: Any = None
             self._own_lock = threading.Lock()
 
+        def _run(self) -> None:
+            """Shown from the loop's own thread, before the loop starts: pystray's setup
+            thread would write to this connection while the loop waits on a reply on it,
+            and python-xlib is not safe across threads (a loop stuck in get_geometry,
+            an agent deaf to SIGINT). The setup thread then finds the icon visible."""
+            self._thread = threading.current_thread()
+            self.visible = True
+            super()._run()
+
         def __del__(self) -> None:
             """Only let go of the connection: the loop is always ended by destroying the
             window (pystray's would ask the ended loop to stop, and wait for ever)."""
