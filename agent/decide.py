@@ -101,6 +101,12 @@ class Decider:
     def _can(self) -> Capabilities:
         return self._recogniser.capabilities
 
+    @property
+    def wide_free_text(self) -> bool:
+        """Free text is decoded again on the full window (Hint.thorough): every
+        `free_text` but "first"."""
+        return self._cfg.free_text != "first"
+
     def decide(self, heard: Heard) -> tuple[Transcript, Decision]:
         transcript = heard.transcript
         if heard.utterance.unbroken and self.dispatcher.mode is not Mode.DICTATION:
