@@ -107,6 +107,12 @@ class Decider:
     def _can(self) -> Capabilities:
         return self._recogniser.capabilities
 
+    @property
+    def wide_free_text(self) -> bool:
+        """Free text is decoded again on the full window (Hint.thorough): every
+        `free_text` but "first"."""
+        return self._cfg.free_text != "first"
+
     def decide(self, heard: Heard) -> tuple[Transcript, Decision]:
         """hearing -> candidates -> decision -> actions, in one pass: the first reading
         and the grammar's answer for it; the reading taken (a second try's, the free

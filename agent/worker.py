@@ -144,9 +144,12 @@ class Worker:
 
     def hear(self, utt: Utterance, stream: Stream | None = None) -> Heard:
         """The utterance heard once, with its first transcript (doubted when its words
-        cannot account for the speech); raise RecognitionError."""
+        cannot account for the speech); raise RecognitionError.  Dictation is heard on
+        the full window (Hint.thorough) from the first decode when its free text is
+        decoded again there anyway: the window fitted to it would be one more encoding."""
         app = self.executor.active_app()
-        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives)
+        wide = self.dispatcher.mode is Mode.DICTATION and self.decider.wide_free_text
+        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives, thorough=wide)
         hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 

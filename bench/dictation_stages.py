@@ -5,9 +5,9 @@
         .venv/bin/python bench/dictation_stages.py --agent-src /tmp/old    # main's agent
 
 The clips of bench/dictation.py (recorded people and synthetic voices) are each heard
-and decided as the pipeline does it in dictation mode (the first decode with the
-vocabulary prompt on the window fitted to the utterance, then agent/decide.py's
-free-text step), in this process, with the real model (embedded tiny.en).  Every
+and decided as the pipeline does it in dictation mode (agent/worker.py's first decode
+with the vocabulary prompt, then agent/decide.py's free-text step), in this process,
+with the real model (embedded tiny.en).  Every
 encoding, decode and scoring pass is timed: process CPU time (all of CTranslate2's
 threads; what the work costs whatever else the machine runs) and wall time.  Printed:
 per stage, the clips that ran it and its p50 / mean per clip; the whole, p50 and p95.
@@ -80,12 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     sys.path[:0] = [str(args.agent_src or REPO), str(REPO / "bench")]
-    from agent.asr.base import Hint  # first: `agent` comes from --agent-src
+    from agent.actions.dryrun import DryRunExecutor  # first: `agent` comes from --agent-src
     from agent.asr.whisper import WhisperRecogniser
     from agent.build import command_library, new_dispatcher
     from agent.config import Config
-    from agent.decide import Decider, Heard
+    from agent.decide import Decider
     from agent.messages import Mode, Utterance
+    from agent.worker import Worker
 
     dt = importlib.import_module("dictation")  # after `agent`, which it would take from here
 
@@ -95,16 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     dispatcher = new_dispatcher(cfg, command_library(cfg))
     dispatcher.set_mode(Mode.DICTATION)
     decider = Decider(recogniser, dispatcher, cfg.commands)
+    worker = Worker(recogniser, decider, DryRunExecutor(), cfg.whisper.alternatives)
     with tempfile.TemporaryDirectory() as tmp:
         items = [i for i in dt.human_items() + dt.synthetic_items(Path(tmp)) if i.said]
     per_clip: list[dict[str, float]] = []
     instrument()
     for item in items:
         CURRENT.clear()
-        hint = Hint(tuple(dispatcher.vocabulary()), cfg.whisper.alternatives)
-        hearing = recogniser.hear(item.pcm)
-        utt = Utterance(item.pcm, 0.0, len(item.pcm) / 32000)
-        decider.decide(Heard(utt, hearing, hearing.decode(hint), hint))
+        decider.decide(worker.hear(Utterance(item.pcm, 0.0, len(item.pcm) / 32000)))
         dispatcher.set_mode(Mode.DICTATION)
         per_clip.append({k: sum(v) for k, v in CURRENT.items()})
     report(per_clip, args.json)

@@ -180,6 +180,11 @@ def test_dictated_text_is_decoded_again_while_the_end_is_awaited(whisper, tmp_pa
     plain = [at for hint, at in listened.decodes
              if hint.thorough and not hint.phrases and at > outcomes[0].utterance.closed_at]
     assert len(plain) == 1 and plain[0] < dictated.utterance.closed_at
+    # dictation is heard on the full window from its first decode on, the window the
+    # free-text decode and the scoring use: no decode on the window fitted to it
+    before = [hint for hint, at in listened.decodes if at < outcomes[0].utterance.closed_at]
+    after = [hint for hint, at in listened.decodes if at > outcomes[0].performed_at]
+    assert not before[0].thorough and after and all(hint.thorough for hint in after)
 
 
 def test_what_a_whole_peek_tried_is_not_tried_again_at_the_end(whisper, tmp_path) -> None:

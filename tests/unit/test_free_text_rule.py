@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import Capabilities, Hint
 from agent.config import CommandsConfig
 from agent.decide import Decider, Heard, surface_form
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Hypothesis, Mode, Transcript, TypeAction, Utterance
+from agent.worker import Worker
 
 PASSWORD = "That is not a valid password."
 PASSWORD_AGAIN = "That is not a valid password. Please try again."
@@ -163,3 +165,25 @@ def test_readings_that_differ_only_in_punctuation_are_typed_without_scoring(buil
     hearing = GivenHearing(heard_plain("Send it today."), heard_plain("send it, today"), {})
     assert typed(builtins, hearing) == "Send it today."
     assert hearing.scored == []
+
+
+@pytest.mark.parametrize(("mode", "free_text", "wide"), [
+    (Mode.DICTATION, "best", True), (Mode.DICTATION, "plain", True),
+    (Mode.DICTATION, "first", False), (Mode.COMMAND, "best", False)])
+def test_dictation_is_heard_on_the_full_window_when_its_free_text_is_decoded_there(
+        builtins, mode, free_text, wide) -> None:
+    # the free-text decode and the scoring are on the full window: a first decode on the
+    # fitted one would cost one more encoding ("first" makes no second decode)
+    asked: list[Hint] = []
+
+    class Spied(Recogniser):
+        def hear(self, pcm: bytes) -> GivenHearing:
+            hearing = GivenHearing(heard_plain("Send it."), heard_plain("Send it."), {})
+            hearing.decode = lambda hint: asked.append(hint) or hearing.first  # type: ignore
+            return hearing
+
+    dispatcher = Dispatcher(builtins)
+    dispatcher.set_mode(mode)
+    decider = Decider(Spied(), dispatcher, CommandsConfig(free_text=free_text))
+    Worker(Spied(), decider, DryRunExecutor()).hear(Utterance(bytes(32000), 0.0, 1.0))
+    assert [hint.thorough for hint in asked] == [wide]
