@@ -5,7 +5,8 @@ Activity.PARTIAL event before the utterance's outcome, which then carries the fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +71,16 @@ def test_no_partial_text_while_asleep(whisper, tmp_path) -> None:
 
 
 class Paced(FileSource):
-    """The file fast, but after each 1.2 s of audio the double has taken, held until it
-    has made a pass over it (it hears with whisper on a CPU shared with the test, and a
-    pass is what makes a delta), as a person speaks on while the model keeps up."""
+    """The file fast, but after each 1.2 s of it held until the double has made a pass over
+    the audio so far (it hears with whisper on a CPU shared with the test, and a pass is what
+    makes a delta) and the client holds every word the double sent: a person speaks on while
+    the model keeps up, and the deltas arrive while there is audio left to feed."""
 
-    def __init__(self, path: Path, block_ms: int, control: Any) -> None:
+    def __init__(self, path: Path, block_ms: int, control: Any,
+                 received: Callable[[], int]) -> None:
         super().__init__(path, block_ms, fast=True)
         self._control = control
+        self._received = received
 
     def frames(self) -> Iterator[AudioFrame]:
         from tests.integration.test_voxtral_realtime import until
@@ -84,11 +88,11 @@ class Paced(FileSource):
         passes, since = 0, 0
         for frame in super().frames():
             yield frame
-            [session] = self._control.sessions()
-            since += len(frame.pcm) if session["consumed"] else 0  # once the stream is on
-            if since >= int(1.2 * 32000):
+            since += len(frame.pcm)
+            if since >= int(1.2 * 32000):  # by now the stream is open and fed: a pass comes
                 passes, since = passes + 1, 0
                 until(lambda n=passes: self._control.sessions()[0]["passes"] >= n, 120)
+                until(lambda: self._received() >= self._control.sessions()[0]["words"], 120)
 
 
 def test_voxtral_realtime_deltas_arrive_while_the_audio_does(tmp_path: Path) -> None:
@@ -103,13 +107,23 @@ def test_voxtral_realtime_deltas_arrive_while_the_audio_does(tmp_path: Path) -> 
     wav = speak(tmp_path, "fox", f"{sentence}, and {sentence}")
     with Double(free_port(), tmp_path / "vllm.log", model=REALTIME_MODEL) as double:
         cfg = realtime_config(double.port, tmp_path)
-        recogniser = RealtimeRecogniser(cfg)
+        streams: list[Any] = []
+
+        class Kept(RealtimeRecogniser):
+            def stream(self) -> Any:
+                streams.append(super().stream())
+                return streams[-1]
+
+        def received() -> int:
+            return len(streams[-1].partial().split()) if streams else 0
+
+        recogniser = Kept(cfg)
         recogniser.load()
         assert recogniser.session.wait_connected(10)
         seen: list[ActivityEvent | Outcome] = []
         try:
             build(cfg, executor=DryRunExecutor(), recogniser=recogniser,
-                  listening=Listening(Paced(wav, cfg.audio.block_ms, Control(double.url)),
+                  listening=Listening(Paced(wav, cfg.audio.block_ms, Control(double.url), received),
                                       Segmenter(cfg.vad, cfg.audio.block_ms)),
                   on_outcome=seen.append, on_event=seen.append).running().run()
         finally:
@@ -118,8 +132,9 @@ def test_voxtral_realtime_deltas_arrive_while_the_audio_does(tmp_path: Path) -> 
     assert outcome.transcript.backend == "voxtral-realtime", outcome
     before = seen[:seen.index(outcome)]
     shown = partials(before)
-    assert shown and "quick" in shown[0].lower(), seen
+    assert shown and "quick" in shown[-1].lower(), seen
     assert all(outcome.transcript.text.lower().startswith(s.lower()) for s in shown), shown
+    assert all(b.startswith(a) for a, b in itertools.pairwise(shown)), shown  # they only grow
     last = [e for e in before if isinstance(e, ActivityEvent)
             and e.activity is Activity.PARTIAL][-1]
     assert not last.on  # the utterance closed: what was heard so far is cleared

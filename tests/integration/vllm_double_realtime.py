@@ -114,8 +114,9 @@ class Session:
         self.running = hashlib.sha256()
         self.stats = {"id": self.id, "model": None, "bytes": 0, "sha256": "", "utterances": 0,
                       "dropped_bytes": 0, "errors": [], "open": True, "consumed": 0,
-                      "passes": 0}
-        """consumed: bytes the generations took; passes: interim hearings done."""
+                      "passes": 0, "words": 0}
+        """consumed: bytes the generations took; passes: interim hearings done; words: words
+        sent in interim deltas (a client has them all once its deltas hold that many)."""
         with self.double.lock:
             self.double.sessions.append(self.stats)
 
@@ -328,6 +329,8 @@ class Generation:
             return ""
         text = (" " if self.sent else "") + " ".join(new)
         self.sent += new
+        with self.s.double.lock:
+            self.s.stats["words"] += len(new)
         if self.words_at is None:
             self.words_at = len(self.pcm)
         return text
