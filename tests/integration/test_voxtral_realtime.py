@@ -193,6 +193,8 @@ def test_partial_text_comes_while_the_audio_arrives(backend: RealtimeRecogniser,
     for n, part in enumerate((pcm[:second], pcm[second:2 * second]), start=1):
         stream.feed(part)  # then wait until the double has heard it (it is slow here)
         until(lambda n=n: control.sessions()[0]["passes"] >= n, 120)
+    # and until the words that pass sent have arrived (they go out after it is counted)
+    until(lambda: len(stream.partial().split()) >= control.sessions()[0]["words"], 120)
     partial = stream.partial()
     stream.feed(pcm[2 * second:])
     final = stream.finish(pcm).decode(Hint()).text
