@@ -207,8 +207,10 @@ class VoxtralHearing:
         self._heard: Transcript | None = None
 
     def decode(self, hint: Hint) -> Transcript:
-        """The transcript: one request, whatever the hint's phrases (Voxtral takes no
-        prompt); a forced prefix is whisper's (Capabilities.prefix is false)."""
+        """The transcript: one request, whatever the hint's phrases: vLLM takes a
+        transcription `prompt` but drops it for Voxtral (get_generation_prompt in
+        vllm/model_executor/models/voxtral.py never reads it), so none is sent; a forced
+        prefix is whisper's (Capabilities.prefix is false)."""
         if hint.prefix:
             raise Unsupported("voxtral cannot decode from forced words (Hint.prefix)")
         if self._heard is None:

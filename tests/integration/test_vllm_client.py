@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 
 from agent.actions.launch import app_names
-from agent.asr.base import Capabilities, ToolCall, Unsupported
+from agent.asr.base import Capabilities, Hint, ToolCall, Unsupported
 from agent.asr.voxtral import VoxtralRecogniser
-from agent.asr.voxtral_client import VoxtralClient, VoxtralError, health
+from agent.asr.voxtral_client import VoxtralClient, VoxtralError, health, shared_client
 from agent.asr.voxtral_features import FeatureRequest, audio_budget_s, get
 from agent.config import Config
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
+from agent.dispatch.words import Word, Words
 from agent.messages import KeyAction, Transcript
 from agent.paths import data_dir
 from tests.integration.vllm_support import (
@@ -177,6 +178,30 @@ def _dispatcher() -> Dispatcher:
 def _voxtral(double: Double, tmp: Path, **changes: object) -> VoxtralRecogniser:
     Control(double.url).clear()
     return VoxtralRecogniser(replace(Config(), voxtral=config(double.port, tmp, **changes)))
+
+
+def test_words_reach_voxtral_as_no_prompt(tools_double: Double, tmp_path: Path,
+                                          speech: dict[str, bytes]) -> None:
+    """The [words] come to Voxtral's hearing as the Hint's phrases, as to Whisper's; vLLM
+    takes a transcription `prompt` and drops it for Voxtral (the double does the same:
+    vllm_double.py), so none is sent and the free-text decode asks nothing more."""
+    recogniser = _voxtral(tools_double, tmp_path)
+    recogniser.load()
+    hearing = recogniser.hear(speech["fox"])
+    words = Words([Word("vox agent", "voxagent", "words.toml:2")]).phrases
+    first = hearing.decode(Hint(("stop dictation", *words), 1))
+    assert hearing.decode(Hint(words, 1, thorough=True)) is first
+    (sent,) = Control(tools_double.url).requests()
+    assert sorted(sent["form"]) == ["language", "model", "response_format", "temperature"]
+    # a prompt sent anyway changes nothing, as with vLLM
+    from agent.asr import voxtral_audio as audio
+
+    wav = audio.to_wav(audio.condition(audio.pcm_to_float(speech["fox"])))
+    prompted = shared_client(tools_double.url, "EMPTY").audio.transcriptions.create(
+        model=recogniser.cfg.model, file=("audio.wav", wav, "audio/wav"), language="en",
+        temperature=0.0, prompt="Vox agent, voxagent, Kubernetes.")
+    assert prompted.text == first.text
+    assert Control(tools_double.url).requests()[-1]["form"]["prompt"].startswith("Vox agent")
 
 
 def test_command_intent_through_tool_calls(tools_double: Double, tmp_path: Path,

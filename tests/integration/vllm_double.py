@@ -14,7 +14,13 @@ vllm/entrypoints/openai/{engine,speech_to_text,chat_completion}):
     language (Voxtral's languages), temperature, response_format.  json, and text too, are
     answered with the JSON object {"text", "usage": {"type": "duration", "seconds"}}, as
     vLLM does (vllm-project/vllm#49095); verbose_json is refused for Voxtral, srt/vtt with
-    vLLM's "Currently only support response_format" message.
+    vLLM's "Currently only support response_format" message.  `prompt` and `hotwords` are
+    taken and dropped, as vLLM drops them for Voxtral: TranscriptionRequest.build_stt_params
+    (vllm/entrypoints/speech_to_text/transcription/protocol.py) hands them on as
+    SpeechToTextParams.request_prompt and .hotwords, and
+    VoxtralForConditionalGeneration.get_generation_prompt (vllm/model_executor/models/
+    voxtral.py) reads neither: it encodes mistral_common's TranscriptionRequest(model,
+    audio, language), which has no field for them, and no error is raised.
 ``POST /v1/chat/completions``   messages with "text" and "input_audio" (base64 wav/mp3)
     parts; tools with tool_choice "auto" need --enable-auto-tool-choice and
     --tool-call-parser (else vLLM's 400); a prompt longer than --max-model-len is refused
@@ -281,7 +287,7 @@ class Handler(BaseHTTPRequestHandler):
             audio, info = decode_audio(data)
         except Exception:  # noqa: BLE001 - libsndfile's errors: the client's bad file
             raise ApiError(400, "Invalid or unsupported audio file.") from None
-        text = self.double.ears.hear(audio)
+        text = self.double.ears.hear(audio)  # form["prompt"], ["hotwords"]: dropped (above)
         with self.double.lock:
             text = next((w["text"] for w in self.double.written
                          if w["when"].lower() in text.lower()), text)

@@ -17,7 +17,11 @@ What vLLM does, and the double with it:
   - `session.update` {"model"}: a missing model is the error "Missing required field:
     model" ("invalid_event"); a model the server does not serve is "The model `X` does not
     exist." ("model_not_found"); an empty string is taken (vLLM's _is_model_supported).
-    Success sends nothing back.
+    Success sends nothing back.  Any other field (a "prompt", a "language") is ignored
+    without a word: RealtimeConnection.handle_event reads only event["model"], and
+    VoxtralRealtimeGeneration.buffer_realtime_audio (vllm/model_executor/models/
+    voxtral_realtime.py) always prompts with tokenizer.instruct.start() +
+    audio_encoder.encode_streaming_tokens(), no text.
   - `input_audio_buffer.commit` {"final": false}: starts a generation, unless one runs (then
     it is ignored, with a warning in the log).  Before a successful session.update it is
     the error "Model not validated. Make sure to validate the model by sending a
