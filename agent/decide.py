@@ -62,7 +62,7 @@ from agent.dispatch.normalize import normalize
 from agent.messages import Decision, Hypothesis, Mode, Transcript, Utterance
 
 if TYPE_CHECKING:
-    from agent.config import CommandsConfig
+    from agent.dispatch.config import CommandsConfig
 
 log = logging.getLogger(__name__)
 

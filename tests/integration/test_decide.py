@@ -16,8 +16,9 @@ from agent.asr.base import Capabilities, Hint, ToolCall, Unsupported
 from agent.asr.guard import degenerate
 from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
-from agent.config import CommandsConfig, Config
+from agent.config import Config
 from agent.decide import Decider, Heard, pick_candidate, surface_form
+from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import Hypothesis, KeyAction, Mode, Transcript, TypeAction, Utterance

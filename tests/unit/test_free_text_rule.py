@@ -12,8 +12,8 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import Capabilities, Hint
-from agent.config import CommandsConfig
 from agent.decide import Decider, Heard, surface_form
+from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Hypothesis, Mode, Transcript, TypeAction, Utterance
 from agent.worker import Worker
