@@ -12,7 +12,8 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import Capabilities, Hint
-from agent.decide import Decider, Heard, surface_form
+from agent.decide import Decider, Heard
+from agent.decide.decider import surface_form
 from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Hypothesis, Mode, Transcript, TypeAction, Utterance
