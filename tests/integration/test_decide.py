@@ -1,5 +1,5 @@
 """The decide stage on the real embedded model: second tries decode against the one
-hearing of the utterance (agent/decide.py), and speech that is not a command, or that the
+hearing of the utterance (agent/decide/), and speech that is not a command, or that the
 recogniser doubts, does nothing."""
 
 from __future__ import annotations

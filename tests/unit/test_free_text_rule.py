@@ -1,5 +1,5 @@
 """Which reading of dictated free text is typed (`commands.free_text = "best"`,
-agent/decide.py): decoder output the test gives (a Hearing whose readings and scores are
+agent/decide/decider.py): decoder output the test gives (a Hearing whose readings and scores are
 set here), so the rule is tested whatever words the model would hear on this CPU."""
 
 from __future__ import annotations
