@@ -1,7 +1,11 @@
 """One configuration object: frozen dataclasses loaded from a TOML file.
 
-Every field documents its default and what is allowed.  Unknown keys and bad
-values are refused with one line naming the file, the key and what is allowed.
+This module loads the file and composes `Config`; a section lives beside the code it
+configures: [audio] and [vad] in agent/audio/config.py, [commands] in
+agent/dispatch/config.py, [keyboard] in agent/actions/config.py, [desktop] in
+agent/desktop/config.py, the recognisers' in agent/asr/config.py.  Every field documents
+its default and what is allowed.  Unknown keys and bad values are refused with one line
+naming the file, the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from agent.actions.route import ROUTES
+from agent.actions.config import KeyboardConfig
 from agent.asr.config import RecognitionConfig, VoxtralConfig, WhisperConfig
+from agent.audio.config import AudioConfig, VadConfig
 from agent.desktop.config import DesktopConfig
+from agent.dispatch.config import CommandsConfig
 from agent.options import option as _opt
 from agent.textfile import TextFileError, read_text
 
@@ -28,100 +34,6 @@ log = logging.getLogger(__name__)
 class ConfigError(ValueError):
     """A one-line message naming the file, key and what is allowed; one such line per
     problem when a file has several (all are reported at once, as command files do)."""
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    device: str = _opt("", 'Input device: a name (substring) or an index; "" = system default.')
-    block_ms: int = _opt(30, "Block length handed to the segmenter, in ms.", choices=(10, 20, 30))
-
-
-@dataclass(frozen=True)
-class VadConfig:
-    aggressiveness: int = _opt(2, "webrtcvad aggressiveness, 0 (lenient) to 3 (strict).",
-                               choices=(0, 1, 2, 3))
-    noise_gate_db: float = _opt(
-        6.0, "A voiced frame must also be this much louder than the tracked background "
-        "level, in dB (keeps steady noise from joining utterances); 0 = off.", lo=0.0, hi=40.0)
-    start_ms: int = _opt(90, "Voiced audio within the pre-roll window needed to start speech, ms.",
-                         lo=30, hi=1000)
-    pre_roll_ms: int = _opt(300, "Audio kept before speech starts, ms.", lo=0, hi=2000)
-    hangover_ms: int = _opt(450, "Silence that ends an utterance, ms.", lo=90, hi=5000)
-    min_speech_ms: int = _opt(150, "Shorter bursts are treated as noise, ms.", lo=30, hi=5000)
-    max_utterance_s: float = _opt(25.0, "Longer speech is cut into utterances of this length, s.",
-                                  lo=1.0, hi=120.0)
-    end_model: str = _opt(
-        "silero", 'Second opinion on where speech ends, run only while an utterance is open: '
-        '"silero" (Silero VAD, finds the end in noise that webrtcvad calls voiced) or "none".',
-        choices=("silero", "none"))
-    end_threshold: float = _opt(
-        0.5, "Silero speech probability that counts as speech.", lo=0.1, hi=0.95)
-    end_ms: int = _opt(
-        450, "With end_model: an utterance closes after this much audio Silero calls "
-        "non-speech, whatever webrtcvad says, ms (shorter splits commands said with a "
-        "pause in them; complete commands end sooner, at early_end_ms).", lo=30, hi=5000)
-    early_end_ms: int = _opt(
-        150, "A command heard at a peek that nothing could extend ends the utterance once "
-        "the pause has lasted this long, ms (shorter pauses are inside words: stop "
-        "consonants).", lo=0, hi=2000)
-
-
-
-REHEAR_VARIANTS = ("lower", "slower", "deeper")
-"""The audio variants of agent/audio/variants.py, by name (that module imports numpy)."""
-
-
-@dataclass(frozen=True)
-class CommandsConfig:
-    user_dir: str = _opt("", 'Folder of your command files; "" = <config dir>/commands. '
-                         "A relative path is taken from the config file's folder.")
-    fuzzy_threshold: float = _opt(0.8, "Minimum similarity (0..1) for a spoken form to match.",
-                                  lo=0.5, hi=1.0)
-    verify_margin: float = _opt(
-        3.0, "When nothing matched, near-miss commands are scored against the audio; one is "
-        "taken if it explains the audio at most this much worse (log-probability) than what "
-        "was heard. 0 = off.", lo=0.0, hi=20.0)
-    refocus: bool = _opt(
-        True, 'When the first words begin a key command ("press ...") but nothing matched, '
-        "decode the utterance again from those words, prompted with key names only.")
-    retry_wide: bool = _opt(
-        True, "When no second try matched, refocus and verify once more on the full 30 s "
-        "window, which goes wrong on other utterances than the fitted one (one more "
-        "encoding, paid by such misses only).")
-    rehear: tuple[str, ...] = _opt(
-        ["lower", "deeper"], "When nothing matched in command mode, recognise the audio "
-        "again as these variants, in order, until one matches a command: lower (two "
-        "semitones), slower (85% speed, same pitch), deeper (90% speed, so also lower). "
-        "[] = off.", choices=REHEAR_VARIANTS)
-    free_text: str = _opt(
-        "best", "How free text (type, formatters, dictation) is decoded again once the "
-        "command is known: best (decoded again after the command's words as heard, "
-        "without the vocabulary prompt, which pulls free words toward command words, on "
-        "the full window; then that reading, its n-best or the first reading, whichever "
-        "the hearing explains best with the prompt, words only), plain (that second "
-        "decode alone), thorough (with the prompt, "
-        "on the full window) or first (as first heard, no second decode).",
-        choices=("plain", "best", "thorough", "first"))
-    builtin: bool = _opt(True, "Load the built-in command sets.")
-    typed_controls: str = _opt(
-        "confirm", "Text (<text> captures, command intent) that holds control characters, "
-        'which would press keys such as Return: "confirm" waits for a spoken "yes" first; '
-        '"strip" types it with each run of them made one space (as dictation always does: '
-        "a recogniser's line break is not a spoken one).",
-        choices=("confirm", "strip"))
-    confirm_timeout_s: float = _opt(
-        8.0, "How long a command that asks first waits for its spoken yes: the next "
-        "utterance must start within this many seconds of the asking one's end.",
-        lo=1.0, hi=120.0)
-
-
-@dataclass(frozen=True)
-class KeyboardConfig:
-    backend: str = _opt(
-        "auto", 'How keys reach the desktop: "auto" (from the session: Wayland first, then '
-        'DISPLAY), "x11" (XTEST), "wlroots" (wtype: sway, Hyprland, river) or "uinput" '
-        "(a virtual keyboard device: GNOME, KDE; needs /dev/uinput access, see README).",
-        choices=("auto", *ROUTES))
 
 
 @dataclass(frozen=True)

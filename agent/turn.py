@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from agent.messages import AudioFrame
 
 if TYPE_CHECKING:
-    from agent.config import VadConfig
+    from agent.audio.config import VadConfig
 
 PEEK_MS = 60
 """A pause this long asks for a peek at the speech so far (0: never)."""

@@ -41,9 +41,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import make_fixtures as mf  # noqa: E402
 
+from agent.audio.config import VadConfig  # noqa: E402
 from agent.audio.endpoint import ModelOpinion, SileroModel  # noqa: E402
 from agent.audio.vad import Segmenter  # noqa: E402
-from agent.config import VadConfig  # noqa: E402
 from agent.messages import SAMPLE_RATE, AudioFrame  # noqa: E402
 from agent.turn import PEEK_MS, Verdict  # noqa: E402
 

@@ -32,7 +32,7 @@ from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 from agent.turn import PEEK_MS, TAIL_MS, End, EndNow, PeekNow, TurnPolicy, TurnState, Verdict
 
 if TYPE_CHECKING:
-    from agent.config import VadConfig
+    from agent.audio.config import VadConfig
 
 log = logging.getLogger(__name__)
 

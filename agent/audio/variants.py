@@ -1,4 +1,4 @@
-"""An utterance made a little lower or slower, to be recognised again (agent/decide.py).
+"""An utterance made a little lower or slower, to be recognised again (agent/decide/second.py).
 
 Small models mishear some voices, synthetic and fast ones most, in ways that
 change when the same audio is heard a little lower or slower.  Each variant is

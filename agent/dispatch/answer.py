@@ -1,6 +1,6 @@
 """The grammar's answer for one reading: what it matches and how (pure data).
 
-The decide stage (agent/decide.py) asks the dispatcher this one question per reading and
+The decide stage (agent/decide/) asks the dispatcher this one question per reading and
 chooses from the answers; the dispatcher then acts on the one chosen (Dispatcher.apply).
 """
 
@@ -37,7 +37,7 @@ class Answer:
     awaiting: bool
     """A command waits for a spoken yes."""
     yes: bool
-    """What was said is a yes (YES)."""
+    """What was said is a yes (YES in agent/dispatch/held.py)."""
     heard: str = ""
     """The hypothesis (the text or an n-best alternative) that matched; "" when none did."""
     chain: tuple[Match, ...] = ()

@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agent.dispatch.answer import Answer, Focus, free_lead
-from agent.dispatch.captures import LOOSE, similarity
+from agent.dispatch.captures import LOOSE
 from agent.dispatch.complete import Completeness, completeness
 from agent.dispatch.dictating import Field
 from agent.dispatch.grammar import ActionTemplate, Capture, Literal
+from agent.dispatch.held import Held, ended, is_yes
 from agent.dispatch.keydoubt import key_choices
 from agent.dispatch.loader import Command
 from agent.dispatch.matcher import Match, Matcher
-from agent.dispatch.normalize import normalize, tokenize
+from agent.dispatch.near import focus_of, focusable, hypotheses, near_misses
 from agent.dispatch.tools import (
     ToolCallError,
     command_tools,
@@ -31,14 +32,13 @@ from agent.dispatch.tools import (
     tool_call_match,
     without_controls,
 )
-from agent.dispatch.vocabulary import CAPTURE_HINTS, FOCUS_WORDS
+from agent.dispatch.vocabulary import CAPTURE_HINTS
 from agent.dispatch.words import Words
 from agent.messages import (
     Action,
     Decision,
     EditAction,
     HelpAction,
-    Hypothesis,
     Mode,
     ModeAction,
     Pending,
@@ -52,37 +52,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CANDIDATE_WORDS = 8
-"""Longer utterances are ordinary speech, not a command the recogniser got wrong."""
-_LENGTH_RATIO = 0.75
-"""A candidate must be about as long as what was heard (letters, both ways)."""
-
 CONTROLS = ("confirm", "strip")
 """What happens to typed text with control characters (a newline would press Return):
 wait for a spoken yes, or type it with each run of them made one space."""
-
-YES = frozenset({"yes", "yeah", "yep", "confirm", "do it", "yes do it"})
-"""Spoken confirmations of a risky command (normalised)."""
 
 ALT_MARGIN = 0.6
 """How far (log-probability per token) below the best hypothesis an n-best alternative
 may score and still be taken as the command (was commands.alternative_margin)."""
 CONFIRM_TIMEOUT_S = 8.0
 """How long a held command waits for its yes (the config's commands.confirm_timeout_s)."""
-
-
-_FOCUS_KINDS = frozenset({"key", "chord"})
-_FOCUS_SIMILARITY = 0.75
-"""How closely the first words heard must match a key command's leading words."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """A command held for a spoken yes."""
-
-    name: str | None
-    actions: tuple[Action, ...]
-    pending: Pending
 
 
 class Dispatcher:
@@ -100,7 +78,7 @@ class Dispatcher:
         self.confirm_timeout_s = confirm_timeout_s
         """Seconds of stream time from the end of the asking utterance within which the
         next must start to be taken as its yes."""
-        self._pending: _Held | None = None
+        self._pending: Held | None = None
         self._field = Field()
         """What dictation and `type` typed at the cursor (agent/dispatch/dictating.py)."""
         self.words = words or Words()
@@ -119,8 +97,7 @@ class Dispatcher:
         self._active: dict[tuple[Mode, str], tuple[Command, ...]] = {}
         """active() by mode and window class: asked several times per utterance."""
         self._vocabulary: dict[tuple[Mode, str], list[str]] = {}
-        self._focusable = {id(c): lead for c in matcher.commands
-                           if (lead := _leading_words(c))[1] in _FOCUS_KINDS and lead[0]}
+        self._focusable = focusable(matcher.commands)
         """Leading words of the commands that begin with words then a key or chord."""
 
     def set_mode(self, mode: Mode) -> None:
@@ -193,7 +170,7 @@ class Dispatcher:
         that does), its free-text lead and key in doubt; when it matches nothing (and this
         is not dictation), the key command it begins and the near misses.  No state change."""
         text = transcript.text.strip()
-        base = Answer(text, app, self.mode, self._pending is not None, _said(text) in YES)
+        base = Answer(text, app, self.mode, self._pending is not None, is_yes(text))
         found = self._match(transcript, app)
         if found is None:
             if self.mode is Mode.DICTATION:
@@ -215,16 +192,7 @@ class Dispatcher:
     def focus(self, transcript: Transcript, app: str = "") -> Focus | None:
         """When the first words heard begin a key command ("press time") that did not
         match: that command's words and the key names, to decode the utterance again."""
-        tokens = [t.word for t in tokenize(transcript.text)]
-        for cmd in self.active(app):
-            if id(cmd) not in self._focusable:
-                continue
-            lead, _ = self._focusable[id(cmd)]
-            if len(tokens) <= len(lead):
-                continue
-            if similarity(" ".join(tokens[:len(lead)]), " ".join(lead)) >= _FOCUS_SIMILARITY:
-                return Focus(" ".join(lead).capitalize(), FOCUS_WORDS)
-        return None
+        return focus_of(transcript.text, self.active(app), self._focusable)
 
     def complete(self, text: str, app: str = "") -> Completeness:
         """Whether `text`, heard so far at a short pause, is a complete command that nothing
@@ -236,23 +204,7 @@ class Dispatcher:
     def candidates(self, transcript: Transcript, app: str = "", limit: int = 4) -> list[str]:
         """Commands the speaker may have meant when nothing matched, said exactly, for the
         recogniser to check against the audio ("new camp" -> "new tab")."""
-        live = self.active(app)
-        loose = self._loose
-        heard = len(normalize(transcript.text).replace(" ", ""))
-        found: dict[str, None] = {}
-        for hyp in self._hyps(transcript)[:3]:
-            text = hyp.text.strip()
-            tokens = tokenize(text)
-            if not tokens or len(tokens) > _CANDIDATE_WORDS:
-                continue
-            chain = loose.chain(text, live, joints=frozenset())
-            if chain and len(chain) > 1:
-                found[" then ".join(m.said for m in chain)] = None
-            for m in loose.ranked(text, tokens, len(text), live)[:limit]:
-                found[m.said] = None
-        fits = [c for c in found if heard and _LENGTH_RATIO <= len(c.replace(" ", "")) / heard
-                <= 1 / _LENGTH_RATIO]
-        return fits[:limit]
+        return near_misses(transcript, self._loose, self.active(app), limit)
 
     def dispatch(self, transcript: Transcript, app: str = "", *, start: float = 0.0,
                  end: float = 0.0) -> Decision:
@@ -277,15 +229,15 @@ class Dispatcher:
             note = "asleep" if self.mode is Mode.SLEEP else "not a command"
             decision = Decision(text, None, (), self.mode,
                                 note=note if text else "nothing heard")
-        return _ended(decision, held, expired)
+        return ended(decision, held, expired)
 
     def ignore(self, text: str, note: str, *, start: float = 0.0) -> Decision:
         """An utterance not acted on (doubted, not recognised; `note` says why): nothing is
         done, and, as any utterance but a yes, it ends a held command."""
         held, expired = self._take_held(start)
-        return _ended(Decision(text, None, (), self.mode, note=note), held, expired)
+        return ended(Decision(text, None, (), self.mode, note=note), held, expired)
 
-    def _take_held(self, start: float) -> tuple[_Held | None, str]:
+    def _take_held(self, start: float) -> tuple[Held | None, str]:
         """The held command, taken off: (it, "") when an utterance starting at `start` may
         be its yes, (None, what it held) when it waited too long, (None, "") when none."""
         held, self._pending = self._pending, None
@@ -294,15 +246,11 @@ class Dispatcher:
         log.info("no yes within %g s: %s not done", self.confirm_timeout_s, held.pending.what)
         return None, held.pending.what
 
-    @staticmethod
-    def _hyps(transcript: Transcript) -> tuple[Hypothesis, ...]:
-        return transcript.alternatives or (Hypothesis(transcript.text.strip(), 0.0),)
-
     def _match(self, transcript: Transcript, app: str) -> tuple[str, list[Match]] | None:
         """The first hypothesis within ALT_MARGIN of the best that matches a command, and
         that command (chain); None when none does.  A command said plainly but heard a
         little worse than a near miss ("scratch mark" over "scratch that") is still taken."""
-        hyps = self._hyps(transcript)
+        hyps = hypotheses(transcript)
         candidates = self.active(app)
         for hyp in hyps:
             if hyp.score < hyps[0].score - ALT_MARGIN:
@@ -402,7 +350,7 @@ class Dispatcher:
         what = name if name and "<" not in name else described(actions)
         self._field.reset()
         pending = Pending(what, end + self.confirm_timeout_s)
-        self._pending = _Held(name, actions, pending)
+        self._pending = Held(name, actions, pending)
         return Decision(text, name, (), self.mode, note=f"say yes to {what}", pending=pending)
 
     def _finish(self, text: str, name: str | None, actions: tuple[Action, ...]) -> Decision:
@@ -411,29 +359,3 @@ class Dispatcher:
                 self.mode = a.mode
                 self._field.reset()
         return Decision(text, name, actions, self.mode)
-
-
-def _said(text: str) -> str:
-    """What was said, as YES lists it: lower case, letters and spaces."""
-    return re.sub(r"[^a-z ]", "", text.lower()).strip()
-
-
-def _ended(decision: Decision, held: _Held | None, expired: str) -> Decision:
-    """`decision`, with the held command it ended (not a yes) or found expired."""
-    if held is not None:
-        log.info("not confirmed: %s (heard %r instead of yes)", held.pending.what,
-                 decision.text)
-        return replace(decision, cancelled=held.pending.what)
-    return replace(decision, expired=expired) if expired else decision
-
-
-def _leading_words(cmd: Command) -> tuple[list[str], str]:
-    """The words a command begins with (first option of each required literal) and the
-    kind of the capture that follows them ("" when none does)."""
-    lead: list[str] = []
-    for e in cmd.pattern:
-        if isinstance(e, Capture):
-            return lead, e.kind
-        if not e.optional:
-            lead.extend(e.options[0])
-    return lead, ""

@@ -5,7 +5,7 @@ the most: "press control shift t" heard as ctrl+shift+d presses a real chord nob
 for.  For such a key (agent/dispatch/vocabulary.py CONFUSABLE_KEYS) this module writes
 what was heard once per confusable key, each key written in the recogniser's own style
 ("Press control shift T.", "... D."), so the decide stage can ask the hearing which one
-the audio holds (agent/decide.py).
+the audio holds (agent/decide/keys.py).
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ may be the F-key of that number with its "f" lost ("alt f four" heard as "alt 4"
 F-key heard is not taken for the bare digit: the "F" written is the recogniser's evidence
 of the sound, and scoring "5" against "F5" left right F-keys in doubt on the held-out set.
 A key command whose key is in doubt is scored against each confusable key and acts only
-when one clearly wins (agent/decide.py); a key named by the spelling alphabet ("tango")
+when one clearly wins (agent/decide/keys.py); a key named by the spelling alphabet ("tango")
 is not in doubt."""
 
 

@@ -1,5 +1,5 @@
 """The decide stage on the real embedded model: second tries decode against the one
-hearing of the utterance (agent/decide.py), and speech that is not a command, or that the
+hearing of the utterance (agent/decide/), and speech that is not a command, or that the
 recogniser doubts, does nothing."""
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from agent.asr.base import Capabilities, Hint, ToolCall, Unsupported
 from agent.asr.guard import degenerate
 from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
-from agent.config import CommandsConfig, Config
-from agent.decide import Decider, Heard, pick_candidate, surface_form
+from agent.config import Config
+from agent.decide import Decider, Heard
+from agent.decide.decider import surface_form
+from agent.decide.second import pick_candidate
+from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import Hypothesis, KeyAction, Mode, Transcript, TypeAction, Utterance
@@ -143,23 +146,24 @@ def test_the_key_pressed_is_the_one_said_or_none(whisper, commands, tmp_path, sa
 
 def test_a_near_miss_is_verified_against_the_hearing(whisper, commands, tmp_path) -> None:
     d = decider(whisper, commands, verify_margin=3.0)
-    fixed = d.verified(heard(d, whisper, speak("new tab", tmp_path), Transcript("New camp.")))
+    fixed = d.tries.verified(heard(d, whisper, speak("new tab", tmp_path), Transcript("New camp.")))
     assert fixed.text == "new tab"
     # ordinary speech is left alone, whatever the candidates
     said = Transcript("The weather is nice today.")
-    kept = d.verified(heard(d, whisper, speak("the weather is nice today", tmp_path), said))
+    kept = d.tries.verified(heard(d, whisper, speak("the weather is nice today", tmp_path), said))
     assert kept is said
 
 
 def test_a_key_command_is_decoded_again_focused_on_key_names(whisper, commands,
                                                              tmp_path) -> None:
     d = decider(whisper, commands, refocus=True)
-    fixed = d.refocused(heard(d, whisper, speak("press tab", tmp_path), Transcript("Press time.")))
+    fixed = d.tries.refocused(heard(d, whisper, speak("press tab", tmp_path),
+                                    Transcript("Press time.")))
     assert d.dispatcher.dispatch(fixed).actions == (KeyAction("tab"),)
     # a sentence that merely begins like the command is kept as heard: it matches nothing
     said = Transcript("Press the button on the left side firmly.")
     speech = speak("press the button on the left side firmly", tmp_path)
-    assert d.refocused(heard(d, whisper, speech, said)) is said
+    assert d.tries.refocused(heard(d, whisper, speech, said)) is said
 
 
 def test_a_key_command_refocused_in_vain_is_refocused_on_the_full_window(commands) -> None:
@@ -191,8 +195,8 @@ def test_a_near_miss_missed_on_the_fitted_window_is_verified_on_the_full_one(
                            full={"press mark space": -6.0, "press back space": -7.0})
     d, h = given(hearing, commands, **alone)
     assert not d.dispatcher.matches(h.transcript)
-    assert d.verified(h) is h.transcript
-    assert d.dispatcher.dispatch(d.verified(h, thorough=True)).actions == \
+    assert d.tries.verified(h) is h.transcript
+    assert d.dispatcher.dispatch(d.tries.verified(h, thorough=True)).actions == \
         (KeyAction("backspace"),)
     # in decide(): the full window's try comes after the fitted one's, and only with it on
     hearing.asked.clear()

@@ -13,8 +13,9 @@ import pytest
 from agent.asr.base import Hint
 from agent.asr.whisper import WhisperRecogniser
 from agent.audio.file_source import read_audio
-from agent.config import CommandsConfig, Config
+from agent.config import Config
 from agent.decide import Decider, Heard
+from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import CommandLibrary
 from agent.messages import Mode, TypeAction, Utterance

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.audio.config import VadConfig
 from agent.audio.vad import Peek, Segmenter
-from agent.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 from agent.turn import Verdict
 from tests.integration.fixture_modules import load_fixture

@@ -1,7 +1,7 @@
 """The user's [words] bias recognition of free text: through the real pipeline (file
 source, segmenter, the embedded Whisper model, the decide stage), dictation's free-text
 decode and the scoring of its readings are prompted with the words' written and spoken
-forms, and without words nothing changes (agent/decide.py, agent/dispatch/words.py).
+forms, and without words nothing changes (agent/decide/, agent/dispatch/words.py).
 What the model then writes is not pinned here: the hints it was given are."""
 
 from __future__ import annotations

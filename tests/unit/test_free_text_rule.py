@@ -1,5 +1,5 @@
 """Which reading of dictated free text is typed (`commands.free_text = "best"`,
-agent/decide.py): decoder output the test gives (a Hearing whose readings and scores are
+agent/decide/decider.py): decoder output the test gives (a Hearing whose readings and scores are
 set here), so the rule is tested whatever words the model would hear on this CPU."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import pytest
 
 from agent.actions.dryrun import DryRunExecutor
 from agent.asr.base import Capabilities, Hint
-from agent.config import CommandsConfig
-from agent.decide import Decider, Heard, surface_form
+from agent.decide import Decider, Heard
+from agent.decide.decider import surface_form
+from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Hypothesis, Mode, Transcript, TypeAction, Utterance
 from agent.worker import Worker

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from agent.asr.base import Capabilities, Hint, RecognitionError, ToolCall, Unsupported
-from agent.config import CommandsConfig
-from agent.decide import KEY_MARGIN, Decider, Heard, in_doubt
+from agent.decide import Decider, Heard
+from agent.decide.keys import KEY_MARGIN, in_doubt
+from agent.dispatch.config import CommandsConfig
 from agent.dispatch.dispatcher import Dispatcher
 from agent.dispatch.loader import Command
 from agent.dispatch.vocabulary import KEY_NAMES, confusable_keys

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from agent.actions.base import ActionError
+from agent.actions.config import KeyboardConfig
 from agent.actions.keyboard import open_route
 from agent.actions.route import ROUTES, choose_route
 from agent.asr.base import BACKENDS
 from agent.asr.config import RecognitionConfig
 from agent.cli import build_parser
-from agent.config import KeyboardConfig
 from agent.desktop.config import DesktopConfig
 from agent.desktop.hotkey import make_hotkey
 from agent.desktop.hotkey_base import HOTKEY_BACKENDS, HotkeyError

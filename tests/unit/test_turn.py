@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from agent.config import VadConfig
+from agent.audio.config import VadConfig
 from agent.messages import SAMPLE_RATE, AudioFrame
 from agent.turn import CONTINUE, End, EndNow, PeekNow, TurnPolicy, TurnState, Verdict
 from agent.turn import PEEK_MS as PEEK

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.audio.config import VadConfig
 from agent.audio.dc import DcBlocker
 from agent.audio.endpoint import CHUNK, ModelOpinion, silero_opinion
 from agent.audio.vad import (
@@ -19,7 +20,7 @@ from agent.audio.vad import (
     level_db,
     webrtc_classifier,
 )
-from agent.config import ConfigError, VadConfig, load_config
+from agent.config import ConfigError, load_config
 from agent.messages import SAMPLE_RATE, AudioFrame, Utterance
 from agent.turn import TAIL_MS, Verdict
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.audio.variants import VARIANTS, time_scaled, variant
-from agent.config import REHEAR_VARIANTS
+from agent.dispatch.config import REHEAR_VARIANTS
 from agent.messages import SAMPLE_RATE
 
 

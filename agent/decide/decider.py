@@ -27,6 +27,10 @@ A key command matched by its words (as heard or by steps 2-5) whose key others s
 acts only when one clearly wins; else nothing is pressed and the decision asks
 (key_checked, capability `score`).
 
+This module makes the one pass (decide, and settled and prepare at a pause) and the
+free-text decode; steps 2-5 are agent/decide/second.py, step 6 agent/decide/intent.py,
+the key check agent/decide/keys.py.
+
 Each try is taken only if it makes a command match, so speech that is not a command
 still does nothing, and a transcript the recogniser doubts (agent/asr/guard.py) never
 acts (in dictation, a doubted first decode is judged again as decoded without the
@@ -51,42 +55,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from agent.asr import guard
-from agent.asr.base import Capabilities, Hearing, Hint, Recogniser, RecognitionError
+from agent.asr.base import Capabilities, Hint, Recogniser, RecognitionError
+from agent.decide.heard import Heard
+from agent.decide.intent import by_intent
+from agent.decide.keys import key_checked
+from agent.decide.second import SecondTries, second_tries
 from agent.dispatch.answer import Answer
 from agent.dispatch.dispatcher import Dispatcher
-from agent.dispatch.normalize import normalize
-from agent.messages import Decision, Hypothesis, Mode, Transcript, Utterance
+from agent.messages import Decision, Mode, Transcript
 
 if TYPE_CHECKING:
-    from agent.config import CommandsConfig
+    from agent.dispatch.config import CommandsConfig
 
 log = logging.getLogger(__name__)
-
-KEY_MARGIN = 2.0
-"""A key command whose key another sounds like acts only when the hearing explains one of
-them by this much more (log-probability, summed over the forms it is written in) than
-every other (Decider.key_checked, in_doubt)."""
-
-REHEAR_WORDS = 8
-"""Only what was heard as this many words or fewer is heard again: commands are short
-(a chain of three is six words), and a long sentence is not worth two more decodes."""
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """The decide stage's input: one utterance, its hearing and the first transcript."""
-
-    utterance: Utterance
-    hearing: Hearing
-    transcript: Transcript
-    hint: Hint
-    """The hint the first transcript was decoded with (the active vocabulary)."""
-    app: str = ""
-    """The focused window's class, for app-specific commands."""
 
 
 class Decider:
@@ -97,6 +82,8 @@ class Decider:
         self._recogniser = recogniser
         self.dispatcher = dispatcher
         self._cfg = cfg
+        self.tries = SecondTries(recogniser, dispatcher, cfg)
+        """The second tries (agent/decide/second.py), by name."""
         self._intent_confirm = intent_confirm
         """"always": every command picked by intent waits for a spoken yes."""
         self._memo: tuple[tuple[object, ...], dict[str, Transcript]] | None = None
@@ -130,7 +117,8 @@ class Decider:
                 transcript.text.strip(), question, start=utt.start), question=question)
         decision = self.dispatcher.apply(answer, start=utt.start, end=utt.end)
         if decision.command is None and not decision.actions and self._can.intent:
-            intended = self._intended(heard, transcript, decision.mode)
+            intended = by_intent(heard, transcript, decision.mode, self.dispatcher,
+                                 confirm_always=self._intent_confirm == "always")
             if intended is not None:  # it keeps what this utterance ended
                 decision = replace(intended, expired=decision.expired,
                                    cancelled=decision.cancelled)
@@ -238,19 +226,10 @@ class Decider:
             return self._free_text(heard, "", answer.mode)
         for name in second_tries(answer, self._cfg, self._can):
             again = self._once(heard, answer.mode, name,
-                               lambda h, name=name: self._attempt(h, name, answer))
+                               lambda h, name=name: self.tries.attempt(h, name, answer))
             if again is not first:
                 return again
         return first
-
-    def _attempt(self, heard: Heard, name: str, answer: Answer) -> Transcript:
-        """The second try `name` (as second_tries names it) on the first reading."""
-        wide = name.endswith(" wide")
-        if name.startswith("refocus"):
-            return self.refocused(heard, thorough=wide, answer=answer)
-        if name.startswith("verify"):
-            return self.verified(heard, thorough=wide, answer=answer)
-        return self.reheard(heard, name.removeprefix("rehear "))
 
     def _once(self, heard: Heard, mode: Mode, name: str,
               attempt: Callable[[Heard], Transcript]) -> Transcript:
@@ -265,71 +244,6 @@ class Decider:
             done[name] = attempt(heard)
         return done[name]
 
-    def _taken(self, heard: Heard, again: Transcript, how: str) -> Transcript:
-        """`again` (its time added) if it matches a command, else the first transcript."""
-        first = heard.transcript
-        taken = not again.doubt and self._ask(heard, again).matched
-        log.info("heard %r; %s: %r (%s)", first.text, how, again.text,
-                 "taken" if taken else "no command either")
-        if not taken:
-            return first
-        return replace(again, seconds=first.seconds + again.seconds)
-
-    def refocused(self, heard: Heard, thorough: bool = False,
-                  answer: Answer | None = None) -> Transcript:
-        """A key command begun but not understood ("press time"), decoded again from the
-        command's words on the same hearing (`thorough`: on the full window); taken only
-        if it matches ("Press tab.").  `answer`: the grammar's for the first reading."""
-        focus = (answer or self._ask(heard, heard.transcript)).focus
-        if focus is None:
-            return heard.transcript
-        hint = Hint(focus.phrases, heard.hint.alternatives, prefix=focus.prefix,
-                    thorough=thorough)
-        try:
-            again = heard.hearing.decode(hint)
-        except RecognitionError as exc:
-            log.warning("could not decode %r again: %s", heard.transcript.text, exc)
-            return heard.transcript
-        wide = ", with more context" if thorough else ""
-        return self._taken(heard, again, f"again, from {focus.prefix!r}{wide}")
-
-    def reheard(self, heard: Heard, name: str) -> Transcript:
-        """The utterance heard anew as the audio variant `name` ("lower", "slower")."""
-        from agent.audio.variants import variant  # numpy, only when needed
-
-        try:
-            again = self._recogniser.hear(variant(name, heard.utterance.pcm)).decode(heard.hint)
-        except RecognitionError as exc:
-            log.warning("could not hear %r again %s: %s", heard.transcript.text, name, exc)
-            return heard.transcript
-        return self._taken(heard, again, f"heard {name}")
-
-    def verified(self, heard: Heard, thorough: bool = False,
-                 answer: Answer | None = None) -> Transcript:
-        """Near-miss commands scored against the hearing (`thorough`: on the full window);
-        one that explains it almost as well as what was heard takes its place.  `answer`:
-        the grammar's for the first reading."""
-        transcript = heard.transcript
-        candidates = list((answer or self._ask(heard, transcript)).near)
-        if not candidates:
-            return transcript
-        hint = replace(heard.hint, thorough=thorough)
-        try:
-            scores = heard.hearing.score([normalize(transcript.text), *candidates], hint)
-        except RecognitionError as exc:
-            log.warning("could not verify candidates: %s", exc)
-            return transcript
-        best = pick_candidate(candidates, scores[1:], scores[0], self._cfg.verify_margin)
-        log.info("heard %r; candidates%s %s; picked %r", transcript.text,
-                 " on the full window" if thorough else "",
-                 dict(zip(candidates, (round(s - scores[0], 2) for s in scores[1:]),
-                          strict=True)), best)
-        if best is None:
-            return transcript
-        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
-        return replace(transcript, text=best,
-                       alternatives=(Hypothesis(best, top), *transcript.alternatives))
-
     def key_checked(self, heard: Heard, transcript: Transcript) -> tuple[Transcript, str]:
         """A key command whose key others sound like ("press control shift d"): each of
         those keys, written in place of the one heard, scored against the hearing
@@ -341,35 +255,12 @@ class Decider:
 
     def _key_checked(self, heard: Heard, transcript: Transcript,
                      answer: Answer) -> tuple[Transcript, Answer, str]:
-        """key_checked on a reading whose answer is known: the reading taken, its answer,
-        and the question ("" when none)."""
-        choices = answer.keys
-        if choices is None or not self._can.score:
+        """key_checked on a reading whose answer is known (agent/decide/keys.py), when the
+        recogniser can score: the reading taken, its answer, and the question ("" when
+        none)."""
+        if not self._can.score:
             return transcript, answer, ""
-        texts = [t for forms in choices.texts for t in forms]
-        try:
-            flat = heard.hearing.score(texts, heard.hint)
-        except RecognitionError as exc:
-            log.warning("could not check the key of %r: %s", transcript.text, exc)
-            return transcript, answer, ""
-        per = len(choices.texts[0])
-        table = [flat[i:i + per] for i in range(0, len(flat), per)]
-        scores = [sum(row) for row in table]
-        close = in_doubt(table, KEY_MARGIN)
-        log.info("heard %r; keys %s: %s", transcript.text,
-                 dict(zip(choices.chords, (round(s - scores[0], 2) for s in scores),
-                          strict=True)),
-                 "in doubt" if len(close) > 1 else f"{choices.chords[close[0]]} taken")
-        if len(close) > 1:
-            return transcript, answer, "did you mean " + " or ".join(
-                choices.chords[i] for i in close[:3]) + "?"
-        if close[0] == 0:
-            return transcript, answer, ""
-        text = choices.texts[close[0]][0]
-        top = transcript.alternatives[0].score if transcript.alternatives else 0.0
-        taken = replace(transcript, text=text,
-                        alternatives=(Hypothesis(text, top), *transcript.alternatives))
-        return taken, self._ask(heard, taken), ""
+        return key_checked(heard, transcript, answer, self.dispatcher)
 
     def _plain(self, heard: Heard, transcript: Transcript, lead: str) -> Transcript:
         """Free text decoded again after the command's words as heard (`lead`: "Type";
@@ -429,25 +320,6 @@ class Decider:
                  taken.text)
         return replace(taken, seconds=first.seconds + plain.seconds)
 
-    def _intended(self, heard: Heard, transcript: Transcript, mode: Mode) -> Decision | None:
-        """No command matched: the recogniser (Voxtral with command_intent on) may pick
-        some as tool calls, which the dispatcher checks and performs."""
-        text = transcript.text.strip()
-        tools = self.dispatcher.tools(heard.app)
-        if mode is not Mode.COMMAND or not text or not tools:
-            return None
-        try:
-            calls = heard.hearing.intent(text, tools)
-        except RecognitionError as exc:
-            log.warning("command intent: %s", exc)
-            return None
-        if not calls:
-            return None
-        return self.dispatcher.intended(text, calls, heard.app,
-                                        confirm_always=self._intent_confirm == "always",
-                                        end=heard.utterance.end)
-
-
 def weighed_scores(heard: Heard, forms: list[str], weighed: list[int],
                    hint: Hint) -> list[float]:
     """Each reading's score against the hearing prompted with `hint`, for those `weighed` and
@@ -459,21 +331,6 @@ def weighed_scores(heard: Heard, forms: list[str], weighed: list[int],
         for i, score in zip(weighed, got, strict=True):
             scores[i] = score
     return scores
-
-
-def second_tries(answer: Answer, cfg: CommandsConfig, can: Capabilities) -> tuple[str, ...]:
-    """Which second tries a first reading that matched nothing (`answer`) gets, in order,
-    by name (pure): refocus (a key command begun), rehear per variant (in
-    command mode, when short), verify (near misses to score), then refocus and verify on
-    the full window (retry_wide).  Each is taken only if it makes a command match."""
-    refocus = cfg.refocus and can.prefix and answer.focus is not None
-    verify = cfg.verify_margin > 0 and can.score and bool(answer.near)
-    rehear = answer.mode is Mode.COMMAND and len(normalize(answer.text).split()) <= REHEAR_WORDS
-    return (*(["refocus"] if refocus else []),
-            *([f"rehear {name}" for name in cfg.rehear] if rehear else []),
-            *(["verify"] if verify else []),
-            *(["refocus wide"] if refocus and cfg.retry_wide else []),
-            *(["verify wide"] if verify and cfg.retry_wide else []))
 
 
 def surface_form(text: str) -> str:
@@ -508,24 +365,3 @@ def left_out_readings(forms: list[str], plain: str, seconds: float) -> dict[int,
             left_out[i] = why
     return left_out
 
-
-def pick_candidate(candidates: list[str], scores: list[float], heard: float,
-                   margin: float) -> str | None:
-    """The best-scoring candidate, if it is at most `margin` below what was heard."""
-    if not candidates:
-        return None
-    best = max(range(len(candidates)), key=lambda i: scores[i])
-    return candidates[best] if scores[best] >= heard - margin else None
-
-
-def in_doubt(table: list[list[float]], margin: float) -> list[int]:
-    """The choices in doubt, given each one's scores in each form it is written in (one
-    row a choice): those whose summed score is at most `margin` below the best, and any
-    that scores best in one form, best first.  One choice when it clearly wins: by the
-    margin in sum, and in every form (espeak's "tee" is written "D" more readily than
-    "T", while "tee" beats "dee": the forms disagree, and nothing is pressed)."""
-    sums = [sum(row) for row in table]
-    order = sorted(range(len(sums)), key=lambda i: sums[i], reverse=True)
-    close = {i for i in order if sums[i] >= sums[order[0]] - margin}
-    close |= {max(range(len(table)), key=lambda i: table[i][f]) for f in range(len(table[0]))}
-    return [i for i in order if i in close]
