@@ -60,7 +60,7 @@ def fake_model(folder: Path) -> Path:
 def config(port: int, tmp: Path, **changes: Any) -> VoxtralConfig:
     """[voxtral] pointing at a double on `port`, started through the manager's own path."""
     base = VoxtralConfig(model=MODEL, port=port, server_command=double_command(),
-                         startup_timeout_s=60.0, request_timeout_s=3.0)
+                         startup_timeout_s=60.0, request_timeout_s=10.0)
     return replace(base, **changes)
 
 
