@@ -33,17 +33,30 @@ def _run(args: list[str], tmp: Path, env: dict[str, str],
 
 
 def _speak(phrases: list[str], folder: Path) -> Path:
-    """A 16 kHz WAV of the phrases, each after a second of silence (one utterance each)."""
+    """A 16 kHz WAV of the phrases, each after a second of silence (one utterance each),
+    the same file on every run: sox's -D, as sox otherwise dithers 16-bit output with
+    fresh random noise, and the model's n-best scores move with each draw (a "scratch
+    that" whose n-best "scratch that" fell past the dispatcher's ALT_MARGIN in some
+    draws was typed as "Scratch mark.", whether the keys went out or not)."""
     parts = [folder / "silence.wav"]
-    subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(parts[0]),
+    subprocess.run(["sox", "-D", "-n", "-r", "22050", "-c", "1", "-b", "16", str(parts[0]),
                     "trim", "0", "1.0"], check=True)
     for i, phrase in enumerate(phrases):
         spoken = folder / f"phrase{i}.wav"
         subprocess.run(["espeak-ng", "-w", str(spoken), phrase], check=True)
         parts += [spoken, parts[0]]
     out = folder / "speech.wav"
-    subprocess.run(["sox", *map(str, parts), "-r", "16000", str(out)], check=True)
+    subprocess.run(["sox", "-D", *map(str, parts), "-r", "16000", str(out)], check=True)
     return out
+
+
+def test_spoken_audio_is_the_same_file_on_every_run(tmp_path: Path) -> None:
+    """What the tests hear is fixed: with sox's default dither, each file differed."""
+    made = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        made.append(_speak(["scratch that"], tmp_path / name).read_bytes())
+    assert made[0] == made[1]
 
 
 @pytest.fixture(scope="module")
