@@ -112,7 +112,7 @@ def speak(folder: Path, name: str, words: str, *sox_out: str) -> Path:
     raw = folder / f"{name}-espeak.wav"
     subprocess.run(["espeak-ng", "-w", str(raw), words], check=True, timeout=60)
     out = folder / name
-    subprocess.run(["sox", str(raw), *sox_out, str(out), "pad", "0.3", "0.5"], check=True,
+    subprocess.run(["sox", "-D", str(raw), *sox_out, str(out), "pad", "0.3", "0.5"], check=True,
                    timeout=60)
     return out
 
@@ -124,11 +124,11 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> Audio:
     d = tmp_path_factory.mktemp("speech")
     mono16 = ("-r", "16000", "-c", "1", "-b", "16")
     silence = d / "silence.wav"
-    subprocess.run(["sox", "-n", *mono16, str(silence), "trim", "0", "1.5"], check=True)
+    subprocess.run(["sox", "-D", "-n", *mono16, str(silence), "trim", "0", "1.5"], check=True)
     new_tab = speak(d, "new-tab.wav", "new tab", *mono16)
     rocket = speak(d, "launch-rocket.wav", "launch rocket", *mono16)
     both = d / "rocket-then-new-tab.wav"
-    subprocess.run(["sox", str(rocket), str(silence), str(new_tab), str(both)], check=True)
+    subprocess.run(["sox", "-D", str(rocket), str(silence), str(new_tab), str(both)], check=True)
     return Audio(
         new_tab=new_tab,
         new_tab_flac=speak(d, "new-tab.flac", "new tab", *mono16),
@@ -187,7 +187,7 @@ def test_the_model_is_named_as_configured_and_the_warm_up_is_not_judged(
 
 def test_transcribe_prints_the_words(home: Home, audio: Audio) -> None:
     """Free speech too is heard as `run` hears it: with the command vocabulary as a hint,
-    tiny.en may write "round" for "brown" (sox's dither decides), in both."""
+    tiny.en may write "round" for "brown", in both."""
     result = voxagent(home, "transcribe", audio.sentence)
     assert result.returncode == 0, result.stderr
     words = result.stdout.lower()
@@ -501,7 +501,7 @@ def test_a_words_replacement_lands_in_dictated_text(home: Home, audio: Audio,
     home.command_file("words.toml", '[words]\n"lazy dog" = "LazyDog"\n')
     start = speak(tmp_path, "start.wav", "start dictation", "-r", "16000", "-c", "1", "-b", "16")
     both = tmp_path / "dictate.wav"
-    subprocess.run(["sox", str(start), str(audio.silence), str(audio.sentence), str(both)],
+    subprocess.run(["sox", "-D", str(start), str(audio.silence), str(audio.sentence), str(both)],
                    check=True, timeout=60)
     started, dictated = json_lines(dry_run(home, both))
     assert started["mode"] == "dictation", started

@@ -107,7 +107,7 @@ def test_nan_and_inf_samples_are_cleaned_with_one_warning(
 def test_truncated_wav_keeps_what_is_there_and_warns_once(
         home: Home, audio: Audio, tmp_path: Path) -> None:
     whole = tmp_path / "whole.wav"
-    subprocess.run(["sox", str(audio.new_tab), *MONO16, str(whole), "pad", "0", "4"],
+    subprocess.run(["sox", "-D", str(audio.new_tab), *MONO16, str(whole), "pad", "0", "4"],
                    check=True)
     cut = tmp_path / "cut.wav"
     cut.write_bytes(whole.read_bytes()[:-2 * 16000 * 3])  # the last 3 s of silence gone
@@ -119,7 +119,7 @@ def test_truncated_wav_keeps_what_is_there_and_warns_once(
 def test_truncated_flac_keeps_what_decodes_and_warns_once(
         home: Home, audio: Audio, tmp_path: Path) -> None:
     whole = tmp_path / "whole.flac"
-    subprocess.run(["sox", str(audio.new_tab), *MONO16, str(whole), "pad", "0", "4"],
+    subprocess.run(["sox", "-D", str(audio.new_tab), *MONO16, str(whole), "pad", "0", "4"],
                    check=True)
     cut = tmp_path / "cut.flac"
     cut.write_bytes(whole.read_bytes()[:-40])  # into the last frame (of silence)
@@ -162,7 +162,7 @@ def test_unreadable_config_is_one_line_naming_it(home: Home, locked: str) -> Non
 def test_run_stopped_by_a_signal_exits_128_plus_its_number(
         home: Home, audio: Audio, tmp_path: Path, sig: signal.Signals, status: int) -> None:
     long = tmp_path / "long.wav"  # "new tab", then 10 minutes of silence, in real time
-    subprocess.run(["sox", str(audio.new_tab), str(long), "pad", "0", "600"], check=True)
+    subprocess.run(["sox", "-D", str(audio.new_tab), str(long), "pad", "0", "600"], check=True)
     proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "--input", str(long),
                              "--dry-run", "--json"], env=home.env(), cwd=home.root / "cwd",
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -30,14 +30,14 @@ ALT_F4 = [{"action": "key", "keys": "alt+f4", "count": 1}]
 def silence(folder: Path, seconds: float) -> Path:
     """Silence at espeak-ng's rate (22.05 kHz mono), to join with its speech."""
     out = folder / f"silence-{seconds:g}.wav"
-    subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(out), "trim", "0",
+    subprocess.run(["sox", "-D", "-n", "-r", "22050", "-c", "1", "-b", "16", str(out), "trim", "0",
                     str(seconds)], check=True, timeout=60)
     return out
 
 
 def joined(folder: Path, name: str, *parts: Path) -> Path:
     out = folder / f"{name}.wav"
-    subprocess.run(["sox", *map(str, parts), str(out)], check=True, timeout=60)
+    subprocess.run(["sox", "-D", *map(str, parts), str(out)], check=True, timeout=60)
     return out
 
 

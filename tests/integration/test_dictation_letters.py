@@ -36,7 +36,7 @@ def letter(name: str, voice: str, folder: Path) -> bytes:
     """espeak-ng saying one letter slowly, with 0.3 s of silence either side."""
     said, padded = folder / f"{name}{voice}.wav", folder / f"{name}{voice}-padded.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", "120", "-w", str(said), name], check=True)
-    subprocess.run(["sox", str(said), "-r", "16000", "-c", "1", str(padded), "pad", "0.3",
+    subprocess.run(["sox", "-D", str(said), "-r", "16000", "-c", "1", str(padded), "pad", "0.3",
                     "0.3"], check=True)
     return read_audio(padded).tobytes()
 

@@ -100,7 +100,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
     def speak(name: str, words: str) -> Path:
         raw, wav = d / f"{name}-espeak.wav", d / f"{name}.wav"
         subprocess.run(["espeak-ng", "-w", str(raw), words], check=True, timeout=60)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav),
+        subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav),
                         "pad", "0.3", "0.5"], check=True, timeout=60)
         return wav
 

@@ -115,7 +115,7 @@ def test_installed_wheel_runs_the_pipeline(installed: Installed) -> None:
     espeak = installed.outside / "espeak.wav"
     speech = installed.outside / "new-tab.wav"
     _check(["espeak-ng", "-w", str(espeak), "new tab"])
-    _check(["sox", str(espeak), "-r", "16000", "-c", "1", str(speech), "pad", "0.3", "0.5"])
+    _check(["sox", "-D", str(espeak), "-r", "16000", "-c", "1", str(speech), "pad", "0.3", "0.5"])
     result = installed.run(str(installed.venv / "bin" / "voxagent"), "run", "--input",
                            str(speech), "--dry-run", "--json", "--fast")
     assert result.returncode == 0, result.stderr

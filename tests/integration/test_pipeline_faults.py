@@ -42,7 +42,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The phrases, each after a second of silence: one utterance each."""
     folder = tmp_path_factory.mktemp("faults")
     silence = folder / "silence.wav"
-    subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(silence),
+    subprocess.run(["sox", "-D", "-n", "-r", "22050", "-c", "1", "-b", "16", str(silence),
                     "trim", "0", "1.0"], check=True)
     parts = [silence]
     for i, phrase in enumerate(PHRASES):
@@ -50,7 +50,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subprocess.run(["espeak-ng", "-w", str(said), phrase], check=True)
         parts += [said, silence]
     out = folder / "speech.wav"
-    subprocess.run(["sox", *map(str, parts), "-r", "16000", str(out)], check=True)
+    subprocess.run(["sox", "-D", *map(str, parts), "-r", "16000", str(out)], check=True)
     return out
 
 
@@ -143,7 +143,7 @@ def test_failures_in_a_row_stop_the_pipeline_with_one_line(whisper, speech,
                                                            tmp_path) -> None:
     # enough utterances that MAX_FAILURES in a row can happen
     long = tmp_path / "long.wav"
-    subprocess.run(["sox", *[str(speech)] * 3, str(long)], check=True)
+    subprocess.run(["sox", "-D", *[str(speech)] * 3, str(long)], check=True)
     outcomes: list[Outcome] = []
     recogniser = Breaking(whisper, set(range(100)), KeyError("vocabulary"))
     pipeline = _pipeline(long, recogniser, DryRunExecutor(), outcomes.append)

@@ -43,12 +43,12 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second of silence, a long command, a second of silence."""
     folder = tmp_path_factory.mktemp("processing")
     silence, said = folder / "silence.wav", folder / "said.wav"
-    subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(silence),
+    subprocess.run(["sox", "-D", "-n", "-r", "22050", "-c", "1", "-b", "16", str(silence),
                     "trim", "0", "1.0"], check=True)
     subprocess.run(["espeak-ng", "-w", str(said), "scroll down five times"],
                    check=True)
     out = folder / "speech.wav"
-    subprocess.run(["sox", str(silence), str(said), str(silence), "-r", "16000", str(out)],
+    subprocess.run(["sox", "-D", str(silence), str(said), str(silence), "-r", "16000", str(out)],
                    check=True)
     return out
 

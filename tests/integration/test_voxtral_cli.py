@@ -35,7 +35,7 @@ def said(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     close = speak(folder, "close", "get rid of this window")
     yes = speak(folder, "yes", "yes")
     session = folder / "session.wav"
-    subprocess.run(["sox", str(scroll), str(lower), str(close), str(yes), str(session)],
+    subprocess.run(["sox", "-D", str(scroll), str(lower), str(close), str(yes), str(session)],
                    check=True, timeout=60)
     return {"scroll": scroll, "session": session}
 
@@ -125,7 +125,7 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Path:
     parts = [speak(folder, "shell", "put my shell command in"), speak(folder, "yes", "yes"),
              speak(folder, "scroll", "scroll down")]
     session = folder / "session.wav"
-    subprocess.run(["sox", *map(str, parts), str(session)], check=True, timeout=60)
+    subprocess.run(["sox", "-D", *map(str, parts), str(session)], check=True, timeout=60)
     return session
 
 
@@ -156,7 +156,7 @@ def test_a_failed_utterance_and_a_failed_launch_show_an_error(
     control.fail("/v1/audio/transcriptions", "500")
     terminal = speak(tmp_path, "terminal", "open terminal")
     session = tmp_path / "session.wav"
-    subprocess.run(["sox", str(said["scroll"]), str(terminal), str(session)], check=True,
+    subprocess.run(["sox", "-D", str(said["scroll"]), str(terminal), str(session)], check=True,
                    timeout=60)
     home = Home(tmp_path, double.port, '[apps]\nterminal = ["/nonexistent/terminal"]\n')
     env = x_server.env(VOXAGENT_CONFIG_DIR=str(tmp_path / "config"),

@@ -50,7 +50,7 @@ def session_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three commands, one after another."""
     folder = tmp_path_factory.mktemp("said")
     out = folder / "session.wav"
-    subprocess.run(["sox", *(str(speak(folder, name, words)) for name, words in SAID),
+    subprocess.run(["sox", "-D", *(str(speak(folder, name, words)) for name, words in SAID),
                     str(out)], check=True, timeout=60)
     return out
 

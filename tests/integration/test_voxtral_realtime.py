@@ -50,7 +50,7 @@ def said(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     scroll = speak(folder, "scroll", "scroll down")
     sleep = speak(folder, "sleep", "go to sleep")
     session = folder / "session.wav"
-    subprocess.run(["sox", str(scroll), str(sleep), str(session)], check=True, timeout=60)
+    subprocess.run(["sox", "-D", str(scroll), str(sleep), str(session)], check=True, timeout=60)
     return {"scroll": scroll, "sleep": sleep, "session": session,
             "fox": speak(folder, "fox", "the quick brown fox jumps over the lazy dog")}
 

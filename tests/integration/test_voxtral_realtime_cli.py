@@ -38,7 +38,7 @@ TIMEOUT = 180
 def said(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("said")
     session = folder / "session.wav"
-    subprocess.run(["sox", str(speak(folder, "scroll", "scroll down")),
+    subprocess.run(["sox", "-D", str(speak(folder, "scroll", "scroll down")),
                     str(speak(folder, "sleep", "go to sleep")), str(session)],
                    check=True, timeout=60)
     return {"session": session}

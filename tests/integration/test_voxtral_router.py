@@ -157,8 +157,8 @@ def test_run_reports_which_backend_heard_each_utterance(tmp_path: Path,
     (tmp_path / "config" / "config.toml").write_text(  # no timeout while the double hears
         toml_config(port, tmp_path, request_timeout_s=120.0))
     recording = tmp_path / "session.wav"
-    subprocess.run(["sox", str(said["scroll"]), str(said["sleep"]), str(recording)], check=True,
-                   timeout=60)
+    subprocess.run(["sox", "-D", str(said["scroll"]), str(said["sleep"]), str(recording)],
+                   check=True, timeout=60)
     env = {**os.environ, "VOXAGENT_CONFIG_DIR": str(tmp_path / "config"),
            "VOXAGENT_STATE_DIR": str(tmp_path / "state")}
 

@@ -182,7 +182,7 @@ def speak(folder: Path, name: str, words: str, pause_s: float = 0.4) -> Path:
     raw = folder / f"{name}-raw.wav"
     subprocess.run(["espeak-ng", "-w", str(raw), words], check=True, timeout=60)
     out = folder / f"{name}.wav"
-    subprocess.run(["sox", str(raw), str(out), "pad", str(pause_s), str(pause_s)], check=True,
+    subprocess.run(["sox", "-D", str(raw), str(out), "pad", str(pause_s), str(pause_s)], check=True,
                    timeout=60)
     return out
 
