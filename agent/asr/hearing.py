@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -178,14 +178,16 @@ class WhisperHearing:
 
     def _generate(self, window: int, hint: Hint) -> Decoded:
         """The decode of `hint` on `window`, made once per hearing (a second try may ask
-        for one made already, e.g. on the full window when that is the fitted one)."""
-        if (window, hint) not in self._decodes:
+        for one made already, e.g. on the full window when that is the fitted one, or
+        when the first decode fell back to it: `window` says all Hint.thorough does)."""
+        key = window, replace(hint, thorough=False)
+        if key not in self._decodes:
             started = time.monotonic()
-            self._decodes[window, hint] = self._generated(window, hint)
+            self._decodes[key] = self._generated(window, hint)
             log.debug("decoded on a %d s window (%s) in %.0f ms", window,
                       "prompted" if hint.phrases else "no prompt",
                       1000 * (time.monotonic() - started))
-        return self._decodes[window, hint]
+        return self._decodes[key]
 
     def _generated(self, window: int, hint: Hint) -> Decoded:
         eng = self._engine
