@@ -21,8 +21,12 @@ from agent.asr.base import Hearing, Hint, RecognitionError, Stream, ToolCall
 from agent.dispatch.dictating import typed_by
 from agent.dispatch.joining import joined
 from agent.messages import Action, KeyAction, Outcome, Transcript, TypeAction
+from tests.integration import x11
 from tests.integration.test_early_end import run, said, whisper  # noqa: F401 - fixture
+from tests.integration.x11 import KeylogWindow
 from tests.unit.test_dictating import field_text
+
+x_server, keylog_window, keylog = x11.x_server, x11.keylog_window, x11.keylog  # fixtures
 
 SAID = "the weather is lovely today"
 SWAPPED = "zebra"
@@ -102,6 +106,22 @@ def test_what_the_full_window_hears_otherwise_is_corrected_in_its_tail(
     # the dispatcher knows what is there: scratch that deletes the final text, exactly
     assert scratch.decision.command == "scratch that"
     assert scratch.decision.actions == (KeyAction("backspace", len(final)),)
+
+
+def test_the_correction_reaches_a_real_text_widget(whisper, tmp_path,  # noqa: F811
+                                                  keylog: KeylogWindow) -> None:
+    from agent.actions.keyboard import DesktopExecutor
+
+    executor = DesktopExecutor({}, key_delay_ms=2, backend="x11")  # XTEST, on Xvfb
+    try:
+        (one,) = dictated(tmp_path, Recogniser(whisper, swapped), executor=executor)
+    finally:
+        executor.close()
+    got = keylog.sync()
+    assert got.text == joined(one.decision.text, "") and SWAPPED not in got.text
+    assert "BackSpace" in [k["keysym"] for k in got.keys]  # typed, then corrected
+    assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == \
+        "".join(a.text for a in one.decision.actions if isinstance(a, TypeAction))
 
 
 def test_the_same_reading_is_not_corrected(whisper, tmp_path) -> None:  # noqa: F811
