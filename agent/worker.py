@@ -153,24 +153,24 @@ class Worker:
         """The utterance heard once, with its first transcript (doubted when its words
         cannot account for the speech); raise RecognitionError.  Dictation, whose free
         text is decoded again on the full window (Hint.thorough), is heard there from the
-        first decode, or, where a peek is cheap (a local model, no stream), first on the
-        window fitted to it, to be typed early (_typed_early)."""
+        first decode, or, where a peek is cheap (a local model, no stream), first
+        quickly (Hint.quick) on the window fitted to it, to be typed early
+        (_typed_early)."""
         app = self.executor.active_app()
         wide = self.dispatcher.mode is Mode.DICTATION and self.decider.wide_free_text
         fast = wide and stream is None and self.recogniser.capabilities.peek
         hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives,
-                    thorough=wide and not fast)
+                    thorough=wide and not fast, quick=fast)
         hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 
     def _hears_fast(self, heard: Heard) -> bool:
         """Whether `heard` is dictation's fast hearing (hear()), its full one still to come."""
-        return self.dispatcher.mode is Mode.DICTATION and self.decider.wide_free_text \
-            and not heard.hint.thorough
+        return self.dispatcher.mode is Mode.DICTATION and heard.hint.quick
 
     def _thorough(self, fast: Heard) -> Heard:
         """Dictation heard fast, heard again as decide() hears it: on the full window."""
-        hint = replace(fast.hint, thorough=True)
+        hint = replace(fast.hint, thorough=True, quick=False)
         return replace(fast, hint=hint, transcript=self._checked(
             fast.utterance, fast.hearing.decode(hint)))
 

@@ -194,10 +194,11 @@ class WhisperHearing:
         tok = eng.tokenizer
         prompt = eng.prompt(hint.phrases, hint.prefix)
         cap = min(guard.token_cap(self.seconds), MAX_LENGTH - len(prompt))
-        n = max(1, min(hint.alternatives, eng.cfg.beam_size))
+        beam = 1 if hint.quick else eng.cfg.beam_size
+        n = max(1, min(hint.alternatives, beam))
         try:
             result = eng.model.model.generate(
-                self.encoded(window), [prompt], beam_size=eng.cfg.beam_size,
+                self.encoded(window), [prompt], beam_size=beam,
                 num_hypotheses=n, return_scores=True, return_no_speech_prob=True,
                 max_length=len(prompt) + cap, suppress_blank=True,
                 suppress_tokens=eng.suppressed)[0]

@@ -183,10 +183,11 @@ def test_dictated_text_is_typed_as_first_heard_then_heard_on_the_full_window(
     since = [(hint, at) for hint, at in listened.decodes if at > outcomes[0].performed_at]
     fitted = [at for hint, at in since if not hint.thorough]
     full = [at for hint, at in since if hint.thorough]
-    # heard on the window fitted to it at its whole peek, before the end, and typed as
-    # heard there at once; only then heard on the full window, as decide() hears
-    # dictation (the free-text decode without the prompt among those decodes)
+    # heard quickly on the window fitted to it at its whole peek, before the end, and
+    # typed as heard there at once; only then heard on the full window, as decide()
+    # hears dictation (the free-text decode without the prompt among those decodes)
     assert fitted and max(fitted) < dictated.utterance.closed_at
+    assert all(hint.quick != hint.thorough for hint, _ in since)
     assert full and dictated.recognised_at < min(full)
     assert any(hint.thorough and not hint.phrases for hint, _ in since)
 

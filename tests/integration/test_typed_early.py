@@ -47,7 +47,7 @@ class FastSays:
         got = self.inner.decode(hint)
         if hint.thorough or "dictation" in got.text.lower():
             return got
-        full = self.inner.decode(replace(hint, thorough=True))
+        full = self.inner.decode(replace(hint, thorough=True, quick=False))
         return replace(got, text=self.fast(full.text), alternatives=())
 
     def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
