@@ -3,6 +3,9 @@
 Data flows one way: the recogniser hears the audio once (agent/asr/base.py Hearing),
 the decide stage (agent/decide.py) finds candidates on that hearing and the dispatcher
 decides, then the executor acts.  No stage calls back into the one that called it.
+Dictation goes through twice where a peek is cheap: typed early on the hearing of the
+window fitted to it, then heard on the full window, decided as always, and its typed
+tail corrected (_typed_early).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from agent.asr.base import Hint, Recogniser, RecognitionError, Stream
 from agent.asr.guard import coverage_doubt
 from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
+from agent.dispatch.dictating import corrected, typed_by
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
 from agent.turn import Verdict
@@ -74,6 +78,8 @@ class Worker:
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
+        if self._hears_fast(heard):
+            return self._typed_early(heard)
         return self.conclude(heard)
 
     def _heard_at_peek(self, utt: Utterance) -> Heard | None:
@@ -107,7 +113,8 @@ class Worker:
         if self.on_partial is not None and not heard.transcript.doubt:
             self.on_partial(heard.transcript.text.strip())
         if mode is Mode.DICTATION:
-            self.decider.prepare(heard)
+            if not self._hears_fast(heard):  # else its full-window work waits for the end
+                self.decider.prepare(heard)
             return None
         early = None if heard.transcript.doubt else self._verdict(heard, peek)
         if early is not None:
@@ -144,14 +151,84 @@ class Worker:
 
     def hear(self, utt: Utterance, stream: Stream | None = None) -> Heard:
         """The utterance heard once, with its first transcript (doubted when its words
-        cannot account for the speech); raise RecognitionError.  Dictation is heard on
-        the full window (Hint.thorough) from the first decode when its free text is
-        decoded again there anyway: the window fitted to it would be one more encoding."""
+        cannot account for the speech); raise RecognitionError.  Dictation, whose free
+        text is decoded again on the full window (Hint.thorough), is heard there from the
+        first decode, or, where a peek is cheap (a local model, no stream), first
+        quickly (Hint.quick) on the window fitted to it, to be typed early
+        (_typed_early)."""
         app = self.executor.active_app()
         wide = self.dispatcher.mode is Mode.DICTATION and self.decider.wide_free_text
-        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives, thorough=wide)
+        fast = wide and stream is None and self.recogniser.capabilities.peek
+        hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives,
+                    thorough=wide and not fast, quick=fast)
         hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
+
+    def _hears_fast(self, heard: Heard) -> bool:
+        """Whether `heard` is dictation's fast hearing (hear()), its full one still to come."""
+        return self.dispatcher.mode is Mode.DICTATION and heard.hint.quick
+
+    def _thorough(self, fast: Heard) -> Heard:
+        """Dictation heard fast, heard again as decide() hears it: on the full window."""
+        hint = replace(fast.hint, thorough=True, quick=False)
+        return replace(fast, hint=hint, transcript=self._checked(
+            fast.utterance, fast.hearing.decode(hint)))
+
+    def _typed_early(self, fast: Heard) -> Outcome:
+        """Dictated text typed as first heard (the fitted window), at once; then heard
+        and decided as always (the full window, the free-text decode) and, when that
+        does otherwise, corrected: only the differing tail deleted and typed again
+        (agent/dispatch/dictating.py corrected), the dispatcher as if the first typing
+        had never been; a command is decided on the full hearing only.  Left as typed
+        when the focused window changed meanwhile, or the full hearing or the typing
+        failed."""
+        utt = fast.utterance
+        saved = self.dispatcher.saved()
+        early = self._typed_first(fast)
+        if early is None:
+            self.dispatcher.restore(saved)
+            try:
+                return self.conclude(self._thorough(fast))
+            except RecognitionError as exc:
+                log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
+                return self.failed(utt, str(exc))
+        decision, typed = early
+        typed_at = time.monotonic()
+        errors = self._act(decision)
+        try:
+            full = None if errors else self._thorough(fast)
+        except RecognitionError as exc:
+            log.warning("utterance %.2f-%.2f s: typed as first heard, not heard on the full "
+                        "window: %s", utt.start, utt.end, exc)
+            full = None
+        if full is None or self.executor.active_app() != fast.app:
+            if full is not None:
+                log.info("the focused window changed: %r left as first heard", typed)
+            return Outcome(utt, fast.transcript, decision, time.monotonic(), errors,
+                           recognised_at=typed_at)
+        self.dispatcher.restore(saved)
+        transcript, final = self.decider.decide(full)
+        fix = corrected(typed, final.actions)
+        if fix:
+            log.info("typed %r as first heard; corrected: %s", typed,
+                     [a.to_json() for a in fix])
+        errors = self._act(replace(final, actions=fix))
+        return Outcome(utt, transcript, replace(final, actions=decision.actions + fix),
+                       time.monotonic(), errors, recognised_at=typed_at)
+
+    def _typed_first(self, fast: Heard) -> tuple[Decision, str] | None:
+        """The decision on dictation's fast hearing, and what it types, when it only
+        types (not doubted, no command nor one it sounds like: "Scratch mark.", no edit,
+        no mode change); None otherwise (the dispatcher may have changed: the caller
+        restores it)."""
+        answer = self.dispatcher.answer(fast.transcript, fast.app)
+        if fast.transcript.doubt or answer.matched or answer.awaiting \
+                or self.dispatcher.candidates(fast.transcript, fast.app):
+            return None
+        decision = self.dispatcher.apply(answer, start=fast.utterance.start,
+                                         end=fast.utterance.end)
+        typed = typed_by(decision.actions)
+        return (decision, typed) if typed else None
 
     def failed(self, utt: Utterance, error: str) -> Outcome:
         """The outcome of an utterance that could not be heard or decided: nothing done

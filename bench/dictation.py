@@ -26,6 +26,8 @@ Figures per set:
              are written text, also clips whose widget text is the reference exactly
   lost       sentences of the reference of which fewer than half the words reach the
              widget (aligned); the target is 0
+  corrected  clips where the agent typed text early and then corrected its tail with
+             BackSpace (agent/worker.py _typed_early); the widget's final text counts
   latency    end of speech (the clip's last sample above 5% of its loudest 20 ms frame,
              as it was written to the microphone) -> the first character the widget
              reported after it; p50 and p95
@@ -272,6 +274,8 @@ def record(item: Item, text: str, keys: list[tuple[float, dict[str, Any]]], end:
         "utterances": len(lines), "heard": [ln.get("text") for ln in lines],
         "modes": [ln.get("mode") for ln in lines],
         "stages": [ln.get("latency") for ln in typing],
+        "corrected": any(a["action"] == "key" and a["keys"] == "backspace"
+                         for ln in typing for a in ln.get("actions", [])),
     }
 
 
@@ -304,6 +308,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "sentences": sum(r["sentences"] for r in rows),
         "no_char": sum(1 for r in rows if r["ref_words"] and r["latency"] is None),
         "split": sum(1 for r in rows if r["utterances"] > 1),
+        "corrected": sum(1 for r in rows if r.get("corrected")),
         "latency_p50": pct(lat, 50), "latency_p95": pct(lat, 95),
         "latency_mean": round(statistics.fmean(lat), 3) if lat else None,
         "stages_p50": stage,
@@ -316,14 +321,16 @@ def ms(v: float | None) -> str:
 
 def table(sets: dict[str, dict[str, Any]]) -> str:
     head = ("| set | clips | WER | exact words | exact text | lost sentences | no text "
-            "| end of speech -> first char p50 / p95 | closed / transcribed / performed p50 |")
-    out = [head, "|" + " --- |" * 9]
+            "| corrected | end of speech -> first char p50 / p95 "
+            "| closed / transcribed / performed p50 |")
+    out = [head, "|" + " --- |" * 10]
     for name, s in sets.items():
         st = s["stages_p50"]
         exact_text = f"{s['exact_text']}/{s['clips']}" if name == "synthetic" else "-"
         out.append(f"| {name} | {s['clips']} | {100 * s['wer']:.1f}% | {s['exact_words']}/"
                    f"{s['clips']} | {exact_text} | {s['lost_sentences']}/{s['sentences']} | "
-                   f"{s['no_char']} | {ms(s['latency_p50'])} / {ms(s['latency_p95'])} ms | "
+                   f"{s['no_char']} | {s['corrected']} | "
+                   f"{ms(s['latency_p50'])} / {ms(s['latency_p95'])} ms | "
                    f"{ms(st['closed'])} / {ms(st['transcribed'])} / {ms(st['performed'])} ms |")
     out += ["", "where the time goes (p50, ms from the end of speech; closed, transcribed "
             "and performed from the agent's own end of speech):",

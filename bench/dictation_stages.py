@@ -4,13 +4,15 @@
     git archive main | tar -x -C /tmp/old && \\
         .venv/bin/python bench/dictation_stages.py --agent-src /tmp/old    # main's agent
 
-The clips of bench/dictation.py (recorded people and synthetic voices) are each heard
-and decided as the pipeline does it in dictation mode (agent/worker.py's first decode
-with the vocabulary prompt, then agent/decide.py's free-text step), in this process,
-with the real model (embedded tiny.en).  Every
-encoding, decode and scoring pass is timed: process CPU time (all of CTranslate2's
+The clips of bench/dictation.py (recorded people and synthetic voices) are each heard,
+decided and acted on as the pipeline does it in dictation mode (agent/worker.py
+Worker.process: the first decode with the vocabulary prompt, agent/decide.py's
+free-text step; a dry run), in this process, with the real model (embedded tiny.en).
+Every encoding, decode and scoring pass is timed: process CPU time (all of CTranslate2's
 threads; what the work costs whatever else the machine runs) and wall time.  Printed:
-per stage, the clips that ran it and its p50 / mean per clip; the whole, p50 and p95.
+per stage, the clips that ran it and its p50 / mean per clip; the whole, p50 and p95;
+and "before typing": the stages' time until the first text was typed (dictation typed
+early, agent/worker.py _typed_early, types before its full-window work).
 Figures only; nothing is asserted.
 """
 
@@ -68,7 +70,8 @@ def instrument() -> None:
         lambda self, w: "" if w in self._encoded else f"encode {'30' if w >= 30 else 'fitted'} s",
         WhisperHearing.encoded)
     WhisperHearing._generated = timed(  # type: ignore[method-assign]
-        lambda self, w, h: "decode " + ("prompted" if h.phrases else "no prompt"),
+        lambda self, w, h: "decode " + ("prompted" if h.phrases else "no prompt")
+        + (" 30 s" if w >= 30 else " fitted"),
         WhisperHearing._generated)
     WhisperHearing.score = timed(lambda self, texts, h: "score",  # type: ignore[method-assign]
                                  WhisperHearing.score)
@@ -96,15 +99,27 @@ def main(argv: list[str] | None = None) -> int:
     dispatcher = new_dispatcher(cfg, command_library(cfg))
     dispatcher.set_mode(Mode.DICTATION)
     decider = Decider(recogniser, dispatcher, cfg.commands)
-    worker = Worker(recogniser, decider, DryRunExecutor(), cfg.whisper.alternatives)
+
+    class Typing(DryRunExecutor):
+        """Notes the stages' time so far when the first text is typed."""
+
+        def perform(self, action: Any) -> None:
+            if action.to_json()["action"] == "type" and "before typing" not in CURRENT:
+                CURRENT["before typing"] = [sum(sum(v) for k, v in CURRENT.items()
+                                                if not k.endswith(" wall"))]
+                CURRENT["before typing wall"] = [sum(sum(v) for k, v in CURRENT.items()
+                                                     if k.endswith(" wall"))]
+            super().perform(action)
+
+    worker = Worker(recogniser, decider, Typing(), cfg.whisper.alternatives)
     with tempfile.TemporaryDirectory() as tmp:
         items = [i for i in dt.human_items() + dt.synthetic_items(Path(tmp)) if i.said]
     per_clip: list[dict[str, float]] = []
     instrument()
     for item in items:
         CURRENT.clear()
-        decider.decide(worker.hear(Utterance(item.pcm, 0.0, len(item.pcm) / 32000)))
-        dispatcher.set_mode(Mode.DICTATION)
+        worker.process(Utterance(item.pcm, 0.0, len(item.pcm) / 32000))
+        dispatcher.set_mode(Mode.DICTATION)  # a fresh field: each clip starts anew
         per_clip.append({k: sum(v) for k, v in CURRENT.items()})
     report(per_clip, args.json)
     return 0
@@ -123,8 +138,10 @@ def report(per_clip: list[dict[str, float]], as_json: bool) -> None:
         print(f"| {s} | {len(cpu)}/{len(per_clip)} | {1000 * np.median(cpu):.0f} / "
               f"{1000 * np.mean(cpu):.0f} | {1000 * np.median(wall):.0f} / "
               f"{1000 * np.mean(wall):.0f} |")
-    total = [sum(v for k, v in c.items() if not k.endswith(" wall")) for c in per_clip]
-    wall = [sum(v for k, v in c.items() if k.endswith(" wall")) for c in per_clip]
+    total = [sum(v for k, v in c.items() if not k.endswith(" wall")
+                 and not k.startswith("before")) for c in per_clip]
+    wall = [sum(v for k, v in c.items() if k.endswith(" wall")
+                and not k.startswith("before")) for c in per_clip]
     print(f"| all | {len(total)} | {1000 * np.median(total):.0f} / p95 "
           f"{1000 * np.percentile(total, 95):.0f} | {1000 * np.median(wall):.0f} / p95 "
           f"{1000 * np.percentile(wall, 95):.0f} |")

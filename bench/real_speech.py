@@ -26,7 +26,8 @@ One session file is made: espeak-ng's "start dictation", then every clip with 2 
 silence after it; it goes through `voxagent run --input FILE --dry-run --json --fast`
 (the real segmenter, recogniser, decide stage and dispatcher; the default config, or
 --free-text to set commands.free_text).  What each clip typed
-is the text of the type actions of the lines whose speech overlaps it.  The plain
+is what the actions of the lines whose speech overlaps it leave (typed text, Return
+keys and BackSpace).  The plain
 decode is faster-whisper tiny.en on the clip alone: beam 5, no prompt.  Printed:
 word error rate of each against the transcripts (words only: case, punctuation and
 hyphens aside, numbers as words), clips exactly right, and the clips that lost a
@@ -207,9 +208,20 @@ def typed_per_clip(path: Path, spans: list[tuple[float, float]], log: Path | Non
         overlap = [min(e, line["end"]) - max(s, line["start"]) for s, e in spans]
         best = max(range(len(spans)), key=lambda i: overlap[i])
         if overlap[best] > 0:
-            typed[best] += "".join(a["text"] for a in line["actions"]
-                                   if a["action"] == "type")
+            typed[best] = performed(typed[best], line["actions"])
     return typed
+
+
+def performed(text: str, actions: list[dict[str, Any]]) -> str:
+    """`text` after the line's actions: typed text added, Return keys as newlines,
+    BackSpace deleting (dictation typed early, then corrected: agent/worker.py)."""
+    for a in actions:
+        if a["action"] == "type":
+            text += a["text"]
+        elif a["action"] == "key" and a["keys"] in ("enter", "backspace"):
+            count = int(a.get("count", 1))
+            text = text + "\n" * count if a["keys"] == "enter" else text[:max(0, len(text) - count)]
+    return text
 
 
 def main() -> None:

@@ -40,6 +40,10 @@ class Hint:
     """Decode (or score) with all the context the backend has (whisper: the full 30 s
     window, one more encoding), for second tries and free text, where a little time buys
     accuracy."""
+    quick: bool = False
+    """A first look that a thorough decode follows (dictation typed early, then
+    corrected: agent/worker.py): the backend may trade accuracy for time (whisper: one
+    beam, one hypothesis)."""
 
 
 class Unsupported(RecognitionError):

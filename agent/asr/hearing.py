@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -178,24 +178,27 @@ class WhisperHearing:
 
     def _generate(self, window: int, hint: Hint) -> Decoded:
         """The decode of `hint` on `window`, made once per hearing (a second try may ask
-        for one made already, e.g. on the full window when that is the fitted one)."""
-        if (window, hint) not in self._decodes:
+        for one made already, e.g. on the full window when that is the fitted one, or
+        when the first decode fell back to it: `window` says all Hint.thorough does)."""
+        key = window, replace(hint, thorough=False)
+        if key not in self._decodes:
             started = time.monotonic()
-            self._decodes[window, hint] = self._generated(window, hint)
+            self._decodes[key] = self._generated(window, hint)
             log.debug("decoded on a %d s window (%s) in %.0f ms", window,
                       "prompted" if hint.phrases else "no prompt",
                       1000 * (time.monotonic() - started))
-        return self._decodes[window, hint]
+        return self._decodes[key]
 
     def _generated(self, window: int, hint: Hint) -> Decoded:
         eng = self._engine
         tok = eng.tokenizer
         prompt = eng.prompt(hint.phrases, hint.prefix)
         cap = min(guard.token_cap(self.seconds), MAX_LENGTH - len(prompt))
-        n = max(1, min(hint.alternatives, eng.cfg.beam_size))
+        beam = 1 if hint.quick else eng.cfg.beam_size
+        n = max(1, min(hint.alternatives, beam))
         try:
             result = eng.model.model.generate(
-                self.encoded(window), [prompt], beam_size=eng.cfg.beam_size,
+                self.encoded(window), [prompt], beam_size=beam,
                 num_hypotheses=n, return_scores=True, return_no_speech_prob=True,
                 max_length=len(prompt) + cap, suppress_blank=True,
                 suppress_tokens=eng.suppressed)[0]

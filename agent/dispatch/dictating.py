@@ -69,6 +69,17 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Saved:
+    """What a Field knew at one moment (Field.saved)."""
+
+    before: str
+    stack: tuple[Entry, ...]
+    glue: bool
+    app: str | None
+    last: float
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """What one dictated utterance does."""
 
@@ -91,6 +102,16 @@ class Field:
         """Forget everything: the cursor may have moved."""
         self.before, self._glue = "", False
         self._stack.clear()
+
+    def saved(self) -> Saved:
+        """All it knows, to put back with restore() (typing withdrawn: agent/worker.py)."""
+        return Saved(self.before, tuple(self._stack), self._glue, self._app, self._last)
+
+    def restore(self, saved: Saved) -> None:
+        """Know again what saved() returned."""
+        self.before, self._glue, self._app, self._last = \
+            saved.before, saved.glue, saved.app, saved.last
+        self._stack = deque(saved.stack, maxlen=STACK)
 
     def observe(self, app: str, start: float, dictating: bool = True) -> None:
         """Before an utterance that starts at `start` in window class `app`: another window
@@ -207,6 +228,33 @@ def ending(text: str) -> tuple[str, str, bool]:
     if (tail or stop) and last and tail[:1] not in _MARKS.values() and body[-1:].isalnum():
         body += last
     return body, tail, stop
+
+
+def typed_by(actions: tuple[Action, ...]) -> str | None:
+    """What `actions` type (Return keys as newlines); None when they do anything else."""
+    out = []
+    for a in actions:
+        if isinstance(a, TypeAction):
+            out.append(a.text)
+        elif isinstance(a, KeyAction) and a.keys == "enter":
+            out.append("\n" * a.count)
+        else:
+            return None
+    return "".join(out)
+
+
+def corrected(typed: str, actions: tuple[Action, ...]) -> tuple[Action, ...]:
+    """Keys that turn `typed`, just typed at the cursor, into what `actions` do in its
+    place: when they only type, the differing tail deleted and typed again; else all of
+    `typed` deleted, then `actions`."""
+    new = typed_by(actions)
+    if new is None:
+        return ((KeyAction("backspace", len(typed)),) if typed else ()) + actions
+    same = next((i for i, (a, b) in enumerate(zip(typed, new, strict=False))
+                 if a != b),
+                min(len(typed), len(new)))
+    back = (KeyAction("backspace", len(typed) - same),) if len(typed) > same else ()
+    return back + rendered(new[same:])
 
 
 def rendered(typed: str) -> tuple[Action, ...]:

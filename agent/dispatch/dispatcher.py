@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from agent.dispatch.answer import Answer, Focus, free_lead
 from agent.dispatch.captures import LOOSE
 from agent.dispatch.complete import Completeness, completeness
-from agent.dispatch.dictating import Field
+from agent.dispatch.dictating import Field, Saved
 from agent.dispatch.grammar import ActionTemplate, Capture, Literal
 from agent.dispatch.held import Held, ended, is_yes
 from agent.dispatch.keydoubt import key_choices
@@ -105,6 +105,16 @@ class Dispatcher:
         self.mode = mode
         self._pending = None
         self._field.reset()
+
+    def saved(self) -> tuple[Mode, _Held | None, Saved]:
+        """The mode, the held command and what was typed, to put back with restore():
+        dictated text typed early, then withdrawn for its final reading (agent/worker.py)."""
+        return self.mode, self._pending, self._field.saved()
+
+    def restore(self, saved: tuple[Mode, _Held | None, Saved]) -> None:
+        """Be again as saved() found it."""
+        self.mode, self._pending, field = saved
+        self._field.restore(field)
 
     def forget_typed(self) -> None:
         """An action failed: what dictation believes it typed may be wrong, so "scratch

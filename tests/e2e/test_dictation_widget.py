@@ -80,7 +80,10 @@ def test_scratch_that_after_one_utterance(keylog: KeylogWindow, x_server: XServe
     assert scratch["actions"] == [{"action": "key", "keys": "backspace", "count": len(typed)}]
     got = keylog.sync()
     assert got.text == ""
-    assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == typed
+    # every character typed was this utterance's: as first heard, then any tail corrected
+    # (agent/worker.py _typed_early)
+    assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == \
+        "".join(a["text"] for a in one["actions"] if a["action"] == "type")
 
 
 def test_scratch_that_after_two_utterances_then_once_more(

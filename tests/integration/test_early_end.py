@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.actions.base import Executor
 from agent.actions.dryrun import DryRunExecutor
 from agent.app import Pipeline
 from agent.asr.base import Hearing, Hint, Stream, ToolCall
@@ -24,7 +25,7 @@ from agent.audio.vad import Segmenter
 from agent.build import build
 from agent.config import Config
 from agent.listening import Listening
-from agent.messages import KeyAction, Outcome, Transcript
+from agent.messages import KeyAction, Outcome, Transcript, TypeAction
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +102,11 @@ class Listened:
 
 
 def run(path: Path, recogniser: WhisperRecogniser | Listened, tail_silence_s: float = 1.0,
-        **vad: int) -> tuple[list[Outcome], Pipeline]:
+        executor: Executor | None = None, **vad: int) -> tuple[list[Outcome], Pipeline]:
     cfg = Config()
     cfg = replace(cfg, vad=replace(cfg.vad, **vad))
     outcomes: list[Outcome] = []
-    pipeline = build(cfg, executor=DryRunExecutor(), recogniser=recogniser,
+    pipeline = build(cfg, executor=executor or DryRunExecutor(), recogniser=recogniser,
                      listening=Listening(FileSource(path, cfg.audio.block_ms, fast=True,
                                                     tail_silence_s=tail_silence_s),
                                          Segmenter(cfg.vad, cfg.audio.block_ms)),
@@ -170,21 +171,25 @@ def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
     assert len(plain) == 1 and plain[0] < outcomes[0].utterance.closed_at
 
 
-def test_dictated_text_is_decoded_again_while_the_end_is_awaited(whisper, tmp_path) -> None:
+def test_dictated_text_is_typed_as_first_heard_then_heard_on_the_full_window(
+        whisper, tmp_path) -> None:
     listened = Listened(whisper)
     outcomes, _ = run(said(tmp_path, "start dictation", 1.0, "the weather is lovely today"),
                       listened)
     assert [o.decision.mode.value for o in outcomes] == ["dictation", "dictation"]
     dictated = outcomes[1]
-    assert dictated.decision.actions and listened.audio.count(dictated.utterance.pcm) == 1
-    plain = [at for hint, at in listened.decodes
-             if hint.thorough and not hint.phrases and at > outcomes[0].utterance.closed_at]
-    assert len(plain) == 1 and plain[0] < dictated.utterance.closed_at
-    # dictation is heard on the full window from its first decode on, the window the
-    # free-text decode and the scoring use: no decode on the window fitted to it
-    before = [hint for hint, at in listened.decodes if at < outcomes[0].utterance.closed_at]
-    after = [hint for hint, at in listened.decodes if at > outcomes[0].performed_at]
-    assert not before[0].thorough and after and all(hint.thorough for hint in after)
+    assert isinstance(dictated.decision.actions[0], TypeAction)
+    assert listened.audio.count(dictated.utterance.pcm) == 1  # heard once
+    since = [(hint, at) for hint, at in listened.decodes if at > outcomes[0].performed_at]
+    fitted = [at for hint, at in since if not hint.thorough]
+    full = [at for hint, at in since if hint.thorough]
+    # heard quickly on the window fitted to it at its whole peek, before the end, and
+    # typed as heard there at once; only then heard on the full window, as decide()
+    # hears dictation (the free-text decode without the prompt among those decodes)
+    assert fitted and max(fitted) < dictated.utterance.closed_at
+    assert all(hint.quick != hint.thorough for hint, _ in since)
+    assert full and dictated.recognised_at < min(full)
+    assert any(hint.thorough and not hint.phrases for hint, _ in since)
 
 
 def test_what_a_whole_peek_tried_is_not_tried_again_at_the_end(whisper, tmp_path) -> None:

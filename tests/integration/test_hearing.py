@@ -4,6 +4,7 @@ on the same encoder output, the fallback to 30 s, and doubt on babble."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -73,6 +74,20 @@ def test_one_encoding_serves_every_decode_and_score(whisper, dispatcher, said) -
     assert right > wrong + 1.0
     assert hearing.encoded_windows == (hearing.window,)
     assert hearing.encode_seconds == spent
+
+
+def test_a_quick_decode_takes_one_beam_and_the_full_window_is_decoded_once(
+        whisper, dispatcher, said) -> None:
+    hint = Hint(tuple(dispatcher.vocabulary()), 5)
+    hearing = whisper.hear(said["open terminal"])
+    assert len(hearing.decode(hint).alternatives) > 1  # the n-best of a beam search
+    quick = hearing.decode(replace(hint, quick=True))  # dictation's first look
+    assert len(quick.alternatives) == 1 and quick.text
+    # on the full window, a decode with Hint.thorough is the one made without it: a
+    # quick first decode that fell back to 30 s, or fit_window off, costs no second one
+    full = WhisperHearing(hearing._engine, hearing._audio, windows=(FULL_WINDOW_S,))
+    first = full.decode(hint)
+    assert full.decode(replace(hint, thorough=True)).alternatives is first.alternatives
 
 
 def test_a_long_text_is_scored_without_a_prompt_too(whisper, said) -> None:

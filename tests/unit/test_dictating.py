@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.dispatch.dictating import FORGET_AFTER_S, Field, ending, rendered
+from agent.dispatch.dictating import (
+    FORGET_AFTER_S,
+    Field,
+    corrected,
+    ending,
+    rendered,
+    typed_by,
+)
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Action, KeyAction, Mode, ModeAction, Transcript, TypeAction
 
@@ -201,3 +208,53 @@ def test_rendered_types_text_and_presses_return_for_newlines() -> None:
 
 def test_field_starts_unknown() -> None:
     assert Field().type_text("Hello.") == "Hello."
+
+
+def test_typed_by_is_the_text_typed_or_none_for_anything_else() -> None:
+    assert typed_by((TypeAction(" a"), KeyAction("enter", 2), TypeAction("b"))) == " a\n\nb"
+    assert typed_by(()) == ""
+    assert typed_by((TypeAction("a"), KeyAction("backspace"))) is None
+    assert typed_by((TypeAction("a"), ModeAction(Mode.COMMAND))) is None
+
+
+@pytest.mark.parametrize(("typed", "final", "keys"), [
+    (" He was not an old-sposed man.", " He was not an ill-disposed man.",
+     (KeyAction("backspace", len("old-sposed man.")), TypeAction("ill-disposed man."))),
+    (" Rear center.", " Rear, center.",
+     (KeyAction("backspace", len(" center.")), TypeAction(", center."))),
+    (" Please send the report", " Please send the report before noon.",
+     (TypeAction(" before noon."),)),  # nothing to delete: only what was missing
+    (" The end. And more.", " The end.", (KeyAction("backspace", len(" And more.")),)),
+    (" Same words.", " Same words.", ()),
+    (" One", " One\nTwo", (KeyAction("enter"), TypeAction("Two"))),
+])
+def test_corrected_deletes_and_retypes_only_the_differing_tail(
+        typed: str, final: str, keys: tuple[Action, ...]) -> None:
+    fix = corrected(typed, rendered(final))
+    assert fix == keys
+    assert field_text([*rendered("Before."), *rendered(typed), *fix]) == "Before." + final
+
+
+def test_corrected_deletes_all_it_typed_before_anything_but_typing() -> None:
+    then = (KeyAction("backspace", 3), ModeAction(Mode.COMMAND))  # "scratch that", stopped
+    assert corrected(" Scratch dat.", then) == \
+        (KeyAction("backspace", len(" Scratch dat.")), *then)
+
+
+def test_a_restored_dispatcher_is_as_if_the_early_typing_never_was(builtins) -> None:
+    early, late = Dispatcher(builtins, mode=Mode.DICTATION), \
+        Dispatcher(builtins, mode=Mode.DICTATION)
+    for d in (early, late):
+        d.dispatch(Transcript("Hello there."), "editor", start=1.0, end=2.0)
+        d.dispatch(Transcript("No space."), "editor", start=3.0, end=3.5)
+    saved = early.saved()
+    first = early.dispatch(Transcript("You all."), "editor", start=4.0, end=5.0).actions
+    early.restore(saved)
+    final = early.dispatch(Transcript("Yall."), "editor", start=4.0, end=5.0).actions
+    assert final == late.dispatch(Transcript("Yall."), "editor", start=4.0, end=5.0).actions
+    assert final == (TypeAction("Yall."),)  # "no space" still holds for the final reading
+    fix = corrected(typed_by(first) or "", final)
+    # scratch that deletes what the final reading typed: the field holds just that
+    scratch = early.dispatch(Transcript("Scratch that."), "editor", start=6.0).actions
+    assert scratch == (KeyAction("backspace", len("Yall.")),)
+    assert field_text([TypeAction("Hello there."), *first, *fix, *scratch]) == "Hello there."

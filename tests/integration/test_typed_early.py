@@ -1,0 +1,174 @@
+"""Dictation typed early, corrected late (agent/worker.py _typed_early), in the real
+pipeline (file source, segmenter, the embedded model, decide stage, dispatcher): the text
+heard on the window fitted to the utterance is typed at once; the full-window hearing
+decides as always, and only the tail that differs is deleted and typed again.
+
+What the fast hearing says is constructed (its real last word swapped for one no one
+said), so a correction is certain; the full-window hearing is the model's own.  The
+final text is checked against what the joining rules make of the final reading (read
+from the outcome, never pinned)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.asr.base import Hearing, Hint, RecognitionError, Stream, ToolCall
+from agent.dispatch.dictating import typed_by
+from agent.dispatch.joining import joined
+from agent.messages import Action, KeyAction, Outcome, Transcript, TypeAction
+from tests.integration import x11
+from tests.integration.test_early_end import run, said, whisper  # noqa: F401 - fixture
+from tests.integration.x11 import KeylogWindow
+from tests.unit.test_dictating import field_text
+
+x_server, keylog_window, keylog = x11.x_server, x11.keylog_window, x11.keylog  # fixtures
+
+SAID = "the weather is lovely today"
+SWAPPED = "zebra"
+"""The last word of what the fast hearing says: no one said it."""
+
+
+class FastSays:
+    """A real hearing whose decodes on the fitted window (no Hint.thorough) in dictation
+    say `fast(text)`, `text` what the model hears on the full window with the same
+    hint; the full window fails when `broken`."""
+
+    def __init__(self, inner: Hearing, fast: Any, broken: bool) -> None:
+        self.inner, self.fast, self.broken = inner, fast, broken
+
+    def decode(self, hint: Hint) -> Transcript:
+        if hint.thorough and self.broken:
+            raise RecognitionError("the full window is broken (test)")
+        got = self.inner.decode(hint)
+        if hint.thorough or "dictation" in got.text.lower():
+            return got
+        full = self.inner.decode(replace(hint, thorough=True, quick=False))
+        return replace(got, text=self.fast(full.text), alternatives=())
+
+    def score(self, texts: Sequence[str], hint: Hint) -> list[float]:
+        return self.inner.score(texts, hint)
+
+    def intent(self, text: str, tools: Sequence[Mapping[str, Any]]) -> tuple[ToolCall, ...]:
+        return self.inner.intent(text, tools)
+
+
+class Recogniser:
+    """The real recogniser, its hearings FastSays."""
+
+    def __init__(self, inner: Any, fast: Any, broken: bool = False) -> None:
+        self.inner, self.fast, self.broken = inner, fast, broken
+        self.name, self.capabilities = inner.name, inner.capabilities
+
+    def load(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def hear(self, pcm: bytes) -> Hearing:
+        return FastSays(self.inner.hear(pcm), self.fast, self.broken)
+
+    def stream(self) -> Stream:
+        return self.inner.stream()
+
+
+def swapped(text: str) -> str:
+    """`text` with its last word "zebra", when it is SAID (four words or more: not
+    "scratch that")."""
+    words = text.rstrip(".!?").split()
+    return " ".join([*words[:-1], SWAPPED]) + "." if len(words) >= 4 else text
+
+
+def dictated(tmp_path: Path, recogniser: Recogniser, *after: str,
+             **run_args: Any) -> list[Outcome]:
+    parts: list[str | float] = ["start dictation", 1.0, SAID]
+    for text in after:
+        parts += [1.0, text]
+    outcomes, _ = run(said(tmp_path, *parts), recogniser, **run_args)  # type: ignore[arg-type]
+    assert [o.decision.command for o in outcomes][:1] == ["start dictation"]
+    assert len(outcomes) == 2 + len(after), [o.decision for o in outcomes]
+    return outcomes[1:]
+
+
+def test_what_the_full_window_hears_otherwise_is_corrected_in_its_tail(
+        whisper, tmp_path) -> None:  # noqa: F811 - the fixture
+    one, scratch = dictated(tmp_path, Recogniser(whisper, swapped), "scratch that")
+    first, *fix = one.decision.actions
+    assert isinstance(first, TypeAction) and first.text.rstrip(".").endswith(SWAPPED)
+    final = joined(one.decision.text, "")  # what the final reading types, as always
+    assert SWAPPED not in final and field_text([first, *fix]) == final
+    # only the differing tail was deleted: what both readings share stayed
+    kept = len(first.text) - sum(a.count for a in fix if isinstance(a, KeyAction))
+    assert kept > 0 and first.text[:kept] == final[:kept]
+    # the dispatcher knows what is there: scratch that deletes the final text, exactly
+    assert scratch.decision.command == "scratch that"
+    assert scratch.decision.actions == (KeyAction("backspace", len(final)),)
+
+
+def test_the_correction_reaches_a_real_text_widget(whisper, tmp_path,  # noqa: F811
+                                                  keylog: KeylogWindow) -> None:
+    from agent.actions.keyboard import DesktopExecutor
+
+    executor = DesktopExecutor({}, key_delay_ms=2, backend="x11")  # XTEST, on Xvfb
+    try:
+        (one,) = dictated(tmp_path, Recogniser(whisper, swapped), executor=executor)
+    finally:
+        executor.close()
+    got = keylog.sync()
+    assert got.text == joined(one.decision.text, "") and SWAPPED not in got.text
+    assert "BackSpace" in [k["keysym"] for k in got.keys]  # typed, then corrected
+    assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == \
+        "".join(a.text for a in one.decision.actions if isinstance(a, TypeAction))
+
+
+def test_the_same_reading_is_not_corrected(whisper, tmp_path) -> None:  # noqa: F811
+    # the fast hearing says exactly what the full window's decision types
+    full = Recogniser(whisper, lambda text: text)
+    (control,) = dictated(tmp_path, full)
+    (one,) = dictated(tmp_path, Recogniser(whisper, lambda _: control.decision.text))
+    assert one.decision.text == control.decision.text
+    assert one.decision.actions == (TypeAction(joined(control.decision.text, "")),)
+
+
+class Refocused:
+    """A dry run whose focused window changes once text has been typed."""
+
+    def __init__(self) -> None:
+        self.performed: list[Action] = []
+
+    def perform(self, action: Action) -> None:
+        self.performed.append(action)
+
+    def active_app(self) -> str:
+        typed = any(isinstance(a, TypeAction) and "dictation" not in a.text.lower()
+                    for a in self.performed)
+        return "browser" if typed else "editor"
+
+
+def test_nothing_is_corrected_in_a_window_focused_meanwhile(whisper, tmp_path) -> None:  # noqa: F811
+    executor = Refocused()
+    (one,) = dictated(tmp_path, Recogniser(whisper, swapped), executor=executor)
+    assert len(one.decision.actions) == 1 and typed_by(one.decision.actions) is not None
+    assert one.decision.actions[0].text.rstrip(".").endswith(SWAPPED)  # type: ignore[union-attr]
+    assert not any(a.keys == "backspace" for a in executor.performed  # type: ignore[union-attr]
+                   if isinstance(a, KeyAction))
+
+
+@pytest.mark.parametrize("fast", ["Scratch that.", "Scratch mark."])
+def test_a_command_heard_fast_is_decided_on_the_full_window(
+        whisper, tmp_path, fast: str) -> None:  # noqa: F811
+    # the fast hearing says "scratch that", or words that sound like it; nothing is
+    # typed or deleted on its word: the full window hears the sentence, typed once
+    (one,) = dictated(tmp_path, Recogniser(whisper, lambda _: fast))
+    assert one.decision.command is None and "scratch" not in one.decision.text.lower()
+    assert one.decision.actions == (TypeAction(joined(one.decision.text, "")),)
+
+
+def test_typed_as_first_heard_when_the_full_window_fails(whisper, tmp_path) -> None:  # noqa: F811
+    (one,) = dictated(tmp_path, Recogniser(whisper, swapped, broken=True))
+    assert len(one.decision.actions) == 1 and not one.errors
+    assert one.decision.actions[0].text.rstrip(".").endswith(SWAPPED)  # type: ignore[union-attr]
+    assert one.transcript.text.rstrip(".").endswith(SWAPPED)
