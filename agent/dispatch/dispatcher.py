@@ -106,12 +106,12 @@ class Dispatcher:
         self._pending = None
         self._field.reset()
 
-    def saved(self) -> tuple[Mode, _Held | None, Saved]:
+    def saved(self) -> tuple[Mode, Held | None, Saved]:
         """The mode, the held command and what was typed, to put back with restore():
         dictated text typed early, then withdrawn for its final reading (agent/worker.py)."""
         return self.mode, self._pending, self._field.saved()
 
-    def restore(self, saved: tuple[Mode, _Held | None, Saved]) -> None:
+    def restore(self, saved: tuple[Mode, Held | None, Saved]) -> None:
         """Be again as saved() found it."""
         self.mode, self._pending, field = saved
         self._field.restore(field)
