@@ -1,7 +1,7 @@
 """The worker's pass over one utterance: hear -> candidates -> decide -> act.
 
 Data flows one way: the recogniser hears the audio once (agent/asr/base.py Hearing),
-the decide stage (agent/decide.py) finds candidates on that hearing and the dispatcher
+the decide stage (agent/decide/) finds candidates on that hearing and the dispatcher
 decides, then the executor acts.  No stage calls back into the one that called it.
 Dictation goes through twice where a peek is cheap: typed early on the hearing of the
 window fitted to it, then heard on the full window, decided as always, and its typed

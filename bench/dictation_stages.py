@@ -6,7 +6,7 @@
 
 The clips of bench/dictation.py (recorded people and synthetic voices) are each heard,
 decided and acted on as the pipeline does it in dictation mode (agent/worker.py
-Worker.process: the first decode with the vocabulary prompt, agent/decide.py's
+Worker.process: the first decode with the vocabulary prompt, agent/decide/'s
 free-text step; a dry run), in this process, with the real model (embedded tiny.en).
 Every encoding, decode and scoring pass is timed: process CPU time (all of CTranslate2's
 threads; what the work costs whatever else the machine runs) and wall time.  Printed:

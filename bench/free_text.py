@@ -8,14 +8,14 @@ Each free-text utterance of a set (the rows formatters and type, and dictated te
 is taken as the live segmenter cuts its session file (the utterance overlapping
 the phrase most; no early ends at pauses, unlike `run`; --cut: fixed margins,
 bench/nbest_ceiling.py) and decided as the pipeline does with `commands.free_text = "first"`
-(agent/decide.py: the prompted decode, second tries when it matched nothing).  When
+(agent/decide/: the prompted decode, second tries when it matched nothing).  When
 that reading types free text, the plain decode is made as `free_text = "plain"` makes
 it (the command's words as heard, no vocabulary prompt, the 30 s window), and every
 reading at hand (the first, the plain one and its n-best, all kept only while they are
 the same command) is scored against the hearing: log P(text | audio) with the
 vocabulary prompt and without it, on the window fitted to the utterance and on 30 s.
 A rule picks one reading from those figures; per rule and row it prints how many came
-out exactly right (fixturelib's comparison rules); "best (agent/decide.py)" is what
+out exactly right (fixturelib's comparison rules); "best (agent/decide/)" is what
 `free_text = "best"` took (the rule "form vocab/30 n-best").  What was heard and scored is
 written to --cache (JSON), so rules can be tried again without the model.
 Figures only; nothing is asserted.
@@ -215,7 +215,7 @@ def plain_rule(rec: dict[str, Any]) -> int:
 RULES: dict[str, Rule] = {
     "first": lambda rec: 0,
     "plain": plain_rule,
-    "best (agent/decide.py)": lambda rec: rec["best"],
+    "best (agent/decide/)": lambda rec: rec["best"],
     "oracle (first or plain)": lambda rec: plain_rule(rec) if rec["ok"][plain_rule(rec)]
     else 0,
 }

@@ -156,7 +156,7 @@ class Words:
         self._most = max((len(w.key.split(" ")) for w in self.entries), default=0)
         self.phrases = _phrases(self.entries)
         """Written then spoken forms, newest last, bounded (PROMPT_CHARS): the prompt of
-        free-text decodes (agent/decide.py)."""
+        free-text decodes (agent/decide/)."""
 
     @classmethod
     def of(cls, files: Iterable[Iterable[object]]) -> Words:
