@@ -20,7 +20,7 @@ from agent.asr.base import Hint, Recogniser, RecognitionError, Stream
 from agent.asr.guard import coverage_doubt
 from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
-from agent.dispatch.dictating import corrected, typed_by
+from agent.dispatch.dictating import corrected
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
 from agent.turn import Verdict
@@ -184,7 +184,7 @@ class Worker:
         failed."""
         utt = fast.utterance
         saved = self.dispatcher.saved()
-        early = self._typed_first(fast)
+        early = self.decider.first_look(fast)
         if early is None:
             self.dispatcher.restore(saved)
             try:
@@ -215,20 +215,6 @@ class Worker:
         errors = self._act(replace(final, actions=fix))
         return Outcome(utt, transcript, replace(final, actions=decision.actions + fix),
                        time.monotonic(), errors, recognised_at=typed_at)
-
-    def _typed_first(self, fast: Heard) -> tuple[Decision, str] | None:
-        """The decision on dictation's fast hearing, and what it types, when it only
-        types (not doubted, no command nor one it sounds like: "Scratch mark.", no edit,
-        no mode change); None otherwise (the dispatcher may have changed: the caller
-        restores it)."""
-        answer = self.dispatcher.answer(fast.transcript, fast.app)
-        if fast.transcript.doubt or answer.matched or answer.awaiting \
-                or self.dispatcher.candidates(fast.transcript, fast.app):
-            return None
-        decision = self.dispatcher.apply(answer, start=fast.utterance.start,
-                                         end=fast.utterance.end)
-        typed = typed_by(decision.actions)
-        return (decision, typed) if typed else None
 
     def failed(self, utt: Utterance, error: str) -> Outcome:
         """The outcome of an utterance that could not be heard or decided: nothing done

@@ -65,6 +65,7 @@ from agent.decide.intent import by_intent
 from agent.decide.keys import key_checked
 from agent.decide.second import SecondTries, second_tries
 from agent.dispatch.answer import Answer
+from agent.dispatch.dictating import typed_by
 from agent.dispatch.dispatcher import Dispatcher
 from agent.messages import Decision, Mode, Transcript
 
@@ -123,6 +124,20 @@ class Decider:
                 decision = replace(intended, expired=decision.expired,
                                    cancelled=decision.cancelled)
         return transcript, decision
+
+    def first_look(self, fast: Heard) -> tuple[Decision, str] | None:
+        """The decision on dictation's fast hearing (agent/worker.py types it early), and
+        what it types, when it only types (not doubted, no command nor one it sounds
+        like: "Scratch mark.", no edit, no mode change); None otherwise (the dispatcher
+        may have changed: the caller restores it)."""
+        answer = self.dispatcher.answer(fast.transcript, fast.app)
+        if fast.transcript.doubt or answer.matched or answer.awaiting \
+                or self.dispatcher.candidates(fast.transcript, fast.app):
+            return None
+        decision = self.dispatcher.apply(answer, start=fast.utterance.start,
+                                         end=fast.utterance.end)
+        typed = typed_by(decision.actions)
+        return (decision, typed) if typed else None
 
     def settled(self, heard: Heard) -> Transcript | None:
         """At a pause while the speaker may go on: the transcript a command would be
