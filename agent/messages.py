@@ -274,10 +274,16 @@ class Outcome:
     """One line per action that failed to perform."""
     recognised_at: float = 0.0
     """time.monotonic() when the transcript was ready (before dispatch), in seconds."""
+    performed: tuple[Action, ...] = ()
+    """What was performed, when that is not the decision's actions: dictation typed as
+    first heard, then corrected (agent/worker.py); the decision's actions are then the
+    net effect, what the final reading types."""
 
     def to_json(self) -> dict[str, object]:
-        """The contract's JSON object for this utterance; "pending", "expired" and
-        "cancelled" (what a confirmation holds) only when one waits, ran out or was ended;
+        """The contract's JSON object for this utterance ("actions": the decision's, the
+        net effect); "performed" only when what was performed differs; "pending",
+        "expired" and "cancelled" (what a confirmation holds) only when one waits, ran out
+        or was ended;
         "error" (the failures, one line each, joined by "; ") only when recognition or an
         action failed; "note" only when nothing was done because what was heard was in
         doubt (Decision.question)."""
@@ -294,6 +300,8 @@ class Outcome:
         ended = {"pending": d.pending.what if d.pending else "", "expired": d.expired,
                  "cancelled": d.cancelled}
         line |= {k: v for k, v in ended.items() if v}
+        if self.performed:
+            line["performed"] = [a.to_json() for a in self.performed]
         if self.errors:
             line["error"] = "; ".join(self.errors)
         if self.decision.question:

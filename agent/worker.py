@@ -213,8 +213,8 @@ class Worker:
             log.info("typed %r as first heard; corrected: %s", typed,
                      [a.to_json() for a in fix])
         errors = self._act(replace(final, actions=fix))
-        return Outcome(utt, transcript, replace(final, actions=decision.actions + fix),
-                       time.monotonic(), errors, recognised_at=typed_at)
+        return Outcome(utt, transcript, final, time.monotonic(), errors,
+                       recognised_at=typed_at, performed=decision.actions + fix if fix else ())
 
     def failed(self, utt: Utterance, error: str) -> Outcome:
         """The outcome of an utterance that could not be heard or decided: nothing done

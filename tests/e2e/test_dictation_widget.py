@@ -83,7 +83,7 @@ def test_scratch_that_after_one_utterance(keylog: KeylogWindow, x_server: XServe
     # every character typed was this utterance's: as first heard, then any tail corrected
     # (agent/worker.py _typed_early)
     assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == \
-        "".join(a["text"] for a in one["actions"] if a["action"] == "type")
+        "".join(a["text"] for a in one.get("performed", one["actions"]) if a["action"] == "type")
 
 
 def test_scratch_that_after_two_utterances_then_once_more(

@@ -96,9 +96,10 @@ def dictated(tmp_path: Path, recogniser: Recogniser, *after: str,
 def test_what_the_full_window_hears_otherwise_is_corrected_in_its_tail(
         whisper, tmp_path) -> None:  # noqa: F811 - the fixture
     one, scratch = dictated(tmp_path, Recogniser(whisper, swapped), "scratch that")
-    first, *fix = one.decision.actions
+    first, *fix = one.performed
     assert isinstance(first, TypeAction) and first.text.rstrip(".").endswith(SWAPPED)
     final = joined(one.decision.text, "")  # what the final reading types, as always
+    assert one.decision.actions == (TypeAction(final),)  # the net effect (the JSON's)
     assert SWAPPED not in final and field_text([first, *fix]) == final
     # only the differing tail was deleted: what both readings share stayed
     kept = len(first.text) - sum(a.count for a in fix if isinstance(a, KeyAction))
@@ -121,7 +122,7 @@ def test_the_correction_reaches_a_real_text_widget(whisper, tmp_path,  # noqa: F
     assert got.text == joined(one.decision.text, "") and SWAPPED not in got.text
     assert "BackSpace" in [k["keysym"] for k in got.keys]  # typed, then corrected
     assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == \
-        "".join(a.text for a in one.decision.actions if isinstance(a, TypeAction))
+        "".join(a.text for a in one.performed if isinstance(a, TypeAction))
 
 
 def test_the_same_reading_is_not_corrected(whisper, tmp_path) -> None:  # noqa: F811
@@ -131,6 +132,7 @@ def test_the_same_reading_is_not_corrected(whisper, tmp_path) -> None:  # noqa: 
     (one,) = dictated(tmp_path, Recogniser(whisper, lambda _: control.decision.text))
     assert one.decision.text == control.decision.text
     assert one.decision.actions == (TypeAction(joined(control.decision.text, "")),)
+    assert one.performed == ()  # nothing was corrected
 
 
 class Refocused:
