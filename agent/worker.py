@@ -78,7 +78,7 @@ class Worker:
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
-        if self._hears_fast(heard):
+        if self._types_early(heard, streamed=stream is not None):
             return self._typed_early(heard)
         return self.conclude(heard)
 
@@ -113,7 +113,7 @@ class Worker:
         if self.on_partial is not None and not heard.transcript.doubt:
             self.on_partial(heard.transcript.text.strip())
         if mode is Mode.DICTATION:
-            if not self._hears_fast(heard):  # else its full-window work waits for the end
+            if not self._types_early(heard):  # else its full-window work waits for the end
                 self.decider.prepare(heard)
             return None
         early = None if heard.transcript.doubt else self._verdict(heard, peek)
@@ -130,8 +130,9 @@ class Worker:
         if not peek.whole:
             return None  # the whole peek of this pause decides
         settled = self.decider.settled(heard)
-        if settled is None:  # it waits for the end: free text is decoded again meanwhile
-            self.decider.prepare(heard)
+        if settled is None:  # it waits for the end: free text is decoded again meanwhile,
+            if not self._types_early(heard):  # unless it is typed early at the end
+                self.decider.prepare(heard)
             return None
         return Early(replace(heard, transcript=settled), Verdict.SETTLED)
 
@@ -164,12 +165,21 @@ class Worker:
         hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 
-    def _hears_fast(self, heard: Heard) -> bool:
-        """Whether `heard` is dictation's fast hearing (hear()), its full one still to come."""
-        return self.dispatcher.mode is Mode.DICTATION and heard.hint.quick
+    def _types_early(self, heard: Heard, streamed: bool = False) -> bool:
+        """Whether what `heard` types may be typed as first heard, its full hearing to
+        come: dictation's fast hearing (hear()); with a local model, a command's free
+        text ("type ...", formatters), which decide() decodes again on the full window."""
+        mode = self.dispatcher.mode
+        if mode is Mode.DICTATION:
+            return heard.hint.quick
+        return mode is Mode.COMMAND and not streamed and self.decider.wide_free_text \
+            and self.recogniser.capabilities.peek
 
-    def _thorough(self, fast: Heard) -> Heard:
-        """Dictation heard fast, heard again as decide() hears it: on the full window."""
+    def _full(self, fast: Heard) -> Heard:
+        """The hearing decided on after the early typing: dictation's, heard again on the
+        full window; a command's as it is (decide() decodes its free text there)."""
+        if not fast.hint.quick:
+            return fast
         hint = replace(fast.hint, thorough=True, quick=False)
         return replace(fast, hint=hint, transcript=self._checked(
             fast.utterance, fast.hearing.decode(hint)))
@@ -188,7 +198,7 @@ class Worker:
         if early is None:
             self.dispatcher.restore(saved)
             try:
-                return self.conclude(self._thorough(fast))
+                return self.conclude(self._full(fast))
             except RecognitionError as exc:
                 log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
                 return self.failed(utt, str(exc))
@@ -196,7 +206,7 @@ class Worker:
         typed_at = time.monotonic()
         errors = self._act(decision)
         try:
-            full = None if errors else self._thorough(fast)
+            full = None if errors else self._full(fast)
         except RecognitionError as exc:
             log.warning("utterance %.2f-%.2f s: typed as first heard, not heard on the full "
                         "window: %s", utt.start, utt.end, exc)

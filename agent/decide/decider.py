@@ -126,13 +126,19 @@ class Decider:
         return transcript, decision
 
     def first_look(self, fast: Heard) -> tuple[Decision, str] | None:
-        """The decision on dictation's fast hearing (agent/worker.py types it early), and
-        what it types, when it only types (not doubted, no command nor one it sounds
-        like: "Scratch mark.", no edit, no mode change); None otherwise (the dispatcher
-        may have changed: the caller restores it)."""
+        """The decision on a fast hearing (agent/worker.py types it early), and what it
+        types, when it only types: dictation that is no command nor sounds like one
+        ("Scratch mark."), or a command's free text ("type ...", formatters); not doubted,
+        no edit, no mode change.  None otherwise (the dispatcher may have changed: the
+        caller restores it)."""
         answer = self.dispatcher.answer(fast.transcript, fast.app)
-        if fast.transcript.doubt or answer.matched or answer.awaiting \
-                or self.dispatcher.candidates(fast.transcript, fast.app):
+        if fast.transcript.doubt or answer.awaiting:
+            return None
+        if answer.mode is Mode.DICTATION:
+            if answer.matched or self.dispatcher.candidates(fast.transcript, fast.app):
+                return None
+        elif answer.mode is not Mode.COMMAND or answer.lead is None \
+                or fast.utterance.unbroken:
             return None
         decision = self.dispatcher.apply(answer, start=fast.utterance.start,
                                          end=fast.utterance.end)

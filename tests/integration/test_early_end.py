@@ -159,16 +159,18 @@ def test_a_command_ended_at_the_longer_pause_acts_on_all_of_its_audio(whisper,
     assert listened.heard.count(whole) == 1
 
 
-def test_free_text_waits_for_the_end(whisper, tmp_path) -> None:
+def test_free_text_waits_for_the_end_then_is_typed_as_first_heard(whisper, tmp_path) -> None:
     listened = Listened(whisper)
     outcomes, pipeline = run(said(tmp_path, "type hello world"), listened)
     assert len(outcomes) == 1 and outcomes[0].decision.command is not None
     assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
     # it ended at the pause of its whole peek, with that peek's audio: heard once
     assert listened.audio.count(outcomes[0].utterance.pcm) == 1
-    # and its text decoded again without the prompt once, at that peek, before the end
+    # typed as that peek heard it when the utterance ended (agent/worker.py _typed_early);
+    # only then its text decoded again without the prompt, once, on the full window
     plain = [at for hint, at in listened.decodes if hint.prefix and not hint.phrases]
-    assert len(plain) == 1 and plain[0] < outcomes[0].utterance.closed_at
+    assert len(plain) == 1 and outcomes[0].recognised_at < plain[0]
+    assert outcomes[0].utterance.closed_at < plain[0]
 
 
 def test_dictated_text_is_typed_as_first_heard_then_heard_on_the_full_window(

@@ -174,3 +174,17 @@ def test_typed_as_first_heard_when_the_full_window_fails(whisper, tmp_path) -> N
     assert len(one.decision.actions) == 1 and not one.errors
     assert one.decision.actions[0].text.rstrip(".").endswith(SWAPPED)  # type: ignore[union-attr]
     assert one.transcript.text.rstrip(".").endswith(SWAPPED)
+
+
+def test_a_commands_free_text_is_typed_as_first_heard_then_corrected(
+        whisper, tmp_path) -> None:  # noqa: F811 - the fixture
+    # command mode, "type ...": typed as the whole peek heard it when the utterance ends;
+    # decide() then decodes the free text on the full window, and the tail is corrected
+    outcomes, _ = run(said(tmp_path, f"type {SAID}"), Recogniser(whisper, swapped))
+    (one,) = outcomes
+    assert one.decision.command is not None and one.decision.mode.value == "command"
+    first, *fix = one.performed
+    assert isinstance(first, TypeAction) and first.text.rstrip(".").endswith(SWAPPED)
+    (final,) = one.decision.actions  # the net effect, as the JSON line reports it
+    assert isinstance(final, TypeAction) and SWAPPED not in final.text
+    assert fix and field_text([first, *fix]) == final.text
