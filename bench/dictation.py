@@ -18,6 +18,8 @@ Sets (nothing is downloaded or committed):
              LibriVox and CMU cards, goforward, two-sentence LibriVox joins, alsa-utils'
              speaker names and Noise.wav, where nothing is said)
   synthetic  SENTENCES below, spoken by espeak-ng and flite voices (bench/live_clips.py)
+  typed      the same sentences said as "type <sentence>" in command mode (the contract's
+             free-text command), not in dictation
 
 Figures per set:
   WER        word edits of the widget's final text against the reference over the
@@ -136,16 +138,17 @@ def human_items() -> list[Item]:
     return items
 
 
-def synthetic_items(work: Path) -> list[Item]:
+def synthetic_items(work: Path, lead: str = "") -> list[Item]:
+    """SENTENCES spoken; with `lead` ("type "), as that command in command mode."""
     import make_fixtures as mf
 
     items = []
     for i, text in enumerate(SENTENCES):
         voice = VOICES[i % len(VOICES)]
-        audio = mf.synthesize(lc.VOICES[voice], text, work)
+        audio = mf.synthesize(lc.VOICES[voice], lead + text, work)
         parts = tuple(s.strip() + "." if s.strip()[-1:] not in ".?!" else s.strip()
                       for s in text.replace("?", "?|").replace(". ", ".|").split("|"))
-        items.append(Item("synthetic", f"{voice}/{i:02d}", to_pcm(audio),
+        items.append(Item("typed" if lead else "synthetic", f"{voice}/{i:02d}", to_pcm(audio),
                           len(audio) / lc.RATE, text, tuple(p for p in parts if p)))
     return items
 
@@ -217,8 +220,24 @@ class Session:
                 return
         raise SystemExit("dictation: the agent did not enter dictation mode")
 
+    def command_mode(self) -> None:
+        """Say "stop dictation" until the agent is in command mode."""
+        for _ in range(3):
+            ll.drain(self.agent.out.lines)
+            self.agent.say("stop dictation")
+            try:
+                self.mode = self.agent.next_json(timeout=10).get("mode", self.mode)
+            except AssertionError:
+                continue
+            if self.mode == "command":
+                self.window.sync()
+                return
+        raise SystemExit("dictation: the agent did not leave dictation mode")
+
     def play(self, item: Item) -> dict[str, Any]:
-        if self.mode != "dictation":
+        if item.set == "typed" and self.mode == "dictation":
+            self.command_mode()
+        elif item.set != "typed" and self.mode != "dictation":
             self.dictate()
         ll.drain(self.window.keys)
         ll.drain(self.agent.out.lines)
@@ -275,7 +294,7 @@ def record(item: Item, text: str, keys: list[tuple[float, dict[str, Any]]], end:
         "modes": [ln.get("mode") for ln in lines],
         "stages": [ln.get("latency") for ln in typing],
         "corrected": any(a["action"] == "key" and a["keys"] == "backspace"
-                         for ln in typing for a in ln.get("actions", [])),
+                         for ln in lines for a in ln.get("performed", [])),
     }
 
 
@@ -346,7 +365,7 @@ def table(sets: dict[str, dict[str, Any]]) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", default="human,synthetic", help="of human, synthetic")
+    ap.add_argument("--sets", default="human,synthetic", help="of human, synthetic, typed")
     ap.add_argument("--trials", type=int, default=1, help="times each clip is dictated")
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per set")
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON")
@@ -357,8 +376,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=OUT / "dictation.json")
     args = ap.parse_args(argv)
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
-    if not args.sets or set(args.sets) - {"human", "synthetic"}:
-        raise SystemExit("dictation: --sets takes human, synthetic")
+    if not args.sets or set(args.sets) - {"human", "synthetic", "typed"}:
+        raise SystemExit("dictation: --sets takes human, synthetic, typed")
     if args.trials < 1 or args.limit < 0:
         raise SystemExit("dictation: --trials must be at least 1, --limit at least 0")
     return args
@@ -367,7 +386,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def items_for(args: argparse.Namespace, work: Path) -> list[Item]:
     chosen: list[Item] = []
     for name in args.sets:
-        found = human_items() if name == "human" else synthetic_items(work)
+        found = human_items() if name == "human" else \
+            synthetic_items(work, "type " if name == "typed" else "")
         chosen += found[:args.limit] if args.limit else found
     return [it for _ in range(args.trials) for it in chosen]
 
