@@ -36,9 +36,16 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _arrived(got: Received) -> tuple[list[tuple[str, frozenset[str]]], str]:
-    """The chords (key presses with modifiers held) and the text typed without them."""
+    """The chords (key presses with modifiers held) and the text a plain field holds
+    after the keys typed without them (BackSpace deletes: free text is typed as first
+    heard, then a differing tail corrected, agent/worker.py)."""
     chords = [(k["keysym"], k["mods"]) for k in got.keys if k["mods"] - {"Shift"}]
-    text = "".join(k["char"] for k in got.keys if not k["mods"] - {"Shift"})
+    text = ""
+    for k in got.keys:
+        if k["keysym"] == "BackSpace":
+            text = text[:-1]
+        elif not k["mods"] - {"Shift"}:
+            text += k["char"]
     return chords, text
 
 
