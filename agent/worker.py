@@ -56,6 +56,9 @@ class Worker:
         self.on_partial: Callable[[str], None] | None = None
         """Told what a peek heard (the speech so far, not doubted), to show it while the
         person speaks (the pipeline sends it on as Activity.PARTIAL)."""
+        self._free_text_in = -1
+        """The open utterance (its index) whose speech so far a peek heard as a command's
+        free text ("type ..."): its later hearings are quick, to be typed early."""
         self._early: dict[int, Early] = {}
         """The peeks of the open utterance heard as a command that may end there, by peek id:
         the one it ends at is acted on."""
@@ -116,9 +119,13 @@ class Worker:
             if not self._types_early(heard):  # else its full-window work waits for the end
                 self.decider.prepare(heard)
             return None
+        if heard.hint.quick:
+            return None  # a quick reading is at most typed early, never acted on as a command
         early = None if heard.transcript.doubt else self._verdict(heard, peek)
         if early is not None:
             self._early[peek.id] = early
+        elif self._types_early(heard) and self.decider.takes_text(heard):
+            self._free_text_in = peek.utterance
         return early
 
     def _verdict(self, heard: Heard, peek: Peek) -> Early | None:
@@ -156,12 +163,13 @@ class Worker:
         text is decoded again on the full window (Hint.thorough), is heard there from the
         first decode, or, where a peek is cheap (a local model, no stream), first
         quickly (Hint.quick) on the window fitted to it, to be typed early
-        (_typed_early)."""
+        (_typed_early); so is a command's free text once a peek heard it ("type ...")."""
         app = self.executor.active_app()
         wide = self.dispatcher.mode is Mode.DICTATION and self.decider.wide_free_text
         fast = wide and stream is None and self.recogniser.capabilities.peek
+        free = self.dispatcher.mode is Mode.COMMAND and utt.index == self._free_text_in
         hint = Hint(tuple(self.dispatcher.vocabulary(app)), self._alternatives,
-                    thorough=wide and not fast, quick=fast)
+                    thorough=wide and not fast, quick=fast or (free and stream is None))
         hearing = stream.finish(utt.pcm) if stream is not None else self.recogniser.hear(utt.pcm)
         return Heard(utt, hearing, self._checked(utt, hearing.decode(hint)), hint, app)
 

@@ -145,6 +145,10 @@ class Decider:
         typed = typed_by(decision.actions)
         return (decision, typed) if typed else None
 
+    def takes_text(self, heard: Heard) -> bool:
+        """Whether the reading (not doubted) is a command's free text ("type ...")."""
+        return not heard.transcript.doubt and self._ask(heard, heard.transcript).takes_text
+
     def settled(self, heard: Heard) -> Transcript | None:
         """At a pause while the speaker may go on: the transcript a command would be
         decided on now (as heard, or from a second try), when it performs a command with

@@ -173,6 +173,22 @@ def test_free_text_waits_for_the_end_then_is_typed_as_first_heard(whisper, tmp_p
     assert outcomes[0].utterance.closed_at < plain[0]
 
 
+def test_free_text_heard_at_a_pause_is_heard_quickly_after_it(whisper, tmp_path) -> None:
+    # a peek at the short pause hears "type ..." (free text, which may go on): the
+    # utterance's later hearings are quick (one beam), to be typed early; a quick reading
+    # never ends an utterance as a command; the decision is taken on the full window
+    listened = Listened(whisper)
+    outcomes, pipeline = run(said(tmp_path, "type the quick brown fox", 0.25,
+                                  "jumps over the lazy dog"), listened)
+    assert len(outcomes) == 1 and outcomes[0].decision.command is not None
+    assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
+    fitted = [hint for hint, _ in listened.decodes if not hint.thorough]
+    quick = [i for i, hint in enumerate(fitted) if hint.quick]
+    assert quick and quick[0] > 0 and quick == list(range(quick[0], len(fitted)))
+    assert any(hint.thorough and hint.phrases for hint, _ in listened.decodes)
+    assert "lazy" in outcomes[0].decision.text.lower()
+
+
 def test_dictated_text_is_typed_as_first_heard_then_heard_on_the_full_window(
         whisper, tmp_path) -> None:
     listened = Listened(whisper)
