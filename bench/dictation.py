@@ -20,6 +20,8 @@ Sets (nothing is downloaded or committed):
   synthetic  SENTENCES below, spoken by espeak-ng and flite voices (bench/live_clips.py)
   typed      the same sentences said as "type <sentence>" in command mode (the contract's
              free-text command), not in dictation
+  short      SHORT below: short free-text commands in command mode ("type ...", the
+             formatters), as a person types a word or two by voice
 
 Figures per set:
   WER        word edits of the widget's final text against the reference over the
@@ -101,6 +103,17 @@ STAGE_MARKS = {"encoded": "encoded on", "free text": "free text",
 """Stages timed from the agent's log: its first encoding after the end of speech (the
 whole peek's hearing), the free-text decode and choice done, the closed utterance
 taking that hearing."""
+SHORT = [
+    ("type hello world", "hello world"),
+    ("snake case user name", "user_name"),
+    ("type see you tomorrow", "see you tomorrow"),
+    ("camel case get value", "getValue"),
+    ("type thanks for the update", "thanks for the update"),
+    ("title case project plan", "Project Plan"),
+    ("type meet me at noon", "meet me at noon"),
+    ("all caps stop here", "STOP HERE"),
+]
+"""Said, and what the contract says it types."""
 VOICES = ["espeak-us", "flite-slt", "espeak-rp", "flite-awb", "espeak-us-f3"]
 
 
@@ -150,6 +163,18 @@ def synthetic_items(work: Path, lead: str = "") -> list[Item]:
                       for s in text.replace("?", "?|").replace(". ", ".|").split("|"))
         items.append(Item("typed" if lead else "synthetic", f"{voice}/{i:02d}", to_pcm(audio),
                           len(audio) / lc.RATE, text, tuple(p for p in parts if p)))
+    return items
+
+
+def short_items(work: Path) -> list[Item]:
+    import make_fixtures as mf
+
+    items = []
+    for i, (said, typed) in enumerate(SHORT):
+        voice = VOICES[i % len(VOICES)]
+        audio = mf.synthesize(lc.VOICES[voice], said, work)
+        items.append(Item("short", f"{voice}/{i:02d}", to_pcm(audio), len(audio) / lc.RATE,
+                          typed, (typed,)))
     return items
 
 
@@ -235,9 +260,10 @@ class Session:
         raise SystemExit("dictation: the agent did not leave dictation mode")
 
     def play(self, item: Item) -> dict[str, Any]:
-        if item.set == "typed" and self.mode == "dictation":
+        commands = item.set in ("typed", "short")
+        if commands and self.mode == "dictation":
             self.command_mode()
-        elif item.set != "typed" and self.mode != "dictation":
+        elif not commands and self.mode != "dictation":
             self.dictate()
         ll.drain(self.window.keys)
         ll.drain(self.agent.out.lines)
@@ -345,7 +371,7 @@ def table(sets: dict[str, dict[str, Any]]) -> str:
     out = [head, "|" + " --- |" * 10]
     for name, s in sets.items():
         st = s["stages_p50"]
-        exact_text = f"{s['exact_text']}/{s['clips']}" if name == "synthetic" else "-"
+        exact_text = f"{s['exact_text']}/{s['clips']}" if name in ("synthetic", "short") else "-"
         out.append(f"| {name} | {s['clips']} | {100 * s['wer']:.1f}% | {s['exact_words']}/"
                    f"{s['clips']} | {exact_text} | {s['lost_sentences']}/{s['sentences']} | "
                    f"{s['no_char']} | {s['corrected']} | "
@@ -365,7 +391,8 @@ def table(sets: dict[str, dict[str, Any]]) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", default="human,synthetic", help="of human, synthetic, typed")
+    ap.add_argument("--sets", default="human,synthetic",
+                    help="of human, synthetic, typed, short")
     ap.add_argument("--trials", type=int, default=1, help="times each clip is dictated")
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per set")
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON")
@@ -376,8 +403,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=OUT / "dictation.json")
     args = ap.parse_args(argv)
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
-    if not args.sets or set(args.sets) - {"human", "synthetic", "typed"}:
-        raise SystemExit("dictation: --sets takes human, synthetic, typed")
+    if not args.sets or set(args.sets) - {"human", "synthetic", "typed", "short"}:
+        raise SystemExit("dictation: --sets takes human, synthetic, typed, short")
     if args.trials < 1 or args.limit < 0:
         raise SystemExit("dictation: --trials must be at least 1, --limit at least 0")
     return args
@@ -386,8 +413,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def items_for(args: argparse.Namespace, work: Path) -> list[Item]:
     chosen: list[Item] = []
     for name in args.sets:
-        found = human_items() if name == "human" else \
-            synthetic_items(work, "type " if name == "typed" else "")
+        found = human_items() if name == "human" else short_items(work) \
+            if name == "short" else synthetic_items(work, "type " if name == "typed" else "")
         chosen += found[:args.limit] if args.limit else found
     return [it for _ in range(args.trials) for it in chosen]
 
