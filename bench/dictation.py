@@ -230,41 +230,26 @@ class Session:
         self.stream_start = opened[0] if opened else self.agent.listening_at
         """Monotonic time of the agent's stream time 0 (its utterances' start and end)."""
 
-    def dictate(self) -> None:
-        """Say "start dictation" until the agent is in dictation mode."""
+    def switch(self, phrase: str, mode: str) -> None:
+        """Say `phrase` ("start dictation", "stop dictation") until the agent is in `mode`."""
         for _ in range(3):
             ll.drain(self.agent.out.lines)
-            self.agent.say("start dictation")
-            try:
-                line = self.agent.next_json(timeout=10)
-            except AssertionError:
-                continue
-            self.mode = line.get("mode", self.mode)
-            if self.mode == "dictation":
-                self.window.sync()  # whatever it typed meanwhile goes
-                return
-        raise SystemExit("dictation: the agent did not enter dictation mode")
-
-    def command_mode(self) -> None:
-        """Say "stop dictation" until the agent is in command mode."""
-        for _ in range(3):
-            ll.drain(self.agent.out.lines)
-            self.agent.say("stop dictation")
+            self.agent.say(phrase)
             try:
                 self.mode = self.agent.next_json(timeout=10).get("mode", self.mode)
             except AssertionError:
                 continue
-            if self.mode == "command":
-                self.window.sync()
+            if self.mode == mode:
+                self.window.sync()  # whatever it typed meanwhile goes
                 return
-        raise SystemExit("dictation: the agent did not leave dictation mode")
+        raise SystemExit(f"dictation: the agent did not enter {mode} mode")
 
     def play(self, item: Item) -> dict[str, Any]:
         commands = item.set in ("typed", "short")
         if commands and self.mode == "dictation":
-            self.command_mode()
+            self.switch("stop dictation", "command")
         elif not commands and self.mode != "dictation":
-            self.dictate()
+            self.switch("start dictation", "dictation")
         ll.drain(self.window.keys)
         ll.drain(self.agent.out.lines)
         ll.drain(self.agent.err.lines)
@@ -425,7 +410,6 @@ def run(items: list[Item], tmp: Path, config: str) -> list[dict[str, Any]]:
     rows = []
     with contextlib.ExitStack() as stack:
         session = Session(tmp, stack, config)
-        session.dictate()
         session.play(items[-1])  # warm-up, not counted: the first utterance pays for caches
         for item in items:
             rows.append(session.play(item))
