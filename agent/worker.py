@@ -3,9 +3,10 @@
 Data flows one way: the recogniser hears the audio once (agent/asr/base.py Hearing),
 the decide stage (agent/decide/) finds candidates on that hearing and the dispatcher
 decides, then the executor acts.  No stage calls back into the one that called it.
-Dictation goes through twice where a peek is cheap: typed early on the hearing of the
-window fitted to it, then heard on the full window, decided as always, and its typed
-tail corrected (_typed_early).
+Free text (dictation, a command's "type ...") goes through twice where a peek is cheap:
+typed early as a pause in it hears it (its whole peek) or as the window fitted to it
+hears it at its end, then heard on the full window, decided as always, and its typed
+tail corrected (_show, _settle).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from agent.asr.guard import coverage_doubt
 from agent.audio.vad import Peek
 from agent.decide import Decider, Heard
 from agent.dispatch.dictating import corrected
-from agent.dispatch.dispatcher import Dispatcher
-from agent.messages import Decision, Mode, Outcome, Transcript, Utterance
+from agent.dispatch.dispatcher import Dispatcher, State
+from agent.messages import Action, Decision, Mode, Outcome, Transcript, Utterance
 from agent.turn import Verdict
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,30 @@ class Early:
     """COMPLETE: nothing said next could extend it; SETTLED: a command with no free text,
     as heard or on a second try, at a whole peek (all the utterance's audio: a first
     peek's stops PEEK_MS after the speech, which can cut a final consonant)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The free text an open utterance typed before its final reading (Worker._show)."""
+
+    utterance: int
+    """The utterance's index."""
+    saved: State
+    """The dispatcher before the utterance typed anything: its final reading is decided
+    from there."""
+    after: State
+    """The dispatcher after the latest early typing (what the window holds)."""
+    heard: Heard
+    decision: Decision
+    """The latest early decision: what the window holds from this utterance."""
+    typed: str
+    """What that decision typed, as the window holds it."""
+    performed: tuple[Action, ...]
+    """Every action performed for the utterance so far, in order."""
+    at: float
+    """time.monotonic() when the window first held `typed`, in seconds."""
+    errors: tuple[str, ...] = ()
+    """An early typing that failed: nothing more is typed or corrected."""
 
 
 class Worker:
@@ -62,6 +87,8 @@ class Worker:
         self._early: dict[int, Early] = {}
         """The peeks of the open utterance heard as a command that may end there, by peek id:
         the one it ends at is acted on."""
+        self._shown: Shown | None = None
+        """The free text the open utterance typed early, to correct at its end."""
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -72,18 +99,28 @@ class Worker:
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
         earlies, self._early = self._early, {}
+        shown, self._shown = self._shown, None
+        if shown is not None and shown.utterance != utt.index:
+            shown = None  # its utterance was dropped unheard: the window keeps the text
         early = earlies.get(utt.peek) if utt.peek >= 0 else None
-        if early is not None:
-            return self.conclude(replace(early.heard, utterance=utt))
         try:
-            heard = self._heard_at_peek(utt) if stream is None else None
-            heard = heard or self.hear(utt, stream)
+            if early is not None:
+                heard = replace(early.heard, utterance=utt)
+            else:
+                heard = self._heard_at_peek(utt) if stream is None else None
+                heard = heard or self.hear(utt, stream)
+        except RecognitionError as exc:
+            log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
+            return self._left(shown, utt) if shown is not None else self.failed(utt, str(exc))
+        if early is None and self._types_early(heard, streamed=stream is not None):
+            shown = self._show(heard, shown)
+        if shown is not None:
+            return self._settle(shown, heard)
+        try:
+            return self.conclude(self._full(heard))
         except RecognitionError as exc:
             log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
             return self.failed(utt, str(exc))
-        if self._types_early(heard, streamed=stream is not None):
-            return self._typed_early(heard)
-        return self.conclude(heard)
 
     def _heard_at_peek(self, utt: Utterance) -> Heard | None:
         """`utt` as its last whole peek heard it, when that peek had all of its audio
@@ -116,17 +153,29 @@ class Worker:
         if self.on_partial is not None and not heard.transcript.doubt:
             self.on_partial(heard.transcript.text.strip())
         if mode is Mode.DICTATION:
-            if not self._types_early(heard):  # else its full-window work waits for the end
+            if self._types_early(heard):  # typed now; its full-window work waits for the end
+                self._show_at(heard)
+            else:
                 self.decider.prepare(heard)
             return None
-        if heard.hint.quick:
-            return None  # a quick reading is at most typed early, never acted on as a command
+        if heard.hint.quick:  # a quick reading is at most typed early, never acted on
+            self._show_at(heard)  # as a command
+            return None
         early = None if heard.transcript.doubt else self._verdict(heard, peek)
         if early is not None:
             self._early[peek.id] = early
         elif self._types_early(heard) and self.decider.takes_text(heard):
             self._free_text_in = peek.utterance
+            self._show_at(heard)
         return early
+
+    def _show_at(self, heard: Heard) -> None:
+        """At a peek: the free text heard so far typed, or what the open utterance typed
+        at an earlier pause turned into it (_show)."""
+        shown = self._shown
+        if shown is not None and shown.utterance != heard.utterance.index:
+            shown = None
+        self._shown = self._show(heard, shown)
 
     def _verdict(self, heard: Heard, peek: Peek) -> Early | None:
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)
@@ -163,7 +212,7 @@ class Worker:
         text is decoded again on the full window (Hint.thorough), is heard there from the
         first decode, or, where a peek is cheap (a local model, no stream), first
         quickly (Hint.quick) on the window fitted to it, to be typed early
-        (_typed_early); so is a command's free text once a peek heard it ("type ...")."""
+        (_show); so is a command's free text once a peek heard it ("type ...")."""
         app = self.executor.active_app()
         wide = self.dispatcher.mode is Mode.DICTATION and self.decider.wide_free_text
         fast = wide and stream is None and self.recogniser.capabilities.peek
@@ -192,47 +241,69 @@ class Worker:
         return replace(fast, hint=hint, transcript=self._checked(
             fast.utterance, fast.hearing.decode(hint)))
 
-    def _typed_early(self, fast: Heard) -> Outcome:
-        """Dictated text typed as first heard (the fitted window), at once; then heard
-        and decided as always (the full window, the free-text decode) and, when that
-        does otherwise, corrected: only the differing tail deleted and typed again
-        (agent/dispatch/dictating.py corrected), the dispatcher as if the first typing
-        had never been; a command is decided on the full hearing only.  Left as typed
-        when the focused window changed meanwhile, or the full hearing or the typing
-        failed."""
-        utt = fast.utterance
-        saved = self.dispatcher.saved()
+    def _show(self, fast: Heard, shown: Shown | None) -> Shown | None:
+        """Type what `fast` types, at once, when it only types free text
+        (Decider.first_look), or turn what the utterance typed before (`shown`) into it;
+        the dispatcher is left as after that typing.  `shown` as it was when `fast`
+        types nothing, another window is focused, or an earlier typing failed."""
+        if shown is not None and (shown.errors or fast.app != shown.heard.app):
+            return shown
+        saved = shown.saved if shown is not None else self.dispatcher.saved()
+        self.dispatcher.restore(saved)
         early = self.decider.first_look(fast)
         if early is None:
-            self.dispatcher.restore(saved)
-            try:
-                return self.conclude(self._full(fast))
-            except RecognitionError as exc:
-                log.error("utterance %.2f-%.2f s not recognised: %s", utt.start, utt.end, exc)
-                return self.failed(utt, str(exc))
+            self.dispatcher.restore(shown.after if shown is not None else saved)
+            return shown
         decision, typed = early
-        typed_at = time.monotonic()
-        errors = self._act(decision)
+        fix = decision.actions if shown is None else corrected(shown.typed, decision.actions)
         try:
-            full = None if errors else self._full(fast)
+            errors = self._act(replace(decision, actions=fix))
+        except Exception as exc:  # noqa: BLE001 - a route's bug, at a peek too: reported
+            self.dispatcher.forget_typed()  # with the utterance, as at its end
+            log.error("typing %r failed: %s: %s", typed, type(exc).__name__, exc)
+            errors = (f"{type(exc).__name__}: {exc}",)
+        if shown is None:
+            return Shown(fast.utterance.index, saved, self.dispatcher.saved(), fast,
+                         decision, typed, fix, time.monotonic(), errors=errors)
+        if fix:
+            log.info("typed %r as heard so far; now %r", shown.typed, typed)
+        return replace(shown, after=self.dispatcher.saved(), heard=fast, decision=decision,
+                       typed=typed, performed=shown.performed + fix, errors=errors)
+
+    def _settle(self, shown: Shown, heard: Heard) -> Outcome:
+        """The end of an utterance that typed early: heard on the full window, decided
+        from the dispatcher as it was before the utterance typed, and what it typed
+        corrected to that (only the differing tail deleted and typed again,
+        agent/dispatch/dictating.py corrected).  Left as typed when a typing failed,
+        another window is focused, or the full hearing fails."""
+        utt = heard.utterance
+        if shown.errors:
+            return self._left(shown, utt)
+        try:
+            full = self._full(heard)
         except RecognitionError as exc:
             log.warning("utterance %.2f-%.2f s: typed as first heard, not heard on the full "
                         "window: %s", utt.start, utt.end, exc)
-            full = None
-        if full is None or self.executor.active_app() != fast.app:
-            if full is not None:
-                log.info("the focused window changed: %r left as first heard", typed)
-            return Outcome(utt, fast.transcript, decision, time.monotonic(), errors,
-                           recognised_at=typed_at)
-        self.dispatcher.restore(saved)
+            return self._left(shown, utt)
+        if self.executor.active_app() != shown.heard.app:
+            log.info("the focused window changed: %r left as first heard", shown.typed)
+            return self._left(shown, utt)
+        self.dispatcher.restore(shown.saved)
         transcript, final = self.decider.decide(full)
-        fix = corrected(typed, final.actions)
+        fix = corrected(shown.typed, final.actions)
         if fix:
-            log.info("typed %r as first heard; corrected: %s", typed,
+            log.info("typed %r as first heard; corrected: %s", shown.typed,
                      [a.to_json() for a in fix])
         errors = self._act(replace(final, actions=fix))
-        return Outcome(utt, transcript, final, time.monotonic(), errors,
-                       recognised_at=typed_at, performed=decision.actions + fix if fix else ())
+        performed = shown.performed + fix
+        return Outcome(utt, transcript, final, time.monotonic(), errors, recognised_at=shown.at,
+                       performed=performed if performed != final.actions else ())
+
+    @staticmethod
+    def _left(shown: Shown, utt: Utterance) -> Outcome:
+        """The outcome of an utterance whose early text stays as typed."""
+        return Outcome(utt, shown.heard.transcript, shown.decision, time.monotonic(),
+                       shown.errors, recognised_at=shown.at)
 
     def failed(self, utt: Utterance, error: str) -> Outcome:
         """The outcome of an utterance that could not be heard or decided: nothing done

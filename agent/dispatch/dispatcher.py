@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+State = tuple[Mode, Held | None, Saved]
+"""The dispatcher's mode, held command and what was typed (saved() and restore())."""
+
 CONTROLS = ("confirm", "strip")
 """What happens to typed text with control characters (a newline would press Return):
 wait for a spoken yes, or type it with each run of them made one space."""
@@ -106,12 +109,12 @@ class Dispatcher:
         self._pending = None
         self._field.reset()
 
-    def saved(self) -> tuple[Mode, Held | None, Saved]:
+    def saved(self) -> State:
         """The mode, the held command and what was typed, to put back with restore():
         dictated text typed early, then withdrawn for its final reading (agent/worker.py)."""
         return self.mode, self._pending, self._field.saved()
 
-    def restore(self, saved: tuple[Mode, Held | None, Saved]) -> None:
+    def restore(self, saved: State) -> None:
         """Be again as saved() found it."""
         self.mode, self._pending, field = saved
         self._field.restore(field)

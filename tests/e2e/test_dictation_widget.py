@@ -81,7 +81,7 @@ def test_scratch_that_after_one_utterance(keylog: KeylogWindow, x_server: XServe
     got = keylog.sync()
     assert got.text == ""
     # every character typed was this utterance's: as first heard, then any tail corrected
-    # (agent/worker.py _typed_early)
+    # (agent/worker.py _show, _settle)
     assert "".join(k["char"] for k in got.keys if k["keysym"] != "BackSpace") == \
         "".join(a["text"] for a in one.get("performed", one["actions"]) if a["action"] == "type")
 

@@ -159,18 +159,19 @@ def test_a_command_ended_at_the_longer_pause_acts_on_all_of_its_audio(whisper,
     assert listened.heard.count(whole) == 1
 
 
-def test_free_text_waits_for_the_end_then_is_typed_as_first_heard(whisper, tmp_path) -> None:
+def test_free_text_is_typed_at_the_pause_then_decided_at_the_end(whisper, tmp_path) -> None:
     listened = Listened(whisper)
     outcomes, pipeline = run(said(tmp_path, "type hello world"), listened)
     assert len(outcomes) == 1 and outcomes[0].decision.command is not None
     assert (pipeline.stats.early_ends, pipeline.stats.settled_ends) == (0, 0)
     # it ended at the pause of its whole peek, with that peek's audio: heard once
     assert listened.audio.count(outcomes[0].utterance.pcm) == 1
-    # typed as that peek heard it when the utterance ended (agent/worker.py _typed_early);
-    # only then its text decoded again without the prompt, once, on the full window
+    # typed as a peek at the pause heard it, before the utterance ended (agent/worker.py
+    # _show); only at the end its text decoded again without the prompt, once, on the
+    # full window
     plain = [at for hint, at in listened.decodes if hint.prefix and not hint.phrases]
-    assert len(plain) == 1 and outcomes[0].recognised_at < plain[0]
-    assert outcomes[0].utterance.closed_at < plain[0]
+    assert outcomes[0].recognised_at < outcomes[0].utterance.closed_at
+    assert len(plain) == 1 and outcomes[0].utterance.closed_at < plain[0]
 
 
 def test_free_text_heard_at_a_pause_is_heard_quickly_after_it(whisper, tmp_path) -> None:
@@ -202,9 +203,11 @@ def test_dictated_text_is_typed_as_first_heard_then_heard_on_the_full_window(
     fitted = [at for hint, at in since if not hint.thorough]
     full = [at for hint, at in since if hint.thorough]
     # heard quickly on the window fitted to it at its whole peek, before the end, and
-    # typed as heard there at once; only then heard on the full window, as decide()
-    # hears dictation (the free-text decode without the prompt among those decodes)
+    # typed as heard there at once, before the utterance ended; only then heard on the
+    # full window, as decide() hears dictation (the free-text decode without the prompt
+    # among those decodes)
     assert fitted and max(fitted) < dictated.utterance.closed_at
+    assert dictated.recognised_at < dictated.utterance.closed_at  # typed at the pause
     assert all(hint.quick != hint.thorough for hint, _ in since)
     assert full and dictated.recognised_at < min(full)
     assert any(hint.thorough and not hint.phrases for hint, _ in since)

@@ -1,7 +1,8 @@
-"""Dictation typed early, corrected late (agent/worker.py _typed_early), in the real
+"""Free text typed early, corrected late (agent/worker.py _show, _settle), in the real
 pipeline (file source, segmenter, the embedded model, decide stage, dispatcher): the text
-heard on the window fitted to the utterance is typed at once; the full-window hearing
-decides as always, and only the tail that differs is deleted and typed again.
+a peek at a pause hears, or the window fitted to the utterance at its end, is typed at
+once; the full-window hearing decides as always, and only the tail that differs is
+deleted and typed again.
 
 What the fast hearing says is constructed (its real last word swapped for one no one
 said), so a correction is certain; the full-window hearing is the model's own.  The
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from agent.actions.base import ActionError
 from agent.asr.base import Hearing, Hint, RecognitionError, Stream, ToolCall
 from agent.dispatch.dictating import typed_by
 from agent.dispatch.joining import joined
@@ -188,3 +190,128 @@ def test_a_commands_free_text_is_typed_as_first_heard_then_corrected(
     (final,) = one.decision.actions  # the net effect, as the JSON line reports it
     assert isinstance(final, TypeAction) and SWAPPED not in final.text
     assert fix and field_text([first, *fix]) == final.text
+
+
+class Seen:
+    """The real recogniser and a dry run that note in one list, in order, the audio of
+    every hearing ("hear", its bytes) and every action performed ("act", the action)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.capabilities = inner, inner.name, inner.capabilities
+        self.events: list[tuple[str, Any]] = []
+
+    def load(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def hear(self, pcm: bytes) -> Hearing:
+        self.events.append(("hear", len(pcm)))
+        return self.inner.hear(pcm)
+
+    def stream(self) -> Stream:
+        return self.inner.stream()
+
+    def perform(self, action: Action) -> None:
+        self.events.append(("act", action))
+
+    def active_app(self) -> str:
+        return ""
+
+
+@pytest.mark.parametrize("mode", ["command", "dictation"])
+def test_free_text_is_typed_at_a_pause_while_the_speaker_goes_on(
+        whisper, tmp_path, mode: str) -> None:  # noqa: F811 - the fixture
+    # a peek at the pause hears the free text so far ("type ...", or dictation at its
+    # whole peek) and types it at once; the words said after the pause are heard later
+    # and typed as they come; the full window decides what the field holds in the end
+    first, then = "the quick brown fox", "jumps over the lazy dog"
+    parts: list[str | float] = ["start dictation", 1.0, first, 0.25, then] \
+        if mode == "dictation" else [f"type {first}", 0.25, then]
+    seen = Seen(whisper)
+    outcomes, _ = run(said(tmp_path, *parts), seen, executor=seen)  # type: ignore[arg-type]
+    assert len(outcomes) == (2 if mode == "dictation" else 1), [o.decision for o in outcomes]
+    one = outcomes[-1]
+    assert "lazy" in one.decision.text.lower() and one.decision.mode.value == mode
+    events = seen.events
+    typed = next(i for i, (kind, a) in enumerate(events)
+                 if kind == "act" and isinstance(a, TypeAction))
+    before = max(n for kind, n in events[:typed] if kind == "hear")
+    after = max(n for kind, n in events[typed:] if kind == "hear")
+    assert after > before + 16000  # half a second more speech, heard after the typing
+    acts = [a for kind, a in events[typed:] if kind == "act"]
+    assert one.performed and acts == list(one.performed)
+    assert field_text(acts) == typed_by(one.decision.actions)  # the net effect
+    assert one.recognised_at < one.utterance.closed_at
+
+
+class PeekSays:
+    """The real recogniser, whose first hearing says `lie`: a peek at a pause inside the
+    utterance that heard free text, the rest of the utterance found otherwise."""
+
+    def __init__(self, inner: Any, lie: str) -> None:
+        self.inner, self.name, self.capabilities = inner, inner.name, inner.capabilities
+        self.lie, self.hearings = lie, 0
+
+    def load(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def hear(self, pcm: bytes) -> Hearing:
+        self.hearings += 1
+        lie = self.lie if self.hearings == 1 else None
+        return FastSays(self.inner.hear(pcm), lambda text: lie or text, False)
+
+    def stream(self) -> Stream:
+        return self.inner.stream()
+
+
+class Hands(Refocused):
+    """A dry run whose focused window never changes."""
+
+    def active_app(self) -> str:
+        return "editor"
+
+
+def test_free_text_a_peek_typed_is_deleted_when_the_utterance_is_a_command(
+        whisper, tmp_path) -> None:  # noqa: F811 - the fixture
+    executor = Hands()
+    outcomes, _ = run(said(tmp_path, "press", 0.25, "escape"),
+                      PeekSays(whisper, "Type zebra."), executor=executor)
+    (one,) = outcomes
+    assert one.decision.command is not None and typed_by(one.decision.actions) is None
+    early, back, *rest = one.performed
+    assert isinstance(early, TypeAction) and "zebra" in early.text.lower()
+    assert back == KeyAction("backspace", len(early.text)) and rest == \
+        list(one.decision.actions)
+    assert executor.performed == list(one.performed)
+
+
+class Clumsy(Hands):
+    """A dry run whose first text typed raises (`bug`: not an ActionError, as a lost
+    display connection would)."""
+
+    def __init__(self, bug: bool) -> None:
+        super().__init__()
+        self.bug, self.failed = bug, False
+
+    def perform(self, action: Action) -> None:
+        if isinstance(action, TypeAction) and not self.failed:
+            self.failed = True
+            raise ConnectionResetError("display lost") if self.bug \
+                else ActionError("cannot type")
+        super().perform(action)
+
+
+@pytest.mark.parametrize("bug", [False, True])
+def test_typing_that_fails_at_a_pause_is_reported_and_not_corrected(
+        whisper, tmp_path, bug: bool) -> None:  # noqa: F811 - the fixture
+    executor = Clumsy(bug)
+    outcomes, _ = run(said(tmp_path, "type the quick brown fox", 0.25,
+                           "jumps over the lazy dog", 1.0, "press escape"),
+                      whisper, executor=executor)
+    assert len(outcomes) == 2, [o.decision for o in outcomes]
+    failed, then = outcomes
+    assert executor.failed and failed.errors, failed
+    # nothing more typed or deleted for it; the next utterance acts as always
+    assert executor.performed == list(then.decision.actions) != []
+    assert not then.errors
