@@ -15,13 +15,15 @@ the model's words are read from the JSON lines, never pinned.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.dispatch.dictating import ending
-from agent.dispatch.joining import joined
+from agent.dispatch.joining import cased, joined
 from tests.integration import wayland, x11
 from tests.integration.test_voice_x11 import _run, _speak
 from tests.integration.wayland import Sway, WevWindow
@@ -34,11 +36,17 @@ pytestmark = pytest.mark.timeout(600)
 
 FIRST, SECOND = "hello there", "we should go for a walk"
 """Two sentences tiny.en hears as two sentences under espeak-ng (words may vary)."""
+THIRD = "see you later"
+"""A third one, typed in place of a selection."""
+REPLACE = "replace there with here"
+"""A word of FIRST replaced, in words tiny.en hears from flite, not from espeak-ng."""
 
 
-def dictated(phrases: list[str], folder: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    """The JSON lines of dictating `phrases` (after "start dictation", a second apart)."""
-    speech = _speak(["start dictation", *phrases], folder)
+def dictated(phrases: list[str], folder: Path, env: dict[str, str],
+             flite: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The JSON lines of dictating `phrases` (after "start dictation", a second apart);
+    those in `flite` said by flite, not espeak-ng (test_voice_x11.py _speak)."""
+    speech = _speak(["start dictation", *phrases], folder, flite)
     done = _run(["run", "--input", str(speech), "--fast", "--json"], folder, env, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -115,6 +123,45 @@ def test_stop_dictation_at_the_end_of_a_sentence(keylog: KeylogWindow, x_server:
                                                                    "mode": "command"}
     assert after["actions"] == [] and after["mode"] == "command"  # no longer dictating
     assert keylog.sync().text == joined(body, "") != ""
+
+
+def test_select_that_then_words_typed_in_its_place(keylog: KeylogWindow, x_server: XServer,
+                                                   tmp_path: Path) -> None:
+    """The selection is exactly the last utterance's words (not the joining space nor the
+    utterance before), and the next utterance, typed, takes their place in the widget."""
+    one, two, select, three = dictated([FIRST, SECOND, "select that", THIRD], tmp_path,
+                                       x_server.env(), flite={"select that"})
+    first = joined(heard(one), "")
+    words = joined(heard(two), first).lstrip(" ")
+    heard(select, "select that")
+    assert select["actions"] == [{"action": "key", "keys": "shift+left", "count": len(words)}]
+    got = keylog.sync()
+    lefts = [i for i, k in enumerate(got.keys) if k["keysym"] == "Left"]
+    assert len(lefts) == len(words)
+    assert all(got.keys[i]["state"] & 1 for i in lefts)  # with Shift held
+    after = got.keys[lefts[-1] + 1]  # the next utterance's first key arrives on ...
+    assert after["selected"] == words  # ... exactly the last utterance's words
+    assert got.text == first + " " + joined(heard(three), first + " ")
+
+
+def test_replace_a_word_in_the_last_utterance(keylog: KeylogWindow, x_server: XServer,
+                                              tmp_path: Path) -> None:
+    """"replace there with here": the word is replaced in the last utterance, the text
+    after it retyped, and nothing before it touched (the same word there included)."""
+    one, two, replace = dictated([FIRST, FIRST, REPLACE], tmp_path, x_server.env(),
+                                 flite={FIRST, REPLACE})  # espeak-ng's is "Hello now."
+    first = joined(heard(one), "")
+    second = joined(heard(two), first)
+    said = re.fullmatch(r"\W*replace\W+(\w+)\W+with\W+(\w+)\W*", heard(replace),
+                        re.IGNORECASE)
+    assert said, replace  # heard as one word replaced with another
+    old, new = said.groups()
+    assert re.search(rf"\b{old}\b", first, re.IGNORECASE), (first, old)
+    at = re.search(rf"\b{old}\b", second, re.IGNORECASE)
+    assert at, (second, old)
+    assert replace["actions"][0].get("keys") == "backspace", replace  # an edit, not text
+    kept = first + second[:at.start()]  # with the same word in `first`, left as typed
+    assert keylog.sync().text == kept + cased(new, kept) + second[at.end():]
 
 
 def field(keys: list[dict[str, Any]]) -> str:
