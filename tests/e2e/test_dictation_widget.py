@@ -4,7 +4,7 @@
   contents are read back;
 - wev on headless sway through wtype (tests/integration/wayland.py): no Wayland text
   widget is installed here, so the text is rebuilt from wev's key log (characters,
-  Return, BackSpace), as a plain text field would hold it.
+  Return, BackSpace, shift+Left selecting), as a plain text field would hold it.
 
 The widget's final contents are asserted character for character against what the
 joining and editing rules (agent/dispatch/joining.py, dictating.py; unit-tested on given
@@ -165,15 +165,22 @@ def test_replace_a_word_in_the_last_utterance(keylog: KeylogWindow, x_server: XS
 
 
 def field(keys: list[dict[str, Any]]) -> str:
-    """What a plain text field holds after these key presses."""
-    text = ""
+    """What a plain text field holds after these key presses, as text fields behave
+    (GTK, Qt, Tk): shift+Left selects one more character to the left of the cursor,
+    BackSpace deletes the selection or the character before the cursor, a character or
+    Return typed takes the selection's place.  Any other key fails the test."""
+    text, cursor, anchor = "", 0, None
     for k in keys:
-        if k["keysym"] == "BackSpace":
-            text = text[:-1]
-        elif k["keysym"] == "Return":
-            text += "\n"
-        else:
-            text += k["char"]
+        start, end = sorted((cursor, cursor if anchor is None else anchor))
+        if k["keysym"] == "Left" and k["mods"] == {"Shift"}:
+            anchor, cursor = end if anchor is None else anchor, max(cursor - 1, 0)
+            continue
+        if k["keysym"] == "BackSpace" and start == end:
+            start = max(start - 1, 0)
+        typed = "" if k["keysym"] == "BackSpace" else "\n" if k["keysym"] == "Return" \
+            else k["char"]
+        assert typed or k["keysym"] == "BackSpace", k
+        text, cursor, anchor = text[:start] + typed + text[end:], start + len(typed), None
     return text
 
 
@@ -187,3 +194,26 @@ def test_dictation_edits_reach_a_wayland_window(wl_keylog: WevWindow, sway: Sway
     got = wl_keylog.sync()
     assert not [k for k in got.keys if k["mods"] - {"Shift"}]  # no chord but shift
     assert field(got.keys) == want
+
+
+def test_select_and_replace_reach_a_wayland_window(wl_keylog: WevWindow, sway: Sway,
+                                                   tmp_path: Path) -> None:
+    """"select that" then words typed in its place, then "replace there with here" in
+    those words only: the keys wtype sends, as a text field takes them (field())."""
+    one, two, select, three, replace = dictated(
+        [FIRST, SECOND, "select that", FIRST, REPLACE], tmp_path, sway.env(),
+        flite={FIRST, "select that", REPLACE})
+    first = joined(heard(one), "")
+    words = joined(heard(two), first).lstrip(" ")
+    heard(select, "select that")
+    assert select["actions"] == [{"action": "key", "keys": "shift+left", "count": len(words)}]
+    third = joined(heard(three), first + " ")
+    said = re.fullmatch(r"\W*replace\W+(\w+)\W+with\W+(\w+)\W*", heard(replace),
+                        re.IGNORECASE)
+    assert said, replace
+    at = re.search(rf"\b{said[1]}\b", third, re.IGNORECASE)
+    assert at and re.search(rf"\b{said[1]}\b", first, re.IGNORECASE), (first, third)
+    kept = first + " " + third[:at.start()]
+    got = wl_keylog.sync()
+    assert [k["mods"] for k in got.keys if k["keysym"] == "Left"] == [{"Shift"}] * len(words)
+    assert field(got.keys) == kept + cased(said[2], kept) + third[at.end():]
