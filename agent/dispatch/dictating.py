@@ -19,8 +19,9 @@ scratch"), which `Field.edit` turns into keys:
   comma, period, question_mark (said alone: in place of a mark this agent typed last).
 Within a dictated utterance (`Field.dictate`), in English words:
 - "replace <words> with <words>" alone: within the last utterance only, deleted back to
-  the words and retyped; not found there, the utterance is dictated text like any other
-  (no dictated word is lost: "Replace the filter with a new one." is typed);
+  the words and retyped, the new words cased for where they go; not found there, the
+  utterance is dictated text like any other (no dictated word is lost: "Replace the
+  filter with a new one." is typed);
 - at the end: "new line", "new paragraph", "comma", "period" / "full stop", "question
   mark" (in place of the model's own mark there), "stop dictation" (the text before it
   is typed, then command mode). One after "a", "the", "trial", ... (_LEADS: "put a
@@ -33,7 +34,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from agent.dispatch.joining import SENTENCE_ENDS, joined, no_space
+from agent.dispatch.joining import SENTENCE_ENDS, cased, joined, no_space
 from agent.messages import Action, KeyAction, Mode, ModeAction, TypeAction
 
 STACK = 32
@@ -44,7 +45,7 @@ _TAIL = 8
 """Characters of what was typed kept for joining (the rules look at the last few)."""
 
 _S = r"[\s,.;:!?-]*"
-_REPLACE = re.compile(rf"^{_S}replace\s+(.+?),?\s+with\s+(.+?){_S}$", re.IGNORECASE)
+_REPLACE = re.compile(rf"^{_S}replace[\s,]+(.+?),?\s+with\s+(.+?){_S}$", re.IGNORECASE)
 _LEADS = ("a", "an", "the", "this", "that", "no", "one", "each", "every", "per", "same",
           "time", "trial", "grace", "waiting", "notice", "long", "short")
 """Words after which "period", "comma", ... at the end are the words themselves ("a trial
@@ -200,6 +201,7 @@ class Field:
                                     re.IGNORECASE)
         if not found or not new or entry is None:
             return None
+        new = cased(new, (entry.before + entry.typed[:found.start()])[-_TAIL:])
         gone = entry.typed[found.start():]
         retyped = new + gone[found.end() - found.start():]
         self._stack[-1] = Entry(entry.typed[:found.start()] + retyped, entry.before,

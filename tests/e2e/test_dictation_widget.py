@@ -4,7 +4,7 @@
   contents are read back;
 - wev on headless sway through wtype (tests/integration/wayland.py): no Wayland text
   widget is installed here, so the text is rebuilt from wev's key log (characters,
-  Return, BackSpace), as a plain text field would hold it.
+  Return, BackSpace, shift+Left selecting), as a plain text field would hold it.
 
 The widget's final contents are asserted character for character against what the
 joining and editing rules (agent/dispatch/joining.py, dictating.py; unit-tested on given
@@ -15,13 +15,15 @@ the model's words are read from the JSON lines, never pinned.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.dispatch.dictating import ending
-from agent.dispatch.joining import joined
+from agent.dispatch.joining import cased, joined
 from tests.integration import wayland, x11
 from tests.integration.test_voice_x11 import _run, _speak
 from tests.integration.wayland import Sway, WevWindow
@@ -34,11 +36,17 @@ pytestmark = pytest.mark.timeout(600)
 
 FIRST, SECOND = "hello there", "we should go for a walk"
 """Two sentences tiny.en hears as two sentences under espeak-ng (words may vary)."""
+THIRD = "see you later"
+"""A third one, typed in place of a selection."""
+REPLACE = "replace there with here"
+"""A word of FIRST replaced, in words tiny.en hears from flite, not from espeak-ng."""
 
 
-def dictated(phrases: list[str], folder: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    """The JSON lines of dictating `phrases` (after "start dictation", a second apart)."""
-    speech = _speak(["start dictation", *phrases], folder)
+def dictated(phrases: list[str], folder: Path, env: dict[str, str],
+             flite: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The JSON lines of dictating `phrases` (after "start dictation", a second apart);
+    those in `flite` said by flite, not espeak-ng (test_voice_x11.py _speak)."""
+    speech = _speak(["start dictation", *phrases], folder, flite)
     done = _run(["run", "--input", str(speech), "--fast", "--json"], folder, env, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -117,16 +125,62 @@ def test_stop_dictation_at_the_end_of_a_sentence(keylog: KeylogWindow, x_server:
     assert keylog.sync().text == joined(body, "") != ""
 
 
+def test_select_that_then_words_typed_in_its_place(keylog: KeylogWindow, x_server: XServer,
+                                                   tmp_path: Path) -> None:
+    """The selection is exactly the last utterance's words (not the joining space nor the
+    utterance before), and the next utterance, typed, takes their place in the widget."""
+    one, two, select, three = dictated([FIRST, SECOND, "select that", THIRD], tmp_path,
+                                       x_server.env(), flite={"select that"})
+    first = joined(heard(one), "")
+    words = joined(heard(two), first).lstrip(" ")
+    heard(select, "select that")
+    assert select["actions"] == [{"action": "key", "keys": "shift+left", "count": len(words)}]
+    got = keylog.sync()
+    lefts = [i for i, k in enumerate(got.keys) if k["keysym"] == "Left"]
+    assert len(lefts) == len(words)
+    assert all(got.keys[i]["state"] & 1 for i in lefts)  # with Shift held
+    after = got.keys[lefts[-1] + 1]  # the next utterance's first key arrives on ...
+    assert after["selected"] == words  # ... exactly the last utterance's words
+    assert got.text == first + " " + joined(heard(three), first + " ")
+
+
+def test_replace_a_word_in_the_last_utterance(keylog: KeylogWindow, x_server: XServer,
+                                              tmp_path: Path) -> None:
+    """"replace there with here": the word is replaced in the last utterance, the text
+    after it retyped, and nothing before it touched (the same word there included)."""
+    one, two, replace = dictated([FIRST, FIRST, REPLACE], tmp_path, x_server.env(),
+                                 flite={FIRST, REPLACE})  # espeak-ng's is "Hello now."
+    first = joined(heard(one), "")
+    second = joined(heard(two), first)
+    said = re.fullmatch(r"\W*replace\W+(\w+)\W+with\W+(\w+)\W*", heard(replace),
+                        re.IGNORECASE)
+    assert said, replace  # heard as one word replaced with another
+    old, new = said.groups()
+    assert re.search(rf"\b{old}\b", first, re.IGNORECASE), (first, old)
+    at = re.search(rf"\b{old}\b", second, re.IGNORECASE)
+    assert at, (second, old)
+    assert replace["actions"][0].get("keys") == "backspace", replace  # an edit, not text
+    kept = first + second[:at.start()]  # with the same word in `first`, left as typed
+    assert keylog.sync().text == kept + cased(new, kept) + second[at.end():]
+
+
 def field(keys: list[dict[str, Any]]) -> str:
-    """What a plain text field holds after these key presses."""
-    text = ""
+    """What a plain text field holds after these key presses, as text fields behave
+    (GTK, Qt, Tk): shift+Left selects one more character to the left of the cursor,
+    BackSpace deletes the selection or the character before the cursor, a character or
+    Return typed takes the selection's place.  Any other key fails the test."""
+    text, cursor, anchor = "", 0, None
     for k in keys:
-        if k["keysym"] == "BackSpace":
-            text = text[:-1]
-        elif k["keysym"] == "Return":
-            text += "\n"
-        else:
-            text += k["char"]
+        start, end = sorted((cursor, cursor if anchor is None else anchor))
+        if k["keysym"] == "Left" and k["mods"] == {"Shift"}:
+            anchor, cursor = end if anchor is None else anchor, max(cursor - 1, 0)
+            continue
+        if k["keysym"] == "BackSpace" and start == end:
+            start = max(start - 1, 0)
+        typed = "" if k["keysym"] == "BackSpace" else "\n" if k["keysym"] == "Return" \
+            else k["char"]
+        assert typed or k["keysym"] == "BackSpace", k
+        text, cursor, anchor = text[:start] + typed + text[end:], start + len(typed), None
     return text
 
 
@@ -140,3 +194,26 @@ def test_dictation_edits_reach_a_wayland_window(wl_keylog: WevWindow, sway: Sway
     got = wl_keylog.sync()
     assert not [k for k in got.keys if k["mods"] - {"Shift"}]  # no chord but shift
     assert field(got.keys) == want
+
+
+def test_select_and_replace_reach_a_wayland_window(wl_keylog: WevWindow, sway: Sway,
+                                                   tmp_path: Path) -> None:
+    """"select that" then words typed in its place, then "replace there with here" in
+    those words only: the keys wtype sends, as a text field takes them (field())."""
+    one, two, select, three, replace = dictated(
+        [FIRST, SECOND, "select that", FIRST, REPLACE], tmp_path, sway.env(),
+        flite={FIRST, "select that", REPLACE})
+    first = joined(heard(one), "")
+    words = joined(heard(two), first).lstrip(" ")
+    heard(select, "select that")
+    assert select["actions"] == [{"action": "key", "keys": "shift+left", "count": len(words)}]
+    third = joined(heard(three), first + " ")
+    said = re.fullmatch(r"\W*replace\W+(\w+)\W+with\W+(\w+)\W*", heard(replace),
+                        re.IGNORECASE)
+    assert said, replace
+    at = re.search(rf"\b{said[1]}\b", third, re.IGNORECASE)
+    assert at and re.search(rf"\b{said[1]}\b", first, re.IGNORECASE), (first, third)
+    kept = first + " " + third[:at.start()]
+    got = wl_keylog.sync()
+    assert [k["mods"] for k in got.keys if k["keysym"] == "Left"] == [{"Shift"}] * len(words)
+    assert field(got.keys) == kept + cased(said[2], kept) + third[at.end():]

@@ -7,7 +7,8 @@ and prints, one JSON object per line:
 - `{"ready": true, "window": ID, "class": CLASS}` once the Text widget has the focus
   (ID is the toplevel's X window, the one that carries WM_CLASS);
 - `{"event": "key", "keysym": ..., "keysym_num": ..., "char": ..., "keycode": ...,
-  "state": ..., "send_event": ...}` for every KeyPress;
+  "state": ..., "send_event": ..., "selected": ...}` for every KeyPress, `selected` being
+  the Text widget's selected text as the key arrives (before the widget acts on it);
 - `{"event": "button", "button": N, "state": ..., "send_event": ...}` for every ButtonPress
   (Tk 8.6 reports wheel buttons 6 and 7 as 4 and 5 with Shift in `state`), and
   `{"event": "wheel", "delta": D, ...}` for <MouseWheel> (what Tk 8.7 makes of them);
@@ -68,8 +69,12 @@ class KeylogWindow:
             self.text.delete("1.0", "end")
             return "break"
         emit(event="key", keysym=event.keysym, keysym_num=event.keysym_num, char=event.char,
-             keycode=event.keycode, state=self._state(event), send_event=event.send_event)
+             keycode=event.keycode, state=self._state(event), send_event=event.send_event,
+             selected=self._selected())
         return None
+
+    def _selected(self) -> str:
+        return self.text.get("sel.first", "sel.last") if self.text.tag_ranges("sel") else ""
 
     def on_button(self, event: tkinter.Event) -> None:
         emit(event="button", button=event.num, state=self._state(event),

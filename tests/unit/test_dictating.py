@@ -144,6 +144,26 @@ def test_replace_within_the_last_utterance(d: Dispatcher) -> None:
     assert field_text(got) == "Hello there."
 
 
+def test_replace_heard_with_a_comma_after_it_is_still_the_edit(d: Dispatcher) -> None:
+    """Whisper writes a comma after the spoken verb ("Replace, walk with drive." from
+    flite's voice): the edit all the same, not words typed."""
+    got = dictate(d, "We should go for a walk.")
+    dec = d.dispatch(Transcript("Replace, walk with drive."))
+    assert dec.actions == (KeyAction("backspace", len("walk.")), TypeAction("drive."))
+    assert field_text(got + list(dec.actions)) == "We should go for a drive."
+
+
+def test_replace_cases_the_new_words_for_where_they_go(builtins) -> None:
+    """The joining's capitals hold for the words put in: a capital at a sentence start,
+    none mid-sentence (Whisper capitalises as it likes)."""
+    d = Dispatcher(builtins, mode=Mode.DICTATION)
+    got = dictate(d, "Hello there.", "Hello there.", "Replace hello with goodbye.")
+    assert field_text(got) == "Hello there. Goodbye there."
+    d = Dispatcher(builtins, mode=Mode.DICTATION)
+    got = dictate(d, "We should go for a walk.", "Replace walk with Drive.")
+    assert field_text(got) == "We should go for a drive."
+
+
 def test_replace_not_found_is_dictated_text(builtins) -> None:
     """Not in the last utterance: the words were dictation, and none of them is lost."""
     d = Dispatcher(builtins, mode=Mode.DICTATION)
