@@ -51,7 +51,7 @@ def load_realtime(cfg: Config, file: VoxtralRecogniser) -> RealtimeRecogniser | 
     """Voxtral Realtime on the server `file` attached to or started, its session opening in
     the background; None (said once) when the websockets package is missing."""
     from agent.asr.voxtral_realtime import RealtimeRecogniser
-    from agent.asr.voxtral_session import require_websockets
+    from agent.asr.voxtral_turn import require_websockets
 
     try:
         require_websockets()

@@ -30,13 +30,8 @@ from agent.asr.base import Capabilities, Hearing, Hint, RecognitionError, Unsupp
 from agent.asr.config import served
 from agent.asr.guard import overlong
 from agent.asr.voxtral_client import api_key
-from agent.asr.voxtral_session import (
-    BYTES_PER_S,
-    Session,
-    Turn,
-    require_websockets,
-    ws_url,
-)
+from agent.asr.voxtral_session import Session
+from agent.asr.voxtral_turn import BYTES_PER_S, Turn, require_websockets, ws_url
 from agent.messages import Hypothesis, Transcript
 
 if TYPE_CHECKING:

@@ -26,12 +26,10 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from agent.asr.base import ModelError
 from agent.asr.voxtral_client import ANSWER_MAX_BYTES
+from agent.asr.voxtral_turn import BYTES_PER_S, Turn, error_body, event_text
 
 log = logging.getLogger(__name__)
 
@@ -42,58 +40,8 @@ is sent); then the next one tries again on a fresh session."""
 RECONNECT_WAIT_S = 0.5
 """An utterance that begins while the session is down waits this long for it."""
 REFUSALS = ("model_not_found", "invalid_event", "model_not_validated")
-BYTES_PER_S = 32_000
-"""16 kHz mono PCM16."""
 APPEND_BYTES = 64_000
 """At most this much audio (2 s) in one append when a backlog is coalesced."""
-
-
-def ws_url(base_url: str) -> str:
-    """ws://host:port/v1/realtime for the OpenAI-compatible root http://host:port/v1."""
-    parts = urlsplit(base_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/realtime", "", ""))
-
-
-def require_websockets() -> None:
-    """Raise ModelError (one line) when the websockets package is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("websockets") is None:
-        raise ModelError("the websockets package is missing (voxtral.mode = \"realtime\"): "
-                         "run make install in the voxagent checkout (a core dependency)")
-
-
-@dataclass(eq=False)
-class Turn:
-    """One utterance's state, shared by the caller, the sender and the receiver."""
-
-    number: int
-    deltas: list[str] = field(default_factory=list)
-    text: str | None = None
-    """The final text (transcription.done), None until then."""
-    error: str = ""
-    """Why it failed ("" while it has not)."""
-    cancelled: bool = False
-    started: bool = False
-    """Its first commit went out on the current connection."""
-    ended_at: float = 0.0
-    """time.monotonic() when its final commit went out (0 before)."""
-    queued: int = 0
-    """Bytes of audio given to the session."""
-    chars: int = 0
-    """Characters of text received for it (deltas and done)."""
-    sent: int = 0
-    """Bytes of audio sent on the socket."""
-    settled: threading.Event = field(default_factory=threading.Event)
-
-    def fail(self, why: str) -> None:
-        if not self.settled.is_set():
-            self.error = why
-            self.settled.set()
-
-    def partial(self) -> str:
-        return "".join(list(self.deltas)).strip()
 
 
 class Session:
@@ -219,7 +167,7 @@ class Session:
             status = exc.response.status_code
             hint = ": check voxtral.api_key" if status == 401 else ""
             self._problem(f"voxtral realtime: {self.url} refused the connection (HTTP "
-                          f"{status} {_body(exc.response.body)}){hint}")
+                          f"{status} {error_body(exc.response.body)}){hint}")
             return False
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             stack.close()
@@ -285,9 +233,9 @@ class Session:
             raise ValueError(f"an event that is a JSON {type(event).__name__}")
         kind = event.get("type")
         if kind == "transcription.delta" and utt is not None:
-            utt.deltas.append(_text(event, "delta", utt))
+            utt.deltas.append(event_text(event, "delta", utt))
         elif kind == "transcription.done" and utt is not None:
-            text = _text(event, "text", utt)
+            text = event_text(event, "text", utt)
             with self._lock:
                 self._current = None
             utt.text = text.strip()
@@ -392,27 +340,5 @@ class Session:
             raise _Lost(type(exc).__name__) from None
 
 
-def _text(event: dict[str, Any], key: str, utt: Turn) -> str:
-    """The text of a delta or done event, counted against ANSWER_MAX_BYTES; ValueError for
-    one that is not a string or too much text."""
-    text = event.get(key, "")
-    if not isinstance(text, str):
-        raise ValueError(f"{event.get('type')} whose {key!r} is a {type(text).__name__}")
-    utt.chars += len(text)
-    if utt.chars > ANSWER_MAX_BYTES:
-        raise ValueError(f"more than {ANSWER_MAX_BYTES // 1024} KiB of text for one "
-                         "utterance")
-    return text
-
-
 class _Lost(Exception):
     """The connection went away while sending."""
-
-
-def _body(body: bytes | bytearray | None) -> str:
-    text = bytes(body or b"").decode("utf-8", errors="replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return " ".join(text.split())[:200]
-    return str(data.get("error", data)) if isinstance(data, dict) else text[:200]
