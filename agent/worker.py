@@ -61,7 +61,7 @@ class Shown:
     performed: tuple[Action, ...]
     """Every action performed for the utterance so far, in order."""
     at: float
-    """time.monotonic() when the window first held `typed`, in seconds."""
+    """time.monotonic() when the utterance's text was first ready to type, in seconds."""
     errors: tuple[str, ...] = ()
     """An early typing that failed: nothing more is typed or corrected."""
 
@@ -256,6 +256,7 @@ class Worker:
             return shown
         decision, typed = early
         fix = decision.actions if shown is None else corrected(shown.typed, decision.actions)
+        at = time.monotonic()
         try:
             errors = self._act(replace(decision, actions=fix))
         except Exception as exc:  # noqa: BLE001 - a route's bug, at a peek too: reported
@@ -264,7 +265,7 @@ class Worker:
             errors = (f"{type(exc).__name__}: {exc}",)
         if shown is None:
             return Shown(fast.utterance.index, saved, self.dispatcher.saved(), fast,
-                         decision, typed, fix, time.monotonic(), errors=errors)
+                         decision, typed, fix, at, errors=errors)
         if fix:
             log.info("typed %r as heard so far; now %r", shown.typed, typed)
         return replace(shown, after=self.dispatcher.saved(), heard=fast, decision=decision,

@@ -40,7 +40,9 @@ from accuracy import ensure_set, fl, run_pipeline
 def evaluate(folder: Path, session: Any) -> dict[str, Any]:
     lines, _err, wall = run_pipeline(session.path(folder))
     speech = sum(b - a for a, b in session.spans)
-    false = [ln for ln in lines if ln.get("actions")]
+    # "performed": what reached the window, when it differs from the net effect (free
+    # text typed at a pause, then deleted when the utterance proved no command)
+    false = [ln for ln in lines if ln.get("actions") or ln.get("performed")]
     return {"condition": session.condition, "kind": session.script, "file": session.file,
             "noise": session.noise, "voices": session.voice.get("voices", []),
             "note": session.note, "seconds": session.seconds, "speech_s": round(speech, 2),
@@ -49,7 +51,8 @@ def evaluate(folder: Path, session: Any) -> dict[str, Any]:
             "heard_share": round(fl.covered(session.spans, lines) / speech, 3) if speech else None,
             "wall_s": round(wall, 1),
             "false": [{"start": ln["start"], "end": ln["end"], "text": ln["text"],
-                       "command": ln["command"], "actions": ln["actions"]} for ln in false]}
+                       "command": ln["command"], "actions": ln["actions"],
+                       "performed": ln.get("performed", ln["actions"])} for ln in false]}
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:

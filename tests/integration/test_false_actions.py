@@ -9,7 +9,8 @@ three-voice conversation, six-voice babble over pink noise (once heard as "open
 terminal" and "scroll right") and four-voice babble (its piece after the 25 s cut
 heard as "scroll right").
 Each is run through `voxagent run --input FILE --dry-run --json --fast` with
-the real model and the built-in defaults.  No utterance may have actions; and
+the real model and the built-in defaults.  No utterance may have actions, nor have
+performed any (free text typed at a pause, then deleted: "performed"); and
 so that this cannot pass because nothing was heard, each file must give
 utterances with text that cover most of its speech.
 
@@ -105,8 +106,8 @@ def test_speech_that_is_not_a_command_does_nothing(case: str,
     folder, sessions = made
     session = sessions[case]
     lines, _ = run(folder, folder / "audio" / session.file)
-    acted = [{k: ln[k] for k in ("start", "end", "text", "command", "actions")}
-             for ln in lines if ln["actions"]]
+    acted = [{k: ln.get(k) for k in ("start", "end", "text", "command", "actions", "performed")}
+             for ln in lines if ln["actions"] or ln.get("performed")]
     assert not acted, f"{case}: non-command speech acted:\n" + "\n".join(map(json.dumps, acted))
     said = [ln for ln in lines if ln["text"].strip()]
     assert said, f"nothing heard in {case}: {lines}"
