@@ -26,6 +26,8 @@ Scoring (tests/fixtures/fixturelib.py):
                      count or command, a false trigger), and the key presses among them
   asked              utterances where a key was in doubt: nothing pressed, the line's
                      "note" asks which was meant
+  corrected          utterances whose free text was typed early, then corrected or
+                     deleted (the line's "performed"): keys the net actions do not show
 Merged phrases count as wrong, except ordinary speech, which counts as a false
 trigger only if the merged line did something none of its commands asked for.
 A missed mode switch makes the utterances after it fail too: that is counted.
@@ -123,6 +125,9 @@ class SessionRun:
     """Phrases the segmenter produced no line for."""
     wall: float
     recognised: list[float] = field(default_factory=list)
+    corrected: int = 0
+    """Lines whose "performed" differs from their actions: free text typed early, then
+    corrected or withdrawn (agent/worker.py _show)."""
 
 
 def evaluate(folder: Path, session: Any) -> SessionRun:
@@ -136,7 +141,8 @@ def evaluate(folder: Path, session: Any) -> SessionRun:
     return SessionRun(session, results, len(lines),
                       sum(len(g.expected) for g in groups if g.merged),
                       sum(len(g.expected) for g in groups if not g.lines), wall,
-                      [ln["latency"]["recognised"] for ln in lines if "latency" in ln])
+                      [ln["latency"]["recognised"] for ln in lines if "latency" in ln],
+                      sum("performed" in ln for ln in lines))
 
 
 def rate(results: list[Result], kind: str) -> tuple[int, int]:
@@ -197,7 +203,7 @@ def report(runs: list[SessionRun], set_name: str) -> dict[str, Any]:
             "voice": run.session.voice, "noise": run.session.noise, "note": run.session.note,
             "expected": len(run.session.utterances), "lines": run.lines,
             "merged": run.merged, "missed_by_segmenter": run.missed,
-            "wall_s": round(run.wall, 1),
+            "wall_s": round(run.wall, 1), "corrected": run.corrected,
             "recognised_median_s": round(statistics.median(run.recognised), 3)
             if run.recognised else None,
         } | summary(run.results) for run in runs],
@@ -206,6 +212,7 @@ def report(runs: list[SessionRun], set_name: str) -> dict[str, Any]:
         "misses": [r.to_json() for r in every if not r.ok],
         "wrong_actions": wrong_actions([r.to_json() for r in every if not r.ok]),
         "asked": sum(bool(r.to_json()["asked"]) for r in every),
+        "corrected": sum(run.corrected for run in runs),
     }
 
 
@@ -230,6 +237,7 @@ def print_report(rep: dict[str, Any]) -> None:
     print(f"\n== wrong actions (done, but not what was said): {wrong['n']}, "
           f"of them key presses: {wrong['keys']}; nothing done but asked (a key in doubt): "
           f"{rep['asked']} ==")
+    print(f"== typed early, then corrected or withdrawn (\"performed\"): {rep['corrected']} ==")
     print(f"\n== misses ({len(rep['misses'])}) ==")
     for m in rep["misses"]:
         did = json.dumps(m["done"]) if m["done"] else "nothing"
