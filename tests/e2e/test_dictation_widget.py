@@ -24,6 +24,7 @@ import pytest
 
 from agent.dispatch.dictating import ending
 from agent.dispatch.joining import cased, joined
+from agent.dispatch.words import Word, Words
 from tests.integration import wayland, x11
 from tests.integration.test_voice_x11 import _run, _speak
 from tests.integration.wayland import Sway, WevWindow
@@ -111,6 +112,21 @@ def test_scratch_that_leaves_the_utterance_before(keylog: KeylogWindow, x_server
     one, two, scratch = dictated([FIRST, SECOND, "scratch that"], tmp_path, x_server.env())
     heard(two), heard(scratch, "scratch that")
     assert keylog.sync().text == joined(heard(one), "")
+
+
+def test_a_words_replacement(keylog: KeylogWindow, x_server: XServer,
+                             tmp_path: Path) -> None:
+    """A [words] table in the user's command folder: the dictated text holds the written
+    form where the spoken one was heard (agent/dispatch/words.py, unit-tested)."""
+    commands = tmp_path / "config" / "commands"
+    commands.mkdir(parents=True)
+    (commands / "words.toml").write_text('[words]\n"go for a walk" = "go for a stroll"\n')
+    (one,) = dictated([SECOND], tmp_path, x_server.env())
+    said = heard(one)
+    table = Words([Word("go for a walk", "go for a stroll", "words.toml:2")])
+    assert table.apply(said) != said, one  # the spoken form was heard
+    want = joined(table.apply(said), "")
+    assert "stroll" in want and keylog.sync().text == want
 
 
 def test_stop_dictation_at_the_end_of_a_sentence(keylog: KeylogWindow, x_server: XServer,
