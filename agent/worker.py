@@ -99,9 +99,7 @@ class Worker:
         act on one utterance; a recognition or action error is reported in the outcome
         (anything else is the pipeline's to report)."""
         earlies, self._early = self._early, {}
-        shown, self._shown = self._shown, None
-        if shown is not None and shown.utterance != utt.index:
-            shown = None  # its utterance was dropped unheard: the window keeps the text
+        shown, self._shown = self._shown_of(utt.index), None
         early = earlies.get(utt.peek) if utt.peek >= 0 else None
         try:
             if early is not None:
@@ -172,10 +170,13 @@ class Worker:
     def _show_at(self, heard: Heard) -> None:
         """At a peek: the free text heard so far typed, or what the open utterance typed
         at an earlier pause turned into it (_show)."""
+        self._shown = self._show(heard, self._shown_of(heard.utterance.index))
+
+    def _shown_of(self, utterance: int) -> Shown | None:
+        """What utterance `utterance` typed early; None for another's (one dropped unheard:
+        the window keeps its text)."""
         shown = self._shown
-        if shown is not None and shown.utterance != heard.utterance.index:
-            shown = None
-        self._shown = self._show(heard, shown)
+        return shown if shown is not None and shown.utterance == utterance else None
 
     def _verdict(self, heard: Heard, peek: Peek) -> Early | None:
         verdict = self.dispatcher.complete(heard.transcript.text, heard.app)

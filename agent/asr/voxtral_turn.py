@@ -78,8 +78,8 @@ def event_text(event: dict[str, Any], key: str, utt: Turn) -> str:
     return text
 
 
-
 def error_body(body: bytes | bytearray | None) -> str:
+    """An HTTP error body in one short line: its JSON "error", or its text."""
     text = bytes(body or b"").decode("utf-8", errors="replace")
     try:
         data = json.loads(text)
