@@ -66,6 +66,23 @@ class Shown:
     """An early typing that failed: nothing more is typed or corrected."""
 
 
+END_MARKS = ".,;:?!"
+"""Punctuation that a pause's hearing ends with, and that the rest of the sentence often
+changes ("Front." then "Front, left.")."""
+
+
+def held_back(heard: Heard) -> Heard:
+    """`heard` with each reading's last END_MARKS cut: at a pause the speaker may go on,
+    so the mark is typed at the end of the utterance, not typed then deleted."""
+    t = heard.transcript
+
+    def cut(text: str) -> str:
+        return text.rstrip().rstrip(END_MARKS)
+
+    alternatives = tuple(replace(h, text=cut(h.text)) for h in t.alternatives)
+    return replace(heard, transcript=replace(t, text=cut(t.text), alternatives=alternatives))
+
+
 class Worker:
     """Hears, decides and acts on one utterance at a time (on the pipeline's processing thread)."""
 
@@ -169,8 +186,8 @@ class Worker:
 
     def _show_at(self, heard: Heard) -> None:
         """At a peek: the free text heard so far typed, or what the open utterance typed
-        at an earlier pause turned into it (_show)."""
-        self._shown = self._show(heard, self._shown_of(heard.utterance.index))
+        at an earlier pause turned into it (_show); its last mark held back (held_back)."""
+        self._shown = self._show(held_back(heard), self._shown_of(heard.utterance.index))
 
     def _shown_of(self, utterance: int) -> Shown | None:
         """What utterance `utterance` typed early; None for another's (one dropped unheard:

@@ -23,6 +23,7 @@ from agent.asr.base import Hearing, Hint, RecognitionError, Stream, ToolCall
 from agent.dispatch.dictating import typed_by
 from agent.dispatch.joining import joined
 from agent.messages import Action, KeyAction, Outcome, Transcript, TypeAction
+from agent.worker import END_MARKS
 from tests.integration import x11
 from tests.integration.test_early_end import run, said, whisper  # noqa: F401 - fixture
 from tests.integration.x11 import KeylogWindow
@@ -133,8 +134,13 @@ def test_the_same_reading_is_not_corrected(whisper, tmp_path) -> None:  # noqa: 
     (control,) = dictated(tmp_path, full)
     (one,) = dictated(tmp_path, Recogniser(whisper, lambda _: control.decision.text))
     assert one.decision.text == control.decision.text
-    assert one.decision.actions == (TypeAction(joined(control.decision.text, "")),)
-    assert one.performed == ()  # nothing was corrected
+    final = joined(control.decision.text, "")
+    assert one.decision.actions == (TypeAction(final),)
+    # nothing was deleted: the pause's typing held back only the sentence's last mark,
+    # typed when the utterance ended
+    words = final.rstrip(END_MARKS)
+    assert one.performed == (() if words == final else
+                             (TypeAction(words), TypeAction(final[len(words):])))
 
 
 class Refocused:
@@ -242,6 +248,22 @@ def test_free_text_is_typed_at_a_pause_while_the_speaker_goes_on(
     assert one.performed and acts == list(one.performed)
     assert field_text(acts) == typed_by(one.decision.actions)  # the net effect
     assert one.recognised_at < one.utterance.closed_at
+
+
+def test_a_mark_heard_at_a_pause_is_typed_at_the_end(whisper, tmp_path) -> None:  # noqa: F811
+    # every fast hearing ends a sentence, as one at a pause does ("The quick brown fox."):
+    # the mark is held back there, so the words said after it delete nothing of it
+    seen = Seen(Recogniser(whisper, lambda text: text.rstrip(END_MARKS) + "."))
+    parts: list[str | float] = ["start dictation", 1.0, "the quick brown fox", 0.25,
+                                "jumps over the lazy dog"]
+    outcomes, _ = run(said(tmp_path, *parts), seen, executor=seen)  # type: ignore[arg-type]
+    one = outcomes[-1]
+    acts = [a for kind, a in seen.events if kind == "act"]
+    acts = acts[next(i for i, a in enumerate(acts) if isinstance(a, TypeAction)):]
+    early = acts[0]
+    assert isinstance(early, TypeAction) and early.text[-1] not in END_MARKS, acts
+    assert acts == list(one.performed)
+    assert field_text(acts) == typed_by(one.decision.actions)  # the net effect
 
 
 class PeekSays:
