@@ -53,12 +53,9 @@ class SecondTries:
         return self.reheard(heard, name.removeprefix("rehear "))
 
     def _taken(self, heard: Heard, again: Transcript, how: str) -> Transcript:
-        """`again` (its time added) if its best reading matches a command, else the first
-        transcript.  Not a lower n-best reading: a second try's alternatives press a key
-        that was not said about as often as the one that was (bench/accuracy.py)."""
+        """`again` (its time added) if it matches a command, else the first transcript."""
         first = heard.transcript
-        best = replace(again, alternatives=again.alternatives[:1])
-        taken = not again.doubt and self._ask(heard, best).matched
+        taken = not again.doubt and self._ask(heard, again).matched
         log.info("heard %r; %s: %r (%s)", first.text, how, again.text,
                  "taken" if taken else "no command either")
         if not taken:

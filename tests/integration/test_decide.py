@@ -243,25 +243,6 @@ def test_an_utterance_heard_lower_becomes_the_command_it_was(commands) -> None:
     assert lower.asked == ["first", "first"]
 
 
-def test_a_second_try_is_taken_only_when_its_best_reading_is_a_command(commands) -> None:
-    # flite slt's "new tab" in pink noise (12 dB) was heard "Mute him.", and deeper
-    # "Mute, hand." with "Mute and mute." below it: volume_mute twice, never said
-    hearing = GivenHearing("Mute him.")
-    deeper = GivenHearing("Mute, hand.", {"first": ("Mute, hand.", "Mute and mute.")})
-    alone = {"refocus": False, "verify_margin": 0.0}
-    d, h = given(hearing, commands, deeper, rehear=("deeper",), **alone)
-    below = Transcript("Mute, hand.", alternatives=(Hypothesis("Mute, hand.", -0.2),
-                                                    Hypothesis("Mute and mute.", -0.3)))
-    assert d.dispatcher.command_name(below) == "mute then mute"  # a first pass takes it
-    kept, decision = d.decide(h)
-    assert decision.actions == () and kept.text == "Mute him."
-    assert deeper.asked == ["first"]  # the variant was heard, and not taken
-    # the same variant whose best reading is the command is taken
-    said = GivenHearing("Mute and mute.", {"first": ("Mute and mute.", "Mute, hand.")})
-    d, h = given(hearing, commands, said, rehear=("deeper",), **alone)
-    assert d.decide(h)[1].actions == (KeyAction("volume_mute"),) * 2
-
-
 def test_speech_heard_again_still_does_nothing(whisper, commands, tmp_path) -> None:
     d = decider(whisper, commands)
     h = heard(d, whisper, speak("my sister lives near the coast", tmp_path,
